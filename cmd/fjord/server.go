@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/store"
+)
+
+func runServer(ctx context.Context, args []string) error {
+	f := newFlags("server", "Runs one replica of Fjord's API server. Replicas share one Postgres database.")
+	var (
+		httpAddr, grpcAddr, databaseURL, keyHex, keyFile, credsFile, logLevel string
+		plugins                                                               pluginSource
+	)
+	f.str(&httpAddr, "http-addr", "", "127.0.0.1:8080", "REST (AWS API), /healthz and /metrics listen address")
+	f.str(&grpcAddr, "grpc-addr", "", "127.0.0.1:9090", "gRPC listen address")
+	f.str(&databaseURL, "database-url", "DATABASE_URL", "", "Postgres URL, postgres://… (required)")
+	f.str(&keyHex, "encryption-key", "", "", "at-rest encryption key: 32 bytes as 64 hex digits or base64")
+	f.str(&keyFile, "encryption-key-file", "", "", "file holding the at-rest encryption key (alternative to --encryption-key)")
+	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"} allowed to sign requests (stored, encrypted, in the database)`)
+	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
+	plugins.register(f)
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(logLevel)
+	if databaseURL == "" {
+		return errors.New("--database-url (or $DATABASE_URL) is required")
+	}
+	var key []byte
+	var err error
+	switch {
+	case keyHex != "":
+		key, err = store.ParseKey(keyHex)
+	case keyFile != "":
+		key, err = store.LoadKeyFile(keyFile)
+	default:
+		err = errors.New("an encryption key is required: --encryption-key or --encryption-key-file")
+	}
+	if err != nil {
+		return err
+	}
+	var creds []store.Credential
+	if credsFile != "" {
+		if creds, err = loadCredentials(credsFile); err != nil {
+			return err
+		}
+	}
+	st, err := openStore(ctx, log, databaseURL, key, creds)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fetcher, err := plugins.fetcher(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin source: %w", err)
+	}
+	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	srv.Stop()
+	return nil
+}

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS clusters;
+DROP TABLE IF EXISTS tags;
+DROP TABLE IF EXISTS connector_operations;
+DROP TABLE IF EXISTS replicators;
+DROP TABLE IF EXISTS connectors;
+DROP TABLE IF EXISTS worker_configuration_revisions;
+DROP TABLE IF EXISTS worker_configurations;
+DROP TABLE IF EXISTS custom_plugin_revisions;
+DROP TABLE IF EXISTS custom_plugins;
+DROP TABLE IF EXISTS credentials;

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/store"
+)
+
+// defaultPageSize is the page size of list operations called without maxResults.
+const defaultPageSize = 100
+
+// caller returns the authenticated caller; every handler starts with it.
+func (s *Server) caller(ctx context.Context) (Caller, error) {
+	c, ok := callerFrom(ctx)
+	if !ok || c.AccountID == "" {
+		return Caller{}, apierr.New("UnauthorizedException", "the request is not authenticated")
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	return c, nil
+}
+
+// resourceARN parses an ARN that must name a resource of the given service and type. An ARN of
+// another account or region is NotFound, as AWS isolates accounts; a malformed one or one of the
+// wrong type is a BadRequest naming member.
+func resourceARN(c Caller, s, member, service, resourceType string) (ARN, error) {
+	a, ok := ParseARN(s)
+	if !ok {
+		return ARN{}, apierr.BadRequest(member, "%s is not a valid ARN: %q", member, s)
+	}
+	if a.Service != service || a.ResourceType != resourceType {
+		return ARN{}, apierr.BadRequest(member, "%s must be the ARN of a %s %s resource", member, service, resourceType)
+	}
+	if a.Account != c.AccountID || a.Region != c.Region {
+		return ARN{}, apierr.NotFound("%s %s not found", resourceType, s)
+	}
+	return a, nil
+}
+
+// storeErr maps a store error to an API error; what names the resource ("connector arn:…").
+func (s *Server) storeErr(ctx context.Context, err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return apierr.NotFound("%s not found", what)
+	case errors.Is(err, store.ErrConflict):
+		return apierr.Conflict("%s already exists", what)
+	case errors.Is(err, store.ErrStale):
+		return apierr.BadRequest("currentVersion", "the currentVersion of %s does not match its current version; describe it again and retry", what)
+	case errors.Is(err, store.ErrTooManyTags):
+		return apierr.BadRequest("tags", "a resource can have at most %d tags", store.MaxTags)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return apierr.New("ServiceUnavailableException", "request canceled")
+	}
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	s.log.ErrorContext(ctx, "store error", "resource", what, "error", err)
+	return apierr.Internal("internal error while handling %s", what)
+}
+
+// encodeDoc and decodeDoc keep a resource's description as deterministic proto bytes.
+func encodeDoc(m proto.Message) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T: %v", m, err)) // our own messages always encode
+	}
+	return b
+}
+
+func decodeDoc(b []byte, m proto.Message) error {
+	if err := proto.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("decode stored %T: %w", m, err)
+	}
+	return nil
+}
+
+func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// pageSize returns maxResults or the default.
+func pageSize(max *int32) int {
+	if max == nil {
+		return defaultPageSize
+	}
+	return int(*max)
+}
+
+// stateDescription returns code/message or nil when both are empty.
+func stateCodeMessage(r *store.Resource) (code, message *string) {
+	if r.StateCode == "" && r.StateMessage == "" {
+		return nil, nil
+	}
+	return proto.String(r.StateCode), proto.String(r.StateMessage)
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
+	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/store"
+)
+
+// trigger asks the lifecycle loop to run now rather than at its next tick.
+func (s *Server) trigger() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// lifecycleLoop advances the lifecycles the control plane owns on its own: custom plugins
+// CREATING → ACTIVE / CREATE_FAILED (fetch and inspect the object), and connectors and
+// replicators DELETING → gone. Every step is idempotent and re-checks the state in the
+// transaction that changes it, so several server replicas may run the loop at once, and a
+// crash mid-step is resumed by the next tick of any replica.
+func (s *Server) lifecycleLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.LifecycleInterval)
+	defer t.Stop()
+	var inflight sync.Map
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		if keys, err := s.st.CustomPlugins.ARNsInState(ctx, stateCreating); err == nil {
+			for _, k := range keys {
+				if _, busy := inflight.LoadOrStore(k.ARN, true); busy {
+					continue
+				}
+				wg.Add(1)
+				go func(k store.Key) {
+					defer wg.Done()
+					defer inflight.Delete(k.ARN)
+					s.ingestPlugin(ctx, k)
+				}(k)
+			}
+		} else if ctx.Err() == nil {
+			s.log.Warn("list plugins to ingest", "error", err)
+		}
+		for _, table := range []*store.Resources{s.st.Connectors, s.st.Replicators} {
+			keys, err := table.ARNsInState(ctx, stateDeleting)
+			if err != nil {
+				continue
+			}
+			for _, k := range keys {
+				// No data plane holds workloads yet: a DELETING workload has nothing to stop.
+				if err := table.Remove(ctx, k.AccountID, k.Region, k.ARN, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+					s.log.Warn("remove deleted workload", "workload_arn", k.ARN, "error", err)
+					continue
+				}
+				s.log.Info("workload deleted", "workload_arn", k.ARN)
+			}
+		}
+	}
+}
+
+var errSkip = errors.New("state changed")
+
+// pluginFetchTimeout bounds one plugin ingestion.
+const pluginFetchTimeout = 5 * time.Minute
+
+// ingestPlugin fetches and inspects a CREATING custom plugin's object and records the outcome.
+func (s *Server) ingestPlugin(ctx context.Context, k store.Key) {
+	log := s.log.With("custom_plugin_arn", k.ARN)
+	r, err := s.st.CustomPlugins.Get(ctx, k.AccountID, k.Region, k.ARN)
+	if err != nil || r.State != stateCreating {
+		return
+	}
+	doc := &kc.DescribeCustomPluginResponse{}
+	if err := decodeDoc(r.Doc, doc); err != nil {
+		log.Error("decode plugin", "error", err)
+		return
+	}
+	rev := doc.GetLatestRevision()
+	loc := rev.GetLocation().GetS3Location()
+	fctx, cancel := context.WithTimeout(ctx, pluginFetchTimeout)
+	info, ierr := artifact.Inspect(fctx, s.cfg.Artifacts, artifact.Location{
+		BucketARN: loc.GetBucketArn(), Key: loc.GetFileKey(), Version: loc.GetObjectVersion(),
+	}, rev.GetContentType())
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the next start resumes
+	}
+	_, err = s.st.CustomPlugins.Update(ctx, k.AccountID, k.Region, k.ARN, store.UpdateOptions{}, func(r *store.Resource) error {
+		if r.State != stateCreating {
+			return errSkip
+		}
+		if ierr != nil {
+			r.State, r.StateCode, r.StateMessage = "CREATE_FAILED", "PLUGIN_OBJECT_INVALID", ierr.Error()
+			return nil
+		}
+		rev.FileDescription = &kc.CustomPluginFileDescription{FileMd5: proto.String(info.MD5), FileSize: proto.Int64(info.Size)}
+		r.State, r.StateCode, r.StateMessage = stateActive, "", ""
+		r.Doc = encodeDoc(doc)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSkip), errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		log.Error("record plugin ingestion", "error", err)
+	case ierr != nil:
+		log.Info("custom plugin failed", "reason", ierr.Error())
+	default:
+		log.Info("custom plugin active", "file_size", info.Size, "file_md5", info.MD5)
+	}
+}

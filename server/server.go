@@ -1,0 +1,349 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/fjord-io/fjord/proto/awsmodel"
+	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
+	kafkav1 "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
+	kafkaconnectv1 "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
+	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/sigv4"
+	"github.com/fjord-io/fjord/server/validate"
+	"github.com/fjord-io/fjord/store"
+)
+
+// Config configures a Server. Zero values take the defaults documented on each field.
+type Config struct {
+	// HTTPAddr is the REST (AWS API), /healthz and /metrics listener; default 127.0.0.1:8080.
+	HTTPAddr string
+	// GRPCAddr is the gRPC listener; default 127.0.0.1:9090.
+	GRPCAddr string
+	// Store holds the control plane's state. Required.
+	Store *store.Store
+	// Secret derives the page-token key; every replica must use the same (the encryption key).
+	// Required.
+	Secret []byte
+	// Artifacts fetches custom plugin objects from their S3 location. Required.
+	Artifacts artifact.Fetcher
+	// MaxSkew is the SigV4 clock-skew limit; default 15 minutes.
+	MaxSkew time.Duration
+	// LifecycleInterval is how often lifecycles (plugin ingestion, deletion) are advanced
+	// without a trigger; default 1s.
+	LifecycleInterval time.Duration
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+	// Registry receives the server's metrics; default a new registry.
+	Registry *prometheus.Registry
+}
+
+func (c *Config) fill() error {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = "127.0.0.1:9090"
+	}
+	if c.MaxSkew == 0 {
+		c.MaxSkew = 15 * time.Minute
+	}
+	if c.LifecycleInterval == 0 {
+		c.LifecycleInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	switch {
+	case c.Store == nil:
+		return errors.New("server: Store is required")
+	case len(c.Secret) == 0:
+		return errors.New("server: Secret is required")
+	case c.Artifacts == nil:
+		return errors.New("server: Artifacts is required")
+	}
+	return nil
+}
+
+// inProcessNetwork is the network name of bufconn's addresses: the gateway's connection.
+const inProcessNetwork = "bufconn"
+
+// Server is one replica of Fjord's API.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	st         *store.Store
+	verifier   *sigv4.Verifier
+	tokens     *pageTokens
+	gatewayKey string
+	noAuth     map[string]bool
+
+	kcValid *validate.Validator
+	kValid  *validate.Validator
+
+	bodyQueries []bodyQuery
+	metrics     *apiMetrics
+
+	grpcServer *grpc.Server
+	httpServer *http.Server
+	inproc     *bufconn.Listener
+	gwConn     *grpc.ClientConn
+	grpcLis    net.Listener
+	httpLis    net.Listener
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{}
+}
+
+// New builds a server; Start opens its listeners.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "server"),
+		st:          cfg.Store,
+		tokens:      newPageTokens(cfg.Secret),
+		gatewayKey:  hex.EncodeToString(key),
+		noAuth:      map[string]bool{},
+		kcValid:     validate.New(awsmodel.MustLoad(awsmodel.KafkaConnect)),
+		kValid:      validate.New(awsmodel.MustLoad(awsmodel.Kafka)),
+		bodyQueries: bodyQueries(),
+		kick:        make(chan struct{}, 1),
+		ready:       make(chan struct{}),
+	}
+	s.verifier = sigv4.NewVerifier(sigv4.Config{
+		Store:    &credentialCache{st: cfg.Store, ttl: time.Minute, m: map[string]cachedCredential{}},
+		Services: []string{awsmodel.KafkaConnect, awsmodel.Kafka},
+		MaxSkew:  cfg.MaxSkew,
+	})
+	s.metrics = newAPIMetrics(cfg.Registry)
+	return s, nil
+}
+
+// Start listens on the configured addresses and serves until Stop. It returns once both
+// listeners are open.
+func (s *Server) Start(ctx context.Context) error {
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen gRPC on %s: %w", s.cfg.GRPCAddr, err)
+	}
+	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
+	}
+
+	s.grpcServer = grpc.NewServer(grpc.ChainUnaryInterceptor(s.unaryRecover, s.unaryObserve, s.unaryAuth))
+	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, &connectService{s: s})
+	kafkav1.RegisterKafkaServer(s.grpcServer, &kafkaService{s: s})
+	adminv1.RegisterAdminServer(s.grpcServer, &adminService{s: s})
+
+	// The gateway reaches the gRPC server over an in-memory connection, so REST requests go
+	// through the same interceptors as gRPC calls without a TCP round trip.
+	s.inproc = bufconn.Listen(1 << 20)
+	s.gwConn, err = grpc.NewClient("passthrough:///fjord-inproc",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return fmt.Errorf("gateway connection: %w", err)
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, awsMarshaler{}),
+		runtime.WithErrorHandler(s.gatewayError),
+		runtime.WithRoutingErrorHandler(s.routingError),
+		runtime.WithMetadata(s.gatewayMetadata),
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
+		runtime.SetQueryParameterParser(queryParser{}),
+		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+	)
+	if err := kafkaconnectv1.RegisterKafkaConnectHandler(ctx, gw, s.gwConn); err != nil {
+		return err
+	}
+	if err := kafkav1.RegisterKafkaHandler(ctx, gw, s.gwConn); err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.restAuth(gw))
+	s.httpServer = &http.Server{
+		Handler:           s.accessLog(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+
+	loopCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
+	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.inproc) }()
+	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()
+	go func() { defer s.wg.Done(); s.lifecycleLoop(loopCtx) }()
+	close(s.ready)
+	s.log.Info("server listening", "http_addr", s.httpLis.Addr().String(), "grpc_addr", s.grpcLis.Addr().String())
+	return nil
+}
+
+// HTTPAddr is the REST listener's address (useful with port 0).
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// GRPCAddr is the gRPC listener's address.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// Stop stops serving: in-flight requests get up to 10 s, then everything is closed. It waits
+// for every goroutine the server started.
+func (s *Server) Stop() {
+	if s.httpServer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.httpServer.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.grpcServer.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpcServer.Stop()
+		<-done
+	}
+	s.gwConn.Close()
+	s.cancel()
+	s.wg.Wait()
+	s.log.Info("server stopped")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// unaryRecover turns a handler panic into an InternalServerErrorException and logs it.
+func (s *Server) unaryRecover(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panic", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = apierr.Internal("internal error")
+		}
+	}()
+	return handler(ctx, req)
+}
+
+// unaryObserve counts and times calls, and logs server faults.
+func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	op := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
+	svc := serviceOfMethod(info.FullMethod)
+	code := "OK"
+	if err != nil {
+		e := apierr.From(err)
+		code = e.Type
+		if e.Status >= 500 {
+			s.log.Error("request failed", "method", info.FullMethod, "error_type", e.Type, "error", e.Message)
+		}
+		err = statusOf(e)
+	}
+	s.metrics.requests.WithLabelValues(svc, op, code).Inc()
+	s.metrics.latency.WithLabelValues(svc, op).Observe(time.Since(start).Seconds())
+	return resp, err
+}
+
+func statusOf(e *apierr.Error) error { return status.ErrorProto(e.GRPCStatus().Proto()) }
+
+func serviceOfMethod(full string) string {
+	switch {
+	case strings.HasPrefix(full, "/fjord.kafkaconnect."):
+		return awsmodel.KafkaConnect
+	case strings.HasPrefix(full, "/fjord.kafka."):
+		return awsmodel.Kafka
+	}
+	return "admin"
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// accessLog logs each HTTP request at debug level (errors at info). Bodies are never logged:
+// they carry connector configurations and worker properties.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 400 {
+			level = slog.LevelInfo
+		}
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.EscapedPath(),
+			"status", rec.status, "error_type", rec.Header().Get("X-Amzn-ErrorType"),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", rec.Header().Get("x-amzn-RequestId"))
+	})
+}
+
+// apiMetrics are the API's Prometheus metrics.
+type apiMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
+	m := &apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fjord_api_requests_total",
+			Help: "API calls by service, operation and outcome (OK or the AWS error type).",
+		}, []string{"service", "operation", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fjord_api_request_duration_seconds",
+			Help:    "API call handling time by service and operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"service", "operation"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}

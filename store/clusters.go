@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Cluster is a Kafka cluster of the registry: what an amazonMskCluster ARN resolves to.
+type Cluster struct {
+	ARN              string
+	AccountID        string
+	Region           string
+	Name             string
+	BootstrapServers string
+	KafkaVersion     string
+	CreatedAt        time.Time
+}
+
+const clusterCols = `arn, account_id, region, name, bootstrap_servers, kafka_version, created_at`
+
+func scanCluster(row pgx.Row) (*Cluster, error) {
+	var c Cluster
+	if err := row.Scan(&c.ARN, &c.AccountID, &c.Region, &c.Name, &c.BootstrapServers, &c.KafkaVersion, &c.CreatedAt); err != nil {
+		return nil, interpret(err)
+	}
+	return &c, nil
+}
+
+// ClusterRegister inserts a cluster, or updates the bootstrap servers and version of the
+// cluster of that name in that account and region (keeping its ARN). It returns the stored row.
+func (s *Store) ClusterRegister(ctx context.Context, c *Cluster) (*Cluster, error) {
+	return scanCluster(s.pool.QueryRow(ctx, `INSERT INTO clusters (`+clusterCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)
+		ON CONFLICT (account_id, region, name) DO UPDATE
+		SET bootstrap_servers = EXCLUDED.bootstrap_servers, kafka_version = EXCLUDED.kafka_version
+		RETURNING `+clusterCols,
+		c.ARN, c.AccountID, c.Region, c.Name, c.BootstrapServers, c.KafkaVersion, time.Now().UTC().Truncate(time.Microsecond)))
+}
+
+// Cluster returns a registered cluster of the caller's account and region.
+func (s *Store) Cluster(ctx context.Context, account, region, arn string) (*Cluster, error) {
+	return scanCluster(s.pool.QueryRow(ctx, `SELECT `+clusterCols+` FROM clusters
+		WHERE arn = $1 AND account_id = $2 AND region = $3`, arn, account, region))
+}
+
+// Clusters lists registered clusters by name, after a name, filtered by a name substring.
+func (s *Store) Clusters(ctx context.Context, account, region, nameContains, afterName string, limit int) ([]*Cluster, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clusterCols+` FROM clusters
+		WHERE account_id = $1 AND region = $2 AND name LIKE $3 AND name > $4 ORDER BY name LIMIT $5`,
+		account, region, "%"+escapeLike(nameContains)+"%", afterName, limit)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Cluster, error) { return scanCluster(row) })
+}
+
+// ClusterRemove removes a cluster from the registry.
+func (s *Store) ClusterRemove(ctx context.Context, account, region, arn string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clusters WHERE arn = $1 AND account_id = $2 AND region = $3`, arn, account, region)
+	if err != nil {
+		return interpret(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

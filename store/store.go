@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Sentinel errors of the store.
+var (
+	// ErrNotFound: no such row (or not in the caller's account).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique name is already taken.
+	ErrConflict = errors.New("already exists")
+	// ErrStale: the caller's current version is not the row's.
+	ErrStale = errors.New("stale version")
+)
+
+// Store is Fjord's control-plane state in Postgres.
+type Store struct {
+	pool   *pgxpool.Pool
+	sealer *Sealer
+
+	// The public resources of both services.
+	CustomPlugins        *Resources
+	WorkerConfigurations *Resources
+	Connectors           *Resources
+	Replicators          *Resources
+}
+
+// Config configures Open.
+type Config struct {
+	// DatabaseURL is a postgres:// URL.
+	DatabaseURL string
+	// Key is the 32-byte AES-256-GCM key for sensitive members.
+	Key []byte
+	// MaxConns bounds the pool; 0 = pgx's default (max(4, GOMAXPROCS)).
+	MaxConns int32
+}
+
+// Open connects to the database. Migrations are applied separately (migrations.Up).
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	sealer, err := NewSealer(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	s := &Store{pool: pool, sealer: sealer}
+	s.CustomPlugins = &Resources{s: s, table: "custom_plugins", revisions: "custom_plugin_revisions"}
+	s.WorkerConfigurations = &Resources{s: s, table: "worker_configurations", revisions: "worker_configuration_revisions"}
+	s.Connectors = &Resources{s: s, table: "connectors"}
+	s.Replicators = &Resources{s: s, table: "replicators"}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers (for /healthz).
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Pool exposes the pool to the store's own subpackages and tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// tx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// interpret turns driver errors into the store's sentinels.
+func interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+		return ErrConflict
+	}
+	return err
+}
