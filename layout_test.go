@@ -1,0 +1,84 @@
+package fjord
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/fjord-io/fjord/"
+
+// allowed lists, for each top-level folder, the other top-level folders its packages may
+// import (STYLE.md, "Layout shows the architecture"). Test-only packages are exempt.
+var allowed = map[string][]string{
+	"proto":      {},
+	"migrations": {},
+	"store":      {"migrations"},
+	"scheduler":  {"store", "proto"},
+	"server":     {"store", "scheduler", "proto", "migrations"},
+	"workers":    {"proto"},
+	"api-docs":   {"proto"},
+	"bench":      {"server", "store", "migrations", "proto"},
+	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
+}
+
+// TestLayout enforces the dependency direction between Fjord's folders, e.g. that workers/
+// never imports store/ or server/.
+func TestLayout(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	n := 0
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		top := topFolder(p.ImportPath)
+		if top == "" {
+			continue
+		}
+		rules, ok := allowed[top]
+		if !ok {
+			t.Errorf("package %s is in folder %s, which has no layout rule", p.ImportPath, top)
+			continue
+		}
+		n++
+		for _, imp := range p.Imports {
+			dep := topFolder(imp)
+			if dep == "" || dep == top {
+				continue
+			}
+			if !contains(rules, dep) {
+				t.Errorf("%s imports %s: %s/ may not depend on %s/", p.ImportPath, imp, top, dep)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("checked only %d packages; go list output looks wrong", n)
+	}
+}
+
+func topFolder(importPath string) string {
+	rest, ok := strings.CutPrefix(importPath, module)
+	if !ok {
+		return ""
+	}
+	top, _, _ := strings.Cut(rest, "/")
+	return top
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
