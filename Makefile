@@ -8,7 +8,7 @@ TOOLS := $(CURDIR)/bin/tools
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION       := v2.32.0
-PROTO_FILES := proto/fjord/kafkaconnect/v1/kafkaconnect.proto proto/fjord/kafka/v1/kafka.proto proto/fjord/admin/v1/admin.proto
+PROTO_FILES := proto/fjord/kafkaconnect/v1/kafkaconnect.proto proto/fjord/kafka/v1/kafka.proto proto/fjord/admin/v1/admin.proto proto/fjord/agent/v1/agent.proto
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-race lint generate verify bench tools clean
