@@ -13,17 +13,23 @@ import (
 	"github.com/fjord-io/fjord/store"
 )
 
-// trigger asks the lifecycle loop to run now rather than at its next tick.
+// trigger asks the lifecycle loop and the scheduler (on whichever replica leads) to run now
+// rather than at their next tick.
 func (s *Server) trigger() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.st.NotifyReconcile(ctx); err != nil {
+		s.log.Warn("notify the scheduler", "error", err)
+	}
 }
 
-// lifecycleLoop advances the lifecycles the control plane owns on its own: custom plugins
-// CREATING → ACTIVE / CREATE_FAILED (fetch and inspect the object), and connectors and
-// replicators DELETING → gone. Every step is idempotent and re-checks the state in the
+// lifecycleLoop advances the lifecycle the API server owns on its own: custom plugins
+// CREATING → ACTIVE / CREATE_FAILED (fetch and inspect the object). Workloads' lifecycles
+// (CREATING → RUNNING, DELETING → gone) belong to the scheduler. Every step is idempotent and re-checks the state in the
 // transaction that changes it, so several server replicas may run the loop at once, and a
 // crash mid-step is resumed by the next tick of any replica.
 func (s *Server) lifecycleLoop(ctx context.Context) {
@@ -53,20 +59,6 @@ func (s *Server) lifecycleLoop(ctx context.Context) {
 			}
 		} else if ctx.Err() == nil {
 			s.log.Warn("list plugins to ingest", "error", err)
-		}
-		for _, table := range []*store.Resources{s.st.Connectors, s.st.Replicators} {
-			keys, err := table.ARNsInState(ctx, stateDeleting)
-			if err != nil {
-				continue
-			}
-			for _, k := range keys {
-				// No data plane holds workloads yet: a DELETING workload has nothing to stop.
-				if err := table.Remove(ctx, k.AccountID, k.Region, k.ARN, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-					s.log.Warn("remove deleted workload", "workload_arn", k.ARN, "error", err)
-					continue
-				}
-				s.log.Info("workload deleted", "workload_arn", k.ARN)
-			}
 		}
 	}
 }

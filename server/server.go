@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,8 +26,10 @@ import (
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	kafkav1 "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	kafkaconnectv1 "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/server/sigv4"
@@ -55,6 +59,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the server's metrics; default a new registry.
 	Registry *prometheus.Registry
+	// AgentToken is the join token agents present ("authorization: Bearer <token>"); empty
+	// refuses every agent.
+	AgentToken string
+	// LeaseTTL is how long an agent may stay silent before its workers move; default 10s.
+	LeaseTTL time.Duration
+	// HeartbeatInterval is how often agents heartbeat; default LeaseTTL / 5.
+	HeartbeatInterval time.Duration
+	// ReconcileInterval is the scheduler's period without a trigger; default 1s.
+	ReconcileInterval time.Duration
+	// ID names this replica (leadership, logs); default hostname-pid-random.
+	ID string
 }
 
 func (c *Config) fill() error {
@@ -72,6 +87,19 @@ func (c *Config) fill() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = c.LeaseTTL / 5
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = time.Second
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
@@ -93,6 +121,7 @@ const inProcessNetwork = "bufconn"
 // Server is one replica of Fjord's API.
 type Server struct {
 	cfg        Config
+	id         string
 	log        *slog.Logger
 	st         *store.Store
 	verifier   *sigv4.Verifier
@@ -103,8 +132,11 @@ type Server struct {
 	kcValid *validate.Validator
 	kValid  *validate.Validator
 
-	bodyQueries []bodyQuery
-	metrics     *apiMetrics
+	bodyQueries  []bodyQuery
+	metrics      *apiMetrics
+	fleetMetrics *fleetMetrics
+	agents       *agentGateway
+	leader       *scheduler.Leader
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -130,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:         cfg,
+		id:          cfg.ID,
 		log:         cfg.Logger.With("component", "server"),
 		st:          cfg.Store,
 		tokens:      newPageTokens(cfg.Secret),
@@ -147,6 +180,16 @@ func New(cfg Config) (*Server, error) {
 		MaxSkew:  cfg.MaxSkew,
 	})
 	s.metrics = newAPIMetrics(cfg.Registry)
+	s.fleetMetrics = newFleetMetrics(cfg.Registry)
+	s.agents = &agentGateway{s: s, conns: map[string]*agentConn{}}
+	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
+		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: Shape, Logger: cfg.Logger,
+		OnReconcile: s.metrics.observeReconcile,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.leader = leader
 	return s, nil
 }
 
@@ -166,6 +209,7 @@ func (s *Server) Start(ctx context.Context) error {
 	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, &connectService{s: s})
 	kafkav1.RegisterKafkaServer(s.grpcServer, &kafkaService{s: s})
 	adminv1.RegisterAdminServer(s.grpcServer, &adminService{s: s})
+	agentv1.RegisterAgentGatewayServer(s.grpcServer, s.agents)
 
 	// The gateway reaches the gRPC server over an in-memory connection, so REST requests go
 	// through the same interceptors as gRPC calls without a TCP round trip.
@@ -206,7 +250,12 @@ func (s *Server) Start(ctx context.Context) error {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(4)
+	s.wg.Add(6)
+	go func() { defer s.wg.Done(); s.leader.Run(loopCtx) }()
+	go func() {
+		defer s.wg.Done()
+		_ = s.st.Listen(loopCtx, func(_, agentID string) { s.agents.wakeAgent(agentID) }, store.NotifyAgents)
+	}()
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.inproc) }()
 	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()
@@ -328,8 +377,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 
 // apiMetrics are the API's Prometheus metrics.
 type apiMetrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	reconciles *prometheus.HistogramVec
 }
 
 func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
@@ -344,6 +394,19 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"service", "operation"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	m.reconciles = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "fjord_scheduler_reconcile_seconds",
+		Help:    "Duration of the scheduler's reconciles on this replica (while it leads), by outcome.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+	}, []string{"outcome"})
+	reg.MustRegister(m.requests, m.latency, m.reconciles)
 	return m
+}
+
+func (m *apiMetrics) observeReconcile(d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.reconciles.WithLabelValues(outcome).Observe(d.Seconds())
 }

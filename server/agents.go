@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/store"
+)
+
+// agentGateway serves the agents' streams (fjord.agent.v1.AgentGateway). Any replica can hold
+// any agent's stream: the desired set is read from Postgres and a NOTIFY on store.NotifyAgents
+// (payload: the agent id) wakes the stream that must resend it.
+//
+// Concurrency: each stream has two goroutines — Connect's own (receives and records what the
+// agent reports) and a sender (the only one that calls stream.Send) woken through conn.wake.
+// The registry conns maps agent ids to the conn of this replica; a newer stream of the same
+// agent replaces and closes the older one.
+type agentGateway struct {
+	agentv1.UnimplementedAgentGatewayServer
+	s *Server
+
+	mu    sync.Mutex
+	conns map[string]*agentConn
+}
+
+type agentConn struct {
+	id     string
+	wake   chan struct{}
+	cancel context.CancelFunc
+}
+
+func (c *agentConn) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeAgent wakes the stream of one agent ("" = every agent) on this replica.
+func (g *agentGateway) wakeAgent(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if id == "" {
+		for _, c := range g.conns {
+			c.poke()
+		}
+		return
+	}
+	if c, ok := g.conns[id]; ok {
+		c.poke()
+	}
+}
+
+// helloTimeout bounds the wait for an agent's first message.
+const helloTimeout = 10 * time.Second
+
+// Connect implements the agent stream.
+func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
+	s := g.s
+	ctx := stream.Context()
+	if err := g.authorize(ctx); err != nil {
+		return err
+	}
+	helloCh := make(chan *agentv1.AgentMessage, 1)
+	errCh := make(chan error, 1)
+	go func() {
+		m, err := stream.Recv()
+		if err != nil {
+			errCh <- err
+			return
+		}
+		helloCh <- m
+	}()
+	var hello *agentv1.Hello
+	select {
+	case m := <-helloCh:
+		hello = m.GetHello()
+	case err := <-errCh:
+		return err
+	case <-time.After(helloTimeout):
+		return status.Error(codes.DeadlineExceeded, "no Hello within 10s")
+	}
+	if hello == nil || hello.AgentId == "" || hello.McuCapacity < 0 {
+		return status.Error(codes.InvalidArgument, "the first message must be Hello with agent_id and mcu_capacity")
+	}
+	log := s.log.With("agent_id", hello.AgentId)
+	if err := s.st.AgentHello(ctx, store.Agent{ID: hello.AgentId, MCUCapacity: int(hello.McuCapacity), Version: hello.Version,
+		Labels: hello.Labels, ServerID: s.id}); err != nil {
+		log.Error("record agent hello", "error", err)
+		return status.Error(codes.Unavailable, "could not record the agent")
+	}
+	for _, ws := range hello.Running {
+		g.report(ctx, hello.AgentId, ws)
+	}
+	log.Info("agent connected", "mcu_capacity", hello.McuCapacity, "version", hello.Version, "running", len(hello.Running))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn := &agentConn{id: hello.AgentId, wake: make(chan struct{}, 1), cancel: cancel}
+	g.mu.Lock()
+	if old, ok := g.conns[conn.id]; ok {
+		old.cancel()
+	}
+	g.conns[conn.id] = conn
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		if g.conns[conn.id] == conn {
+			delete(g.conns, conn.id)
+		}
+		g.mu.Unlock()
+		log.Info("agent stream closed")
+	}()
+
+	if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{
+		HeartbeatInterval: durationpb.New(s.cfg.HeartbeatInterval), LeaseTtl: durationpb.New(s.cfg.LeaseTTL), ServerId: s.id,
+	}}}); err != nil {
+		return err
+	}
+	senderDone := make(chan error, 1)
+	go func() { senderDone <- g.sendLoop(ctx, stream, conn) }()
+
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			cancel()
+			<-senderDone
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return nil
+		}
+		switch msg := m.Msg.(type) {
+		case *agentv1.AgentMessage_Heartbeat:
+			if err := s.st.AgentHeartbeat(ctx, conn.id, msg.Heartbeat.AppliedGeneration); err != nil && ctx.Err() == nil {
+				log.Warn("record heartbeat", "error", err)
+			}
+		case *agentv1.AgentMessage_WorkerStatus:
+			g.report(ctx, conn.id, msg.WorkerStatus)
+		case *agentv1.AgentMessage_WorkerMetrics:
+			wm := msg.WorkerMetrics
+			b, _ := proto.Marshal(wm)
+			at := time.Now()
+			if wm.At != nil {
+				at = wm.At.AsTime()
+			}
+			if err := s.st.WorkerMetricsPut(ctx, wm.WorkerId, "", conn.id, at, b); err != nil && ctx.Err() == nil {
+				log.Warn("record worker metrics", "worker_id", wm.WorkerId, "error", err)
+			}
+			s.fleetMetrics.observe(conn.id, wm)
+		case *agentv1.AgentMessage_Goodbye:
+			log.Info("agent draining", "reason", msg.Goodbye.Reason)
+			if err := s.st.AgentGoodbye(ctx, conn.id); err != nil && ctx.Err() == nil {
+				log.Warn("record goodbye", "error", err)
+			}
+		case *agentv1.AgentMessage_Hello:
+			log.Warn("ignoring a second Hello on one stream")
+		}
+	}
+}
+
+// report records a worker's status.
+func (g *agentGateway) report(ctx context.Context, agentID string, ws *agentv1.WorkerStatus) {
+	tasks, _ := json.Marshal(taskReports(ws.Tasks))
+	st := strings.TrimPrefix(ws.State.String(), "WORKER_STATE_")
+	if err := g.s.st.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
+		AgentID: agentID, State: st, Epoch: ws.Epoch, Tasks: tasks, Error: ws.Error, Restarts: int(ws.Restarts),
+	}); err != nil && ctx.Err() == nil {
+		g.s.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
+	}
+}
+
+// TaskReport is how a task's reported status is kept (workers.reported_tasks).
+type TaskReport struct {
+	TaskID int    `json:"taskId"`
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+}
+
+func taskReports(ts []*agentv1.TaskStatus) []TaskReport {
+	out := make([]TaskReport, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, TaskReport{TaskID: int(t.TaskId), State: strings.TrimPrefix(t.State.String(), "WORKER_STATE_"), Error: t.Error})
+	}
+	return out
+}
+
+// resyncInterval is how often a stream re-reads its desired set without a notification (a
+// safety net for lost notifications).
+const resyncInterval = 5 * time.Second
+
+func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway_ConnectServer, conn *agentConn) error {
+	sent := int64(-1)
+	t := time.NewTicker(resyncInterval)
+	defer t.Stop()
+	for {
+		gen, workers, err := g.s.st.AgentDesired(ctx, conn.id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			g.s.log.Warn("read desired workers", "agent_id", conn.id, "error", err)
+		} else if gen != sent {
+			msg, err := g.desired(ctx, gen, workers)
+			if err != nil {
+				g.s.log.Error("build desired workers", "agent_id", conn.id, "error", err)
+			} else {
+				if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Desired{Desired: msg}}); err != nil {
+					return err
+				}
+				sent = gen
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-conn.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// desired builds the DesiredWorkers message of an agent.
+func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.Worker) (*agentv1.DesiredWorkers, error) {
+	out := &agentv1.DesiredWorkers{Generation: gen}
+	for _, w := range workers {
+		table := g.s.st.Connectors
+		if w.WorkloadKind == KindReplicator {
+			table = g.s.st.Replicators
+		}
+		r, err := table.ByARN(ctx, w.WorkloadARN)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // removed meanwhile: the next plan drops the worker
+		}
+		if err != nil {
+			return nil, err
+		}
+		tasks, err := g.s.taskSpecs(ctx, w.WorkloadKind, r, w.Tasks)
+		if err != nil {
+			return nil, fmt.Errorf("tasks of %s: %w", w.WorkloadARN, err)
+		}
+		g.s.fleetMetrics.name(w.ID, r.Name, w.WorkloadARN)
+		out.Workers = append(out.Workers, &agentv1.WorkerSpec{
+			WorkerId: w.ID, WorkloadArn: w.WorkloadARN, WorkloadName: r.Name, WorkloadKind: w.WorkloadKind,
+			Epoch: w.Epoch, Mcu: int32(w.MCU), Tasks: tasks,
+		})
+	}
+	return out, nil
+}
+
+// authorize checks the agent's join token.
+func (g *agentGateway) authorize(ctx context.Context) error {
+	token := g.s.cfg.AgentToken
+	if token == "" {
+		return status.Error(codes.PermissionDenied, "this server accepts no agents (no --agent-token)")
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	got := strings.TrimPrefix(first(md.Get("authorization")), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		return status.Error(codes.Unauthenticated, "invalid agent token")
+	}
+	return nil
+}
