@@ -212,7 +212,13 @@ func (l *Leader) Reconcile(ctx context.Context, term int64) error {
 			p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "failed", Reason: code + ": " + msg})
 			continue
 		}
-		snap.Workloads = append(snap.Workloads, Workload{ARN: r.ARN, Workers: sh.Workers, MCU: sh.MCU, Tasks: sh.Tasks})
+		// Stopping rows are not in the snapshot, but their epochs are: a re-created worker must
+		// not reuse the epoch its stopping predecessor (same id) still reports.
+		var floor int64
+		for _, w := range byWorkload[r.ARN] {
+			floor = max(floor, w.Epoch)
+		}
+		snap.Workloads = append(snap.Workloads, Workload{ARN: r.ARN, Workers: sh.Workers, MCU: sh.MCU, Tasks: sh.Tasks, EpochFloor: floor})
 	}
 
 	plan := Reconcile(snap)
