@@ -221,13 +221,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
+	// grpc-gateway keeps the query parser in a package variable that its option writes: set it
+	// once per process, as servers may start concurrently (tests) while others serve requests.
+	setQueryParser.Do(func() { runtime.SetQueryParameterParser(queryParser{})(nil) })
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, awsMarshaler{}),
 		runtime.WithErrorHandler(s.gatewayError),
 		runtime.WithRoutingErrorHandler(s.routingError),
 		runtime.WithMetadata(s.gatewayMetadata),
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
-		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
@@ -264,6 +266,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("server listening", "http_addr", s.httpLis.Addr().String(), "grpc_addr", s.grpcLis.Addr().String())
 	return nil
 }
+
+// ID is the replica's name (leadership holder, logs).
+func (s *Server) ID() string { return s.id }
 
 // HTTPAddr is the REST listener's address (useful with port 0).
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }

@@ -68,7 +68,12 @@ type Options struct {
 	Key []byte
 	// S3Dir reuses a bucket folder; "" = a fresh one.
 	S3Dir string
+	// LeaseTTL is the agents' lease; default 10s.
+	LeaseTTL time.Duration
 }
+
+// AgentToken is the join token of every Env's agent gateway.
+const AgentToken = "test-agent-token"
 
 // Start starts a server for t; it is stopped in t.Cleanup.
 func Start(t testing.TB, opts ...Options) *Env {
@@ -123,6 +128,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 	srv, err := server.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
+		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, ReconcileInterval: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
