@@ -118,6 +118,10 @@ func (s *Server) authenticate(ctx context.Context, fullMethod string, req any) (
 	if err != nil {
 		return ctx, sigvError(err)
 	}
+	// As over REST (restAuth), a call to one service must not be signed for the other.
+	if want := serviceOfMethod(fullMethod); want != "admin" && id.Service != want {
+		return ctx, apierr.New("InvalidSignatureException", "Credential should be scoped to correct service: '%s'.", want)
+	}
 	return withCaller(ctx, Caller{AccessKeyID: id.AccessKeyID, AccountID: id.AccountID, Region: id.Region, Service: id.Service}), nil
 }
 

@@ -818,7 +818,7 @@ func checkTags(tags map[string]string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return apierr.BadRequest("tags", "tag key %q uses the reserved prefix aws:", k)
+			return apierr.BadRequest("tags", "tags: tag key %q uses the reserved prefix aws:", k)
 		}
 	}
 	return nil

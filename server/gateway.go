@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -67,6 +68,9 @@ func (awsMarshaler) ContentType(any) string { return "application/json" }
 // queryParser fills request members from the query string by their AWS wire names, with
 // errors that name the parameter. Unknown parameters are ignored.
 type queryParser struct{}
+
+// setQueryParser installs queryParser in grpc-gateway (a process-wide setting) once.
+var setQueryParser sync.Once
 
 func (queryParser) Parse(msg proto.Message, values url.Values, _ *utilities.DoubleArray) error {
 	m := msg.ProtoReflect()

@@ -44,11 +44,12 @@ func (s *Store) Cluster(ctx context.Context, account, region, arn string) (*Clus
 		WHERE arn = $1 AND account_id = $2 AND region = $3`, arn, account, region))
 }
 
-// Clusters lists registered clusters by name, after a name, filtered by a name substring.
-func (s *Store) Clusters(ctx context.Context, account, region, nameContains, afterName string, limit int) ([]*Cluster, error) {
+// Clusters lists registered clusters by name, after a name, filtered by a name prefix (as
+// ListClustersV2's clusterNameFilter: "the clusters whose names start with this prefix").
+func (s *Store) Clusters(ctx context.Context, account, region, namePrefix, afterName string, limit int) ([]*Cluster, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+clusterCols+` FROM clusters
 		WHERE account_id = $1 AND region = $2 AND name LIKE $3 AND name > $4 ORDER BY name LIMIT $5`,
-		account, region, "%"+escapeLike(nameContains)+"%", afterName, limit)
+		account, region, escapeLike(namePrefix)+"%", afterName, limit)
 	if err != nil {
 		return nil, interpret(err)
 	}
