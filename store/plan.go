@@ -171,8 +171,10 @@ func (s *Store) ApplyPlan(ctx context.Context, p Plan) error {
 			touched[agentID] = true
 		}
 		for _, st := range p.States {
+			// A client may have deleted the workload since the snapshot the plan was computed
+			// from: DELETING is never undone.
 			if _, err := tx.Exec(ctx, `UPDATE `+st.Table.table+` SET state = $2, state_code = $3, state_message = $4, updated_at = now()
-				WHERE arn = $1`, st.ARN, st.State, st.StateCode, st.StateMessage); err != nil {
+				WHERE arn = $1 AND state <> 'DELETING'`, st.ARN, st.State, st.StateCode, st.StateMessage); err != nil {
 				return interpret(err)
 			}
 		}
