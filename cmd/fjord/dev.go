@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
+	"github.com/fjord-io/fjord/workers/agent"
 )
 
 // devAccount and devCredential are the LocalStack convention: test/test → 000000000000.
@@ -32,6 +37,7 @@ func runDev(ctx context.Context, args []string) error {
 server. Ctrl-C stops everything.`)
 	var (
 		dataDir, databaseURL, httpAddr, grpcAddr, sourceAddr, targetAddr, credsFile, region, logLevel string
+		agents, agentMCU, leaseTTL                                                                    string
 	)
 	f.str(&dataDir, "data-dir", "", "./.fjord-dev", "where Postgres, the encryption key and the local S3 buckets live")
 	f.str(&databaseURL, "database-url", "DATABASE_URL", "", "use this Postgres instead of starting one")
@@ -42,8 +48,23 @@ server. Ctrl-C stops everything.`)
 	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"}; default: test/test as account 000000000000`)
 	f.str(&region, "region", "AWS_REGION", "us-east-1", "region in which the dev clusters are registered")
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
+	f.str(&agents, "agents", "", "1", "in-process agents to run (0: none, so that external fjord agent processes join)")
+	f.str(&agentMCU, "agent-mcu", "", "4", "MCU each in-process agent offers")
+	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
 	if err := f.Parse(args); err != nil {
 		return err
+	}
+	nAgents, err := strconv.Atoi(agents)
+	if err != nil || nAgents < 0 {
+		return fmt.Errorf("--agents must be a whole number, got %q", agents)
+	}
+	mcu, err := strconv.Atoi(agentMCU)
+	if err != nil || mcu < 1 {
+		return fmt.Errorf("--agent-mcu must be a positive integer, got %q", agentMCU)
+	}
+	ttl, err := time.ParseDuration(leaseTTL)
+	if err != nil || ttl <= 0 {
+		return fmt.Errorf("--lease-ttl must be a positive duration, got %q", leaseTTL)
 	}
 	log := newLogger(logLevel)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -106,8 +127,13 @@ server. Ctrl-C stops everything.`)
 	if err := os.MkdirAll(s3Dir, 0o755); err != nil {
 		return err
 	}
+	tokenPath := filepath.Join(dataDir, "agent.token")
+	token, err := ensureToken(tokenPath)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key,
-		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log})
+		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl})
 	if err != nil {
 		return err
 	}
@@ -115,11 +141,51 @@ server. Ctrl-C stops everything.`)
 		return err
 	}
 	defer srv.Stop()
+
+	// In-process agents run their workers as child processes of this binary. On Ctrl-C they
+	// drain first (workers record their progress in Kafka, which is still up), then the
+	// server, Kafka and Postgres stop.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var agentsDone sync.WaitGroup
+	for i := 1; i <= nAgents; i++ {
+		a, err := agent.New(agent.Config{ServerAddr: srv.GRPCAddr(), Token: token, AgentID: fmt.Sprintf("dev-agent-%d", i),
+			MCU: mcu, Version: version, WorkerCommand: []string{exe, "worker"}, Logger: log, DrainTimeout: 20 * time.Second})
+		if err != nil {
+			return err
+		}
+		agentsDone.Add(1)
+		go func() {
+			defer agentsDone.Done()
+			if err := a.Run(ctx); err != nil {
+				log.Error("agent stopped", "error", err)
+			}
+		}()
+	}
+	defer agentsDone.Wait()
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), Source: sourceAddr, Target: targetAddr,
-		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == ""})
+		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath})
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// ensureToken reads the agents' join token at path, creating a random one when missing.
+func ensureToken(path string) (string, error) {
+	if raw, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(raw))) > 0 {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write agent token: %w", err)
+	}
+	return token, nil
 }
 
 // startKafka starts a one-broker kfake cluster on addr (127.0.0.1:PORT).
@@ -141,6 +207,8 @@ func startKafka(addr string) (*kfake.Cluster, error) {
 type banner struct {
 	HTTP, GRPC, Source, Target, Region, S3Dir, DataDir string
 	Creds                                              bool
+	Agents, AgentMCU                                   int
+	TokenPath                                          string
 }
 
 var bannerTmpl = template.Must(template.New("banner").Parse(`
@@ -152,6 +220,7 @@ Fjord dev is ready.
   Kafka "target"   {{.Target}}
   S3 buckets       {{.S3Dir}}/<bucket>/   (bucket ARN arn:aws:s3:::<bucket>)
   data dir         {{.DataDir}}
+  agents           {{.Agents}} in-process × {{.AgentMCU}} MCU; more: fjord agent --server {{.GRPC}} --token-file {{.TokenPath}} --mcu 4
 {{if .Creds}}  credentials      access key "test", secret "test" → account 000000000000
 {{end}}
 Try:

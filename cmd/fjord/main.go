@@ -16,6 +16,9 @@ import (
 	"syscall"
 )
 
+// version is the build's version, reported by agents; set with -ldflags "-X main.version=…".
+var version = "dev"
+
 const usage = `fjord — a self-hosted Amazon MSK Connect and MSK Replicator
 
 Usage:
@@ -23,6 +26,8 @@ Usage:
   fjord server    run an API server replica (production)
   fjord migrate   apply the database migrations (fjord migrate up)
   fjord clusters  manage the cluster registry (register, list, deregister)
+  fjord agent     run a data-plane agent (offers MCU to the fleet, runs workers)
+  fjord worker    run one worker (started by an agent)
 
 Run "fjord COMMAND -h" for a command's flags.
 `
@@ -45,6 +50,10 @@ func main() {
 		err = runMigrate(ctx, args)
 	case "clusters":
 		err = runClusters(ctx, args)
+	case "agent":
+		err = runAgent(ctx, args)
+	case "worker":
+		err = runWorker(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/store"
@@ -13,6 +16,7 @@ func runServer(ctx context.Context, args []string) error {
 	f := newFlags("server", "Runs one replica of Fjord's API server. Replicas share one Postgres database.")
 	var (
 		httpAddr, grpcAddr, databaseURL, keyHex, keyFile, credsFile, logLevel string
+		agentToken, agentTokenFile, leaseTTL                                  string
 		plugins                                                               pluginSource
 	)
 	f.str(&httpAddr, "http-addr", "", "127.0.0.1:8080", "REST (AWS API), /healthz and /metrics listen address")
@@ -22,6 +26,9 @@ func runServer(ctx context.Context, args []string) error {
 	f.str(&keyFile, "encryption-key-file", "", "", "file holding the at-rest encryption key (alternative to --encryption-key)")
 	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"} allowed to sign requests (stored, encrypted, in the database)`)
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
+	f.str(&agentToken, "agent-token", "", "", "join token agents must present (alternative: --agent-token-file); none = no agents")
+	f.str(&agentTokenFile, "agent-token-file", "", "", "file holding the agents' join token")
+	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
 	plugins.register(f)
 	if err := f.Parse(args); err != nil {
 		return err
@@ -49,6 +56,17 @@ func runServer(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if agentToken == "" && agentTokenFile != "" {
+		raw, err := os.ReadFile(agentTokenFile)
+		if err != nil {
+			return fmt.Errorf("read agent token: %w", err)
+		}
+		agentToken = strings.TrimSpace(string(raw))
+	}
+	ttl, err := time.ParseDuration(leaseTTL)
+	if err != nil || ttl <= 0 {
+		return fmt.Errorf("--lease-ttl must be a positive duration, got %q", leaseTTL)
+	}
 	st, err := openStore(ctx, log, databaseURL, key, creds)
 	if err != nil {
 		return err
@@ -58,7 +76,8 @@ func runServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("plugin source: %w", err)
 	}
-	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log})
+	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
+		AgentToken: agentToken, LeaseTTL: ttl})
 	if err != nil {
 		return err
 	}

@@ -216,23 +216,35 @@ func scalar(fd protoreflect.FieldDescriptor, v any, path string) (protoreflect.V
 	return protoreflect.Value{}, &TypeError{Path: path, Msg: "unsupported member type " + fd.Kind().String()}
 }
 
+// Timestamps are limited to years 0001 to 9999, as google.protobuf.Timestamp and RFC 3339 are.
+const (
+	minTimestamp = -62135596800 // 0001-01-01T00:00:00Z
+	maxTimestamp = 253402300799 // 9999-12-31T23:59:59Z
+)
+
 func timestamp(v any, path string) (*timestamppb.Timestamp, error) {
+	var ts *timestamppb.Timestamp
 	switch t := v.(type) {
 	case string:
 		tm, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
 			return nil, &TypeError{Path: path, Msg: "expected an RFC 3339 timestamp, got " + strconv.Quote(t)}
 		}
-		return timestamppb.New(tm), nil
+		ts = timestamppb.New(tm)
 	case json.Number:
 		f, err := t.Float64()
-		if err != nil {
-			return nil, &TypeError{Path: path, Msg: "expected a timestamp"}
+		if err != nil || f < minTimestamp || f >= maxTimestamp+1 {
+			return nil, &TypeError{Path: path, Msg: "expected a timestamp between years 0001 and 9999, got " + string(t)}
 		}
 		sec, frac := math.Modf(f)
-		return timestamppb.New(time.Unix(int64(sec), int64(frac*1e9)).UTC()), nil
+		ts = timestamppb.New(time.Unix(int64(sec), int64(frac*1e9)).UTC())
+	default:
+		return nil, &TypeError{Path: path, Msg: "expected a timestamp, got " + jsonKind(v)}
 	}
-	return nil, &TypeError{Path: path, Msg: "expected a timestamp, got " + jsonKind(v)}
+	if ts.CheckValid() != nil {
+		return nil, &TypeError{Path: path, Msg: "timestamp is outside years 0001 to 9999"}
+	}
+	return ts, nil
 }
 
 func jsonKind(v any) string {
@@ -337,6 +349,10 @@ func encodeValue(b *bytes.Buffer, fd protoreflect.FieldDescriptor, v protoreflec
 	if fd.Kind() == protoreflect.MessageKind {
 		if fd.Message().FullName() == "google.protobuf.Timestamp" {
 			ts := v.Message().Interface().(*timestamppb.Timestamp)
+			if err := ts.CheckValid(); err != nil {
+				// Formatted, it would not be RFC 3339, and no client could read it.
+				return fmt.Errorf("awsjson: %s: %w", fd.FullName(), err)
+			}
 			writeString(b, ts.AsTime().UTC().Format("2006-01-02T15:04:05.000Z"))
 			return nil
 		}

@@ -1,0 +1,61 @@
+// Package mirror is Fjord's MirrorSourceConnector: a [SourceTask] copies the records of the
+// source topics it owns to the target cluster with MirrorMaker 2 semantics, keeping each
+// record's key, value, headers, timestamp and partition number and the order within a
+// partition, and records its progress in the target cluster in Kafka Connect's format.
+//
+// # Ownership
+//
+// Tasks do not coordinate. Task i of n owns the source partition (topic, p) when
+// (fnv32a(topic) + p) mod n == i (see [Owner]): adding a topic or a partition never moves an
+// existing partition to another task, and every task agrees on the split without talking.
+// Each task lists the source topics every refresh.topics.interval (Fjord default 5 s) and
+// starts copying new topics and partitions without a restart.
+//
+// # Progress
+//
+// Progress lives in the target cluster, in the compacted topic
+// mm2-offsets.<source alias>.internal (one partition, cleanup.policy=compact; a topic that
+// already exists with more partitions, e.g. created by a Connect cluster, is used as is and
+// keys are spread over it with Kafka's murmur2 partitioner, as Connect does). Records are
+// Connect's source offsets: key ["<connector>",{"cluster":"<alias>","partition":N,
+// "topic":"<topic>"}], value {"offset":N} with N the last replicated source offset; a task
+// resumes at N+1. An offset is recorded only once the target acknowledged that record and every
+// earlier record of its partition, and once every offset sync up to it was acknowledged.
+// At-least-once tasks write progress every CommitInterval (default 1 s) and on stop; on a crash
+// the records after the last progress are copied again (duplicates, never a loss).
+//
+// # Exactly once
+//
+// With Transactional, the task's target producer is transactional (TransactionalID, one per
+// workload task): before reading its progress the task initialises its producer id, which
+// fences any older producer with the same id and aborts its open transaction, then reads the
+// progress topic read_committed up to the high watermark seen after fencing. Each transaction
+// holds a batch of replicated records and the progress records of their partitions, so a
+// crash or a fenced zombie leaves nothing visible to read_committed consumers twice.
+//
+// # Offset syncs
+//
+// The task writes MM2 OffsetSync records (workers/mm2/records) to
+// mm2-offset-syncs.<target alias>.internal on the source cluster (or the target, per
+// offset-syncs.topic.location) for a partition's first record in the task's lifetime,
+// whenever downstream − upstream changes from the last sync written (a gap upstream, a
+// transaction marker downstream, a restart), and at least every offset.lag.max records. Between
+// two syncs every copied record therefore has downstream = upstream + delta, which makes
+// translation exact (issue 4).
+//
+// # Goroutines and locks
+//
+//   - Run's goroutine polls the source and produces to the target; it alone pushes upstream
+//     offsets onto a partition's in-flight queue (partState.mu) before producing.
+//   - franz-go calls produce promises serially on its own goroutine; the data promise pops
+//     the in-flight queue, advances the acknowledged offset and may produce an offset sync
+//     on the separate sync client (never on the client whose promise it runs in, which could
+//     deadlock). The sync promise releases the offset's hold on progress.
+//   - A ticker goroutine writes progress (at-least-once mode) and reports metrics. Progress
+//     writers hold progressMu so that the two writers (ticker, final flush) produce a key's
+//     values in order; nothing is produced while a partState.mu is held.
+//   - A refresh goroutine lists topics, creates target topics and adds partitions to the
+//     consumer (t.mu guards the partition maps).
+//
+// In transactional mode only Run's goroutine produces progress, inside the transaction.
+package mirror

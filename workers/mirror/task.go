@@ -1,0 +1,667 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fjord-io/fjord/workers/mm2"
+	"github.com/fjord-io/fjord/workers/mm2/records"
+)
+
+// Defaults of SourceOptions.
+const (
+	// DefaultCommitInterval is how often an at-least-once task writes progress.
+	DefaultCommitInterval = time.Second
+	// DefaultTxnInterval is how long a transactional task collects records into one
+	// transaction before committing it.
+	DefaultTxnInterval = 250 * time.Millisecond
+	// DefaultStopTimeout bounds how long Run waits, after its context ends, for in-flight
+	// records to be acknowledged before giving up on them.
+	DefaultStopTimeout = 15 * time.Second
+)
+
+// SourceOptions configure a SourceTask.
+type SourceOptions struct {
+	// Config is the parsed MirrorMaker 2 configuration; required.
+	Config mm2.Config
+	// ConnectorName names the progress records (Connect's offset namespace: the connector
+	// name); required. Tasks of one connector share it.
+	ConnectorName string
+	// TaskID and TaskCount place this task among its connector's tasks: 0 ≤ TaskID < TaskCount.
+	TaskID, TaskCount int
+	// Logger receives structured logs; the caller adds workload and worker ids. nil discards.
+	Logger *slog.Logger
+	// Metrics receives the task's metrics; nil for none.
+	Metrics MetricsSink
+	// Transactional writes records and progress in one transaction per batch (exactly once).
+	Transactional bool
+	// TransactionalID is the target producer's transactional id, e.g. fjord-<workload>-<task>;
+	// required when Transactional. A newer task with the same id fences this one.
+	TransactionalID string
+	// SourceOpts and TargetOpts are extra franz-go options (TLS, SASL, dialer) for the
+	// clients of each cluster; seed brokers come from Config.
+	SourceOpts, TargetOpts []kgo.Opt
+	// CommitInterval is how often progress is written in at-least-once mode (default 1 s) and
+	// how long a transaction collects records in transactional mode (default 250 ms).
+	CommitInterval time.Duration
+	// StopTimeout bounds the wait for in-flight records on stop; default 15 s.
+	StopTimeout time.Duration
+}
+
+// SourceTask replicates the source partitions it owns to the target cluster. Run it once.
+type SourceTask struct {
+	opts   SourceOptions
+	cfg    mm2.Config
+	log    *slog.Logger
+	policy mm2.ReplicationPolicy
+
+	progressTopic string
+	syncTopic     string
+
+	src, tgt, syncCl *kgo.Client
+	srcAdm, tgtAdm   *kadm.Client
+
+	// progressParts is the partition count of the progress topic (1 unless it pre-existed).
+	progressParts int
+	// progress is what the progress topic held at start, by source partition.
+	progress map[tp]int64
+
+	mu       sync.RWMutex
+	bySource map[tp]*partState
+	byTarget map[tp]*partState
+	started  bool // first discovery done: later partitions start at earliest
+
+	progressMu sync.Mutex
+
+	fatalOnce sync.Once
+	fatalErr  error
+	fatal     chan struct{}
+
+	// txnSyncs collects the offset syncs of the open transaction (transactional mode).
+	txnMu    sync.Mutex
+	txnSyncs []records.OffsetSync
+	txnErr   error
+
+	// crashOnStop makes Run return without flushing anything when its context ends: tests use
+	// it to simulate a killed process.
+	crashOnStop atomic.Bool
+
+	stats taskStats
+}
+
+type taskStats struct {
+	produced, acked atomic.Int64
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// partState is one owned source partition.
+type partState struct {
+	src    tp
+	target tp
+	hwm    atomic.Int64 // source high watermark from the latest fetch; -1 unknown
+
+	mu       sync.Mutex
+	inflight []int64 // upstream offsets produced and not yet acknowledged, oldest first
+	head     int
+	acked    int64   // last upstream offset the target acknowledged, in order; -1 none
+	pending  []int64 // upstream offsets whose offset sync is not yet acknowledged
+	failed   bool    // a record failed: progress stays where it is
+	written  int64   // last progress value produced; -1 none
+	// offset-sync rule state
+	haveSync  bool
+	syncUp    int64
+	syncDelta int64
+	// metrics since the last report
+	nRecords, nBytes int64
+	latSum, latMax   time.Duration
+	// inTxn marks partitions touched by the open transaction.
+	inTxn bool
+}
+
+// committable is the progress that may be recorded: acknowledged, with its syncs
+// acknowledged. Callers hold ps.mu.
+func (ps *partState) committable() int64 {
+	if len(ps.pending) > 0 {
+		return min(ps.acked, ps.pending[0]-1)
+	}
+	return ps.acked
+}
+
+// Owner is the task, among taskCount, that owns source partition (topic, partition):
+// (fnv32a(topic) + partition) mod taskCount, computed in uint32.
+func Owner(topic string, partition int32, taskCount int) int {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	return int((h.Sum32() + uint32(partition)) % uint32(taskCount))
+}
+
+// NewSourceTask validates opts. It does not connect to anything.
+func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
+	c := opts.Config
+	switch {
+	case opts.ConnectorName == "":
+		return nil, errors.New("mirror: ConnectorName is required")
+	case opts.TaskCount < 1 || opts.TaskID < 0 || opts.TaskID >= opts.TaskCount:
+		return nil, fmt.Errorf("mirror: task %d of %d: need 0 <= TaskID < TaskCount", opts.TaskID, opts.TaskCount)
+	case len(c.SourceBootstrap) == 0 || len(c.TargetBootstrap) == 0:
+		return nil, errors.New("mirror: Config needs source and target bootstrap servers (use mm2.ParseConfig)")
+	case c.Policy == nil || c.SourceAlias == "" || c.TargetAlias == "":
+		return nil, errors.New("mirror: Config needs a replication policy and both cluster aliases (use mm2.ParseConfig)")
+	case opts.Transactional && opts.TransactionalID == "":
+		return nil, errors.New("mirror: TransactionalID is required in transactional mode")
+	}
+	if opts.CommitInterval <= 0 {
+		opts.CommitInterval = DefaultCommitInterval
+		if opts.Transactional {
+			opts.CommitInterval = DefaultTxnInterval
+		}
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
+	if c.OffsetLagMax <= 0 {
+		c.OffsetLagMax = 100
+	}
+	if c.OffsetSyncsLocation == "" {
+		c.OffsetSyncsLocation = mm2.LocationSource
+	}
+	if c.StartingPosition == "" {
+		c.StartingPosition = mm2.StartEarliest
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "mirror_source", "connector", opts.ConnectorName, "task_id", opts.TaskID,
+		"source_alias", c.SourceAlias, "target_alias", c.TargetAlias)
+	return &SourceTask{
+		opts:          opts,
+		cfg:           c,
+		log:           log,
+		policy:        c.Policy,
+		progressTopic: mm2.OffsetsTopic(c.SourceAlias),
+		syncTopic:     c.Policy.OffsetSyncsTopic(c.TargetAlias),
+		bySource:      map[tp]*partState{},
+		byTarget:      map[tp]*partState{},
+		fatal:         make(chan struct{}),
+	}, nil
+}
+
+// fail records the first fatal error and makes the poll loop stop.
+func (t *SourceTask) fail(err error) {
+	t.fatalOnce.Do(func() {
+		t.fatalErr = err
+		close(t.fatal)
+		t.metricsError("fatal", err)
+	})
+}
+
+// Run replicates until ctx ends; then it stops fetching, waits for in-flight records to be
+// acknowledged (at most StopTimeout), writes final progress and returns nil. It returns an
+// error when the task cannot continue: a record the target refused, a fenced transactional
+// producer, a configuration the clusters reject. Progress never covers a record that was not
+// acknowledged, so restarting after an error loses nothing.
+func (t *SourceTask) Run(ctx context.Context) (err error) {
+	defer func() {
+		if t.src != nil {
+			t.src.Close()
+		}
+		if t.syncCl != nil {
+			t.syncCl.Close()
+		}
+		if t.tgt != nil {
+			t.tgt.Close()
+		}
+	}()
+	if err := t.connect(); err != nil {
+		return err
+	}
+	if err := t.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	t.log.Info("replicating", "partitions", t.ownedCount(), "transactional", t.opts.Transactional,
+		"progress_topic", t.progressTopic)
+
+	// prodCtx cancels buffered records only when a stop gives up on them (or on a crash).
+	prodCtx, prodCancel := context.WithCancel(context.Background())
+	defer prodCancel()
+	// loopCtx ends the poll loop on stop or on a fatal error.
+	loopCtx, loopCancel := context.WithCancel(ctx)
+	defer loopCancel()
+	go func() {
+		select {
+		case <-t.fatal:
+			loopCancel()
+		case <-loopCtx.Done():
+		}
+	}()
+
+	var refreshWG, tickWG sync.WaitGroup
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	defer bgCancel()
+	if t.cfg.RefreshTopicsInterval > 0 {
+		refreshWG.Go(func() { t.refreshLoop(loopCtx) })
+	}
+	tickWG.Go(func() { t.tickLoop(bgCtx, prodCtx) })
+
+	if t.opts.Transactional {
+		err = t.runTxn(loopCtx, prodCtx)
+	} else {
+		t.runLoop(loopCtx, prodCtx)
+	}
+
+	loopCancel()
+	refreshWG.Wait()
+	if t.crashOnStop.Load() && ctx.Err() != nil {
+		prodCancel()
+		bgCancel()
+		tickWG.Wait()
+		t.log.Warn("crash simulated: stopped without flushing")
+		return nil
+	}
+	// Stop: no more fetches; wait for in-flight records, then write the final progress.
+	if t.src != nil {
+		t.src.PauseFetchTopics(t.ownedTopics()...)
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), t.opts.StopTimeout)
+	defer stopCancel()
+	if !t.opts.Transactional {
+		if ferr := t.flushAll(stopCtx); ferr != nil {
+			t.log.Error("in-flight records were not acknowledged before the stop timeout; progress covers only acknowledged ones", "error", ferr)
+			prodCancel()
+			err = errors.Join(err, fmt.Errorf("stop: %w", ferr))
+		}
+		bgCancel()
+		tickWG.Wait()
+		if perr := t.writeProgress(stopCtx, true); perr != nil {
+			err = errors.Join(err, fmt.Errorf("write final progress: %w", perr))
+		}
+	} else {
+		bgCancel()
+		tickWG.Wait()
+	}
+	t.reportMetrics()
+	if t.failed() { // reading fatalErr after the channel closed is ordered after its write
+		err = errors.Join(t.fatalErr, err)
+	}
+	t.log.Info("stopped", "produced", t.stats.produced.Load(), "acknowledged", t.stats.acked.Load(), "error", err)
+	return err
+}
+
+func (t *SourceTask) connect() error {
+	var err error
+	c := t.cfg
+	logOpt := kgo.WithLogger(kgoLogger{t.log})
+	// New topics and partitions must be usable within a second of their discovery, not after
+	// franz-go's default 5 s minimum metadata age.
+	metaOpt := kgo.MetadataMinAge(200 * time.Millisecond)
+	srcOpts := []kgo.Opt{
+		kgo.SeedBrokers(c.SourceBootstrap...),
+		logOpt,
+		metaOpt,
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // out of range: replay, never skip
+		// Java's fetch.max.wait.ms default; franz-go's 5 s would hold newly added partitions
+		// back until an idle fetch returns.
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
+	srcOpts = append(srcOpts, c.ConsumerOpts()...)
+	srcOpts = append(srcOpts, t.opts.SourceOpts...)
+	if t.src, err = kgo.NewClient(srcOpts...); err != nil {
+		return fmt.Errorf("mirror: source client: %w", err)
+	}
+	tgtOpts := []kgo.Opt{
+		kgo.SeedBrokers(c.TargetBootstrap...),
+		logOpt,
+		metaOpt,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}
+	tgtOpts = append(tgtOpts, c.ProducerOpts()...)
+	if t.opts.Transactional {
+		tgtOpts = append(tgtOpts, kgo.TransactionalID(t.opts.TransactionalID), kgo.TransactionTimeout(time.Minute))
+	}
+	tgtOpts = append(tgtOpts, t.opts.TargetOpts...)
+	if t.tgt, err = kgo.NewClient(tgtOpts...); err != nil {
+		return fmt.Errorf("mirror: target client: %w", err)
+	}
+	if c.EmitOffsetSyncs {
+		seeds, extra := c.SourceBootstrap, t.opts.SourceOpts
+		if c.OffsetSyncsLocation == mm2.LocationTarget {
+			seeds, extra = c.TargetBootstrap, t.opts.TargetOpts
+		}
+		syncOpts := append([]kgo.Opt{
+			kgo.SeedBrokers(seeds...),
+			logOpt,
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.DefaultProduceTopic(t.syncTopic),
+		}, extra...)
+		if t.syncCl, err = kgo.NewClient(syncOpts...); err != nil {
+			return fmt.Errorf("mirror: offset-syncs client: %w", err)
+		}
+	}
+	t.srcAdm, t.tgtAdm = kadm.NewClient(t.src), kadm.NewClient(t.tgt)
+	return nil
+}
+
+// setup creates the internal topics, fences older producers (transactional mode), reads the
+// progress and starts consuming the owned partitions.
+func (t *SourceTask) setup(ctx context.Context) error {
+	n, err := t.ensureProgressTopic(ctx)
+	if err != nil {
+		return err
+	}
+	t.progressParts = n
+	if t.syncCl != nil {
+		if err := ensureCompacted(ctx, kadm.NewClient(t.syncCl), t.syncTopic, t.cfg.InternalReplicationFactor, t.log); err != nil {
+			return err
+		}
+	}
+	if t.opts.Transactional {
+		// Initialising the producer id fences any older producer with our transactional id and
+		// aborts its open transaction, so the progress read below is final.
+		if err := retry(ctx, t.log, "initialise transactional producer", func() error {
+			_, _, err := t.tgt.ProducerID(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if t.progress, err = t.readProgress(ctx); err != nil {
+		return err
+	}
+	return retry(ctx, t.log, "discover source partitions", func() error { return t.discover(ctx) })
+}
+
+// runLoop is the at-least-once loop: poll, produce; progress is written by the ticker.
+func (t *SourceTask) runLoop(ctx, prodCtx context.Context) {
+	for {
+		fetches := t.src.PollRecords(ctx, t.cfg.MaxPollRecords)
+		t.handleFetchErrors(fetches)
+		t.produceFetches(prodCtx, fetches)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (t *SourceTask) handleFetchErrors(fetches kgo.Fetches) {
+	fetches.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) {
+			return
+		}
+		t.log.Warn("fetch", "topic", topic, "partition", p, "error", err)
+		t.metricsError("fetch", err)
+	})
+}
+
+// produceFetches copies the fetched records to the target, in order per partition.
+func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches) int {
+	n := 0
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			if p.HighWatermark > 0 {
+				if ps := t.lookupSource(p.Topic, p.Partition); ps != nil {
+					ps.hwm.Store(p.HighWatermark)
+				}
+			}
+			return
+		}
+		ps := t.lookupSource(p.Topic, p.Partition)
+		if ps == nil {
+			// Only partitions we assigned are fetched; one that vanished from our maps was
+			// removed (its topic was deleted) between the fetch and now.
+			t.log.Warn("fetched records of a partition that is not owned; dropping them", "topic", p.Topic, "partition", p.Partition, "records", len(p.Records))
+			return
+		}
+		ps.hwm.Store(p.HighWatermark)
+		ps.mu.Lock()
+		for _, r := range p.Records {
+			ps.inflight = append(ps.inflight, r.Offset)
+		}
+		ps.inTxn = true
+		ps.mu.Unlock()
+		for _, r := range p.Records {
+			out := &kgo.Record{
+				Topic:     ps.target.topic,
+				Partition: r.Partition,
+				Key:       r.Key,
+				Value:     r.Value,
+				Headers:   r.Headers,
+				Timestamp: r.Timestamp,
+			}
+			t.tgt.Produce(prodCtx, out, t.onAck)
+		}
+		n += len(p.Records)
+		t.stats.produced.Add(int64(len(p.Records)))
+	})
+	return n
+}
+
+// onAck runs on franz-go's promise goroutine, serially and in produce order per partition.
+func (t *SourceTask) onAck(r *kgo.Record, err error) {
+	ps := t.lookupTarget(r.Topic, r.Partition)
+	if ps == nil {
+		t.fail(fmt.Errorf("acknowledgement for unknown target partition %s/%d", r.Topic, r.Partition))
+		return
+	}
+	ps.mu.Lock()
+	if ps.head >= len(ps.inflight) {
+		ps.mu.Unlock()
+		t.fail(fmt.Errorf("acknowledgement without an in-flight record for %s/%d", r.Topic, r.Partition))
+		return
+	}
+	up := ps.inflight[ps.head]
+	ps.head++
+	if ps.head > 1024 && ps.head*2 > len(ps.inflight) {
+		ps.inflight = append(ps.inflight[:0], ps.inflight[ps.head:]...)
+		ps.head = 0
+	}
+	if err != nil || ps.failed {
+		first := !ps.failed
+		ps.failed = true
+		ps.mu.Unlock()
+		if first && err != nil {
+			t.log.Error("target refused a record; stopping", "topic", ps.src.topic, "partition", ps.src.partition, "offset", up, "error", err)
+			t.fail(fmt.Errorf("produce %s/%d (source offset %d): %w", ps.target.topic, ps.target.partition, up, err))
+			if t.opts.Transactional {
+				t.txnMu.Lock()
+				if t.txnErr == nil {
+					t.txnErr = err
+				}
+				t.txnMu.Unlock()
+			}
+		}
+		return
+	}
+	ps.acked = up
+	ps.nRecords++
+	ps.nBytes += int64(len(r.Key) + len(r.Value))
+	for _, h := range r.Headers {
+		ps.nBytes += int64(len(h.Key) + len(h.Value))
+	}
+	lat := time.Since(r.Timestamp)
+	ps.latSum += lat
+	ps.latMax = max(ps.latMax, lat)
+	var sync *records.OffsetSync
+	if t.syncCl != nil {
+		delta := r.Offset - up
+		if !ps.haveSync || delta != ps.syncDelta || up-ps.syncUp >= t.cfg.OffsetLagMax {
+			ps.haveSync, ps.syncUp, ps.syncDelta = true, up, delta
+			sync = &records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: r.Offset}
+			if !t.opts.Transactional {
+				ps.pending = append(ps.pending, up)
+			}
+		}
+	}
+	ps.mu.Unlock()
+	t.stats.acked.Add(1)
+	if sync == nil {
+		return
+	}
+	if t.opts.Transactional {
+		t.txnMu.Lock()
+		t.txnSyncs = append(t.txnSyncs, *sync)
+		t.txnMu.Unlock()
+		return
+	}
+	// A different client: blocking here cannot wait on this promise goroutine.
+	t.syncCl.Produce(context.Background(), &kgo.Record{Key: sync.Key(), Value: sync.Value(), Partition: 0}, func(_ *kgo.Record, err error) {
+		t.onSyncAck(ps, sync.UpstreamOffset, err)
+	})
+}
+
+func (t *SourceTask) onSyncAck(ps *partState, up int64, err error) {
+	if err != nil {
+		ps.mu.Lock()
+		ps.failed = true // progress must not pass an offset whose sync is missing
+		ps.mu.Unlock()
+		t.log.Error("offset sync refused; stopping", "topic", t.syncTopic, "source_topic", ps.src.topic, "partition", ps.src.partition, "error", err)
+		t.fail(fmt.Errorf("write offset sync to %s: %w", t.syncTopic, err))
+		return
+	}
+	ps.mu.Lock()
+	if len(ps.pending) > 0 && ps.pending[0] == up {
+		ps.pending = ps.pending[1:]
+	}
+	ps.mu.Unlock()
+}
+
+// flushAll waits for every buffered data record and offset sync to be acknowledged.
+func (t *SourceTask) flushAll(ctx context.Context) error {
+	if err := t.tgt.Flush(ctx); err != nil {
+		return err
+	}
+	if t.syncCl != nil {
+		return t.syncCl.Flush(ctx)
+	}
+	return nil
+}
+
+// tickLoop reports metrics every second (or CommitInterval, if shorter) and, in
+// at-least-once mode, writes progress every CommitInterval, until ctx ends.
+func (t *SourceTask) tickLoop(ctx, prodCtx context.Context) {
+	tick := time.NewTicker(min(t.opts.CommitInterval, time.Second))
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if !t.opts.Transactional && now.Sub(last) >= t.opts.CommitInterval-time.Millisecond {
+				last = now
+				if err := t.writeProgress(prodCtx, false); err != nil {
+					t.log.Warn("write progress", "error", err)
+				}
+			}
+		}
+		t.reportMetrics()
+	}
+}
+
+// writeProgress produces a progress record for every partition whose committable offset
+// changed since it was last written. With wait, it also waits for them to be acknowledged.
+func (t *SourceTask) writeProgress(ctx context.Context, wait bool) error {
+	t.progressMu.Lock()
+	defer t.progressMu.Unlock()
+	var errMu sync.Mutex
+	var firstErr error
+	n := 0
+	for _, ps := range t.partitions() {
+		ps.mu.Lock()
+		c := ps.committable()
+		if c == ps.written || c < 0 {
+			ps.mu.Unlock()
+			continue
+		}
+		ps.written = c
+		ps.mu.Unlock()
+		n++
+		t.tgt.Produce(ctx, t.progressRecord(ps.src, c), func(_ *kgo.Record, err error) {
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				t.metricsError("progress", err)
+			}
+		})
+	}
+	if !wait || n == 0 {
+		return nil
+	}
+	if err := t.tgt.Flush(ctx); err != nil {
+		return err
+	}
+	errMu.Lock()
+	defer errMu.Unlock()
+	return firstErr
+}
+
+// progressRecord is Connect's source-offset record for source partition p at offset.
+func (t *SourceTask) progressRecord(p tp, offset int64) *kgo.Record {
+	so := records.SourceOffset{Connector: t.opts.ConnectorName, Cluster: t.cfg.SourceAlias, Topic: p.topic, Partition: p.partition, Offset: offset}
+	r := &kgo.Record{Topic: t.progressTopic, Key: so.Key(), Value: so.Value()}
+	if t.progressParts > 1 {
+		r.Partition = int32(kgo.StickyKeyPartitioner(nil).ForTopic(t.progressTopic).Partition(r, t.progressParts))
+	}
+	return r
+}
+
+func (t *SourceTask) lookupSource(topic string, p int32) *partState {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.bySource[tp{topic, p}]
+}
+
+func (t *SourceTask) lookupTarget(topic string, p int32) *partState {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byTarget[tp{topic, p}]
+}
+
+func (t *SourceTask) partitions() []*partState {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*partState, 0, len(t.bySource))
+	for _, ps := range t.bySource {
+		out = append(out, ps)
+	}
+	return out
+}
+
+func (t *SourceTask) ownedCount() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.bySource)
+}
+
+func (t *SourceTask) ownedTopics() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for k := range t.bySource {
+		if !slices.Contains(out, k.topic) {
+			out = append(out, k.topic)
+		}
+	}
+	return out
+}

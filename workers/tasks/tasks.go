@@ -1,0 +1,154 @@
+// Package tasks is the registry of connector classes a Fjord worker runs: it turns a TaskSpec
+// (a MirrorMaker 2 connector class and its keys) into a running engine task —
+// MirrorSourceConnector (workers/mirror), MirrorCheckpointConnector (workers/checkpoint),
+// MirrorHeartbeatConnector (workers/heartbeat) — and wires the engines' metrics into the
+// worker runtime's.
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/checkpoint"
+	"github.com/fjord-io/fjord/workers/heartbeat"
+	"github.com/fjord-io/fjord/workers/mirror"
+	"github.com/fjord-io/fjord/workers/mm2"
+	"github.com/fjord-io/fjord/workers/runtime"
+)
+
+// The connector classes, as in connector.class.
+const (
+	MirrorSource     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+	MirrorCheckpoint = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
+	MirrorHeartbeat  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
+)
+
+// Registry returns the factories of every class Fjord runs.
+func Registry() runtime.Registry {
+	return runtime.Registry{
+		MirrorSource:     newSource,
+		MirrorCheckpoint: newCheckpoint,
+		MirrorHeartbeat:  newHeartbeat,
+	}
+}
+
+// parse reads a task's MM2 configuration; an error is an invalid configuration.
+func parse(spec *agentv1.TaskSpec) (mm2.Config, error) {
+	c, err := mm2.ParseConfig(spec.Config)
+	if err != nil {
+		return mm2.Config{}, err
+	}
+	return c, nil
+}
+
+func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
+	c, err := parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	name := spec.Config["name"]
+	if name == "" {
+		name = env.Worker.GetWorkloadName()
+	}
+	transactional := c.Transactional || spec.TransactionalId != ""
+	opts := mirror.SourceOptions{
+		Config: c, ConnectorName: name, TaskID: int(spec.TaskIndex), TaskCount: max(int(spec.TaskCount), 1),
+		Logger: env.Logger, Metrics: newSink(env.Metrics), Transactional: transactional, TransactionalID: spec.TransactionalId,
+	}
+	if transactional && opts.TransactionalID == "" {
+		opts.TransactionalID = fmt.Sprintf("fjord-%s-task-%d", name, spec.TaskIndex)
+	}
+	return mirror.NewSourceTask(opts)
+}
+
+func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
+	c, err := parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	if !c.EmitCheckpoints && !c.SyncGroupOffsets {
+		return idle{}, nil // MM2 starts no checkpoint task then
+	}
+	return checkpoint.NewTask(checkpoint.Options{
+		SourceAlias: c.SourceAlias, TargetAlias: c.TargetAlias,
+		Source: append([]kgo.Opt{kgo.SeedBrokers(c.SourceBootstrap...)}, c.ConsumerOpts()...),
+		Target: append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts()...),
+		Policy: c.Policy, Topics: c.Topics, Groups: c.Groups,
+		TaskID: int(spec.TaskIndex), TaskCount: max(int(spec.TaskCount), 1),
+		OffsetSyncsOnTarget: c.OffsetSyncsLocation == mm2.LocationTarget,
+		SourceConnector:     spec.Config["fjord.source.connector"],
+		Interval:            c.EmitCheckpointsInterval, NoCheckpoints: !c.EmitCheckpoints,
+		SyncGroupOffsets: c.SyncGroupOffsets, SyncInterval: c.SyncGroupOffsetsInterval,
+		ReplicationFactor: int16(c.InternalReplicationFactor),
+		Logger:            env.Logger,
+	})
+}
+
+func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
+	c, err := parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	if !c.EmitHeartbeats {
+		return idle{}, nil
+	}
+	return heartbeat.NewTask(heartbeat.Options{
+		SourceAlias: c.SourceAlias, TargetAlias: c.TargetAlias,
+		Target:   append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts()...),
+		Topic:    c.Policy.HeartbeatsTopic(),
+		Interval: c.EmitHeartbeatsInterval, ReplicationFactor: int16(c.InternalReplicationFactor),
+		Logger: env.Logger,
+	})
+}
+
+// idle is a task with nothing to do (its feature is disabled): it runs until stopped.
+type idle struct{}
+
+func (idle) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// sink adapts the runtime's per-task metrics to the MirrorSource engine's sink; the engine
+// reports lag per partition, the runtime keeps the task's total.
+type sink struct {
+	m   *runtime.TaskMetrics
+	mu  sync.Mutex
+	lag map[string]int64
+}
+
+func newSink(m *runtime.TaskMetrics) *sink { return &sink{m: m, lag: map[string]int64{}} }
+
+func (s *sink) Replicated(_ string, _ int32, records, bytes int64) {
+	if s.m != nil {
+		s.m.Add(records, bytes)
+	}
+}
+
+func (s *sink) Latency(_ string, _ int32, _, max time.Duration) {
+	if s.m != nil {
+		s.m.ObserveLatency(max)
+	}
+}
+
+func (s *sink) Lag(topic string, partition int32, records int64) {
+	if s.m == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag[topic+"/"+strconv.Itoa(int(partition))] = records
+	var total int64
+	for _, v := range s.lag {
+		total += v
+	}
+	s.m.SetLag(total)
+}
+
+func (s *sink) Error(string, error) {}
