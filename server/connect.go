@@ -411,11 +411,17 @@ func (c *connectService) connector(ctx context.Context, caller Caller, arn, memb
 }
 
 func connectorDescription(r *store.Resource) (*kc.DescribeConnectorResponse, error) {
+	return describeConnector(r, true)
+}
+
+// describeConnector decodes a connector; withConfig false skips the (sealed, JSON) connector
+// configuration, which summaries do not show.
+func describeConnector(r *store.Resource, withConfig bool) (*kc.DescribeConnectorResponse, error) {
 	out := &kc.DescribeConnectorResponse{}
 	if err := decodeDoc(r.Doc, out); err != nil {
 		return nil, err
 	}
-	if len(r.Secret) > 0 {
+	if withConfig && len(r.Secret) > 0 {
 		if err := json.Unmarshal(r.Secret, &out.ConnectorConfiguration); err != nil {
 			return nil, fmt.Errorf("decode connector configuration: %w", err)
 		}
@@ -452,7 +458,7 @@ func (c *connectService) ListConnectors(ctx context.Context, req *kc.ListConnect
 	out := &kc.ListConnectorsResponse{}
 	next, err := s.listResources(ctx, caller, s.st.Connectors, "connectors", req.GetConnectorNamePrefix(), "", req.NextToken, pageSize(req.MaxResults),
 		func(r *store.Resource) error {
-			d, err := connectorDescription(r)
+			d, err := describeConnector(r, false)
 			if err != nil {
 				return err
 			}

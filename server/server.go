@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -137,6 +138,8 @@ type Server struct {
 	fleetMetrics *fleetMetrics
 	agents       *agentGateway
 	leader       *scheduler.Leader
+	shapes       sync.Map // ARN@version → scheduler.Shape
+	shapeCount   atomic.Int64
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -183,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 	s.fleetMetrics = newFleetMetrics(cfg.Registry)
 	s.agents = &agentGateway{s: s, conns: map[string]*agentConn{}}
 	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
-		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: Shape, Logger: cfg.Logger,
+		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.cachedShape, Logger: cfg.Logger,
 		OnReconcile: s.metrics.observeReconcile,
 	})
 	if err != nil {

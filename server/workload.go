@@ -32,6 +32,26 @@ const (
 // never size replicators, so Fjord fixes it (with one checkpoint and one heartbeat task).
 const ReplicatorSourceTasks = 2
 
+// cachedShape is Shape memoised by (ARN, current version): the scheduler asks for every
+// workload's shape on every reconcile, and a shape only changes with a client's change, which
+// renews the version.
+func (s *Server) cachedShape(kind string, r *store.Resource) (scheduler.Shape, error) {
+	key := r.ARN + "@" + r.CurrentVersion
+	if v, ok := s.shapes.Load(key); ok {
+		return v.(scheduler.Shape), nil
+	}
+	sh, err := Shape(kind, r)
+	if err != nil {
+		return sh, err
+	}
+	if s.shapeCount.Add(1) > 100_000 {
+		s.shapes.Clear() // bounded: stale versions are never asked for again
+		s.shapeCount.Store(0)
+	}
+	s.shapes.Store(key, sh)
+	return sh, nil
+}
+
 // Shape derives a workload's worker count, size and task count from its stored description.
 func Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	switch kind {

@@ -40,8 +40,14 @@ func (s *Store) ClusterRegister(ctx context.Context, c *Cluster) (*Cluster, erro
 
 // Cluster returns a registered cluster of the caller's account and region.
 func (s *Store) Cluster(ctx context.Context, account, region, arn string) (*Cluster, error) {
-	return scanCluster(s.pool.QueryRow(ctx, `SELECT `+clusterCols+` FROM clusters
-		WHERE arn = $1 AND account_id = $2 AND region = $3`, arn, account, region))
+	c, err := scanCluster(s.pool.QueryRow(ctx, `SELECT `+clusterCols+` FROM clusters WHERE arn = $1`, arn))
+	if err != nil {
+		return nil, err
+	}
+	if c.AccountID != account || c.Region != region {
+		return nil, ErrNotFound
+	}
+	return c, nil
 }
 
 // Clusters lists registered clusters by name, after a name, filtered by a name prefix (as

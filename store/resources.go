@@ -119,8 +119,17 @@ func (r *Resources) insertRevision(ctx context.Context, tx pgx.Tx, arn string, r
 // Get returns the resource with this ARN in the caller's account and region; any other is
 // ErrNotFound.
 func (r *Resources) Get(ctx context.Context, account, region, arn string) (*Resource, error) {
-	return r.scan(r.s.pool.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+r.table+`
-		WHERE arn = $1 AND account_id = $2 AND region = $3`, arn, account, region))
+	// Look up by the primary key alone and check the owner here: with account and region in
+	// the WHERE clause the planner may pick the (account_id, region, name) index and scan a
+	// whole account (seen before the first ANALYZE: 5× slower).
+	res, err := r.scan(r.s.pool.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+r.table+` WHERE arn = $1`, arn))
+	if err != nil {
+		return nil, err
+	}
+	if res.AccountID != account || res.Region != region {
+		return nil, ErrNotFound
+	}
+	return res, nil
 }
 
 // Revision returns one revision of a resource (plugins and worker configurations).
@@ -220,10 +229,12 @@ type UpdateOptions struct {
 func (r *Resources) Update(ctx context.Context, account, region, arn string, opts UpdateOptions, mutate func(*Resource) error) (*Resource, error) {
 	var out *Resource
 	err := r.s.tx(ctx, func(tx pgx.Tx) error {
-		res, err := r.scan(tx.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+r.table+`
-			WHERE arn = $1 AND account_id = $2 AND region = $3 FOR UPDATE`, arn, account, region))
+		res, err := r.scan(tx.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+r.table+` WHERE arn = $1 FOR UPDATE`, arn))
 		if err != nil {
 			return err
+		}
+		if res.AccountID != account || res.Region != region {
+			return ErrNotFound
 		}
 		if opts.ExpectVersion != "" && opts.ExpectVersion != res.CurrentVersion {
 			return ErrStale
@@ -257,10 +268,13 @@ func (r *Resources) Update(ctx context.Context, account, region, arn string, opt
 // empty, a stale version is ErrStale and nothing is removed.
 func (r *Resources) Remove(ctx context.Context, account, region, arn, expectVersion string) error {
 	return r.s.tx(ctx, func(tx pgx.Tx) error {
-		var version string
-		if err := tx.QueryRow(ctx, `SELECT current_version FROM `+r.table+`
-			WHERE arn = $1 AND account_id = $2 AND region = $3 FOR UPDATE`, arn, account, region).Scan(&version); err != nil {
+		var version, owner, where string
+		if err := tx.QueryRow(ctx, `SELECT current_version, account_id, region FROM `+r.table+` WHERE arn = $1 FOR UPDATE`,
+			arn).Scan(&version, &owner, &where); err != nil {
 			return interpret(err)
+		}
+		if owner != account || where != region {
+			return ErrNotFound
 		}
 		if expectVersion != "" && expectVersion != version {
 			return ErrStale

@@ -64,11 +64,40 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	s := &Store{pool: pool, sealer: sealer}
+	if err := s.checkKey(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	s.CustomPlugins = &Resources{s: s, table: "custom_plugins", revisions: "custom_plugin_revisions"}
 	s.WorkerConfigurations = &Resources{s: s, table: "worker_configurations", revisions: "worker_configuration_revisions"}
 	s.Connectors = &Resources{s: s, table: "connectors"}
 	s.Replicators = &Resources{s: s, table: "replicators"}
 	return s, nil
+}
+
+// ErrWrongKey: the encryption key is not the one the database's secrets were sealed with.
+var ErrWrongKey = errors.New("the encryption key does not match the one this database's secrets are sealed with")
+
+const keyCheckPlaintext = "fjord encryption key check v1"
+
+// checkKey seals a known value on first use of a database and checks, on every later open,
+// that the key opens it.
+func (s *Store) checkKey(ctx context.Context) error {
+	sealed, err := s.sealer.Seal([]byte(keyCheckPlaintext), "encryption_check")
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO encryption_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, sealed); err != nil {
+		return fmt.Errorf("encryption key check (are the migrations applied?): %w", err)
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT sealed FROM encryption_check WHERE id = 1`).Scan(&stored); err != nil {
+		return fmt.Errorf("encryption key check: %w", err)
+	}
+	if pt, err := s.sealer.Open(stored, "encryption_check"); err != nil || string(pt) != keyCheckPlaintext {
+		return ErrWrongKey
+	}
+	return nil
 }
 
 // Close closes the pool.

@@ -92,7 +92,7 @@ server. Ctrl-C stops everything.`)
 				log.Error("stop Postgres", "error", err)
 			}
 		}()
-		if err := pg.CreateDatabase(ctx, "fjord"); err != nil && !strings.Contains(err.Error(), "already exists") {
+		if err := pg.EnsureDatabase(ctx, "fjord"); err != nil {
 			return fmt.Errorf("create database: %w", err)
 		}
 		databaseURL = pg.URL("fjord")

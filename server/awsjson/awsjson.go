@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -386,29 +387,55 @@ func encodeScalar(b *bytes.Buffer, fd protoreflect.FieldDescriptor, v protorefle
 const hexDigits = "0123456789abcdef"
 
 // writeString writes s as a JSON string (RFC 8259 escaping, no HTML escaping; invalid UTF-8
-// becomes U+FFFD).
+// becomes U+FFFD). Runs of plain ASCII are copied at once: this is the encoder's hot loop.
 func writeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x2028 || r == 0x2029:
-			b.WriteString(`\u`)
-			b.WriteByte(hexDigits[r>>12&0xf])
-			b.WriteByte(hexDigits[r>>8&0xf])
-			b.WriteByte(hexDigits[r>>4&0xf])
-			b.WriteByte(hexDigits[r&0xf])
-		default:
-			b.WriteRune(r) // utf8.RuneError for invalid bytes
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			i++
+			continue
 		}
+		b.WriteString(s[start:i])
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			default:
+				writeEscape(b, rune(c))
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteRune(utf8.RuneError)
+		case r == 0x2028 || r == 0x2029:
+			writeEscape(b, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+		start = i
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
+}
+
+func writeEscape(b *bytes.Buffer, r rune) {
+	b.WriteString(`\u`)
+	b.WriteByte(hexDigits[r>>12&0xf])
+	b.WriteByte(hexDigits[r>>8&0xf])
+	b.WriteByte(hexDigits[r>>4&0xf])
+	b.WriteByte(hexDigits[r&0xf])
 }

@@ -363,6 +363,24 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
 	return nil
 }
 
+// EnsureDatabase creates the database unless it exists (a reused data directory).
+func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("pgembed: ensure database %s: connect: %w", name, err)
+	}
+	var exists bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists)
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("pgembed: ensure database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	return c.CreateDatabase(ctx, name)
+}
+
 // Stop shuts the server down as `pg_ctl stop -m fast` does (active
 // transactions are rolled back, a checkpoint is written), waits until the
 // server process has exited, and releases Dir. If the server does not exit
