@@ -51,6 +51,7 @@ generate: tools ## Regenerate protos from the AWS models, then Go code and OpenA
 	  --openapiv2_out=api-docs/openapi --openapiv2_opt=grpc_api_configuration=proto/gateway.yaml \
 	  $(PROTO_FILES)
 	$(GO) run ./api-docs/gen > api-docs/operations.md
+	$(GO) run ./api-docs/gen -page mm2-keys > api-docs/mm2-keys.md
 
 verify: generate ## Regenerate and fail if the committed generated code differs
 	@git diff --exit-code -- proto api-docs || { echo "generated code is stale: run make generate and commit"; exit 1; }

@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"scheduler":  {"store", "proto"},
 	"server":     {"store", "scheduler", "proto", "migrations"},
 	"workers":    {"proto"},
-	"api-docs":   {"proto"},
+	"api-docs":   {"proto", "workers"},
 	"bench":      {"server", "store", "migrations", "proto"},
 	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
 }
