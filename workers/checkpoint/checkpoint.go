@@ -240,7 +240,7 @@ func (t *Task) Run(ctx context.Context) error {
 
 	sadm, tadm := kadm.NewClient(source), kadm.NewClient(target)
 	if !t.opts.NoCheckpoints {
-		if err := ensureCompactedTopic(ctx, tadm, t.opts.CheckpointsTopic, t.opts.ReplicationFactor, t.log); err != nil {
+		if err := mm2.EnsureCompactedTopic(ctx, tadm, t.opts.CheckpointsTopic, t.opts.ReplicationFactor, t.log); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -1,4 +1,4 @@
-package checkpoint
+package mm2
 
 import (
 	"context"
@@ -11,16 +11,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// ensureCompactedTopic creates a one-partition compacted topic unless it exists, as MM2's
-// MirrorUtils.createSinglePartitionCompactedTopic (the heartbeat task has the same helper; each
-// task owns its internal topic): an existing topic, or a refusal for lack of authorization, is
-// accepted; invalid configurations are returned; anything else (unreachable cluster, timeout)
-// is retried with backoff until ctx ends. rf 0 means 3, or the broker default on clusters with
-// fewer brokers.
-func ensureCompactedTopic(ctx context.Context, adm *kadm.Client, topic string, rf int16, log *slog.Logger) error {
+// defaultInternalReplicationFactor is MM2's default for its internal topics
+// (heartbeats.topic.replication.factor, checkpoints.topic.replication.factor).
+const defaultInternalReplicationFactor int16 = 3
+
+// EnsureCompactedTopic creates a one-partition compacted topic unless it exists, as MM2's
+// MirrorUtils.createSinglePartitionCompactedTopic (the heartbeat and checkpoint tasks' internal
+// topics): an existing topic, or a refusal for lack of authorization, is accepted (MM2 then
+// relies on the topic being there or auto-created); invalid configurations are returned;
+// anything else (unreachable cluster, timeout) is retried with backoff until ctx ends. rf 0
+// means 3, or the broker default on clusters with fewer brokers.
+func EnsureCompactedTopic(ctx context.Context, adm *kadm.Client, topic string, rf int16, log *slog.Logger) error {
 	fallback := false
 	if rf == 0 {
-		rf, fallback = DefaultReplicationFactor, true
+		rf, fallback = defaultInternalReplicationFactor, true
 	}
 	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	backoff := 100 * time.Millisecond
