@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fjord-io/fjord/server/apierr"
@@ -85,10 +84,11 @@ func (c *credentialCache) Credential(ctx context.Context, accessKeyID string) (s
 	return cred, nil
 }
 
-// inProcess reports whether the call came over the gateway's in-memory connection.
+// inProcess reports whether the call came through the gateway's in-process connection
+// (localConn); a remote gRPC call cannot carry the context value.
 func inProcess(ctx context.Context) bool {
-	p, ok := peer.FromContext(ctx)
-	return ok && p.Addr != nil && p.Addr.Network() == inProcessNetwork
+	v, _ := ctx.Value(localCallKey{}).(bool)
+	return v
 }
 
 // authenticate establishes the caller of a gRPC call: from the gateway's metadata on the

@@ -1,11 +1,12 @@
 // Package server is Fjord's API: the gRPC services that mirror AWS MSK Connect (kafkaconnect)
-// and the MSK Replicator part of MSK (kafka), Fjord's admin service, and their REST face —
-// grpc-gateway over an in-process gRPC connection, so that every REST request passes through
-// the same interceptors (authentication, recovery, logging, metrics) as a gRPC call.
+// and the MSK Replicator part of MSK (kafka), Fjord's admin service, the agent gateway, and
+// their REST face — grpc-gateway over an in-process connection (localConn) that calls the
+// same method handlers through the same interceptor chain (recovery, metrics and logging,
+// authentication) as the gRPC listener.
 //
 // Request flow over REST: the HTTP middleware reads the body, verifies its AWS Signature V4
 // (server/sigv4) and hands the verified caller to the gateway, which forwards it as metadata
-// that only the in-process connection may carry; the gateway decodes AWS JSON (server/awsjson)
+// honoured only on the in-process connection; the gateway decodes AWS JSON (server/awsjson)
 // into the request message; the gRPC handler validates it against the AWS model
 // (server/validate) and the rules AWS documents beyond the model, calls the store, and returns
 // an *apierr.Error for anything the client got wrong, which the gateway's error handler writes

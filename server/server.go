@@ -21,9 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
@@ -116,9 +114,6 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// inProcessNetwork is the network name of bufconn's addresses: the gateway's connection.
-const inProcessNetwork = "bufconn"
-
 // Server is one replica of Fjord's API.
 type Server struct {
 	cfg        Config
@@ -143,8 +138,6 @@ type Server struct {
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
-	inproc     *bufconn.Listener
-	gwConn     *grpc.ClientConn
 	grpcLis    net.Listener
 	httpLis    net.Listener
 
@@ -208,22 +201,18 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
 	}
 
-	s.grpcServer = grpc.NewServer(grpc.ChainUnaryInterceptor(s.unaryRecover, s.unaryObserve, s.unaryAuth))
-	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, &connectService{s: s})
-	kafkav1.RegisterKafkaServer(s.grpcServer, &kafkaService{s: s})
+	chain := chainUnary(s.unaryRecover, s.unaryObserve, s.unaryAuth)
+	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(chain))
+	connect, kafka := &connectService{s: s}, &kafkaService{s: s}
+	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, connect)
+	kafkav1.RegisterKafkaServer(s.grpcServer, kafka)
 	adminv1.RegisterAdminServer(s.grpcServer, &adminService{s: s})
 	agentv1.RegisterAgentGatewayServer(s.grpcServer, s.agents)
 
-	// The gateway reaches the gRPC server over an in-memory connection, so REST requests go
-	// through the same interceptors as gRPC calls without a TCP round trip.
-	s.inproc = bufconn.Listen(1 << 20)
-	s.gwConn, err = grpc.NewClient("passthrough:///fjord-inproc",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inproc.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
-	if err != nil {
-		return fmt.Errorf("gateway connection: %w", err)
-	}
+	// The gateway calls the services in-process through the same interceptor chain (localConn).
+	local := newLocalConn(chain)
+	local.register(&kafkaconnectv1.KafkaConnect_ServiceDesc, connect)
+	local.register(&kafkav1.Kafka_ServiceDesc, kafka)
 	// grpc-gateway keeps the query parser in a package variable that its option writes: set it
 	// once per process, as servers may start concurrently (tests) while others serve requests.
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(queryParser{})(nil) })
@@ -236,10 +225,10 @@ func (s *Server) Start(ctx context.Context) error {
 		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
-	if err := kafkaconnectv1.RegisterKafkaConnectHandler(ctx, gw, s.gwConn); err != nil {
+	if err := kafkaconnectv1.RegisterKafkaConnectHandlerClient(ctx, gw, kafkaconnectv1.NewKafkaConnectClient(local)); err != nil {
 		return err
 	}
-	if err := kafkav1.RegisterKafkaHandler(ctx, gw, s.gwConn); err != nil {
+	if err := kafkav1.RegisterKafkaHandlerClient(ctx, gw, kafkav1.NewKafkaClient(local)); err != nil {
 		return err
 	}
 
@@ -255,14 +244,13 @@ func (s *Server) Start(ctx context.Context) error {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(6)
+	s.wg.Add(5)
 	go func() { defer s.wg.Done(); s.leader.Run(loopCtx) }()
 	go func() {
 		defer s.wg.Done()
 		_ = s.st.Listen(loopCtx, func(_, agentID string) { s.agents.wakeAgent(agentID) }, store.NotifyAgents)
 	}()
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
-	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.inproc) }()
 	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()
 	go func() { defer s.wg.Done(); s.lifecycleLoop(loopCtx) }()
 	close(s.ready)
@@ -296,7 +284,6 @@ func (s *Server) Stop() {
 		s.grpcServer.Stop()
 		<-done
 	}
-	s.gwConn.Close()
 	s.cancel()
 	s.wg.Wait()
 	s.log.Info("server stopped")
