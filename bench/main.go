@@ -11,6 +11,11 @@
 //
 //	{"bench":"describe_connector_throughput","value":3512.4,"unit":"requests/s","baseline":9210.7,"ratio":0.381}
 //
+// The "replication" suite (replication.go) measures the data plane the same way, each result
+// against a baseline from the same run: replication_throughput, replication_latency_p99,
+// create_to_running_s and failover_s, with the clusters, the server and the agents as separate
+// processes.
+//
 // Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
 // PREFIX writes CPU profiles of the comparisons (PREFIX-describe.pprof, PREFIX-list.pprof) in
@@ -89,6 +94,9 @@ func main() {
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write CPU profiles of the comparisons to PREFIX-describe.pprof and PREFIX-list.pprof")
 	flag.StringVar(&c.logLevel, "log-level", "warn", "server log level")
 	flag.BoolVar(&c.analyze, "analyze", true, "ANALYZE the database after loading it, as autovacuum would within a minute")
+	var rc replConfig
+	rc.register()
+	suites := flag.String("suites", "api,replication", `comma-separated suites to run: "api" (the REST API, this file) and "replication" (the data plane, replication.go)`)
 	flag.Parse()
 	if c.client != "raw" && c.client != "sdk" {
 		fmt.Fprintln(os.Stderr, "bench: -client must be raw or sdk")
@@ -98,9 +106,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -concurrency must be at least 1, and -duration at least a millisecond per round")
 		os.Exit(2)
 	}
-	if err := run(c); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	for _, suite := range strings.Split(*suites, ",") {
+		var err error
+		switch strings.TrimSpace(suite) {
+		case "api":
+			err = run(c)
+		case "replication":
+			err = runReplicationSuite(rc)
+		default:
+			err = fmt.Errorf("unknown suite %q: use api and/or replication", suite)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 

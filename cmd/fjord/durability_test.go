@@ -40,22 +40,51 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // ---- helpers shared by the tests of the fjord binary ----
 
-// buildFjord builds the fjord binary into a temporary directory of t, with the race detector
-// when the test binary has it, so that a race in a child process fails the test too.
+// fjordBinary is the fjord binary the running tests share: tests that each linked their own
+// copy in parallel spent seconds of CPU apiece on 2 cores. refs counts the tests using it; the
+// last one to finish removes it (a test starting after that builds it again).
+var fjordBinary struct {
+	mu   sync.Mutex
+	refs int
+	dir  string
+	path string
+}
+
+// buildFjord returns the fjord binary, built once for the tests running at the time, with the
+// race detector when the test binary has it, so that a race in a child process fails the test
+// too. The binary stays until t and every other test using it have finished.
 func buildFjord(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fjord")
-	args := []string{"build", "-o", bin}
-	if raceEnabled() {
-		args = append(args, "-race")
+	fjordBinary.mu.Lock()
+	defer fjordBinary.mu.Unlock()
+	if fjordBinary.refs == 0 {
+		dir, err := os.MkdirTemp("", "fjord-test-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "fjord")
+		args := []string{"build", "-o", bin}
+		if raceEnabled() {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
+		t0 := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.RemoveAll(dir)
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		t.Logf("built %s (race=%v) in %v", bin, raceEnabled(), time.Since(t0).Round(time.Millisecond))
+		fjordBinary.dir, fjordBinary.path = dir, bin
 	}
-	cmd := exec.Command("go", append(args, ".")...)
-	t0 := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s (race=%v) in %v", bin, raceEnabled(), time.Since(t0).Round(time.Millisecond))
-	return bin
+	fjordBinary.refs++
+	t.Cleanup(func() {
+		fjordBinary.mu.Lock()
+		defer fjordBinary.mu.Unlock()
+		if fjordBinary.refs--; fjordBinary.refs == 0 {
+			_ = os.RemoveAll(fjordBinary.dir)
+		}
+	})
+	return fjordBinary.path
 }
 
 func raceEnabled() bool {
@@ -193,24 +222,31 @@ func (p *proc) exitCode() int { return p.cmd.ProcessState.ExitCode() }
 // exits first or timeout passes.
 func waitHealthy(t *testing.T, p *proc, addr string, timeout time.Duration) {
 	t.Helper()
+	waitOK(t, p, addr, "/healthz", timeout)
+}
+
+// waitOK polls http://addr+path until it answers 200, failing the test if the process exits
+// first or timeout passes.
+func waitOK(t *testing.T, p *proc, addr, path string, timeout time.Duration) {
+	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(timeout)
 	t0 := time.Now()
 	for {
-		resp, err := client.Get("http://" + addr + "/healthz")
+		resp, err := client.Get("http://" + addr + path)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				t.Logf("%s healthy after %v", p.name, time.Since(t0).Round(time.Millisecond))
+				t.Logf("%s: %s answered 200 after %v", p.name, path, time.Since(t0).Round(time.Millisecond))
 				return
 			}
 		}
 		if p.exited() {
-			t.Fatalf("%s exited (%v) before /healthz answered 200", p.name, p.err)
+			t.Fatalf("%s exited (%v) before %s answered 200", p.name, p.err, path)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: /healthz did not answer 200 within %v (last error %v)", p.name, timeout, err)
+			t.Fatalf("%s: %s did not answer 200 within %v (last error %v)", p.name, path, timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -328,7 +364,9 @@ type fjordServer struct {
 	httpAddr, grpcAddr string
 }
 
-func startServer(t *testing.T, bin, databaseURL, keyHex, credsFile, pluginDir string) *fjordServer {
+// startServer starts `fjord server` on free ports and waits for /healthz; extra flags are
+// appended (a flag given twice takes the last value).
+func startServer(t *testing.T, bin, databaseURL, keyHex, credsFile, pluginDir string, extra ...string) *fjordServer {
 	t.Helper()
 	s := &fjordServer{httpAddr: freeAddr(t), grpcAddr: freeAddr(t)}
 	args := []string{"server",
@@ -342,7 +380,7 @@ func startServer(t *testing.T, bin, databaseURL, keyHex, credsFile, pluginDir st
 	if credsFile != "" {
 		args = append(args, "--credentials-file", credsFile)
 	}
-	s.proc = startProc(t, "fjord server", bin, args...)
+	s.proc = startProc(t, "fjord server", bin, append(args, extra...)...)
 	waitHealthy(t, s.proc, s.httpAddr, 2*time.Minute)
 	return s
 }
