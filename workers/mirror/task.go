@@ -92,6 +92,12 @@ type SourceTask struct {
 	txnSyncs []records.OffsetSync
 	txnErr   error
 
+	// prov is the loop-prevention state (provenance.go); set in setup, read-only after.
+	prov provenance
+	// held are partitions whose skipped records wait for a downstream anchor (provenance.go);
+	// only Run's goroutine touches it.
+	held map[*partState]struct{}
+
 	// crashOnStop makes Run return without flushing anything when its context ends: tests use
 	// it to simulate a killed process.
 	crashOnStop atomic.Bool
@@ -100,7 +106,7 @@ type SourceTask struct {
 }
 
 type taskStats struct {
-	produced, acked atomic.Int64
+	produced, acked, skipped atomic.Int64
 }
 
 type tp struct {
@@ -114,10 +120,22 @@ type partState struct {
 	target tp
 	hwm    atomic.Int64 // source high watermark from the latest fetch; -1 unknown
 
+	// syncMu orders the offset syncs of the partition when they come from two goroutines
+	// (provenance mode: skipped records are settled on Run's goroutine, acknowledgements on
+	// the promise goroutine). Taken before mu, never while holding it; held across producing
+	// the sync, which may block only on the offset-syncs client's own promises (onSyncAck
+	// takes mu only).
+	syncMu sync.Mutex
+
 	mu       sync.Mutex
-	inflight []int64 // upstream offsets produced and not yet acknowledged, oldest first
+	inflight []flight // records produced and not yet acknowledged, oldest first
 	head     int
-	acked    int64   // last upstream offset the target acknowledged, in order; -1 none
+	acked    int64 // last upstream offset the target acknowledged, in order; -1 none
+	// nextDown is the target offset just after the last acknowledged copy, or the target's
+	// end offset measured before this task produced anything to the partition; -1 unknown.
+	nextDown int64
+	// skipHeld is the last skipped upstream offset that waits for nextDown to be known; -1 none.
+	skipHeld int64
 	pending  []int64 // upstream offsets whose offset sync is not yet acknowledged
 	failed   bool    // a record failed: progress stays where it is
 	written  int64   // last progress value produced; -1 none
@@ -131,6 +149,10 @@ type partState struct {
 	// inTxn marks partitions touched by the open transaction.
 	inTxn bool
 }
+
+// flight is a produced record not yet acknowledged: its upstream offset, and the last upstream
+// offset its acknowledgement settles (greater when skipped records follow it).
+type flight struct{ up, through int64 }
 
 // committable is the progress that may be recorded: acknowledged, with its syncs
 // acknowledged. Callers hold ps.mu.
@@ -259,6 +281,7 @@ func (t *SourceTask) Run(ctx context.Context) (err error) {
 	if t.cfg.RefreshTopicsInterval > 0 {
 		refreshWG.Go(func() { t.refreshLoop(loopCtx) })
 	}
+	t.startSyncLoops(loopCtx, &refreshWG)
 	tickWG.Go(func() { t.tickLoop(bgCtx, prodCtx) })
 
 	if t.opts.Transactional {
@@ -301,7 +324,7 @@ func (t *SourceTask) Run(ctx context.Context) (err error) {
 	if t.failed() { // reading fatalErr after the channel closed is ordered after its write
 		err = errors.Join(t.fatalErr, err)
 	}
-	t.log.Info("stopped", "produced", t.stats.produced.Load(), "acknowledged", t.stats.acked.Load(), "error", err)
+	t.log.Info("stopped", "produced", t.stats.produced.Load(), "acknowledged", t.stats.acked.Load(), "skipped", t.stats.skipped.Load(), "error", err)
 	return err
 }
 
@@ -386,6 +409,9 @@ func (t *SourceTask) setup(ctx context.Context) error {
 	if t.progress, err = t.readProgress(ctx); err != nil {
 		return err
 	}
+	if err := t.resolveProvenance(ctx); err != nil {
+		return err
+	}
 	return retry(ctx, t.log, "discover source partitions", func() error { return t.discover(ctx) })
 }
 
@@ -411,7 +437,11 @@ func (t *SourceTask) handleFetchErrors(fetches kgo.Fetches) {
 	})
 }
 
-// produceFetches copies the fetched records to the target, in order per partition.
+// produceFetches copies the fetched records to the target, in order per partition. In
+// provenance mode (provenance.go) it stamps each copy's provenance header and skips records
+// that came from the target cluster; skipped records still advance progress, settled by the
+// acknowledgement of the produced record before them or, when none is in flight, at once.
+// It returns the number of records handled (copied or skipped).
 func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches) int {
 	n := 0
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -431,13 +461,55 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			return
 		}
 		ps.hwm.Store(p.HighWatermark)
+		var headers [][]kgo.RecordHeader // provenance mode: the copy's headers; nil = skip
+		skipped := 0
+		if t.prov.on {
+			headers = make([][]kgo.RecordHeader, len(p.Records))
+			for i, r := range p.Records {
+				if h, ok := t.prov.stamp(r.Headers); ok {
+					headers[i] = h
+				} else {
+					skipped++
+				}
+			}
+		}
+		if skipped > 0 {
+			ps.syncMu.Lock()
+		}
 		ps.mu.Lock()
-		for _, r := range p.Records {
-			ps.inflight = append(ps.inflight, r.Offset)
+		tail := int64(-1) // last skipped offset with nothing in flight before it
+		for i, r := range p.Records {
+			if headers != nil && headers[i] == nil {
+				if ps.head < len(ps.inflight) {
+					ps.inflight[len(ps.inflight)-1].through = r.Offset
+				} else {
+					tail = r.Offset
+				}
+				continue
+			}
+			ps.inflight = append(ps.inflight, flight{up: r.Offset, through: r.Offset})
+			tail, ps.skipHeld = -1, -1 // its acknowledgement settles what was skipped before it
 		}
 		ps.inTxn = true
+		var sync *records.OffsetSync
+		if tail >= 0 {
+			var held bool
+			if sync, held = t.settleSkippedLocked(ps, tail); held {
+				if t.held == nil {
+					t.held = map[*partState]struct{}{}
+				}
+				t.held[ps] = struct{}{}
+			}
+		}
 		ps.mu.Unlock()
-		for _, r := range p.Records {
+		if sync != nil {
+			t.emitSync(ps, *sync)
+		}
+		if skipped > 0 {
+			ps.syncMu.Unlock()
+			t.stats.skipped.Add(int64(skipped))
+		}
+		for i, r := range p.Records {
 			out := &kgo.Record{
 				Topic:     ps.target.topic,
 				Partition: r.Partition,
@@ -446,11 +518,20 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 				Headers:   r.Headers,
 				Timestamp: r.Timestamp,
 			}
+			if headers != nil {
+				if headers[i] == nil {
+					continue
+				}
+				out.Headers = headers[i]
+			}
 			t.tgt.Produce(prodCtx, out, t.onAck)
 		}
 		n += len(p.Records)
-		t.stats.produced.Add(int64(len(p.Records)))
+		t.stats.produced.Add(int64(len(p.Records) - skipped))
 	})
+	if len(t.held) > 0 {
+		t.anchorHeld(prodCtx)
+	}
 	return n
 }
 
@@ -461,13 +542,18 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 		t.fail(fmt.Errorf("acknowledgement for unknown target partition %s/%d", r.Topic, r.Partition))
 		return
 	}
+	if t.prov.on {
+		ps.syncMu.Lock()
+		defer ps.syncMu.Unlock()
+	}
 	ps.mu.Lock()
 	if ps.head >= len(ps.inflight) {
 		ps.mu.Unlock()
 		t.fail(fmt.Errorf("acknowledgement without an in-flight record for %s/%d", r.Topic, r.Partition))
 		return
 	}
-	up := ps.inflight[ps.head]
+	f := ps.inflight[ps.head]
+	up := f.up
 	ps.head++
 	if ps.head > 1024 && ps.head*2 > len(ps.inflight) {
 		ps.inflight = append(ps.inflight[:0], ps.inflight[ps.head:]...)
@@ -491,6 +577,7 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 		return
 	}
 	ps.acked = up
+	ps.nextDown = r.Offset + 1
 	ps.nRecords++
 	ps.nBytes += int64(len(r.Key) + len(r.Value))
 	for _, h := range r.Headers {
@@ -499,7 +586,7 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 	lat := time.Since(r.Timestamp)
 	ps.latSum += lat
 	ps.latMax = max(ps.latMax, lat)
-	var sync *records.OffsetSync
+	var sync, skipSync *records.OffsetSync
 	if t.syncCl != nil {
 		delta := r.Offset - up
 		if !ps.haveSync || delta != ps.syncDelta || up-ps.syncUp >= t.cfg.OffsetLagMax {
@@ -510,20 +597,34 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 			}
 		}
 	}
+	// Records skipped after this one: with a later record in flight, its acknowledgement
+	// settles them (progress stays here until then); otherwise they are settled now.
+	if f.through > up && ps.head >= len(ps.inflight) {
+		skipSync, _ = t.settleSkippedLocked(ps, f.through) // nextDown is known: never held
+	}
 	ps.mu.Unlock()
 	t.stats.acked.Add(1)
-	if sync == nil {
-		return
+	if sync != nil {
+		t.emitSync(ps, *sync)
 	}
+	if skipSync != nil {
+		t.emitSync(ps, *skipSync)
+	}
+}
+
+// emitSync writes an offset sync: on the offset-syncs client (never the client whose promise
+// may be running, which could deadlock), or into the open transaction's list in
+// transactional mode. Syncs of a partition must be emitted in the order they were decided
+// (under ps.syncMu in provenance mode, or on the promise goroutine).
+func (t *SourceTask) emitSync(ps *partState, s records.OffsetSync) {
 	if t.opts.Transactional {
 		t.txnMu.Lock()
-		t.txnSyncs = append(t.txnSyncs, *sync)
+		t.txnSyncs = append(t.txnSyncs, s)
 		t.txnMu.Unlock()
 		return
 	}
-	// A different client: blocking here cannot wait on this promise goroutine.
-	t.syncCl.Produce(context.Background(), &kgo.Record{Key: sync.Key(), Value: sync.Value(), Partition: 0}, func(_ *kgo.Record, err error) {
-		t.onSyncAck(ps, sync.UpstreamOffset, err)
+	t.syncCl.Produce(context.Background(), &kgo.Record{Key: s.Key(), Value: s.Value(), Partition: 0}, func(_ *kgo.Record, err error) {
+		t.onSyncAck(ps, s.UpstreamOffset, err)
 	})
 }
 

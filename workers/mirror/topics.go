@@ -120,7 +120,7 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	assign := map[string]map[int32]kgo.Offset{}
 	t.mu.Lock()
 	for _, k := range fresh {
-		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1}
+		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1}
 		ps.hwm.Store(-1)
 		start := kgo.NewOffset().AtStart()
 		how := "earliest"
@@ -212,7 +212,6 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 	}
 	var errs []error
 	changed := false
-	var grown []string
 	for _, name := range names {
 		want := need[srcOf[name]]
 		d, ok := existing[name]
@@ -230,7 +229,6 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 			}
 			t.log.Info("grew target topic", "topic", name, "partitions", want)
 			changed = true
-			grown = append(grown, name)
 		case ok && !errors.Is(d.err, kerr.UnknownTopicOrPartition):
 			errs = append(errs, fmt.Errorf("describe target topic %s: %w", name, d.err))
 		default:
@@ -267,8 +265,9 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 		}
 	}
 	// The producer refuses a partition beyond the count it last saw, so a topic it already
-	// knows must be seen with its new partitions before they are copied.
-	for _, name := range grown {
+	// knows must be seen with its new partitions before they are copied — also when another
+	// task grew the topic first.
+	for _, name := range names {
 		if ready[srcOf[name]] && !t.producerSees(ctx, name, need[srcOf[name]]) {
 			delete(ready, srcOf[name])
 			errs = append(errs, fmt.Errorf("target producer does not see the new partitions of %s yet", name))
@@ -329,10 +328,10 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topics ...string) (map
 	return out, nil
 }
 
-// sourceConfigs returns the source topic's explicitly set configs that MM2's default config
-// property filter lets through (nil when sync.topic.configs.enabled is false). Continuous
-// config sync is not this task's job; copying at creation keeps e.g. cleanup.policy=compact
-// and message.timestamp semantics from the first record on.
+// sourceConfigs returns the source topic's replicable configs (see replicableConfigs; nil
+// when sync.topic.configs.enabled is false), for creating its target topic: copying them at
+// creation keeps e.g. cleanup.policy=compact and message.timestamp semantics from the first
+// record on. Later changes are followed by task 0's config sync (topicsync.go).
 func (t *SourceTask) sourceConfigs(ctx context.Context, topic string) map[string]*string {
 	if !t.cfg.SyncTopicConfigs {
 		return nil
@@ -343,11 +342,22 @@ func (t *SourceTask) sourceConfigs(ctx context.Context, topic string) map[string
 		return nil
 	}
 	out := map[string]*string{}
-	for _, c := range rcs[0].Configs {
-		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Value == nil || c.Sensitive || !t.cfg.ConfigProperties.Matches(c.Key) {
+	for k, v := range replicableConfigs(rcs[0], t.cfg.ConfigProperties) {
+		out[k] = kadm.StringPtr(v)
+	}
+	return out
+}
+
+// replicableConfigs are the configs of a source topic that are copied to its target topic:
+// set explicitly on the topic (dynamic topic configs, not broker defaults), not sensitive,
+// and selected by config.properties.exclude (MM2's DefaultConfigPropertyFilter).
+func replicableConfigs(rc kadm.ResourceConfig, filter mm2.Filter) map[string]string {
+	out := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Value == nil || c.Sensitive || !filter.Matches(c.Key) {
 			continue
 		}
-		out[c.Key] = c.Value
+		out[c.Key] = *c.Value
 	}
 	return out
 }
