@@ -136,6 +136,9 @@ type Task struct {
 	// only.
 	latest  map[string]map[topicPartition]records.Checkpoint
 	emitted map[string]map[topicPartition]records.Checkpoint
+	// synced is, per group and target partition, the downstream offset the target group was
+	// last found at or given; a translation that differs is synced right after its round.
+	synced map[string]map[topicPartition]int64
 }
 
 // NewTask validates opts and fills in the defaults. It does not connect to anything.
@@ -194,6 +197,7 @@ func NewTask(opts Options) (*Task, error) {
 		syncs:   newSyncLog(opts.MaxSyncsPerPartition),
 		latest:  make(map[string]map[topicPartition]records.Checkpoint),
 		emitted: make(map[string]map[topicPartition]records.Checkpoint),
+		synced:  make(map[string]map[topicPartition]int64),
 	}, nil
 }
 
@@ -257,9 +261,13 @@ func (t *Task) Run(ctx context.Context) error {
 		syncC = syncTick.C
 	}
 
+	// Every round is followed by a sync of the groups whose translation changed, so that a
+	// group new on the source (or one that moved on) reaches the target within one Interval,
+	// not Interval + SyncInterval. The SyncInterval pass goes over every group again (a target
+	// group that someone rewound, or a sync refused meanwhile).
 	t.round(ctx, sadm, target, progress, syncs)
 	if t.opts.SyncGroupOffsets {
-		t.syncGroupOffsets(ctx, tadm)
+		t.syncGroupOffsets(ctx, tadm, false)
 	}
 	for {
 		select {
@@ -267,8 +275,11 @@ func (t *Task) Run(ctx context.Context) error {
 			return nil
 		case <-emitTick.C:
 			t.round(ctx, sadm, target, progress, syncs)
+			if t.opts.SyncGroupOffsets {
+				t.syncGroupOffsets(ctx, tadm, true)
+			}
 		case <-syncC:
-			t.syncGroupOffsets(ctx, tadm)
+			t.syncGroupOffsets(ctx, tadm, false)
 		}
 	}
 }
@@ -348,6 +359,11 @@ func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client,
 	for group := range t.emitted {
 		if !seen[group] {
 			delete(t.emitted, group)
+		}
+	}
+	for group := range t.synced {
+		if !seen[group] {
+			delete(t.synced, group)
 		}
 	}
 	if t.opts.NoCheckpoints || len(out) == 0 {
@@ -432,14 +448,17 @@ func (t *Task) targetTopic(topic string) string {
 }
 
 // syncGroupOffsets commits the latest translations to the target groups that have no
-// member there, for partitions where the target is behind (see doc.go).
-func (t *Task) syncGroupOffsets(ctx context.Context, tadm *kadm.Client) {
-	if len(t.latest) == 0 {
-		return
-	}
+// member there, for partitions where the target is behind (see doc.go). With changedOnly, only
+// the groups with a translation not yet synced are looked at.
+func (t *Task) syncGroupOffsets(ctx context.Context, tadm *kadm.Client, changedOnly bool) {
 	groups := make([]string, 0, len(t.latest))
-	for g := range t.latest {
-		groups = append(groups, g)
+	for g, tps := range t.latest {
+		if !changedOnly || t.unsynced(g, tps) {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		return
 	}
 	slices.Sort(groups)
 	idle, err := t.idleGroups(ctx, tadm, groups)
@@ -463,6 +482,7 @@ func (t *Task) syncGroupOffsets(ctx context.Context, tadm *kadm.Client) {
 		var commit kadm.Offsets
 		for tp, cp := range t.latest[group] {
 			if cur, ok := current.Lookup(tp.topic, tp.partition); ok && cur.Err == nil && cur.At >= cp.DownstreamOffset {
+				t.markSynced(group, tp, cp.DownstreamOffset)
 				continue
 			}
 			commit.Add(kadm.Offset{Topic: tp.topic, Partition: tp.partition, At: cp.DownstreamOffset, LeaderEpoch: -1, Metadata: cp.Metadata})
@@ -481,9 +501,32 @@ func (t *Task) syncGroupOffsets(ctx context.Context, tadm *kadm.Client) {
 			continue
 		}
 		n := 0
-		resps.Each(func(kadm.OffsetResponse) { n++ })
+		resps.Each(func(o kadm.OffsetResponse) {
+			t.markSynced(group, topicPartition{o.Topic, o.Partition}, o.At)
+			n++
+		})
 		t.log.Debug("synced group offsets", "group", group, "partitions", n)
 	}
+}
+
+// unsynced reports whether a translation of group differs from what was last synced.
+func (t *Task) unsynced(group string, tps map[topicPartition]records.Checkpoint) bool {
+	done := t.synced[group]
+	for tp, cp := range tps {
+		if at, ok := done[tp]; !ok || at != cp.DownstreamOffset {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Task) markSynced(group string, tp topicPartition, at int64) {
+	inner := t.synced[group]
+	if inner == nil {
+		inner = make(map[topicPartition]int64)
+		t.synced[group] = inner
+	}
+	inner[tp] = at
 }
 
 // idleGroups reports, for each group, whether it has no member on the target: neither a

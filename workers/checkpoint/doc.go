@@ -26,11 +26,15 @@
 //     rewound), or when the downstream offset advanced (MM2's rule; the same checkpoint is not
 //     written twice and a checkpoint never moves a group backwards otherwise).
 //
-// Every sync.group.offsets.interval.seconds, the latest translated offsets of each group are
-// committed on the target if the group has no member there (classic DescribeGroups and KIP-848
-// ConsumerGroupDescribe both report none) — the broker itself accepts such an admin commit
-// only for an empty group — and only for partitions where the target's committed offset is
-// missing or lower (MM2 never rewinds a target group either).
+// Right after every round, for the groups whose translation changed (a group new to the
+// task included), and every sync.group.offsets.interval.seconds for all groups, the latest
+// translated offsets of each group are committed on the target if the group has no member
+// there (classic DescribeGroups and KIP-848 ConsumerGroupDescribe both report none) — the
+// broker itself accepts such an admin commit only for an empty group — and only for partitions where the target's committed offset is
+// missing or lower (MM2 never rewinds a target group either). A group that starts committing
+// on the source therefore reaches the target within one emit.checkpoints.interval.seconds
+// (plus the round's own time), once replication has caught up to its offsets; groups are
+// listed every round, so refresh.groups.interval.seconds does not add to that.
 //
 // # Exact translation and the offset-sync contract
 //
