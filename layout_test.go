@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"server":     {"store", "scheduler", "proto", "migrations"},
 	"workers":    {"proto"},
 	"api-docs":   {"proto", "workers"},
-	"bench":      {"server", "store", "migrations", "proto"},
+	"bench":      {"server", "store", "scheduler", "workers", "migrations", "proto"},
 	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
 }
 
