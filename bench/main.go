@@ -16,6 +16,11 @@
 // create_to_running_s and failover_s, with the clusters, the server and the agents as separate
 // processes.
 //
+// The "scheduler" suite (scheduler.go) times the leader's reconcile (snapshot from Postgres,
+// plan, apply) for 100, 1,000 and 5,000 workloads over 200 agents: scheduler_reconcile_ms_N
+// (the first, placing reconcile) and scheduler_reconcile_steady_ms_N, each against the
+// smallest size's cost per workload times N (ratio 1 = linear growth).
+//
 // Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
 // PREFIX writes CPU profiles of the comparisons (PREFIX-describe.pprof, PREFIX-list.pprof) in
@@ -96,7 +101,13 @@ func main() {
 	flag.BoolVar(&c.analyze, "analyze", true, "ANALYZE the database after loading it, as autovacuum would within a minute")
 	var rc replConfig
 	rc.register()
-	suites := flag.String("suites", "api,replication", `comma-separated suites to run: "api" (the REST API, this file) and "replication" (the data plane, replication.go)`)
+	var sc schedConfig
+	sc.register(&c.cpuProfile)
+	var tc translationConfig
+	tc.register()
+	var ac autoscaleConfig
+	ac.register()
+	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go) and "autoscale" (the autoscaler's reaction, autoscale.go)`)
 	flag.Parse()
 	if c.client != "raw" && c.client != "sdk" {
 		fmt.Fprintln(os.Stderr, "bench: -client must be raw or sdk")
@@ -113,8 +124,14 @@ func main() {
 			err = run(c)
 		case "replication":
 			err = runReplicationSuite(rc)
+		case "scheduler":
+			err = runSchedulerSuite(sc)
+		case "translation":
+			err = runTranslationSuite(tc)
+		case "autoscale":
+			err = runAutoscaleSuite(ac, rc.fjord)
 		default:
-			err = fmt.Errorf("unknown suite %q: use api and/or replication", suite)
+			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation and/or autoscale", suite)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

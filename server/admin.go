@@ -2,16 +2,22 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"regexp"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fjord-io/fjord/proto/awsmodel"
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/store"
 )
 
-// adminService is Fjord's own admin API: the cluster registry's write side.
+// adminService is Fjord's own admin API: the cluster registry's write side and the fleet view
+// (agents, where workloads run, and their events).
 type adminService struct {
 	adminv1.UnimplementedAdminServer
 	s *Server
@@ -92,4 +98,274 @@ func RegisterCluster(ctx context.Context, st *store.Store, account, region, name
 		AccountID: account, Region: region, Name: name,
 		BootstrapServers: bootstrap, KafkaVersion: version,
 	})
+}
+
+// Fleet view limits.
+const (
+	// defaultRecentEvents and maxRecentEvents bound DescribeWorkload's recent_events.
+	defaultRecentEvents, maxRecentEvents = 20, 100
+	// defaultEventPage and maxEventPage bound a ListWorkloadEvents page.
+	defaultEventPage, maxEventPage = 100, 1000
+)
+
+// ListAgents lists the whole fleet: agents are shared by every account, so every caller sees
+// every agent, its capacity and its use; the workers on it are shown only when they belong to
+// the caller's account and region (the others are counted in other_workers).
+func (a *adminService) ListAgents(ctx context.Context, _ *adminv1.ListAgentsRequest) (*adminv1.ListAgentsResponse, error) {
+	s := a.s
+	caller, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	agents, err := s.st.Agents(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "agents")
+	}
+	workers, err := s.st.Workers(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "workers")
+	}
+	metrics, err := s.st.WorkerMetricsOf(ctx, nil)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "worker metrics")
+	}
+	byAgent := map[string][]store.Worker{}
+	for _, w := range workers {
+		if w.AgentID != "" {
+			byAgent[w.AgentID] = append(byAgent[w.AgentID], w)
+		}
+	}
+	out := &adminv1.ListAgentsResponse{Agents: make([]*adminv1.Agent, 0, len(agents))}
+	for _, ag := range agents {
+		pa := &adminv1.Agent{
+			AgentId: ag.ID, Address: ag.Address, Version: ag.Version, Labels: ag.Labels, McuCapacity: int32(ag.MCUCapacity),
+			State: ag.State, Connected: ag.DisconnectedAt.IsZero() && ag.State != store.AgentDead, ServerId: ag.ServerID,
+			ConnectedTime: ts(ag.ConnectedAt), LastHeartbeatTime: ts(ag.LastHeartbeat),
+			Generation: ag.Generation, AppliedGeneration: ag.AppliedGeneration,
+		}
+		if !ag.DisconnectedAt.IsZero() {
+			pa.DisconnectedTime = ts(ag.DisconnectedAt)
+		}
+		for _, w := range byAgent[ag.ID] {
+			if !w.Stopping {
+				pa.McuUsed += int32(w.MCU)
+			}
+			if !ownWorkload(caller, w.WorkloadARN) {
+				pa.OtherWorkers++
+				continue
+			}
+			pa.Workers = append(pa.Workers, toAdminWorker(w, metrics))
+		}
+		out.Agents = append(out.Agents, pa)
+	}
+	return out, nil
+}
+
+// ownWorkload reports whether a workload ARN belongs to the caller's account and region.
+func ownWorkload(c Caller, arn string) bool {
+	a, ok := ParseARN(arn)
+	return ok && a.Account == c.AccountID && a.Region == c.Region
+}
+
+// workloadTable resolves a workload ARN of the caller to its kind and table. Another account's
+// or region's ARN is NotFound; an ARN that is neither a connector nor a replicator is a
+// BadRequest naming member.
+func (s *Server) workloadTable(c Caller, arn, member string) (string, *store.Resources, error) {
+	a, ok := ParseARN(arn)
+	if !ok {
+		return "", nil, apierr.BadRequest(member, "%s is not a valid ARN: %q", member, arn)
+	}
+	var kind string
+	var table *store.Resources
+	switch {
+	case a.Service == awsmodel.KafkaConnect && a.ResourceType == rtConnector:
+		kind, table = KindConnector, s.st.Connectors
+	case a.Service == kafkaSvc && a.ResourceType == rtReplicator:
+		kind, table = KindReplicator, s.st.Replicators
+	default:
+		return "", nil, apierr.BadRequest(member, "%s must be the ARN of a connector (kafkaconnect) or a replicator (kafka)", member)
+	}
+	if a.Account != c.AccountID || a.Region != c.Region {
+		return "", nil, apierr.NotFound("%s %s not found", kind, arn)
+	}
+	return kind, table, nil
+}
+
+// DescribeWorkload shows a workload's desired shape, its placement and its recent events.
+func (a *adminService) DescribeWorkload(ctx context.Context, req *adminv1.DescribeWorkloadRequest) (*adminv1.DescribeWorkloadResponse, error) {
+	s := a.s
+	caller, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kind, table, err := s.workloadTable(caller, req.WorkloadArn, "workloadArn")
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.MaxEvents)
+	switch {
+	case limit < 0 || limit > maxRecentEvents:
+		return nil, apierr.BadRequest("maxEvents", "maxEvents must be between 0 and %d", maxRecentEvents)
+	case limit == 0:
+		limit = defaultRecentEvents
+	}
+	r, err := table.Get(ctx, caller.AccountID, caller.Region, req.WorkloadArn)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	desired, err := s.desiredShape(ctx, kind, r)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	workers, err := s.st.WorkloadWorkers(ctx, r.ARN)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	ids := make([]string, 0, len(workers))
+	for _, w := range workers {
+		ids = append(ids, w.ID)
+	}
+	metrics, err := s.st.WorkerMetricsOf(ctx, ids)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	events, err := s.st.WorkloadEventsPage(ctx, r.ARN, 0, limit)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	out := &adminv1.DescribeWorkloadResponse{
+		WorkloadArn: r.ARN, WorkloadName: r.Name, Kind: kind, State: r.State, CreationTime: ts(r.CreatedAt),
+		CurrentVersion: r.CurrentVersion, Desired: desired,
+	}
+	if r.StateCode != "" || r.StateMessage != "" {
+		out.StateDescription = &adminv1.StateDescription{Code: r.StateCode, Message: r.StateMessage}
+	}
+	for _, w := range workers {
+		out.Workers = append(out.Workers, toAdminWorker(w, metrics))
+	}
+	for _, e := range events {
+		out.RecentEvents = append(out.RecentEvents, toAdminEvent(e))
+	}
+	return out, nil
+}
+
+// desiredShape is what the scheduler places for r: its shape, with the autoscaler's current
+// worker count when it is autoscaled. A FAILED or DELETING workload wants no workers.
+func (s *Server) desiredShape(ctx context.Context, kind string, r *store.Resource) (*adminv1.WorkloadShape, error) {
+	sh, err := s.cachedShape(kind, r)
+	if err != nil {
+		return nil, err
+	}
+	out := &adminv1.WorkloadShape{Workers: int32(sh.Workers), McuPerWorker: int32(sh.MCU), Tasks: int32(sh.Tasks)}
+	if p := sh.Autoscale; p != nil {
+		out.Autoscaled, out.MinWorkers, out.MaxWorkers = true, int32(p.MinWorkers), int32(p.MaxWorkers)
+		st, err := s.st.AutoscaleStateGet(ctx, r.ARN)
+		switch {
+		case err == nil:
+			out.Workers = int32(st.Workers)
+			if p.TasksFor != nil {
+				out.Tasks = int32(max(p.TasksFor(st.Workers), 1))
+			}
+			out.AutoscaleReason, out.AutoscaleTime = st.Reason, ts(st.ChangedAt)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	if sh.FailCode != "" || r.State == "FAILED" || r.State == "DELETING" {
+		out.Workers = 0
+	}
+	return out, nil
+}
+
+// ListWorkloadEvents pages through a workload's events, newest first. A workload that no
+// longer exists still lists its events; one that never had any is NotFound.
+func (a *adminService) ListWorkloadEvents(ctx context.Context, req *adminv1.ListWorkloadEventsRequest) (*adminv1.ListWorkloadEventsResponse, error) {
+	s := a.s
+	caller, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kind, table, err := s.workloadTable(caller, req.WorkloadArn, "workloadArn")
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.MaxResults)
+	switch {
+	case limit < 0 || limit > maxEventPage:
+		return nil, apierr.BadRequest("maxResults", "maxResults must be between 1 and %d", maxEventPage)
+	case limit == 0:
+		limit = defaultEventPage
+	}
+	const tokenKind = "workload-events"
+	var before int64
+	if req.NextToken != "" {
+		pos, err := s.tokens.open(req.NextToken, tokenKind, caller.AccountID, req.WorkloadArn)
+		if err != nil {
+			return nil, err
+		}
+		before = pos.ID
+	}
+	events, err := s.st.WorkloadEventsPage(ctx, req.WorkloadArn, before, limit+1)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+	}
+	if len(events) == 0 && before == 0 {
+		if _, err := table.Get(ctx, caller.AccountID, caller.Region, req.WorkloadArn); err != nil {
+			return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+		}
+	}
+	out := &adminv1.ListWorkloadEventsResponse{}
+	if len(events) > limit {
+		events = events[:limit]
+		out.NextToken = s.tokens.mint(pagePosition{Kind: tokenKind, Account: caller.AccountID, Filter: req.WorkloadArn, ID: events[limit-1].ID})
+	}
+	for _, e := range events {
+		out.Events = append(out.Events, toAdminEvent(e))
+	}
+	return out, nil
+}
+
+func toAdminEvent(e store.WorkloadEvent) *adminv1.WorkloadEvent {
+	return &adminv1.WorkloadEvent{EventId: e.ID, Time: ts(e.At), Kind: e.Kind, Reason: e.Reason, AgentId: e.AgentID, WorkerId: e.WorkerID}
+}
+
+// toAdminWorker describes a worker: its placement, what its agent reported for the current
+// placement and epoch (older reports are left out: they describe a previous incarnation), and
+// the latest metrics its current agent reported.
+func toAdminWorker(w store.Worker, metrics map[string]store.WorkerMetricsRow) *adminv1.Worker {
+	name := ""
+	if a, ok := ParseARN(w.WorkloadARN); ok {
+		name = a.Name()
+	}
+	out := &adminv1.Worker{
+		WorkerId: w.ID, WorkloadArn: w.WorkloadARN, WorkloadName: name, WorkloadKind: w.WorkloadKind, AgentId: w.AgentID,
+		Mcu: int32(w.MCU), Epoch: w.Epoch, TaskCount: int32(w.TaskCount), State: "PENDING",
+	}
+	for _, t := range w.Tasks {
+		out.TaskIds = append(out.TaskIds, int32(t))
+	}
+	current := w.AgentID != "" && w.Report.AgentID == w.AgentID && w.Report.Epoch == w.Epoch && w.Report.State != ""
+	if current {
+		out.State, out.Error, out.Restarts, out.ReportedTime = w.Report.State, w.Report.Error, int32(w.Report.Restarts), ts(w.Report.At)
+		var tasks []TaskReport
+		if err := json.Unmarshal(w.Report.Tasks, &tasks); err == nil {
+			for _, t := range tasks {
+				out.Tasks = append(out.Tasks, &adminv1.TaskState{TaskId: int32(t.TaskID), State: t.State, Error: t.Error})
+			}
+		}
+	}
+	if w.Stopping {
+		out.State = "STOPPING"
+	}
+	if m, ok := metrics[w.ID]; ok && w.AgentID != "" && m.AgentID == w.AgentID {
+		var wm agentv1.WorkerMetrics
+		if err := proto.Unmarshal(m.Metrics, &wm); err == nil {
+			out.Metrics = &adminv1.WorkerMetrics{
+				Time: ts(m.At), CpuUtilizationPercent: wm.CpuUtilization * 100, MemoryUtilizationPercent: wm.MemoryUtilization * 100,
+				MemoryBytes: wm.MemoryBytes, RecordsPerSecond: wm.RecordsPerSecond, BytesPerSecond: wm.BytesPerSecond, Lag: wm.Lag,
+				ReplicationLatencyMs: wm.ReplicationLatencyMs, RunningTasks: wm.RunningTasks, ErroredTasks: wm.ErroredTasks,
+			}
+		}
+	}
+	return out
 }

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -97,8 +99,15 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 		return status.Error(codes.InvalidArgument, "the first message must be Hello with agent_id and mcu_capacity")
 	}
 	log := s.log.With("agent_id", hello.AgentId)
+	// session names this stream in the agents row, so that its end (recorded below) cannot
+	// mark a newer stream of the same agent disconnected.
+	session := uuid.NewString()
+	var address string
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		address = p.Addr.String()
+	}
 	if err := s.st.AgentHello(ctx, store.Agent{ID: hello.AgentId, MCUCapacity: int(hello.McuCapacity), Version: hello.Version,
-		Labels: hello.Labels, ServerID: s.id}); err != nil {
+		Labels: hello.Labels, ServerID: s.id, Address: address, Session: session}); err != nil {
 		log.Error("record agent hello", "error", err)
 		return status.Error(codes.Unavailable, "could not record the agent")
 	}
@@ -122,6 +131,12 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 			delete(g.conns, conn.id)
 		}
 		g.mu.Unlock()
+		// The stream's context is gone: record its end on a short context of its own.
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer dcancel()
+		if err := s.st.AgentDisconnected(dctx, conn.id, session); err != nil {
+			log.Warn("record agent disconnect", "error", err)
+		}
 		log.Info("agent stream closed")
 	}()
 
@@ -160,6 +175,9 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 			if err := s.st.WorkerMetricsPut(ctx, wm.WorkerId, "", conn.id, at, b); err != nil && ctx.Err() == nil {
 				log.Warn("record worker metrics", "worker_id", wm.WorkerId, "error", err)
 			}
+			if err := s.st.WorkerSamplePut(ctx, wm.WorkerId, wm.Epoch, at, wm.CpuUtilization, wm.MemoryUtilization); err != nil && ctx.Err() == nil {
+				log.Warn("record worker utilization sample", "worker_id", wm.WorkerId, "error", err)
+			}
 			s.fleetMetrics.observe(conn.id, wm)
 		case *agentv1.AgentMessage_Goodbye:
 			log.Info("agent draining", "reason", msg.Goodbye.Reason)
@@ -181,6 +199,8 @@ func (g *agentGateway) report(ctx context.Context, agentID string, ws *agentv1.W
 	}); err != nil && ctx.Err() == nil {
 		g.s.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
 	}
+	// A report may complete a rebalance (fjord_rebalance_completed_total) or end a worker.
+	g.s.fleetMetrics.refresh(ctx)
 }
 
 // TaskReport is how a task's reported status is kept (workers.reported_tasks).
@@ -248,7 +268,7 @@ func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.W
 		if err != nil {
 			return nil, err
 		}
-		tasks, err := g.s.taskSpecs(ctx, w.WorkloadKind, r, w.Tasks)
+		tasks, err := g.s.taskSpecs(ctx, w.WorkloadKind, r, w.Tasks, w.TaskCount)
 		if err != nil {
 			return nil, fmt.Errorf("tasks of %s: %w", w.WorkloadARN, err)
 		}

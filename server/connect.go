@@ -507,7 +507,8 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 	updated, err := s.st.Connectors.Update(ctx, caller.AccountID, caller.Region, arn,
 		store.UpdateOptions{ExpectVersion: req.GetCurrentVersion(), Operation: op},
 		func(r *store.Resource) error {
-			// Until the data plane runs connectors, a CREATING connector may be updated too.
+			// A CREATING connector may be updated too (a departure from AWS, which requires
+			// RUNNING): the update completes once the workers run the target.
 			if r.State != stateRunning && r.State != stateCreating {
 				return apierr.BadRequest("connectorArn", "connector %s is %s; only a RUNNING connector can be updated", arn, r.State)
 			}
@@ -519,47 +520,37 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 				ConnectorArn:          proto.String(arn),
 				ConnectorOperationArn: proto.String(opARN),
 			}
-			steps := []string{"INITIALIZE_UPDATE"}
-			var origin, target map[string]string
+			var state opState
 			if hasCap {
 				opType = "UPDATE_WORKER_SETTING"
-				steps = append(steps, "UPDATE_WORKER_SETTING")
 				desc.OriginWorkerSetting = &kc.WorkerSetting{Capacity: cur.Capacity}
 				next := &kc.CapacityDescription{}
 				project(next, newCap)
 				fillCapacityDefaults(next)
 				desc.TargetWorkerSetting = &kc.WorkerSetting{Capacity: next}
-				cur.Capacity = next
 			} else {
 				opType = "UPDATE_CONNECTOR_CONFIGURATION"
-				steps = append(steps, "UPDATE_CONNECTOR_CONFIGURATION")
 				if req.ConnectorConfiguration["connector.class"] != cur.ConnectorConfiguration["connector.class"] {
 					return apierr.BadRequest("connectorConfiguration", "connector.class cannot be changed (it is %q)", cur.ConnectorConfiguration["connector.class"])
 				}
-				origin, target = cur.ConnectorConfiguration, req.ConnectorConfiguration
-				desc.OriginConnectorConfiguration = maskConfiguration(origin)
-				desc.TargetConnectorConfiguration = maskConfiguration(target)
-				cur.ConnectorConfiguration = target
+				state.Origin, state.Target = cur.ConnectorConfiguration, req.ConnectorConfiguration
+				desc.OriginConnectorConfiguration = maskConfiguration(state.Origin)
+				desc.TargetConnectorConfiguration = maskConfiguration(state.Target)
 			}
-			steps = append(steps, "VALIDATE_UPDATE", "FINALIZE_UPDATE")
-			// The control plane applies the new settings at once; the data plane picks them up
-			// from the desired state. Every step is therefore complete when the call returns.
-			for _, st := range steps {
-				desc.OperationSteps = append(desc.OperationSteps, &kc.ConnectorOperationStep{StepType: proto.String(st), StepState: proto.String("COMPLETED")})
-			}
+			// The scheduler's leader carries the operation through its steps (operations.go);
+			// the connector keeps its description until the first step applies the target.
+			desc.OperationSteps = newOperationSteps(opType)
 			desc.ConnectorOperationType = proto.String(opType)
-			desc.ConnectorOperationState = proto.String("UPDATE_COMPLETE")
-			op.State = "UPDATE_COMPLETE"
+			desc.ConnectorOperationState = proto.String("UPDATE_IN_PROGRESS")
+			op.State = "UPDATE_IN_PROGRESS"
 			op.Doc = encodeDoc(desc)
-			if origin != nil {
-				sec, _ := json.Marshal(map[string]map[string]string{"origin": origin, "target": target})
-				op.Secret = sec
+			state.Creating = r.State == stateCreating
+			sec, err := json.Marshal(state)
+			if err != nil {
+				return err
 			}
-			conf := cur.ConnectorConfiguration
-			cur.ConnectorConfiguration = nil
-			cur.ConnectorState, cur.CurrentVersion, cur.CreationTime, cur.StateDescription = nil, nil, nil, nil
-			r.Doc = encodeDoc(cur)
-			r.Secret, _ = json.Marshal(conf)
+			op.Secret = sec
+			r.State, r.StateCode, r.StateMessage = stateUpdating, "", ""
 			return nil
 		})
 	if err != nil {

@@ -1,24 +1,51 @@
 package server
 
 import (
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/store"
 )
 
 // fleetMetrics exposes, on the server's /metrics, the latest metrics every agent connected to
 // this replica reported for its workers, under MSK's metric names (fjord_ + snake_case), with
-// workload_name, workload_arn and worker_id labels. Series of a worker that stopped reporting
-// disappear after staleAfter.
+// workload_name, workload_arn, worker_id and agent_id labels (and cluster for the per-cluster
+// ones). Series of a worker that stopped reporting disappear after staleAfter.
+//
+// It also exposes two per-workload metrics (workload_name and workload_arn labels) that it
+// derives from the workers table, which every replica reads: fjord_worker_count and
+// fjord_rebalance_completed_total. Every replica reports the same values; aggregate them
+// across replicas with max, not sum.
 type fleetMetrics struct {
+	// workersFunc reads the workers table; nil leaves the per-workload metrics empty.
+	workersFunc func(context.Context) ([]store.Worker, error)
+	log         *slog.Logger
+	// refreshMu makes reads of the table and their observation one step, so that an older
+	// read is never observed after a newer one.
+	refreshMu sync.Mutex
+
 	mu      sync.Mutex
 	workers map[string]fleetSample
 	// names maps worker ids to their workload (filled when desired sets are sent).
 	names map[string][2]string
-	descs map[string]*prometheus.Desc
+	descs []*prometheus.Desc
+
+	// Per workload ARN, from the latest read of the workers table.
+	observed   bool                // the table was read at least once
+	workerN    map[string]int      // workers (not stopping)
+	assignment map[string]string   // the latest assignment every worker ran (see observeWorkers)
+	rebalances map[string]float64  // completed rebalances since this replica started
+	workloads  map[string]struct{} // workloads with workers at the latest read
+
+	workerCountDesc, rebalanceDesc *prometheus.Desc
 }
 
 type fleetSample struct {
@@ -29,38 +56,85 @@ type fleetSample struct {
 
 const staleAfter = time.Minute
 
-// fleetMetricNames maps MSK's metric names to the value they read.
-var fleetMetricNames = map[string]func(*agentv1.WorkerMetrics) float64{
-	"fjord_cpu_utilization":             func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization },
-	"fjord_memory_utilization":          func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization },
-	"fjord_replicator_throughput":       func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond },
-	"fjord_replicator_bytes_in_per_sec": func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond },
-	"fjord_message_lag":                 func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) },
-	"fjord_replication_latency":         func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs },
-	"fjord_running_task_count":          func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) },
-	"fjord_errored_task_count":          func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) },
-	"fjord_source_record_poll_rate":     func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond },
-	"fjord_source_record_write_rate":    func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond },
+// workersReadTimeout bounds the read of the workers table a scrape makes.
+const workersReadTimeout = 2 * time.Second
+
+// fleetMetric is one per-worker metric, read from WorkerMetrics as the worker's own
+// (workers/runtime's workloadMetricDefs, which this list follows name for name).
+type fleetMetric struct {
+	name, help string
+	read       func(*agentv1.WorkerMetrics) float64
+	// readClusters, set instead of read, returns the source and target values of a metric
+	// labelled cluster="source"/"target".
+	readClusters func(*agentv1.WorkerMetrics) [2]float64
+	// counter: a count since the worker process started (restarts at 0 with it).
+	counter bool
 }
 
-var fleetMetricHelp = map[string]string{
-	"fjord_cpu_utilization":             "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
-	"fjord_memory_utilization":          "MemoryUtilization: worker memory ÷ (MCU × 4 GiB), percent.",
-	"fjord_replicator_throughput":       "ReplicatorThroughput: records replicated per second.",
-	"fjord_replicator_bytes_in_per_sec": "ReplicatorBytesInPerSec: bytes replicated per second.",
-	"fjord_message_lag":                 "MessageLag: records not yet replicated (source end offset − next offset).",
-	"fjord_replication_latency":         "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
-	"fjord_running_task_count":          "RunningTaskCount: tasks running on the worker.",
-	"fjord_errored_task_count":          "ErroredTaskCount: tasks in error on the worker.",
-	"fjord_source_record_poll_rate":     "SourceRecordPollRate: records read from the source per second.",
-	"fjord_source_record_write_rate":    "SourceRecordWriteRate: records written to the target per second.",
+var fleetMetricDefs = []fleetMetric{
+	{name: "fjord_cpu_utilization", help: "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }},
+	{name: "fjord_memory_utilization", help: "MemoryUtilization: worker memory ÷ (MCU × 4 GiB), percent.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }},
+	{name: "fjord_replicator_throughput", help: "ReplicatorThroughput: records replicated per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{name: "fjord_replicator_bytes_in_per_sec", help: "ReplicatorBytesInPerSec: bytes replicated per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }},
+	{name: "fjord_message_lag", help: "MessageLag: records not yet replicated (source end offset − next offset).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }},
+	{name: "fjord_replication_latency", help: "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }},
+	{name: "fjord_running_task_count", help: "RunningTaskCount: tasks running on the worker.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }},
+	{name: "fjord_errored_task_count", help: "ErroredTaskCount: tasks in error on the worker.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }},
+	{name: "fjord_source_record_poll_rate", help: "SourceRecordPollRate: records read from the source per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPolledPerSecond }},
+	{name: "fjord_source_record_write_rate", help: "SourceRecordWriteRate: records written to the target (and acknowledged) per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{name: "fjord_topic_count", help: "TopicCount: distinct source topics the worker's tasks replicate (own a partition of).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Topics) }},
+	{name: "fjord_consumer_group_count", help: "ConsumerGroupCount: consumer groups the worker's checkpoint tasks replicate (after the groups filter).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ConsumerGroups) }},
+	{name: "fjord_replicator_failure", help: "ReplicatorFailure: task runs that ended in an error (restarted or failed permanently), since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ReplicatorFailures) }, counter: true},
+	{name: "fjord_auth_error", help: "AuthError: authentication and authorization failures with either cluster, since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.AuthErrors) }, counter: true},
+	{name: "fjord_consumer_group_offset_sync_failure", help: "ConsumerGroupOffsetSyncFailure: failed commits of translated offsets to target groups, since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.OffsetSyncFailures) }, counter: true},
+	{name: "fjord_kafka_cluster_ping_success_count", help: "KafkaClusterPingSuccessCount: metadata requests completed with the cluster, since the worker started.",
+		readClusters: func(m *agentv1.WorkerMetrics) [2]float64 {
+			return [2]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
+		}, counter: true},
+	{name: "fjord_throttle_time", help: "ThrottleTime: longest broker throttle time of the cluster during the worker's latest interval, milliseconds.",
+		readClusters: func(m *agentv1.WorkerMetrics) [2]float64 { return [2]float64{m.SourceThrottleMs, m.TargetThrottleMs} }},
 }
 
-func newFleetMetrics(reg prometheus.Registerer) *fleetMetrics {
-	f := &fleetMetrics{workers: map[string]fleetSample{}, names: map[string][2]string{}, descs: map[string]*prometheus.Desc{}}
-	for name := range fleetMetricNames {
-		f.descs[name] = prometheus.NewDesc(name, fleetMetricHelp[name], []string{"workload_name", "workload_arn", "worker_id", "agent_id"}, nil)
+var clusterNames = [2]string{"source", "target"}
+
+func newFleetMetrics(reg prometheus.Registerer, workersFunc func(context.Context) ([]store.Worker, error), log *slog.Logger) *fleetMetrics {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	f := &fleetMetrics{
+		workersFunc: workersFunc, log: log,
+		workers: map[string]fleetSample{}, names: map[string][2]string{},
+		workerN: map[string]int{}, assignment: map[string]string{}, rebalances: map[string]float64{}, workloads: map[string]struct{}{},
+	}
+	perWorker := []string{"workload_name", "workload_arn", "worker_id", "agent_id"}
+	for _, d := range fleetMetricDefs {
+		labels := perWorker
+		if d.readClusters != nil {
+			labels = append(slices.Clone(perWorker), "cluster")
+		}
+		f.descs = append(f.descs, prometheus.NewDesc(d.name, d.help, labels, nil))
+	}
+	perWorkload := []string{"workload_name", "workload_arn"}
+	f.workerCountDesc = prometheus.NewDesc("fjord_worker_count",
+		"WorkerCount: workers of the workload in the scheduler's workers table (stopping ones excluded).", perWorkload, nil)
+	f.rebalanceDesc = prometheus.NewDesc("fjord_rebalance_completed_total",
+		"RebalanceCompletedTotal: assignments of the workload's tasks that every worker ended up RUNNING, the first one included, seen by this server replica since it started.",
+		perWorkload, nil)
 	reg.MustRegister(f)
 	return f
 }
@@ -77,15 +151,97 @@ func (f *fleetMetrics) name(workerID, workloadName, workloadARN string) {
 	f.names[workerID] = [2]string{workloadName, workloadARN}
 }
 
+// refresh reads the workers table and updates the per-workload metrics from it.
+func (f *fleetMetrics) refresh(ctx context.Context) {
+	if f.workersFunc == nil {
+		return
+	}
+	f.refreshMu.Lock()
+	defer f.refreshMu.Unlock()
+	rows, err := f.workersFunc(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log.Warn("read workers for the workload metrics", "error", err)
+		}
+		return
+	}
+	f.observeWorkers(rows)
+}
+
+// observeWorkers updates the per-workload metrics from the rows of the workers table: the
+// worker count, and the rebalances completed. A workload's assignment is the set of its
+// workers with their epochs (an epoch changes whenever a worker's tasks or placement change);
+// a rebalance is complete when no worker is stopping and every worker is placed and reports
+// RUNNING on its current epoch, from its current agent. Each assignment that completes counts
+// once, the workload's first one included; an assignment already complete when the replica
+// first reads the table is not counted. Assignments that start and complete between two reads
+// (reads happen on every status report this replica receives and on every scrape) count once.
+func (f *fleetMetrics) observeWorkers(rows []store.Worker) {
+	type state struct {
+		n        int
+		settled  bool
+		assigned []string
+	}
+	byWorkload := map[string]*state{}
+	for _, w := range rows {
+		s := byWorkload[w.WorkloadARN]
+		if s == nil {
+			s = &state{settled: true}
+			byWorkload[w.WorkloadARN] = s
+		}
+		if w.Stopping {
+			s.settled = false
+			continue
+		}
+		s.n++
+		s.assigned = append(s.assigned, w.ID+"@"+strconv.FormatInt(w.Epoch, 10))
+		if w.AgentID == "" || w.Report.State != "RUNNING" || w.Report.Epoch != w.Epoch || w.Report.AgentID != w.AgentID {
+			s.settled = false
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for arn := range f.workloads {
+		if _, ok := byWorkload[arn]; !ok { // deleted: its series go
+			delete(f.workloads, arn)
+			delete(f.workerN, arn)
+			delete(f.assignment, arn)
+			delete(f.rebalances, arn)
+		}
+	}
+	for arn, s := range byWorkload {
+		f.workloads[arn] = struct{}{}
+		f.workerN[arn] = s.n
+		if !s.settled || s.n == 0 {
+			continue
+		}
+		slices.Sort(s.assigned)
+		a := strings.Join(s.assigned, ",")
+		if f.assignment[arn] == a {
+			continue
+		}
+		f.assignment[arn] = a
+		if f.observed { // an assignment complete at the first read was not seen completing
+			f.rebalances[arn]++
+		}
+	}
+	f.observed = true
+}
+
 // Describe implements prometheus.Collector.
 func (f *fleetMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range f.descs {
 		ch <- d
 	}
+	ch <- f.workerCountDesc
+	ch <- f.rebalanceDesc
 }
 
 // Collect implements prometheus.Collector.
 func (f *fleetMetrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), workersReadTimeout)
+	f.refresh(ctx)
+	cancel()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -95,8 +251,23 @@ func (f *fleetMetrics) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		n := f.names[id]
-		for name, read := range fleetMetricNames {
-			ch <- prometheus.MustNewConstMetric(f.descs[name], prometheus.GaugeValue, read(s.m), n[0], n[1], id, s.agentID)
+		for i, d := range fleetMetricDefs {
+			typ := prometheus.GaugeValue
+			if d.counter {
+				typ = prometheus.CounterValue
+			}
+			if d.readClusters == nil {
+				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, d.read(s.m), n[0], n[1], id, s.agentID)
+				continue
+			}
+			for c, v := range d.readClusters(s.m) {
+				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, v, n[0], n[1], id, s.agentID, clusterNames[c])
+			}
 		}
+	}
+	for arn := range f.workloads {
+		a, _ := ParseARN(arn)
+		ch <- prometheus.MustNewConstMetric(f.workerCountDesc, prometheus.GaugeValue, float64(f.workerN[arn]), a.Name(), arn)
+		ch <- prometheus.MustNewConstMetric(f.rebalanceDesc, prometheus.CounterValue, f.rebalances[arn], a.Name(), arn)
 	}
 }

@@ -125,6 +125,9 @@ func (k *kafkaService) resolveCluster(ctx context.Context, caller Caller, c *kv.
 	if (c.AmazonMskCluster == nil) == (c.ApacheKafkaCluster == nil) {
 		return clusterRef{}, apierr.BadRequest(member, "%s must set exactly one of amazonMskCluster and apacheKafkaCluster", member)
 	}
+	if err := checkClusterSecurity(c, member); err != nil {
+		return clusterRef{}, err
+	}
 	if m := c.AmazonMskCluster; m != nil {
 		arn := m.GetMskClusterArn()
 		if _, err := resourceARN(caller, arn, member+".amazonMskCluster.mskClusterArn", kafkaSvc, rtCluster); err != nil {

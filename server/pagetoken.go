@@ -32,6 +32,8 @@ type pagePosition struct {
 	Name    string `json:"n,omitempty"`
 	ARN     string `json:"r,omitempty"`
 	Time    int64  `json:"t,omitempty"`
+	// ID is the last row id a page returned (workload events).
+	ID int64 `json:"i,omitempty"`
 }
 
 func (p *pageTokens) mint(pos pagePosition) string {

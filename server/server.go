@@ -67,8 +67,27 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// ReconcileInterval is the scheduler's period without a trigger; default 1s.
 	ReconcileInterval time.Duration
+	// AutoscaleWindow is how long a workload's average CPU utilization must stay beyond a
+	// threshold before the autoscaler adds or removes a worker; default 1m.
+	AutoscaleWindow time.Duration
+	// AutoscaleCooldown is the least time between two scaling steps of a workload; default 2m.
+	AutoscaleCooldown time.Duration
+	// UpdateValidation is how long a connector's workers must run an update's target before
+	// the operation completes; default 10s. UpdateTimeout bounds an update step and a
+	// rollback; default 5m.
+	UpdateValidation, UpdateTimeout time.Duration
+	// ReplicatorDelivery is the replicators' default delivery guarantee, DeliveryExactlyOnce
+	// (the default, "") or DeliveryAtLeastOnce; a replicator's fjord:delivery tag overrides it.
+	ReplicatorDelivery string
 	// ID names this replica (leadership, logs); default hostname-pid-random.
 	ID string
+	// SecretsEndpoint is the Secrets Manager endpoint from which replicators' SASL/SCRAM
+	// secrets are read (e.g. http://127.0.0.1:5000); "" = the AWS SDK's own resolution
+	// (AWS_ENDPOINT_URL_SECRETS_MANAGER, shared config, AWS). The region is the secret ARN's.
+	SecretsEndpoint string
+	// SecretsDir, when set, is a folder of local secrets read before Secrets Manager:
+	// <SecretsDir>/<secret name>.json holding {"username","password"} (see secrets.go).
+	SecretsDir string
 }
 
 func (c *Config) fill() error {
@@ -92,6 +111,12 @@ func (c *Config) fill() error {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.LeaseTTL / 5
+	}
+	if c.UpdateValidation <= 0 {
+		c.UpdateValidation = 10 * time.Second
+	}
+	if c.UpdateTimeout <= 0 {
+		c.UpdateTimeout = 5 * time.Minute
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = time.Second
@@ -135,6 +160,7 @@ type Server struct {
 	leader       *scheduler.Leader
 	shapes       sync.Map // ARN@version → scheduler.Shape
 	shapeCount   atomic.Int64
+	secrets      *secrets
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -169,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 		bodyQueries: bodyQueries(),
 		kick:        make(chan struct{}, 1),
 		ready:       make(chan struct{}),
+		secrets:     newSecrets(cfg.SecretsDir, cfg.SecretsEndpoint),
 	}
 	s.verifier = sigv4.NewVerifier(sigv4.Config{
 		Store:    &credentialCache{st: cfg.Store, ttl: time.Minute, m: map[string]cachedCredential{}},
@@ -176,11 +203,13 @@ func New(cfg Config) (*Server, error) {
 		MaxSkew:  cfg.MaxSkew,
 	})
 	s.metrics = newAPIMetrics(cfg.Registry)
-	s.fleetMetrics = newFleetMetrics(cfg.Registry)
+	s.fleetMetrics = newFleetMetrics(cfg.Registry, cfg.Store.Workers, s.log)
 	s.agents = &agentGateway{s: s, conns: map[string]*agentConn{}}
 	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
-		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.cachedShape, Logger: cfg.Logger,
+		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.workloadShape, Logger: cfg.Logger,
 		OnReconcile: s.metrics.observeReconcile,
+		Autoscale:   scheduler.AutoscaleConfig{Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown},
+		Operation:   s.advanceOperation,
 	})
 	if err != nil {
 		return nil, err

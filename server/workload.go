@@ -28,9 +28,22 @@ const (
 	KindReplicator = "replicator"
 )
 
-// ReplicatorSourceTasks is how many MirrorSource tasks a replicator runs; MSK Replicator users
-// never size replicators, so Fjord fixes it (with one checkpoint and one heartbeat task).
-const ReplicatorSourceTasks = 2
+// Replicators are sized by Fjord (MSK Replicator users never size them): 1-MCU workers, from
+// ReplicatorMinWorkers to ReplicatorMaxWorkers, scaled out above ReplicatorScaleOutCPU percent
+// average CPU utilization and in below ReplicatorScaleInCPU. A replicator runs
+// ReplicatorSourceTasks MirrorSource tasks per worker, plus one checkpoint and one heartbeat
+// task.
+const (
+	ReplicatorSourceTasks = 2
+	ReplicatorMinWorkers  = 1
+	ReplicatorMaxWorkers  = 4
+	ReplicatorScaleOutCPU = 75
+	ReplicatorScaleInCPU  = 20
+)
+
+// replicatorTasks is a replicator's task count with workers workers: the source tasks, then
+// the checkpoint task, then the heartbeat task.
+func replicatorTasks(workers int) int { return ReplicatorSourceTasks*max(workers, 1) + 2 }
 
 // cachedShape is Shape memoised by (ARN, current version): the scheduler asks for every
 // workload's shape on every reconcile, and a shape only changes with a client's change, which
@@ -65,42 +78,62 @@ func Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
 			return scheduler.Shape{FailCode: "UNKNOWN_CONNECTOR_CLASS", FailMessage: fmt.Sprintf(
 				"connector.class %s is not supported; Fjord runs %s", class, strings.Join(SupportedConnectorClasses, ", "))}, nil
 		}
-		tasksMax := 1
+		tasksMax := 0 // unset: 1 when provisioned, no cap when autoscaled (MSK Connect)
 		if v, ok := d.ConnectorConfiguration["tasks.max"]; ok {
 			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
 				tasksMax = n
 			}
 		}
+		if class == ClassMirrorHeartbeat {
+			tasksMax = 1 // MM2 runs one heartbeat task whatever tasks.max says
+		}
 		sh := scheduler.Shape{}
 		if p := d.GetCapacity().GetProvisionedCapacity(); p != nil {
-			sh.Workers, sh.MCU, sh.Tasks = int(p.GetWorkerCount()), int(p.GetMcuCount()), tasksMax
+			sh.Workers, sh.MCU = int(p.GetWorkerCount()), int(p.GetMcuCount())
+			sh.Tasks = scheduler.TaskCount(sh.Workers, sh.MCU, tasksMax, 0, false)
 		} else if a := d.GetCapacity().GetAutoScaling(); a != nil {
 			sh.Workers, sh.MCU = int(a.GetMinWorkerCount()), int(a.GetMcuCount())
-			sh.Tasks = min(sh.Workers*sh.MCU*2, tasksMax)
-			if m := int(a.GetMaxAutoscalingTaskCount()); m > 0 {
-				sh.Tasks = min(sh.Tasks, m)
+			mcu, maxTasks := sh.MCU, int(a.GetMaxAutoscalingTaskCount())
+			tasksFor := func(workers int) int { return scheduler.TaskCount(workers, mcu, tasksMax, maxTasks, true) }
+			sh.Tasks = tasksFor(sh.Workers)
+			sh.Autoscale = &scheduler.AutoscalePolicy{
+				MinWorkers: int(a.GetMinWorkerCount()), MaxWorkers: int(a.GetMaxWorkerCount()),
+				ScaleOutCPU: float64(a.GetScaleOutPolicy().GetCpuUtilizationPercentage()),
+				ScaleInCPU:  float64(a.GetScaleInPolicy().GetCpuUtilizationPercentage()),
+				TasksFor:    tasksFor,
 			}
-		}
-		if class == ClassMirrorHeartbeat {
-			sh.Tasks = 1 // MM2 runs one heartbeat task whatever tasks.max says
 		}
 		sh.Tasks = max(sh.Tasks, 1)
 		return sh, nil
 	case KindReplicator:
-		return scheduler.Shape{Workers: 1, MCU: 1, Tasks: ReplicatorSourceTasks + 2}, nil
+		return scheduler.Shape{Workers: ReplicatorMinWorkers, MCU: 1, Tasks: replicatorTasks(ReplicatorMinWorkers),
+			Autoscale: &scheduler.AutoscalePolicy{MinWorkers: ReplicatorMinWorkers, MaxWorkers: ReplicatorMaxWorkers,
+				ScaleOutCPU: ReplicatorScaleOutCPU, ScaleInCPU: ReplicatorScaleInCPU, TasksFor: replicatorTasks}}, nil
 	}
 	return scheduler.Shape{}, fmt.Errorf("unknown workload kind %q", kind)
 }
 
-// taskSpecs builds the TaskSpecs of the given task ids of a workload.
-func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, ids []int) ([]*agentv1.TaskSpec, error) {
-	switch kind {
-	case KindConnector:
-		d, err := connectorDescription(r)
+// Delivery guarantees of replicators: the tag DeliveryTag on a replicator, or the server's
+// Config.ReplicatorDelivery default.
+const (
+	DeliveryTag         = "fjord:delivery"
+	DeliveryExactlyOnce = "exactly-once"
+	DeliveryAtLeastOnce = "at-least-once"
+)
+
+// taskSpecs builds the TaskSpecs of the given task ids of a workload, numbered among count
+// tasks (the count the worker's assignment was made for; 0 takes the current shape's).
+func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, ids []int, count int) ([]*agentv1.TaskSpec, error) {
+	if count <= 0 {
+		sh, err := Shape(kind, r)
 		if err != nil {
 			return nil, err
 		}
-		sh, err := Shape(kind, r)
+		count = sh.Tasks
+	}
+	switch kind {
+	case KindConnector:
+		d, err := connectorDescription(r)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +144,7 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 				conf[k] = v
 			}
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: conf["connector.class"], Config: conf,
-				TaskIndex: int32(id), TaskCount: int32(sh.Tasks)}
+				TaskIndex: int32(id), TaskCount: int32(count)}
 			if conf["exactly.once.support"] == "required" {
 				t.TransactionalId = transactionalID(r.ARN, id)
 			}
@@ -131,7 +164,15 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		if err != nil {
 			return nil, err
 		}
-		exactlyOnce := tags["fjord:delivery"] == "exactly-once"
+		// Replicators deliver exactly once unless the server's default or the replicator's
+		// fjord:delivery tag says at-least-once.
+		exactlyOnce := s.cfg.ReplicatorDelivery != DeliveryAtLeastOnce
+		switch tags[DeliveryTag] {
+		case DeliveryExactlyOnce:
+			exactlyOnce = true
+		case DeliveryAtLeastOnce:
+			exactlyOnce = false
+		}
 		var out []*agentv1.TaskSpec
 		for _, id := range ids {
 			conf := map[string]string{}
@@ -139,14 +180,15 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 				conf[k] = v
 			}
 			t := &agentv1.TaskSpec{TaskId: int32(id), Config: conf}
+			sources := max(count-2, 1)
 			switch {
-			case id < ReplicatorSourceTasks:
-				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorSource, int32(id), ReplicatorSourceTasks
+			case id < sources:
+				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorSource, int32(id), int32(sources)
 				if exactlyOnce {
 					conf["exactly.once.support"] = "required"
 					t.TransactionalId = transactionalID(r.ARN, id)
 				}
-			case id == ReplicatorSourceTasks:
+			case id == sources:
 				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorCheckpoint, 0, 1
 			default:
 				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorHeartbeat, 0, 1
@@ -202,8 +244,20 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 		"emit.checkpoints.enabled":              "true",
 		"emit.heartbeats.enabled":               "true",
 		"consumer.auto.offset.reset":            strings.ToLower(tr.GetStartingPosition().GetType()),
-		"producer.compression.type":             strings.ToLower(ri.GetTargetCompressionType()),
 		"fjord.consumer.group.offset.sync.mode": gr.GetConsumerGroupOffsetSyncMode(),
+		// New topics, partitions, configs, ACLs and groups reach the target within 5 s (MSK
+		// Replicator: 30 s; MM2: 10 min): each is found within an interval plus a round.
+		"refresh.topics.interval.seconds":     "4",
+		"sync.topic.configs.interval.seconds": "4",
+		"sync.topic.acls.interval.seconds":    "4",
+		"refresh.groups.interval.seconds":     "4",
+		"emit.checkpoints.interval.seconds":   "4",
+		"sync.group.offsets.interval.seconds": "5",
+		// Only this replicator's progress vouches for its translations.
+		"fjord.source.connector": r.Name,
+	}
+	if c := ri.GetTargetCompressionType(); c != "" {
+		conf["producer.compression.type"] = strings.ToLower(c)
 	}
 	if len(tr.GetTopicsToExclude()) > 0 {
 		conf["topics.exclude"] = strings.Join(tr.GetTopicsToExclude(), ",")
@@ -216,6 +270,22 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 	} else {
 		conf["replication.policy.class"] = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"
 		conf["replication.policy.separator"] = "."
+	}
+	// Client security per cluster; SCRAM credentials are read from the secret here, at
+	// task-spec time, and never stored (secrets.go).
+	for _, c := range d.KafkaClusters {
+		prefix := ""
+		switch c.GetKafkaClusterAlias() {
+		case src:
+			prefix = "source.cluster."
+		case dst:
+			prefix = "target.cluster."
+		default:
+			continue
+		}
+		if err := s.clusterSecurityConfig(ctx, c, prefix, conf); err != nil {
+			return nil, fmt.Errorf("replicator %s: %w", r.ARN, err)
+		}
 	}
 	return conf, nil
 }

@@ -35,6 +35,12 @@ type Agent struct {
 	ServerID          string
 	ConnectedAt       time.Time
 	LastHeartbeat     time.Time
+	// Address is the agent's host:port as the server saw it when the stream opened.
+	Address string
+	// Session names the agent's current stream (AgentDisconnected only ends that one).
+	Session string
+	// DisconnectedAt is when the current stream closed; zero while it is open.
+	DisconnectedAt time.Time
 }
 
 // AgentHello records an agent that opened a stream: it is ALIVE with a fresh lease.
@@ -43,11 +49,13 @@ func (s *Store) AgentHello(ctx context.Context, a Agent) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO agents (id, mcu_capacity, version, labels, state, server_id, connected_at, last_heartbeat)
-		VALUES ($1, $2, $3, $4, 'ALIVE', $5, now(), now())
+	_, err = s.pool.Exec(ctx, `INSERT INTO agents (id, mcu_capacity, version, labels, state, server_id, connected_at, last_heartbeat,
+			address, session, disconnected_at)
+		VALUES ($1, $2, $3, $4, 'ALIVE', $5, now(), now(), $6, $7, NULL)
 		ON CONFLICT (id) DO UPDATE SET mcu_capacity = EXCLUDED.mcu_capacity, version = EXCLUDED.version,
-			labels = EXCLUDED.labels, state = 'ALIVE', server_id = EXCLUDED.server_id, connected_at = now(), last_heartbeat = now()`,
-		a.ID, a.MCUCapacity, a.Version, labels, a.ServerID)
+			labels = EXCLUDED.labels, state = 'ALIVE', server_id = EXCLUDED.server_id, connected_at = now(), last_heartbeat = now(),
+			address = EXCLUDED.address, session = EXCLUDED.session, disconnected_at = NULL`,
+		a.ID, a.MCUCapacity, a.Version, labels, a.ServerID, a.Address, a.Session)
 	if err != nil {
 		return interpret(err)
 	}
@@ -90,7 +98,7 @@ func (s *Store) AgentsExpire(ctx context.Context, ttl time.Duration) ([]string, 
 // Agents lists every agent.
 func (s *Store) Agents(ctx context.Context) ([]Agent, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, mcu_capacity, version, labels, state, generation, applied_generation,
-		server_id, connected_at, last_heartbeat FROM agents ORDER BY id`)
+		server_id, connected_at, last_heartbeat, address, session, coalesce(disconnected_at, 'epoch'::timestamptz) FROM agents ORDER BY id`)
 	if err != nil {
 		return nil, interpret(err)
 	}
@@ -98,7 +106,10 @@ func (s *Store) Agents(ctx context.Context) ([]Agent, error) {
 		var a Agent
 		var labels []byte
 		err := row.Scan(&a.ID, &a.MCUCapacity, &a.Version, &labels, &a.State, &a.Generation, &a.AppliedGeneration,
-			&a.ServerID, &a.ConnectedAt, &a.LastHeartbeat)
+			&a.ServerID, &a.ConnectedAt, &a.LastHeartbeat, &a.Address, &a.Session, &a.DisconnectedAt)
+		if a.DisconnectedAt.Unix() == 0 {
+			a.DisconnectedAt = time.Time{}
+		}
 		if err == nil && len(labels) > 0 {
 			err = json.Unmarshal(labels, &a.Labels)
 		}
@@ -113,12 +124,14 @@ type Worker struct {
 	WorkloadKind string
 	Ordinal      int
 	// AgentID is where the worker is placed; "" = not placed.
-	AgentID  string
-	Epoch    int64
-	MCU      int
-	Tasks    []int
-	Stopping bool
-	Report   WorkerReport
+	AgentID string
+	Epoch   int64
+	MCU     int
+	Tasks   []int
+	// TaskCount is the task count Tasks refer to (0 for rows written before it existed).
+	TaskCount int
+	Stopping  bool
+	Report    WorkerReport
 }
 
 // WorkerReport is the latest status an agent reported for a worker.
@@ -132,13 +145,13 @@ type WorkerReport struct {
 	At       time.Time
 }
 
-const workerCols = `id, workload_arn, workload_kind, ordinal, coalesce(agent_id, ''), epoch, mcu, tasks, stopping,
+const workerCols = `id, workload_arn, workload_kind, ordinal, coalesce(agent_id, ''), epoch, mcu, tasks, task_count, stopping,
 	reported_agent, reported_state, reported_epoch, reported_tasks, reported_error, restarts, coalesce(reported_at, 'epoch'::timestamptz)`
 
 func scanWorker(row pgx.CollectableRow) (Worker, error) {
 	var w Worker
 	var tasks []int32
-	err := row.Scan(&w.ID, &w.WorkloadARN, &w.WorkloadKind, &w.Ordinal, &w.AgentID, &w.Epoch, &w.MCU, &tasks, &w.Stopping,
+	err := row.Scan(&w.ID, &w.WorkloadARN, &w.WorkloadKind, &w.Ordinal, &w.AgentID, &w.Epoch, &w.MCU, &tasks, &w.TaskCount, &w.Stopping,
 		&w.Report.AgentID, &w.Report.State, &w.Report.Epoch, &w.Report.Tasks, &w.Report.Error, &w.Report.Restarts, &w.Report.At)
 	for _, t := range tasks {
 		w.Tasks = append(w.Tasks, int(t))

@@ -68,6 +68,9 @@ type WorkloadState struct {
 	State        string
 	StateCode    string
 	StateMessage string
+	// From, when set, is the state the change was decided from: it applies only if the
+	// workload is still in that state (a client's concurrent update or delete wins).
+	From string
 }
 
 // Plan is a set of changes the scheduler applies in one transaction.
@@ -87,6 +90,10 @@ type Plan struct {
 	// Remove deletes workloads whose deletion finished.
 	Remove []RemoveWorkload
 	Events []WorkloadEvent
+	// Autoscale records the autoscaler's decisions (Workers < 0 deletes a workload's state).
+	Autoscale []AutoscaleState
+	// Ops advance connector operations (with the connector changes they make).
+	Ops []OpChange
 }
 
 // RemoveWorkload names a workload to delete with its tags.
@@ -110,73 +117,15 @@ func (s *Store) ApplyPlan(ctx context.Context, p Plan) error {
 			return ErrTermChanged
 		}
 		touched := map[string]bool{}
-		for _, w := range p.Workers {
-			var oldAgent string
-			var oldEpoch int64
-			var oldTasks []int32
-			var oldStopping bool
-			err := tx.QueryRow(ctx, `SELECT coalesce(agent_id, ''), epoch, tasks, stopping FROM workers WHERE id = $1 FOR UPDATE`, w.ID).
-				Scan(&oldAgent, &oldEpoch, &oldTasks, &oldStopping)
-			tasks := make([]int32, len(w.Tasks))
-			for i, t := range w.Tasks {
-				tasks[i] = int32(t)
-			}
-			var agent any
-			if w.AgentID != "" {
-				agent = w.AgentID
-			}
-			switch {
-			case err == pgx.ErrNoRows:
-				if _, err := tx.Exec(ctx, `INSERT INTO workers (id, workload_arn, workload_kind, ordinal, agent_id, epoch, mcu, tasks)
-					VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, w.ID, w.WorkloadARN, w.WorkloadKind, w.Ordinal, agent, w.Epoch, w.MCU, tasks); err != nil {
-					return interpret(err)
-				}
-			case err != nil:
-				return interpret(err)
-			default:
-				if oldAgent == w.AgentID && oldEpoch == w.Epoch && equalInts(oldTasks, tasks) && !oldStopping {
-					continue
-				}
-				if _, err := tx.Exec(ctx, `UPDATE workers SET agent_id = $2, epoch = $3, mcu = $4, tasks = $5, stopping = false,
-					updated_at = now() WHERE id = $1`, w.ID, agent, w.Epoch, w.MCU, tasks); err != nil {
-					return interpret(err)
-				}
-				if oldAgent != "" {
-					touched[oldAgent] = true
-				}
-			}
-			if w.AgentID != "" {
-				touched[w.AgentID] = true
-			}
+		// Batched: a constant number of statements however many rows (planbatch.go).
+		if err := applyWorkers(ctx, tx, p.Workers, touched); err != nil {
+			return err
 		}
-		for _, id := range p.Stop {
-			var agentID, agentState string
-			err := tx.QueryRow(ctx, `SELECT coalesce(w.agent_id, ''), coalesce(a.state, '') FROM workers w
-				LEFT JOIN agents a ON a.id = w.agent_id WHERE w.id = $1 FOR UPDATE OF w`, id).Scan(&agentID, &agentState)
-			if err == pgx.ErrNoRows {
-				continue
-			}
-			if err != nil {
-				return interpret(err)
-			}
-			if agentID == "" || agentState == AgentDead {
-				if _, err := tx.Exec(ctx, `DELETE FROM workers WHERE id = $1`, id); err != nil {
-					return interpret(err)
-				}
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE workers SET stopping = true, updated_at = now() WHERE id = $1 AND NOT stopping`, id); err != nil {
-				return interpret(err)
-			}
-			touched[agentID] = true
+		if err := applyStops(ctx, tx, p.Stop, touched); err != nil {
+			return err
 		}
-		for _, st := range p.States {
-			// A client may have deleted the workload since the snapshot the plan was computed
-			// from: DELETING is never undone.
-			if _, err := tx.Exec(ctx, `UPDATE `+st.Table.table+` SET state = $2, state_code = $3, state_message = $4, updated_at = now()
-				WHERE arn = $1 AND state <> 'DELETING'`, st.ARN, st.State, st.StateCode, st.StateMessage); err != nil {
-				return interpret(err)
-			}
+		if err := applyStates(ctx, tx, p.States); err != nil {
+			return err
 		}
 		for _, rm := range p.Remove {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+rm.Table.table+` WHERE arn = $1`, rm.ARN); err != nil {
@@ -185,12 +134,18 @@ func (s *Store) ApplyPlan(ctx context.Context, p Plan) error {
 			if _, err := tx.Exec(ctx, `DELETE FROM tags WHERE resource_arn = $1`, rm.ARN); err != nil {
 				return interpret(err)
 			}
-		}
-		for _, e := range p.Events {
-			if _, err := tx.Exec(ctx, `INSERT INTO workload_events (workload_arn, kind, reason, agent_id, worker_id) VALUES ($1,$2,$3,$4,$5)`,
-				e.WorkloadARN, e.Kind, e.Reason, e.AgentID, e.WorkerID); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM autoscale_state WHERE workload_arn = $1`, rm.ARN); err != nil {
 				return interpret(err)
 			}
+			if _, err := tx.Exec(ctx, `DELETE FROM worker_samples WHERE workload_arn = $1`, rm.ARN); err != nil {
+				return interpret(err)
+			}
+		}
+		if err := s.applyExtras(ctx, tx, p, touched); err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, p.Events); err != nil {
+			return err
 		}
 		ids := make([]string, 0, len(touched))
 		for id := range touched {
@@ -202,12 +157,7 @@ func (s *Store) ApplyPlan(ctx context.Context, p Plan) error {
 				return interpret(err)
 			}
 		}
-		for _, id := range ids {
-			if err := s.notifyTx(ctx, tx, NotifyAgents, id); err != nil {
-				return interpret(err)
-			}
-		}
-		return nil
+		return notifyAll(ctx, tx, NotifyAgents, ids)
 	})
 }
 

@@ -179,7 +179,7 @@ func applyStops(ctx context.Context, tx pgx.Tx, stop []string, touched map[strin
 // deleted the workload since the snapshot the plan was computed from: DELETING is never
 // undone. When the plan lists a workload twice, the last entry wins.
 func applyStates(ctx context.Context, tx pgx.Tx, states []WorkloadState) error {
-	type cols struct{ arn, state, code, msg []string }
+	type cols struct{ arn, state, code, msg, from []string }
 	byTable := map[*Resources]*cols{}
 	var tables []*Resources
 	seen := map[*Resources]map[string]int{}
@@ -192,18 +192,23 @@ func applyStates(ctx context.Context, tx pgx.Tx, states []WorkloadState) error {
 			seen[st.Table] = map[string]int{}
 		}
 		if i, dup := seen[st.Table][st.ARN]; dup {
-			c.state[i], c.code[i], c.msg[i] = st.State, st.StateCode, st.StateMessage
+			c.state[i], c.code[i], c.msg[i], c.from[i] = st.State, st.StateCode, st.StateMessage, st.From
 			continue
 		}
 		seen[st.Table][st.ARN] = len(c.arn)
 		c.arn, c.state = append(c.arn, st.ARN), append(c.state, st.State)
 		c.code, c.msg = append(c.code, st.StateCode), append(c.msg, st.StateMessage)
+		c.from = append(c.from, st.From)
 	}
 	for _, t := range tables {
 		c := byTable[t]
+		// A client may have changed the workload since the snapshot (deleted it, started an
+		// update): DELETING is never undone, and a change computed from state From applies only
+		// while the workload is still in it.
 		if _, err := tx.Exec(ctx, `UPDATE `+t.table+` t SET state = u.state, state_code = u.code, state_message = u.msg, updated_at = now()
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(arn, state, code, msg)
-			WHERE t.arn = u.arn AND t.state <> 'DELETING'`, c.arn, c.state, c.code, c.msg); err != nil {
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(arn, state, code, msg, from_state)
+			WHERE t.arn = u.arn AND t.state <> 'DELETING' AND (u.from_state = '' OR t.state = u.from_state)`,
+			c.arn, c.state, c.code, c.msg, c.from); err != nil {
 			return interpret(err)
 		}
 	}

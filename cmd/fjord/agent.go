@@ -19,7 +19,7 @@ import (
 func runAgent(ctx context.Context, args []string) error {
 	f := newFlags("agent", `Runs a data-plane agent: offers --mcu of capacity to the fleet, keeps one stream to a
 server, and runs each assigned worker as a child process "fjord worker".`)
-	var serverAddr, tokenFile, token, id, httpAddr, logLevel, mcu, drain string
+	var serverAddr, tokenFile, token, id, httpAddr, logLevel, mcu, drain, metricsEvery string
 	f.str(&serverAddr, "server", "", "127.0.0.1:9090", "gRPC address of any Fjord server")
 	f.str(&tokenFile, "token-file", "", "", "file holding the join token (fjord dev writes <data-dir>/agent.token)")
 	f.str(&token, "token", "", "", "the join token itself (alternative to --token-file)")
@@ -27,6 +27,7 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	f.str(&mcu, "mcu", "", "4", "capacity offered, in MCU (1 MCU = 1 vCPU + 4 GiB)")
 	f.str(&httpAddr, "http-addr", "", "127.0.0.1:0", "/healthz and /metrics listen address")
 	f.str(&drain, "drain-timeout", "", "30s", "how long workers may take to finish in-flight batches on SIGTERM")
+	f.str(&metricsEvery, "metrics-interval", "", "5s", "how often each worker's CPU and memory are measured and reported (the autoscaler's samples)")
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return err
@@ -50,13 +51,17 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	if err != nil {
 		return fmt.Errorf("--drain-timeout: %w", err)
 	}
+	metricsInterval, err := time.ParseDuration(metricsEvery)
+	if err != nil || metricsInterval <= 0 {
+		return fmt.Errorf("--metrics-interval must be a positive duration, got %q", metricsEvery)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	a, err := agent.New(agent.Config{ServerAddr: serverAddr, Token: token, AgentID: id, MCU: n, Version: version,
-		WorkerCommand: []string{exe, "worker"}, DrainTimeout: drainTimeout, Logger: log, Registry: reg})
+		WorkerCommand: []string{exe, "worker"}, DrainTimeout: drainTimeout, MetricsInterval: metricsInterval, Logger: log, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,11 @@ server. Ctrl-C stops everything.`)
 	f.str(&agents, "agents", "", "1", "in-process agents to run (0: none, so that external fjord agent processes join)")
 	f.str(&agentMCU, "agent-mcu", "", "4", "MCU each in-process agent offers")
 	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
+	var sched scheduling
+	sched.register(f)
+	var secretsEndpoint, secretsDir string
+	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets; also used for secrets missing from --secrets-dir")
+	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets: secretArn …:secret:NAME reads <dir>/NAME.json ({\"username\",\"password\"}); default <data-dir>/secrets")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +101,10 @@ server. Ctrl-C stops everything.`)
 			return fmt.Errorf("create database: %w", err)
 		}
 		databaseURL = pg.URL("fjord")
+		// For psql and tools: the throwaway database's URL (local, trust authentication).
+		if err := os.WriteFile(filepath.Join(dataDir, "database.url"), []byte(databaseURL+"\n"), 0o600); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, log, databaseURL, key, creds)
 	if err != nil {
@@ -132,8 +141,18 @@ server. Ctrl-C stops everything.`)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key,
-		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl})
+	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key,
+		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl, SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
+	if cfg.SecretsDir == "" {
+		cfg.SecretsDir = filepath.Join(dataDir, "secrets")
+	}
+	if err := os.MkdirAll(cfg.SecretsDir, 0o700); err != nil {
+		return err
+	}
+	if err := sched.apply(&cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -288,6 +288,28 @@ func pluginZip(t *testing.T) []byte {
 	return b.Bytes()
 }
 
+// waitOpEnded polls a connector operation until it has ended (UPDATE_COMPLETE, UPDATE_FAILED,
+// ROLLBACK_COMPLETE or ROLLBACK_FAILED) and returns it: UpdateConnector only records the
+// operation, the server's scheduler carries it out.
+func waitOpEnded(ctx context.Context, t *testing.T, c *apiClients, opARN string) *kafkaconnect.DescribeConnectorOperationOutput {
+	t.Helper()
+	var op *kafkaconnect.DescribeConnectorOperationOutput
+	poll(t, 30*time.Second, "connector operation "+opARN+" to end", func() bool {
+		var err error
+		op, err = c.kc.DescribeConnectorOperation(ctx, &kafkaconnect.DescribeConnectorOperationInput{ConnectorOperationArn: aws.String(opARN)})
+		if err != nil {
+			t.Fatalf("DescribeConnectorOperation: %v", err)
+		}
+		switch op.ConnectorOperationState {
+		case kctypes.ConnectorOperationStateUpdateComplete, kctypes.ConnectorOperationStateUpdateFailed,
+			kctypes.ConnectorOperationStateRollbackComplete, kctypes.ConnectorOperationStateRollbackFailed:
+			return true
+		}
+		return false
+	})
+	return op
+}
+
 // poll calls cond every 20 ms until it returns true, failing the test after timeout.
 func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -517,7 +539,15 @@ func TestDurability(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UpdateConnector: %v", err)
 	}
+	if upd.ConnectorState != kctypes.ConnectorStateUpdating {
+		t.Errorf("UpdateConnector returned state %s, want UPDATING", upd.ConnectorState)
+	}
 	opARN := aws.ToString(upd.ConnectorOperationArn)
+	// The scheduler carries the update out (at once: the connector has not started); what is
+	// recorded below is its final state.
+	if op := waitOpEnded(ctx, t, c, opARN); op.ConnectorOperationState != kctypes.ConnectorOperationStateUpdateComplete {
+		t.Fatalf("connector update ended %s: %+v", op.ConnectorOperationState, op.ErrorInfo)
+	}
 
 	// A replicator between the clusters the CLI registered.
 	rep, err := c.k.CreateReplicator(ctx, &kafka.CreateReplicatorInput{
@@ -677,11 +707,23 @@ func TestDurability(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DescribeConnector after restart: %v", err)
 	}
-	if _, err := c2.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
+	upd2, err := c2.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
 		ConnectorArn: aws.String(connARN), CurrentVersion: d2.CurrentVersion,
 		Capacity: &kctypes.CapacityUpdate{ProvisionedCapacity: &kctypes.ProvisionedCapacityUpdate{McuCount: 2, WorkerCount: 2}},
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatalf("UpdateConnector after restart: %v", err)
+	}
+	// … and the restarted server's scheduler carries the operation out.
+	if op := waitOpEnded(ctx, t, c2, aws.ToString(upd2.ConnectorOperationArn)); op.ConnectorOperationState != kctypes.ConnectorOperationStateUpdateComplete {
+		t.Fatalf("connector update after restart ended %s: %+v", op.ConnectorOperationState, op.ErrorInfo)
+	}
+	d3, err := c2.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: aws.String(connARN)})
+	if err != nil {
+		t.Fatalf("DescribeConnector after the update: %v", err)
+	}
+	if p := d3.Capacity.ProvisionedCapacity; d3.ConnectorState != kctypes.ConnectorStateCreating || p == nil || p.McuCount != 2 || p.WorkerCount != 2 {
+		t.Errorf("connector after an update on the restarted server: %s, capacity %+v; want CREATING with 2×2", d3.ConnectorState, d3.Capacity)
 	}
 
 	// SIGTERM stops a server cleanly.

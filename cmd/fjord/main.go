@@ -1,7 +1,7 @@
 // Command fjord is Fjord's single binary: `fjord server` (the API and, later, the scheduler),
-// `fjord dev` (everything on a laptop), `fjord migrate` (schema), and `fjord clusters` (the
-// cluster registry's admin CLI). Every flag can also be set by an environment variable, named
-// in its help text.
+// `fjord dev` (everything on a laptop), `fjord migrate` (schema), `fjord clusters` (the
+// cluster registry's admin CLI), and `fjord agents` / `fjord workloads` (the fleet view). Every
+// flag can also be set by an environment variable, named in its help text.
 package main
 
 import (
@@ -26,6 +26,8 @@ Usage:
   fjord server    run an API server replica (production)
   fjord migrate   apply the database migrations (fjord migrate up)
   fjord clusters  manage the cluster registry (register, list, deregister)
+  fjord agents    show the agent fleet (list)
+  fjord workloads show where a connector or replicator runs and why (describe, events)
   fjord agent     run a data-plane agent (offers MCU to the fleet, runs workers)
   fjord worker    run one worker (started by an agent)
 
@@ -50,6 +52,10 @@ func main() {
 		err = runMigrate(ctx, args)
 	case "clusters":
 		err = runClusters(ctx, args)
+	case "agents":
+		err = runAgents(ctx, args)
+	case "workloads":
+		err = runWorkloads(ctx, args)
 	case "agent":
 		err = runAgent(ctx, args)
 	case "worker":

@@ -30,6 +30,11 @@ func runServer(ctx context.Context, args []string) error {
 	f.str(&agentTokenFile, "agent-token-file", "", "", "file holding the agents' join token")
 	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
 	plugins.register(f)
+	var sched scheduling
+	sched.register(f)
+	var secretsEndpoint, secretsDir string
+	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets (default: the AWS SDK's resolution; region from the secret ARN)")
+	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets <name>.json ({\"username\",\"password\"}) read before Secrets Manager")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -76,8 +81,12 @@ func runServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("plugin source: %w", err)
 	}
-	srv, err := server.New(server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
-		AgentToken: agentToken, LeaseTTL: ttl})
+	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
+		AgentToken: agentToken, LeaseTTL: ttl, SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
+	if err := sched.apply(&cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}

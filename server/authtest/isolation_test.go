@@ -102,9 +102,32 @@ func setupAccountA(t *testing.T, env *servertest.Env) accountA {
 		t.Fatal(err)
 	}
 	a.operationARN = aws.ToString(up.ConnectorOperationArn)
+	// The update is asynchronous: the scheduler applies it (changing the connector and its
+	// currentVersion again) and completes the operation. The connector's version is taken
+	// once it has, so that the end of the test can tell a change by the other account.
+	var op *kafkaconnect.DescribeConnectorOperationOutput
+	servertest.Eventually(t, 15*time.Second, "connector operation to end", func() bool {
+		op, err = kc.DescribeConnectorOperation(ctx, &kafkaconnect.DescribeConnectorOperationInput{ConnectorOperationArn: up.ConnectorOperationArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch op.ConnectorOperationState {
+		case kctypes.ConnectorOperationStateUpdateComplete, kctypes.ConnectorOperationStateUpdateFailed,
+			kctypes.ConnectorOperationStateRollbackComplete, kctypes.ConnectorOperationStateRollbackFailed:
+			return true
+		}
+		return false
+	})
+	if op.ConnectorOperationState != kctypes.ConnectorOperationStateUpdateComplete {
+		t.Fatalf("connector operation ended %s: %+v", op.ConnectorOperationState, op.ErrorInfo)
+	}
 	d, err = kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: cc.ConnectorArn})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d.ConnectorState != kctypes.ConnectorStateCreating || d.Capacity == nil || d.Capacity.ProvisionedCapacity == nil ||
+		d.Capacity.ProvisionedCapacity.McuCount != 2 || d.Capacity.ProvisionedCapacity.WorkerCount != 2 {
+		t.Fatalf("connector after its update: state %s, capacity %+v; want CREATING with 2×2", d.ConnectorState, d.Capacity)
 	}
 	a.connectorVersion = aws.ToString(d.CurrentVersion)
 
@@ -282,9 +305,13 @@ func TestAccountIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(d.CurrentVersion) != a.connectorVersion || d.ConnectorState == kctypes.ConnectorStateDeleting ||
+	if aws.ToString(d.CurrentVersion) != a.connectorVersion || d.ConnectorState != kctypes.ConnectorStateCreating ||
 		d.ConnectorConfiguration["tasks.max"] != "1" {
 		t.Errorf("connector changed: version %s→%s, state %s, config %v", a.connectorVersion, aws.ToString(d.CurrentVersion), d.ConnectorState, d.ConnectorConfiguration)
+	}
+	ops, err := kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: &a.connectorARN})
+	if err != nil || len(ops.ConnectorOperations) != 1 || aws.ToString(ops.ConnectorOperations[0].ConnectorOperationArn) != a.operationARN {
+		t.Errorf("connector operations = %v, %v; want only %s", ops, err, a.operationARN)
 	}
 	for _, arn := range []string{a.connectorARN, a.pluginARN, a.workerConfigARN} {
 		tags, err := kc.ListTagsForResource(ctx, &kafkaconnect.ListTagsForResourceInput{ResourceArn: aws.String(arn)})

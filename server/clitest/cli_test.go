@@ -527,13 +527,32 @@ func TestKafkaConnectCLI(t *testing.T) {
 	wcTags.eq(t, "tags", map[string]string{"team": "data", "env": "test"})
 
 	// ---- update-connector: capacity, then configuration ----
+	// update-connector only records the operation and leaves the connector UPDATING; the
+	// scheduler applies it (at once: no agent runs the connector) and the connector is
+	// CREATING again, with the target settings.
 	up := aws.ok("kafkaconnect", "update-connector", "--connector-arn", connARN, "--current-version", version,
 		"--capacity", "provisionedCapacity={mcuCount=4,workerCount=3}")
 	up.eq(t, "connectorArn", connARN)
+	up.eq(t, "connectorState", "UPDATING")
 	opARN := up.str(t, "connectorOperationArn")
 	matches(t, "connectorOperationArn", regexp.MustCompile(`^arn:aws:kafkaconnect:us-east-1:`+servertest.Account+
 		`:connector-operation/orders-mirror/[0-9a-f-]{36}/[0-9a-f-]{36}$`), opARN)
+	op := aws.waitOperation(opARN)
+	op.eq(t, "connectorOperationArn", opARN)
+	op.eq(t, "connectorArn", connARN)
+	op.eq(t, "connectorOperationType", "UPDATE_WORKER_SETTING")
+	op.eq(t, "connectorOperationState", "UPDATE_COMPLETE")
+	op.eq(t, "operationSteps", completedSteps("UPDATE_WORKER_SETTING"))
+	op.recent(t, "creationTime")
+	op.recent(t, "endTime")
+	if op.has("errorInfo") {
+		t.Errorf("completed operation has errorInfo: %s", op)
+	}
+	op.eq(t, "targetWorkerSetting.capacity.provisionedCapacity.mcuCount", 4)
+	op.eq(t, "targetWorkerSetting.capacity.provisionedCapacity.workerCount", 3)
+	op.eq(t, "originWorkerSetting.capacity.autoScaling.mcuCount", 2)
 	d = aws.ok("kafkaconnect", "describe-connector", "--connector-arn", connARN)
+	d.eq(t, "connectorState", "CREATING")
 	d.eq(t, "capacity.provisionedCapacity", map[string]any{"mcuCount": 4, "workerCount": 3})
 	if d.has("capacity.autoScaling") {
 		t.Errorf("capacity.autoScaling survived a switch to provisioned capacity: %s", d)
@@ -543,12 +562,6 @@ func TestKafkaConnectCLI(t *testing.T) {
 	if newVersion == version {
 		t.Errorf("currentVersion %q did not change on update", version)
 	}
-	op := aws.ok("kafkaconnect", "describe-connector-operation", "--connector-operation-arn", opARN)
-	op.eq(t, "connectorArn", connARN)
-	op.eq(t, "connectorOperationType", "UPDATE_WORKER_SETTING")
-	op.eq(t, "connectorOperationState", "UPDATE_COMPLETE")
-	op.eq(t, "targetWorkerSetting.capacity.provisionedCapacity.mcuCount", 4)
-	op.eq(t, "originWorkerSetting.capacity.autoScaling.mcuCount", 2)
 
 	// A stale currentVersion is refused and changes nothing.
 	r := aws.fail("BadRequestException", "kafkaconnect", "update-connector", "--connector-arn", connARN,
@@ -563,18 +576,40 @@ func TestKafkaConnectCLI(t *testing.T) {
 	if !strings.Contains(r.stderr, "mcuCount") {
 		t.Errorf("error does not name mcuCount:\n%s", r)
 	}
+	d = aws.ok("kafkaconnect", "describe-connector", "--connector-arn", connARN)
+	d.eq(t, "currentVersion", newVersion)
+	d.eq(t, "capacity.provisionedCapacity", map[string]any{"mcuCount": 4, "workerCount": 3})
 
 	newConfig := maps(connConfig, map[string]string{"tasks.max": "2", "topics": "orders.*"})
 	up = aws.ok("kafkaconnect", "update-connector", "--connector-arn", connARN, "--current-version", newVersion,
 		"--connector-configuration", jsonArg(t, newConfig))
 	up.eq(t, "connectorArn", connARN)
+	up.eq(t, "connectorState", "UPDATING")
+	op = aws.waitOperation(up.str(t, "connectorOperationArn"))
+	op.eq(t, "connectorOperationType", "UPDATE_CONNECTOR_CONFIGURATION")
+	op.eq(t, "connectorOperationState", "UPDATE_COMPLETE")
+	op.eq(t, "operationSteps", completedSteps("UPDATE_CONNECTOR_CONFIGURATION"))
+	op.recent(t, "endTime")
+	// Operations show connector.class and tasks.max; every other value is redacted.
+	if o := op.obj(t, "originConnectorConfiguration"); o["tasks.max"] != connConfig["tasks.max"] || o["connector.class"] != connConfig["connector.class"] {
+		t.Errorf("originConnectorConfiguration = %s", o)
+	}
+	if tc := op.obj(t, "targetConnectorConfiguration"); tc["tasks.max"] != "2" || tc["topics"] != "<redacted>" || len(tc) != len(newConfig) {
+		t.Errorf("targetConnectorConfiguration = %s", tc)
+	}
 	d = aws.ok("kafkaconnect", "describe-connector", "--connector-arn", connARN)
+	d.eq(t, "connectorState", "CREATING")
 	d.eq(t, "connectorConfiguration", newConfig)
 	d.eq(t, "capacity.provisionedCapacity.workerCount", 3)
+	if d.str(t, "currentVersion") == newVersion {
+		t.Errorf("currentVersion %q did not change on a configuration update", newVersion)
+	}
 	ops := aws.ok("kafkaconnect", "list-connector-operations", "--connector-arn", connARN)
 	var opTypes []string
 	for _, o := range ops.list(t, "connectorOperations") {
-		opTypes = append(opTypes, obj(o.(map[string]any)).str(t, "connectorOperationType"))
+		oo := obj(o.(map[string]any))
+		opTypes = append(opTypes, oo.str(t, "connectorOperationType"))
+		oo.eq(t, "connectorOperationState", "UPDATE_COMPLETE")
 	}
 	sort.Strings(opTypes)
 	if want := []string{"UPDATE_CONNECTOR_CONFIGURATION", "UPDATE_WORKER_SETTING"}; !slices.Equal(opTypes, want) {
@@ -613,6 +648,34 @@ func TestKafkaConnectCLI(t *testing.T) {
 	if !slices.Equal(left, names[:7]) {
 		t.Errorf("after delete, list-connectors = %v, want %v", left, names[:7])
 	}
+}
+
+// waitOperation polls describe-connector-operation until the operation has ended
+// (UPDATE_COMPLETE, UPDATE_FAILED, ROLLBACK_COMPLETE or ROLLBACK_FAILED) and returns it.
+// update-connector only records the operation; the server's scheduler carries it out.
+func (c *cli) waitOperation(opARN string) obj {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // each CLI run takes a while
+	for {
+		op := c.ok("kafkaconnect", "describe-connector-operation", "--connector-operation-arn", opARN)
+		switch st := op.str(c.t, "connectorOperationState"); st {
+		case "UPDATE_COMPLETE", "UPDATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED":
+			return op
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("operation %s has not ended: %s", opARN, op)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// completedSteps are the steps of a completed update of type typ, as the CLI prints them.
+func completedSteps(typ string) []map[string]string {
+	var out []map[string]string
+	for _, st := range []string{"INITIALIZE_UPDATE", typ, "VALIDATE_UPDATE", "FINALIZE_UPDATE"} {
+		out = append(out, map[string]string{"stepType": st, "stepState": "COMPLETED"})
+	}
+	return out
 }
 
 // live requires a workload state that a healthy new workload may be in: CREATING until the

@@ -231,9 +231,11 @@ func TestConnectorLifecycleOnAnAgent(t *testing.T) {
 	if fmt.Sprint(taskIDs) != "[0 1 2]" {
 		t.Fatalf("tasks spread over the workers: %v", taskIDs)
 	}
-	// Placed but not yet running: still CREATING, the capacity message is gone.
-	servertest.Eventually(t, 10*time.Second, "capacity message cleared", func() bool {
-		return describe(t, kc, arn).StateDescription == nil
+	// Placed but not yet running: still CREATING, and the description says it waits for the
+	// workers, no longer for capacity.
+	servertest.Eventually(t, 10*time.Second, "capacity message replaced", func() bool {
+		d := describe(t, kc, arn).StateDescription
+		return d != nil && aws.ToString(d.Code) == "WAITING_FOR_WORKERS" && strings.Contains(aws.ToString(d.Message), "workers are starting")
 	})
 	a.reportRunning()
 	servertest.Eventually(t, 10*time.Second, "RUNNING", func() bool {

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,14 +179,18 @@ func listConnectorPages(t *testing.T, c *kafkaconnect.Client, in *kafkaconnect.L
 }
 
 // TestUpdateConnector: a capacity update and a configuration update each return a connector
-// operation, change currentVersion and the description; Describe/ListConnectorOperations show
-// the operations, newest first, paginated.
+// operation and leave the connector UPDATING; the scheduler's leader then carries the
+// operation out (the connector has not started, so at once): UPDATE_COMPLETE with every step
+// COMPLETED, the description has the target, currentVersion changed and the connector is
+// CREATING again. Describe/ListConnectorOperations show the operations, newest first,
+// paginated.
 func TestUpdateConnector(t *testing.T) {
 	t.Parallel()
 	f := start(t)
 	ctx := t.Context()
 	arn := createConnector(t, f.kc, connectorInput("c", f.activePlugin(t, "mm2")))
 	v0 := describeConnector(t, f.kc, arn)
+	eq(t, "state of a new connector", v0.ConnectorState, kct.ConnectorStateCreating)
 
 	// Capacity: provisioned 1×2 → 2×3.
 	up := must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
@@ -194,25 +199,40 @@ func TestUpdateConnector(t *testing.T) {
 	})).get(t)
 	eq(t, "update arn", aws.ToString(up.ConnectorArn), arn)
 	arnPrefix(t, "connectorOperationArn", aws.ToString(up.ConnectorOperationArn), "kafkaconnect", servertest.Account, "connector-operation", "c")
-	if up.ConnectorState == "" {
-		t.Error("update returned no connectorState")
-	}
-	v1 := describeConnector(t, f.kc, arn)
-	if aws.ToString(v1.CurrentVersion) == aws.ToString(v0.CurrentVersion) {
-		t.Error("currentVersion did not change")
-	}
-	if p := v1.Capacity.ProvisionedCapacity; p == nil || p.McuCount != 2 || p.WorkerCount != 3 {
-		t.Errorf("capacity after update %+v", v1.Capacity)
-	}
-	eqMap(t, "configuration after capacity update", v1.ConnectorConfiguration, mirrorConfig())
+	eq(t, "update connectorState", up.ConnectorState, kct.ConnectorStateUpdating)
 
-	op := must(f.kc.DescribeConnectorOperation(ctx, &kafkaconnect.DescribeConnectorOperationInput{ConnectorOperationArn: up.ConnectorOperationArn})).get(t)
+	// Right after the call the connector is UPDATING with its old description (the call only
+	// records the operation) — unless the leader has already applied the target, in which case
+	// the operation is complete and the connector CREATING on the new capacity.
+	mid := describeConnector(t, f.kc, arn)
+	if aws.ToString(mid.CurrentVersion) == aws.ToString(v0.CurrentVersion) {
+		t.Error("currentVersion did not change on UpdateConnector")
+	}
+	first := checkJustRecorded(t, f.kc, aws.ToString(up.ConnectorOperationArn), kct.ConnectorOperationTypeUpdateWorkerSetting)
+	switch mid.ConnectorState {
+	case kct.ConnectorStateUpdating:
+		if p := mid.Capacity.ProvisionedCapacity; p == nil || p.McuCount != 1 || p.WorkerCount != 2 || mid.Capacity.AutoScaling != nil {
+			t.Errorf("capacity of the UPDATING connector %+v; want the origin 1×2 until the scheduler applies the target", mid.Capacity)
+		}
+		eqMap(t, "configuration of the UPDATING connector", mid.ConnectorConfiguration, mirrorConfig())
+	case kct.ConnectorStateCreating:
+		// (Seen CREATING before the operation was described: the operation must have been
+		// complete already — the step that completes it is what makes the connector CREATING.)
+		if first.ConnectorOperationState != kct.ConnectorOperationStateUpdateComplete {
+			t.Errorf("connector CREATING (stateDescription %s) while its operation is still %s; want UPDATING until the operation completes",
+				stateString(mid.StateDescription), first.ConnectorOperationState)
+		}
+	default:
+		t.Errorf("connector right after UpdateConnector is %s; want UPDATING", mid.ConnectorState)
+	}
+
+	op := waitOperation(t, f.kc, aws.ToString(up.ConnectorOperationArn))
+	checkCompleted(t, op, kct.ConnectorOperationTypeUpdateWorkerSetting)
 	eq(t, "op arn", aws.ToString(op.ConnectorOperationArn), aws.ToString(up.ConnectorOperationArn))
 	eq(t, "op connector", aws.ToString(op.ConnectorArn), arn)
-	eq(t, "op type", op.ConnectorOperationType, kct.ConnectorOperationTypeUpdateWorkerSetting)
-	eq(t, "op state", op.ConnectorOperationState, kct.ConnectorOperationStateUpdateComplete)
-	recent(t, "op creationTime", op.CreationTime)
-	recent(t, "op endTime", op.EndTime)
+	if first.CreationTime != nil && op.CreationTime != nil && !first.CreationTime.Equal(*op.CreationTime) {
+		t.Errorf("operation creationTime changed from %v to %v", *first.CreationTime, *op.CreationTime)
+	}
 	if o := op.OriginWorkerSetting; o == nil || o.Capacity == nil || o.Capacity.ProvisionedCapacity == nil ||
 		o.Capacity.ProvisionedCapacity.McuCount != 1 || o.Capacity.ProvisionedCapacity.WorkerCount != 2 {
 		t.Errorf("originWorkerSetting %+v", o)
@@ -221,26 +241,40 @@ func TestUpdateConnector(t *testing.T) {
 		n.Capacity.ProvisionedCapacity.McuCount != 2 || n.Capacity.ProvisionedCapacity.WorkerCount != 3 {
 		t.Errorf("targetWorkerSetting %+v", n)
 	}
-	var steps []kct.ConnectorOperationStepType
-	for _, s := range op.OperationSteps {
-		steps = append(steps, s.StepType)
-		eq(t, "step state", s.StepState, kct.ConnectorOperationStepStateCompleted)
+	if op.OriginConnectorConfiguration != nil || op.TargetConnectorConfiguration != nil {
+		t.Errorf("capacity update has connector configurations %v %v", op.OriginConnectorConfiguration, op.TargetConnectorConfiguration)
 	}
-	eqSlice(t, "steps", steps, []kct.ConnectorOperationStepType{
-		kct.ConnectorOperationStepTypeInitializeUpdate, kct.ConnectorOperationStepTypeUpdateWorkerSetting,
-		kct.ConnectorOperationStepTypeValidateUpdate, kct.ConnectorOperationStepTypeFinalizeUpdate,
-	})
+	v1 := describeConnector(t, f.kc, arn)
+	eq(t, "connector state after the update", v1.ConnectorState, kct.ConnectorStateCreating)
+	if aws.ToString(v1.CurrentVersion) == aws.ToString(v0.CurrentVersion) {
+		t.Error("currentVersion did not change")
+	}
+	if mid.ConnectorState == kct.ConnectorStateUpdating && aws.ToString(v1.CurrentVersion) == aws.ToString(mid.CurrentVersion) {
+		t.Error("currentVersion did not change when the target was applied")
+	}
+	if p := v1.Capacity.ProvisionedCapacity; p == nil || p.McuCount != 2 || p.WorkerCount != 3 || v1.Capacity.AutoScaling != nil {
+		t.Errorf("capacity after update %+v", v1.Capacity)
+	}
+	eqMap(t, "configuration after capacity update", v1.ConnectorConfiguration, mirrorConfig())
+	sameOutput(t, "completed operation", op, describeOperation(t, f.kc, aws.ToString(up.ConnectorOperationArn)))
 
 	// Capacity: provisioned → autoscaling.
-	up2 := must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
+	up2Arn, v2 := updateAndWait(t, f.kc, &kafkaconnect.UpdateConnectorInput{
 		ConnectorArn: aws.String(arn), CurrentVersion: v1.CurrentVersion,
 		Capacity: &kct.CapacityUpdate{AutoScaling: &kct.AutoScalingUpdate{McuCount: 4, MinWorkerCount: 1, MaxWorkerCount: 3,
 			ScaleInPolicy: &kct.ScaleInPolicyUpdate{CpuUtilizationPercentage: 10}, ScaleOutPolicy: &kct.ScaleOutPolicyUpdate{CpuUtilizationPercentage: 90}}},
-	})).get(t)
-	v2 := describeConnector(t, f.kc, arn)
+	})
 	if a := v2.Capacity.AutoScaling; v2.Capacity.ProvisionedCapacity != nil || a == nil || a.McuCount != 4 || a.MaxWorkerCount != 3 ||
 		a.ScaleInPolicy.CpuUtilizationPercentage != 10 || a.ScaleOutPolicy.CpuUtilizationPercentage != 90 {
 		t.Errorf("capacity after autoscaling update %+v", v2.Capacity)
+	}
+	eqMap(t, "configuration after autoscaling update", v2.ConnectorConfiguration, mirrorConfig())
+	op2 := describeOperation(t, f.kc, up2Arn)
+	if o := op2.OriginWorkerSetting; o == nil || o.Capacity == nil || o.Capacity.ProvisionedCapacity == nil || o.Capacity.ProvisionedCapacity.WorkerCount != 3 {
+		t.Errorf("op2 originWorkerSetting %+v", o)
+	}
+	if n := op2.TargetWorkerSetting; n == nil || n.Capacity == nil || n.Capacity.AutoScaling == nil || n.Capacity.AutoScaling.McuCount != 4 {
+		t.Errorf("op2 targetWorkerSetting %+v", n)
 	}
 
 	// Configuration: tasks.max 2 → 4 and a new key.
@@ -250,7 +284,26 @@ func TestUpdateConnector(t *testing.T) {
 	up3 := must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
 		ConnectorArn: aws.String(arn), CurrentVersion: v2.CurrentVersion, ConnectorConfiguration: conf,
 	})).get(t)
+	eq(t, "configuration update connectorState", up3.ConnectorState, kct.ConnectorStateUpdating)
+	mid3 := describeConnector(t, f.kc, arn)
+	first3 := checkJustRecorded(t, f.kc, aws.ToString(up3.ConnectorOperationArn), kct.ConnectorOperationTypeUpdateConnectorConfiguration)
+	switch mid3.ConnectorState {
+	case kct.ConnectorStateUpdating:
+		eqMap(t, "configuration of the UPDATING connector", mid3.ConnectorConfiguration, mirrorConfig())
+	case kct.ConnectorStateCreating:
+		// (Seen CREATING before the operation was described: the operation must have been
+		// complete already — the step that completes it is what makes the connector CREATING.)
+		if first3.ConnectorOperationState != kct.ConnectorOperationStateUpdateComplete {
+			t.Errorf("connector CREATING (stateDescription %s) while its operation is still %s; want UPDATING until the operation completes",
+				stateString(mid3.StateDescription), first3.ConnectorOperationState)
+		}
+	default:
+		t.Errorf("connector right after UpdateConnector is %s; want UPDATING", mid3.ConnectorState)
+	}
+	op3 := waitOperation(t, f.kc, aws.ToString(up3.ConnectorOperationArn))
+	checkCompleted(t, op3, kct.ConnectorOperationTypeUpdateConnectorConfiguration)
 	v3 := describeConnector(t, f.kc, arn)
+	eq(t, "connector state after the configuration update", v3.ConnectorState, kct.ConnectorStateCreating)
 	eqMap(t, "configuration after update", v3.ConnectorConfiguration, conf)
 	if aws.ToString(v3.CurrentVersion) == aws.ToString(v2.CurrentVersion) {
 		t.Error("currentVersion did not change on a configuration update")
@@ -258,9 +311,7 @@ func TestUpdateConnector(t *testing.T) {
 	if v3.Capacity.AutoScaling == nil || v3.Capacity.AutoScaling.McuCount != 4 {
 		t.Errorf("capacity changed by a configuration update: %+v", v3.Capacity)
 	}
-	op3 := must(f.kc.DescribeConnectorOperation(ctx, &kafkaconnect.DescribeConnectorOperationInput{ConnectorOperationArn: up3.ConnectorOperationArn})).get(t)
 	eq(t, "op3 type", op3.ConnectorOperationType, kct.ConnectorOperationTypeUpdateConnectorConfiguration)
-	eq(t, "op3 state", op3.ConnectorOperationState, kct.ConnectorOperationStateUpdateComplete)
 	eq(t, "origin tasks.max", op3.OriginConnectorConfiguration["tasks.max"], "2")
 	eq(t, "target tasks.max", op3.TargetConnectorConfiguration["tasks.max"], "4")
 	eq(t, "target connector.class", op3.TargetConnectorConfiguration["connector.class"], mirrorSource)
@@ -272,17 +323,20 @@ func TestUpdateConnector(t *testing.T) {
 	}
 
 	// ListConnectorOperations: newest first; pages of 2.
-	want := []string{aws.ToString(up3.ConnectorOperationArn), aws.ToString(up2.ConnectorOperationArn), aws.ToString(up.ConnectorOperationArn)}
+	want := []string{aws.ToString(up3.ConnectorOperationArn), up2Arn, aws.ToString(up.ConnectorOperationArn)}
 	all := must(f.kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn)})).get(t)
 	var got []string
 	for _, o := range all.ConnectorOperations {
 		got = append(got, aws.ToString(o.ConnectorOperationArn))
 		eq(t, "summary state", o.ConnectorOperationState, kct.ConnectorOperationStateUpdateComplete)
 		recent(t, "summary creationTime", o.CreationTime)
+		recent(t, "summary endTime", o.EndTime)
 	}
 	eqSlice(t, "operations", got, want)
-	eq(t, "newest type", all.ConnectorOperations[0].ConnectorOperationType, kct.ConnectorOperationTypeUpdateConnectorConfiguration)
-	eq(t, "oldest type", all.ConnectorOperations[2].ConnectorOperationType, kct.ConnectorOperationTypeUpdateWorkerSetting)
+	if len(all.ConnectorOperations) == 3 {
+		eq(t, "newest type", all.ConnectorOperations[0].ConnectorOperationType, kct.ConnectorOperationTypeUpdateConnectorConfiguration)
+		eq(t, "oldest type", all.ConnectorOperations[2].ConnectorOperationType, kct.ConnectorOperationTypeUpdateWorkerSetting)
+	}
 
 	var pages [][]string
 	p := kafkaconnect.NewListConnectorOperationsPaginator(f.kc, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn), MaxResults: aws.Int32(2)})
@@ -350,9 +404,35 @@ func TestUpdateConnectorRefused(t *testing.T) {
 	ops := must(f.kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn)})).get(t)
 	eq(t, "operations after refused updates", len(ops.ConnectorOperations), 0)
 
+	// An update in progress refuses another one, even with the current version: only a
+	// RUNNING (here: not yet started) connector can be updated, not an UPDATING one. The
+	// leader completes the update of a connector that has not started at once, so this can
+	// only be tried while the connector is still seen UPDATING; if the leader completes the
+	// operation between the Describe and the second call, the version is stale instead.
+	up := must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn), CurrentVersion: cur, ConnectorConfiguration: conf})).get(t)
+	eq(t, "update connectorState", up.ConnectorState, kct.ConnectorStateUpdating)
+	if d := describeConnector(t, f.kc, arn); d.ConnectorState == kct.ConnectorStateUpdating {
+		_, err := f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn), CurrentVersion: d.CurrentVersion, Capacity: capUpdate})
+		e := wantErr[*kct.BadRequestException](t, err, 400)
+		switch msg := e.ErrorMessage(); {
+		case strings.Contains(msg, "is UPDATING") && strings.Contains(msg, "RUNNING"):
+		case strings.Contains(msg, "currentVersion"):
+			t.Logf("the operation completed before the second update: %s", msg)
+		default:
+			t.Errorf("update of an UPDATING connector refused with %q; want it to say the connector is UPDATING", msg)
+		}
+	} else {
+		t.Logf("connector already %s after UpdateConnector: the refusal while UPDATING is not exercised", d.ConnectorState)
+	}
+	checkCompleted(t, waitOperation(t, f.kc, aws.ToString(up.ConnectorOperationArn)), kct.ConnectorOperationTypeUpdateConnectorConfiguration)
+
 	// A version that was current once is stale after a change.
-	must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn), CurrentVersion: cur, ConnectorConfiguration: conf})).get(t)
 	mid := describeConnector(t, f.kc, arn)
+	eq(t, "state after the update", mid.ConnectorState, kct.ConnectorStateCreating)
+	eqMap(t, "configuration after the update", mid.ConnectorConfiguration, conf)
+	if p := mid.Capacity.ProvisionedCapacity; p == nil || p.McuCount != 1 || p.WorkerCount != 2 {
+		t.Errorf("capacity after a configuration update (and a refused capacity update) %+v; want 1×2", mid.Capacity)
+	}
 	_, err := f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn), CurrentVersion: cur, Capacity: capUpdate})
 	wantErr[*kct.BadRequestException](t, err, 400, "currentVersion")
 	sameOutput(t, "connector after a stale update", mid, describeConnector(t, f.kc, arn))
@@ -363,6 +443,10 @@ func TestUpdateConnectorRefused(t *testing.T) {
 	_, err = f.otherC.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn), CurrentVersion: mid.CurrentVersion, Capacity: capUpdate})
 	wantErr[*kct.NotFoundException](t, err, 404)
 	sameOutput(t, "connector after a foreign update", mid, describeConnector(t, f.kc, arn))
+	ops = must(f.kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn)})).get(t)
+	if len(ops.ConnectorOperations) != 1 || aws.ToString(ops.ConnectorOperations[0].ConnectorOperationArn) != aws.ToString(up.ConnectorOperationArn) {
+		t.Errorf("operations after one accepted and several refused updates: %+v; want only %s", ops.ConnectorOperations, aws.ToString(up.ConnectorOperationArn))
+	}
 }
 
 // TestDeleteConnector: with a stale currentVersion nothing changes; with the current one, or
@@ -553,12 +637,17 @@ func TestConnectorAccounts(t *testing.T) {
 	f := start(t)
 	ctx := t.Context()
 	arn := createConnector(t, f.kc, connectorInput("shared", f.activePlugin(t, "mm2")))
-	must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn),
+	// An update, so that the connector has an operation; "before" is taken once it has
+	// completed (the scheduler changes the connector until then).
+	updated, before := updateAndWait(t, f.kc, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn),
 		CurrentVersion: describeConnector(t, f.kc, arn).CurrentVersion,
-		Capacity:       &kct.CapacityUpdate{ProvisionedCapacity: &kct.ProvisionedCapacityUpdate{McuCount: 1, WorkerCount: 1}}})).get(t)
-	before := describeConnector(t, f.kc, arn)
+		Capacity:       &kct.CapacityUpdate{ProvisionedCapacity: &kct.ProvisionedCapacityUpdate{McuCount: 1, WorkerCount: 1}}})
 	ops := must(f.kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn)})).get(t)
+	if len(ops.ConnectorOperations) != 1 || aws.ToString(ops.ConnectorOperations[0].ConnectorOperationArn) != updated {
+		t.Fatalf("operations %+v; want only %s", ops.ConnectorOperations, updated)
+	}
 	opARN := ops.ConnectorOperations[0].ConnectorOperationArn
+	opBefore := describeOperation(t, f.kc, updated)
 
 	_, err := f.kc.CreateConnector(ctx, connectorInput("shared", aws.ToString(before.Plugins[0].CustomPlugin.CustomPluginArn)))
 	wantErr[*kct.ConflictException](t, err, 409, "shared")
@@ -578,6 +667,9 @@ func TestConnectorAccounts(t *testing.T) {
 	_, err = f.otherC.TagResource(ctx, &kafkaconnect.TagResourceInput{ResourceArn: aws.String(arn), Tags: map[string]string{"x": "y"}})
 	wantErr[*kct.NotFoundException](t, err, 404)
 	sameOutput(t, "connector after foreign calls", before, describeConnector(t, f.kc, arn))
+	sameOutput(t, "operation after foreign calls", opBefore, describeOperation(t, f.kc, updated))
+	ops = must(f.kc.ListConnectorOperations(ctx, &kafkaconnect.ListConnectorOperationsInput{ConnectorArn: aws.String(arn)})).get(t)
+	eq(t, "operations after foreign calls", len(ops.ConnectorOperations), 1)
 	tags := must(f.kc.ListTagsForResource(ctx, &kafkaconnect.ListTagsForResourceInput{ResourceArn: aws.String(arn)})).get(t)
 	eq(t, "tags after a foreign TagResource", len(tags.Tags), 0)
 

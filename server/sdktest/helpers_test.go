@@ -404,3 +404,154 @@ func manyTags(prefix string, n int) map[string]string {
 	}
 	return m
 }
+
+// ---- connector operations ----
+
+// opEnded reports whether a connector operation is in a terminal state.
+func opEnded(s kct.ConnectorOperationState) bool {
+	switch s {
+	case kct.ConnectorOperationStateUpdateComplete, kct.ConnectorOperationStateUpdateFailed,
+		kct.ConnectorOperationStateRollbackComplete, kct.ConnectorOperationStateRollbackFailed:
+		return true
+	}
+	return false
+}
+
+// describeOperation returns a connector operation's description.
+func describeOperation(t *testing.T, c *kafkaconnect.Client, opARN string) *kafkaconnect.DescribeConnectorOperationOutput {
+	t.Helper()
+	return must(c.DescribeConnectorOperation(t.Context(), &kafkaconnect.DescribeConnectorOperationInput{ConnectorOperationArn: aws.String(opARN)})).get(t)
+}
+
+// waitOperation polls DescribeConnectorOperation every 50 ms, for up to 15 s, until the
+// operation has ended (UPDATE_COMPLETE, UPDATE_FAILED, ROLLBACK_COMPLETE or ROLLBACK_FAILED),
+// and returns its final description. UpdateConnector only records the operation; the
+// scheduler's leader carries it out.
+func waitOperation(t *testing.T, c *kafkaconnect.Client, opARN string) *kafkaconnect.DescribeConnectorOperationOutput {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		op := describeOperation(t, c, opARN)
+		if opEnded(op.ConnectorOperationState) {
+			return op
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("operation %s still %s after 15 s: steps %s", opARN, op.ConnectorOperationState, stepsString(op.OperationSteps))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// updateSteps is the order of the steps of an update of type typ.
+func updateSteps(typ kct.ConnectorOperationType) []kct.ConnectorOperationStepType {
+	return []kct.ConnectorOperationStepType{kct.ConnectorOperationStepTypeInitializeUpdate, kct.ConnectorOperationStepType(typ),
+		kct.ConnectorOperationStepTypeValidateUpdate, kct.ConnectorOperationStepTypeFinalizeUpdate}
+}
+
+func stepsString(steps []kct.ConnectorOperationStep) string {
+	var b strings.Builder
+	for i, s := range steps {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s=%s", s.StepType, s.StepState)
+	}
+	return "[" + b.String() + "]"
+}
+
+// checkSteps asserts that op lists exactly the steps of an update of type typ, in order, in
+// the given states.
+func checkSteps(t *testing.T, what string, op *kafkaconnect.DescribeConnectorOperationOutput, typ kct.ConnectorOperationType, states ...kct.ConnectorOperationStepState) {
+	t.Helper()
+	want := updateSteps(typ)
+	bad := len(op.OperationSteps) != len(want)
+	for i := 0; !bad && i < len(want); i++ {
+		bad = op.OperationSteps[i].StepType != want[i] || op.OperationSteps[i].StepState != states[i]
+	}
+	if bad {
+		var exp []kct.ConnectorOperationStep
+		for i := range want {
+			exp = append(exp, kct.ConnectorOperationStep{StepType: want[i], StepState: states[i]})
+		}
+		t.Errorf("%s steps = %s; want %s", what, stepsString(op.OperationSteps), stepsString(exp))
+	}
+}
+
+// checkJustRecorded asserts what DescribeConnectorOperation shows of an update of a connector
+// that has not started, right after the call: either the operation as the call recorded it
+// (UPDATE_IN_PROGRESS, INITIALIZE_UPDATE in progress, every later step pending, no endTime) or,
+// when the scheduler's leader was already there, complete (see checkCompleted). It returns the
+// description.
+func checkJustRecorded(t *testing.T, c *kafkaconnect.Client, opARN string, typ kct.ConnectorOperationType) *kafkaconnect.DescribeConnectorOperationOutput {
+	t.Helper()
+	op := describeOperation(t, c, opARN)
+	eq(t, "operation type", op.ConnectorOperationType, typ)
+	recent(t, "operation creationTime", op.CreationTime)
+	switch op.ConnectorOperationState {
+	case kct.ConnectorOperationStateUpdateInProgress:
+		checkSteps(t, "recorded operation", op, typ, kct.ConnectorOperationStepStateInProgress, kct.ConnectorOperationStepStatePending,
+			kct.ConnectorOperationStepStatePending, kct.ConnectorOperationStepStatePending)
+		if op.EndTime != nil {
+			t.Errorf("operation in progress has endTime %v", *op.EndTime)
+		}
+		if op.ErrorInfo != nil {
+			t.Errorf("operation in progress has errorInfo %+v", op.ErrorInfo)
+		}
+	case kct.ConnectorOperationStateUpdateComplete:
+		t.Logf("operation %s already complete when first described", opARN)
+		checkCompleted(t, op, typ)
+	default:
+		t.Errorf("operation right after UpdateConnector is %s (steps %s); want UPDATE_IN_PROGRESS or, already, UPDATE_COMPLETE",
+			op.ConnectorOperationState, stepsString(op.OperationSteps))
+	}
+	return op
+}
+
+// checkCompleted asserts that op is a successfully completed update of type typ: every step
+// COMPLETED in order, an endTime not before its creationTime, no errorInfo.
+func checkCompleted(t *testing.T, op *kafkaconnect.DescribeConnectorOperationOutput, typ kct.ConnectorOperationType) {
+	t.Helper()
+	eq(t, "operation state", op.ConnectorOperationState, kct.ConnectorOperationStateUpdateComplete)
+	eq(t, "operation type", op.ConnectorOperationType, typ)
+	c := kct.ConnectorOperationStepStateCompleted
+	checkSteps(t, "completed operation", op, typ, c, c, c, c)
+	recent(t, "operation creationTime", op.CreationTime)
+	recent(t, "operation endTime", op.EndTime)
+	if op.EndTime != nil && op.CreationTime != nil && op.EndTime.Before(*op.CreationTime) {
+		t.Errorf("operation endTime %v is before its creationTime %v", *op.EndTime, *op.CreationTime)
+	}
+	if op.ErrorInfo != nil {
+		t.Errorf("completed operation has errorInfo %+v", op.ErrorInfo)
+	}
+}
+
+// updateAndWait updates a connector that has not started (CREATING, as every connector of
+// these tests: no agent runs them), checks that the call leaves it UPDATING, waits for the
+// operation to complete and checks that the connector is CREATING again with a new
+// currentVersion. It returns the operation ARN and the connector's final description.
+func updateAndWait(t *testing.T, c *kafkaconnect.Client, in *kafkaconnect.UpdateConnectorInput) (string, *kafkaconnect.DescribeConnectorOutput) {
+	t.Helper()
+	arn := aws.ToString(in.ConnectorArn)
+	up := must(c.UpdateConnector(t.Context(), in)).get(t)
+	eq(t, "UpdateConnector connectorState", up.ConnectorState, kct.ConnectorStateUpdating)
+	eq(t, "UpdateConnector connectorArn", aws.ToString(up.ConnectorArn), arn)
+	typ := kct.ConnectorOperationTypeUpdateConnectorConfiguration
+	if in.Capacity != nil {
+		typ = kct.ConnectorOperationTypeUpdateWorkerSetting
+	}
+	opARN := aws.ToString(up.ConnectorOperationArn)
+	checkCompleted(t, waitOperation(t, c, opARN), typ)
+	d := describeConnector(t, c, arn)
+	eq(t, "connector state after its update", d.ConnectorState, kct.ConnectorStateCreating)
+	if aws.ToString(d.CurrentVersion) == aws.ToString(in.CurrentVersion) {
+		t.Errorf("currentVersion %s did not change on update", aws.ToString(in.CurrentVersion))
+	}
+	return opARN, d
+}
+
+func stateString(d *kct.StateDescription) string {
+	if d == nil {
+		return "none"
+	}
+	return aws.ToString(d.Code) + ": " + aws.ToString(d.Message)
+}

@@ -42,8 +42,9 @@ func TestNextToken(t *testing.T) {
 	}
 	for _, arn := range conns[:2] {
 		for range 2 {
-			must(f.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn),
-				CurrentVersion: describeConnector(t, f.kc, arn).CurrentVersion, ConnectorConfiguration: mirrorConfig()})).get(t)
+			// Each update must complete before the next: an UPDATING connector refuses another.
+			updateAndWait(t, f.kc, &kafkaconnect.UpdateConnectorInput{ConnectorArn: aws.String(arn),
+				CurrentVersion: describeConnector(t, f.kc, arn).CurrentVersion, ConnectorConfiguration: mirrorConfig()})
 		}
 	}
 	for _, n := range []string{"a-1", "a-2", "b-1"} {

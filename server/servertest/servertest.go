@@ -70,6 +70,8 @@ type Options struct {
 	S3Dir string
 	// LeaseTTL is the agents' lease; default 10s.
 	LeaseTTL time.Duration
+	// SecretsEndpoint and SecretsDir are the server's (server.Config); "" = unset.
+	SecretsEndpoint, SecretsDir string
 }
 
 // AgentToken is the join token of every Env's agent gateway.
@@ -129,6 +131,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
 		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, ReconcileInterval: 200 * time.Millisecond,
+		SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,22 @@ type Options struct {
 
 	// Logger receives the task's logs; default discards them.
 	Logger *slog.Logger
+	// Metrics receives the task's metrics; nil for none.
+	Metrics MetricsSink
+}
+
+// MetricsSink receives a Task's metrics. Calls come from Run's goroutine; implementations
+// must not block.
+type MetricsSink interface {
+	// Groups reports how many consumer groups the task replicates — its share of the source
+	// groups the groups filter selects — after every listing (MSK: ConsumerGroupCount).
+	Groups(n int)
+	// OffsetSyncFailed counts a commit of translated offsets to target group that failed
+	// (MSK: ConsumerGroupOffsetSyncFailure); err says why.
+	OffsetSyncFailed(group string, err error)
+	// Error counts any failed request the task logged and will retry (the sync failures
+	// above included); what says what failed.
+	Error(what string, err error)
 }
 
 // FromConfig maps a parsed MirrorCheckpointConnector configuration onto Options for task
@@ -291,6 +307,9 @@ func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client,
 	if err != nil {
 		t.warn(ctx, "list source consumer groups", err)
 		return
+	}
+	if t.opts.Metrics != nil {
+		t.opts.Metrics.Groups(len(groups))
 	}
 	committed := sadm.FetchManyOffsets(ctx, groups...)
 	// Progress, then syncs, are read after the group offsets: every sync written before the
@@ -498,6 +517,9 @@ func (t *Task) syncGroupOffsets(ctx context.Context, tadm *kadm.Client, changedO
 			// Most likely a consumer joined the group since it was described: the broker
 			// refuses admin commits to a non-empty group, which is what we want.
 			t.warn(ctx, "commit translated offsets of group "+group+" on the target", err)
+			if ctx.Err() == nil && t.opts.Metrics != nil {
+				t.opts.Metrics.OffsetSyncFailed(group, err)
+			}
 			continue
 		}
 		n := 0
@@ -587,6 +609,9 @@ func (t *Task) warn(ctx context.Context, what string, err error) {
 		return // shutting down: the error is the cancellation
 	}
 	t.log.Warn(what, "error", err)
+	if t.opts.Metrics != nil {
+		t.opts.Metrics.Error(what, err)
+	}
 }
 
 func setIn(m map[string]map[topicPartition]records.Checkpoint, group string, tp topicPartition, cp records.Checkpoint) {

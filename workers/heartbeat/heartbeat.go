@@ -48,6 +48,9 @@ type Options struct {
 
 	// Logger receives the task's logs; default discards them.
 	Logger *slog.Logger
+	// ErrorFunc, if set, is called with every heartbeat the target failed to write, from the
+	// producer's goroutine; it must not block.
+	ErrorFunc func(error)
 
 	// NowFunc is the clock for heartbeat timestamps; default time.Now.
 	NowFunc func() time.Time
@@ -152,6 +155,9 @@ func (t *Task) Run(ctx context.Context) error {
 			inflight.Store(false)
 			if err != nil && ctx.Err() == nil {
 				t.log.Warn("write heartbeat", "topic", t.opts.Topic, "error", err)
+				if t.opts.ErrorFunc != nil {
+					t.opts.ErrorFunc(err)
+				}
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package mirror
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +28,12 @@ type MetricsSink interface {
 	// Lag reports how many records of the partition are not yet replicated: the source's high
 	// watermark at the latest fetch minus the next offset to acknowledge (MSK: MessageLag).
 	Lag(topic string, partition int32, records int64)
+	// Polled reports the records fetched from the source partition since the previous call,
+	// whether copied or skipped (MSK: SourceRecordPollRate; Replicated is the write rate).
+	Polled(topic string, partition int32, records int64)
+	// Topics reports the source topics the task replicates (owns a partition of), sorted,
+	// once per report (MSK: TopicCount). The sink may keep the slice.
+	Topics(topics []string)
 	// Error counts a failure; op says what failed: fetch, produce, offset_sync, progress,
 	// refresh, fatal.
 	Error(op string, err error)
@@ -42,11 +50,17 @@ func (t *SourceTask) reportMetrics() {
 	if m == nil {
 		return
 	}
-	for _, ps := range t.partitions() {
+	parts := t.partitions()
+	topics := make(map[string]struct{}, len(parts))
+	for _, ps := range parts {
+		topics[ps.src.topic] = struct{}{}
 		ps.mu.Lock()
-		n, b, sum, mx, acked := ps.nRecords, ps.nBytes, ps.latSum, ps.latMax, ps.acked
-		ps.nRecords, ps.nBytes, ps.latSum, ps.latMax = 0, 0, 0, 0
+		n, b, sum, mx, acked, polled := ps.nRecords, ps.nBytes, ps.latSum, ps.latMax, ps.acked, ps.nPolled
+		ps.nRecords, ps.nBytes, ps.latSum, ps.latMax, ps.nPolled = 0, 0, 0, 0, 0
 		ps.mu.Unlock()
+		if polled > 0 {
+			m.Polled(ps.src.topic, ps.src.partition, polled)
+		}
 		if n > 0 {
 			m.Replicated(ps.src.topic, ps.src.partition, n, b)
 			m.Latency(ps.src.topic, ps.src.partition, sum/time.Duration(n), mx)
@@ -55,6 +69,7 @@ func (t *SourceTask) reportMetrics() {
 			m.Lag(ps.src.topic, ps.src.partition, max(0, hwm-(acked+1)))
 		}
 	}
+	m.Topics(slices.Sorted(maps.Keys(topics)))
 }
 
 // kgoLogger sends franz-go's warnings and errors to slog.

@@ -145,6 +145,7 @@ type partState struct {
 	syncDelta int64
 	// metrics since the last report
 	nRecords, nBytes int64
+	nPolled          int64 // records fetched, copied or skipped
 	latSum, latMax   time.Duration
 	// inTxn marks partitions touched by the open transaction.
 	inTxn bool
@@ -491,6 +492,7 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			tail, ps.skipHeld = -1, -1 // its acknowledgement settles what was skipped before it
 		}
 		ps.inTxn = true
+		ps.nPolled += int64(len(p.Records))
 		var sync *records.OffsetSync
 		if tail >= 0 {
 			var held bool

@@ -30,6 +30,25 @@ type spyMetrics struct {
 	lag      map[string]int64
 	errs     map[string]int
 	latCalls int
+	polled   int64
+	topics   map[string]bool // every topic any Topics call named
+}
+
+func (s *spyMetrics) Polled(topic string, p int32, records int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polled += records
+}
+
+func (s *spyMetrics) Topics(topics []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.topics == nil {
+		s.topics = map[string]bool{}
+	}
+	for _, topic := range topics {
+		s.topics[topic] = true
+	}
 }
 
 func (s *spyMetrics) Replicated(topic string, p int32, records, bytes int64) {
@@ -141,6 +160,11 @@ func TestReplicateTwoTasks(t *testing.T) {
 	defer spy.mu.Unlock()
 	if spy.records != 30000 || spy.bytes < 30000*100 || spy.latCalls == 0 {
 		t.Errorf("metrics: %d records, %d bytes, %d latency reports", spy.records, spy.bytes, spy.latCalls)
+	}
+	// Every record was fetched once (SourceRecordPollRate), and the tasks replicated 3 topics
+	// between them (TopicCount).
+	if spy.polled != 30000 || len(spy.topics) != 3 {
+		t.Errorf("metrics: %d records polled, topics %v; want 30000 and %v", spy.polled, spy.topics, topics)
 	}
 	for k, lag := range spy.lag {
 		if lag != 0 {

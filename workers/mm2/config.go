@@ -134,14 +134,19 @@ type Config struct {
 	// MaxPollRecords bounds records handled per poll (consumer.max.poll.records); 0 = no bound.
 	MaxPollRecords int
 
+	// SourceSecurity and TargetSecurity are how the clients of each cluster connect
+	// (security.protocol, sasl.*, ssl.* under source.cluster. / target.cluster., or
+	// unprefixed for both); every client of a cluster uses them — see SourceSecurityOpts.
+	SourceSecurity ClientSecurity
+	TargetSecurity ClientSecurity
+
 	// Consumer and Producer hold the franz-go settings that consumer.* / producer.* keys
 	// map to; zero values leave franz-go's defaults.
 	Consumer ClientSettings
 	Producer ClientSettings
 
 	// Extra keeps every key Fjord does not interpret, verbatim. MM2 ignores unknown keys, and
-	// so does Fjord; they are kept for display and for client security settings handled by
-	// the caller (source.cluster.security.protocol, sasl.*, ssl.*).
+	// so does Fjord; they are kept for display. Security keys are never in Extra.
 	Extra map[string]string
 }
 
@@ -334,6 +339,8 @@ func ParseConfig(m map[string]string) (Config, error) {
 	}
 
 	p.clients(&c)
+	c.SourceSecurity = p.security(SourceClusterPrefix)
+	c.TargetSecurity = p.security(TargetClusterPrefix)
 
 	// Keys accepted for compatibility that change nothing in Fjord.
 	for _, k := range ignoredKeys {

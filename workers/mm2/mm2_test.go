@@ -189,7 +189,7 @@ func TestParseConfigValues(t *testing.T) {
 		"producer.max.request.size":         "2097152",
 		"name":                              "mm2",
 		"some.future.key":                   "x",
-		"source.cluster.security.protocol":  "SASL_SSL",
+		"source.cluster.security.protocol":  "SSL",
 	} {
 		m[k] = v
 	}
@@ -221,7 +221,7 @@ func TestParseConfigValues(t *testing.T) {
 	if c.Producer.Compression[0] != "zstd" || !c.Producer.LingerSet || c.Producer.Linger != 0 || c.Producer.BatchMaxBytes != 2097152 {
 		t.Errorf("producer %+v", c.Producer)
 	}
-	if len(c.Extra) != 2 || c.Extra["some.future.key"] != "x" || c.Extra["source.cluster.security.protocol"] != "SASL_SSL" {
+	if len(c.Extra) != 1 || c.Extra["some.future.key"] != "x" || c.SourceSecurity.Protocol != ProtocolSSL {
 		t.Errorf("Extra %v", c.Extra)
 	}
 	if len(c.ProducerOpts()) < 4 || len(c.ConsumerOpts()) != 1 {

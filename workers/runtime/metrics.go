@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"math"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,15 +12,41 @@ import (
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 )
 
-// TaskMetrics is where a task reports its data flow. Every method is safe for concurrent use
-// and lock-free, so a task may call them per record or per batch from any goroutine. The
-// worker reads them every metrics interval and turns them into records/s, bytes/s, lag and
-// p99 latency.
+// TaskMetrics is where a task reports its data flow and health. Every method is safe for
+// concurrent use and lock-free, so a task may call them per record or per batch from any
+// goroutine. The worker reads them every metrics interval and turns them into records/s,
+// bytes/s, lag, p99 latency and the counts of WorkerMetrics.
 type TaskMetrics struct {
 	records atomic.Int64
 	bytes   atomic.Int64
+	polled  atomic.Int64
 	lag     atomic.Int64
 	latency latencyHistogram
+
+	authErrors         atomic.Int64
+	offsetSyncFailures atomic.Int64
+	groups             atomic.Int64
+	topics             atomic.Pointer[[]string]
+	pings              [clusters]atomic.Int64
+	throttleMs         [clusters]atomic.Int64 // longest since the worker last read it
+}
+
+// Cluster names one of the two clusters a task talks to.
+type Cluster int
+
+// The clusters; their label values (cluster="source", "target") are Cluster.String's.
+const (
+	ClusterSource Cluster = iota
+	ClusterTarget
+	clusters
+)
+
+// String returns "source" or "target".
+func (c Cluster) String() string {
+	if c == ClusterTarget {
+		return "target"
+	}
+	return "source"
 }
 
 // Add counts records (and their bytes: key + value + headers) written to the target and
@@ -28,12 +56,44 @@ func (m *TaskMetrics) Add(records, bytes int64) {
 	m.bytes.Add(bytes)
 }
 
+// Polled counts records read from the source (MSK: SourceRecordPollRate), whether or not they
+// were written yet — or at all (records a filter skips count too).
+func (m *TaskMetrics) Polled(records int64) { m.polled.Add(records) }
+
 // SetLag sets the task's lag: the sum over its source partitions of (end offset − next
 // offset), in records.
 func (m *TaskMetrics) SetLag(lag int64) { m.lag.Store(lag) }
 
 // ObserveLatency records one source-append → target-ack latency.
 func (m *TaskMetrics) ObserveLatency(d time.Duration) { m.latency.observe(d) }
+
+// AuthError counts one authentication or authorization failure with either cluster.
+func (m *TaskMetrics) AuthError() { m.authErrors.Add(1) }
+
+// OffsetSyncFailed counts one failed commit of translated offsets to a target consumer group.
+func (m *TaskMetrics) OffsetSyncFailed() { m.offsetSyncFailures.Add(1) }
+
+// SetConsumerGroups sets how many consumer groups the task replicates (after filters).
+func (m *TaskMetrics) SetConsumerGroups(n int) { m.groups.Store(int64(n)) }
+
+// SetTopics sets the source topics the task replicates; the worker counts the union of its
+// tasks' topics. The task must not modify topics afterwards.
+func (m *TaskMetrics) SetTopics(topics []string) { m.topics.Store(&topics) }
+
+// PingSucceeded counts one metadata request a client of the task completed with cluster c.
+func (m *TaskMetrics) PingSucceeded(c Cluster) { m.pings[c].Add(1) }
+
+// ObserveThrottle records that a broker of cluster c throttled a response to a client of the
+// task for d.
+func (m *TaskMetrics) ObserveThrottle(c Cluster, d time.Duration) {
+	ms := d.Milliseconds()
+	for {
+		cur := m.throttleMs[c].Load()
+		if ms <= cur || m.throttleMs[c].CompareAndSwap(cur, ms) {
+			return
+		}
+	}
+}
 
 // latencyHistogram counts latencies in log-scale buckets: bucket i holds latencies up to
 // latencyBase × 2^(i/4) (19% wide), from 0.1 ms to about 30 min; the last bucket also holds
@@ -86,86 +146,147 @@ func quantile(counts *[latencyBuckets]uint64, q float64) (ms float64, ok bool) {
 	return latencyBound(latencyBuckets - 1), true
 }
 
-// WorkloadLabels are the labels of every per-worker metric.
+// WorkloadLabels are the labels of every per-worker metric; the per-cluster ones add
+// ClusterLabel.
 var WorkloadLabels = []string{"workload_name", "workload_arn", "worker_id"}
 
-// workloadGauge is one per-worker gauge under an MSK metric name (fjord_ + snake_case), read
+// ClusterLabel is the label of per-cluster metrics: "source" or "target" (MSK's ClusterAlias
+// dimension, with Fjord's fixed names rather than the aliases).
+const ClusterLabel = "cluster"
+
+// workloadMetric is one per-worker metric under an MSK metric name (fjord_ + snake_case), read
 // from WorkerMetrics. The names and meanings match the server's fleet metrics.
-type workloadGauge struct {
+type workloadMetric struct {
 	name, help string
-	read       func(*agentv1.WorkerMetrics) float64
-	// resource gauges come from the OS (measured by the agent), the others from the worker.
+	// read returns the value; nil for per-cluster metrics, which readClusters returns.
+	read         func(*agentv1.WorkerMetrics) float64
+	readClusters func(*agentv1.WorkerMetrics) [clusters]float64
+	// counter metrics are counts since the worker started (Prometheus counters); the others
+	// gauges.
+	counter bool
+	// resource metrics come from the OS (measured by the agent), the others from the worker.
 	resource bool
 }
 
-var workloadGaugeDefs = []workloadGauge{
-	{"fjord_cpu_utilization", "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
-		func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }, true},
-	{"fjord_memory_utilization", "MemoryUtilization: worker resident memory ÷ (MCU × 4 GiB), percent.",
-		func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }, true},
-	{"fjord_replicator_throughput", "ReplicatorThroughput: records replicated per second.",
-		func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }, false},
-	{"fjord_replicator_bytes_in_per_sec", "ReplicatorBytesInPerSec: bytes replicated per second.",
-		func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }, false},
-	{"fjord_source_record_poll_rate", "SourceRecordPollRate: records read from the source per second.",
-		func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }, false},
-	{"fjord_source_record_write_rate", "SourceRecordWriteRate: records written to the target per second.",
-		func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }, false},
-	{"fjord_message_lag", "MessageLag: records not yet replicated (source end offset − next offset).",
-		func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }, false},
-	{"fjord_replication_latency", "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
-		func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }, false},
-	{"fjord_running_task_count", "RunningTaskCount: tasks running on the worker.",
-		func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }, false},
-	{"fjord_errored_task_count", "ErroredTaskCount: tasks in error on the worker.",
-		func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }, false},
+var workloadMetricDefs = []workloadMetric{
+	{name: "fjord_cpu_utilization", help: "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }, resource: true},
+	{name: "fjord_memory_utilization", help: "MemoryUtilization: worker resident memory ÷ (MCU × 4 GiB), percent.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }, resource: true},
+	{name: "fjord_replicator_throughput", help: "ReplicatorThroughput: records replicated per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{name: "fjord_replicator_bytes_in_per_sec", help: "ReplicatorBytesInPerSec: bytes replicated per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }},
+	{name: "fjord_source_record_poll_rate", help: "SourceRecordPollRate: records read from the source per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPolledPerSecond }},
+	{name: "fjord_source_record_write_rate", help: "SourceRecordWriteRate: records written to the target (and acknowledged) per second.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{name: "fjord_message_lag", help: "MessageLag: records not yet replicated (source end offset − next offset).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }},
+	{name: "fjord_replication_latency", help: "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }},
+	{name: "fjord_running_task_count", help: "RunningTaskCount: tasks running on the worker.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }},
+	{name: "fjord_errored_task_count", help: "ErroredTaskCount: tasks in error on the worker.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }},
+	{name: "fjord_worker_count", help: "WorkerCount: 1 per worker (sum over a workload's workers to count them).",
+		read: func(*agentv1.WorkerMetrics) float64 { return 1 }},
+	{name: "fjord_topic_count", help: "TopicCount: distinct source topics the worker's tasks replicate (own a partition of).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Topics) }},
+	{name: "fjord_consumer_group_count", help: "ConsumerGroupCount: consumer groups the worker's checkpoint tasks replicate (after the groups filter).",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ConsumerGroups) }},
+	{name: "fjord_replicator_failure", help: "ReplicatorFailure: task runs that ended in an error (restarted or failed permanently), since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ReplicatorFailures) }, counter: true},
+	{name: "fjord_auth_error", help: "AuthError: authentication and authorization failures with either cluster, since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.AuthErrors) }, counter: true},
+	{name: "fjord_consumer_group_offset_sync_failure", help: "ConsumerGroupOffsetSyncFailure: failed commits of translated offsets to target groups, since the worker started.",
+		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.OffsetSyncFailures) }, counter: true},
+	{name: "fjord_kafka_cluster_ping_success_count", help: "KafkaClusterPingSuccessCount: metadata requests completed with the cluster, since the worker started.",
+		readClusters: func(m *agentv1.WorkerMetrics) [clusters]float64 {
+			return [clusters]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
+		}, counter: true},
+	{name: "fjord_throttle_time", help: "ThrottleTime: longest broker throttle time of the cluster during the latest interval, milliseconds.",
+		readClusters: func(m *agentv1.WorkerMetrics) [clusters]float64 {
+			return [clusters]float64{m.SourceThrottleMs, m.TargetThrottleMs}
+		}},
 }
 
-// WorkloadGauges are the per-worker gauges under MSK's metric names, labelled WorkloadLabels
-// and set from WorkerMetrics. A worker registers the flow gauges for itself; an agent registers
-// all of them (with the CPU and memory utilization it measures) for every worker it runs.
+// WorkloadGauges are the per-worker metrics under MSK's metric names, labelled WorkloadLabels
+// (plus ClusterLabel for the per-cluster ones) and read from the latest WorkerMetrics of each
+// worker. A worker registers the flow metrics for itself; an agent registers all of them (with
+// the CPU and memory utilization it measures) for every worker it runs. Counts since the
+// worker started are exposed as counters, which restart at 0 with the worker process.
 type WorkloadGauges struct {
-	reg  prometheus.Registerer
-	vecs []*prometheus.GaugeVec
-	defs []workloadGauge
+	reg   prometheus.Registerer
+	defs  []workloadMetric
+	descs []*prometheus.Desc
+
+	mu     sync.Mutex
+	latest map[[3]string]*agentv1.WorkerMetrics // by workload name, ARN, worker id
 }
 
-// NewWorkloadGauges registers the gauges on reg; withResources adds fjord_cpu_utilization and
+// NewWorkloadGauges registers the metrics on reg; withResources adds fjord_cpu_utilization and
 // fjord_memory_utilization, which only the agent can measure.
 func NewWorkloadGauges(reg prometheus.Registerer, withResources bool) (*WorkloadGauges, error) {
-	g := &WorkloadGauges{reg: reg}
-	for _, d := range workloadGaugeDefs {
+	g := &WorkloadGauges{reg: reg, latest: map[[3]string]*agentv1.WorkerMetrics{}}
+	for _, d := range workloadMetricDefs {
 		if d.resource && !withResources {
 			continue
 		}
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: d.name, Help: d.help}, WorkloadLabels)
-		if err := reg.Register(v); err != nil {
-			g.Unregister()
-			return nil, err
+		labels := WorkloadLabels
+		if d.readClusters != nil {
+			labels = append(slices.Clone(WorkloadLabels), ClusterLabel)
 		}
-		g.vecs = append(g.vecs, v)
 		g.defs = append(g.defs, d)
+		g.descs = append(g.descs, prometheus.NewDesc(d.name, d.help, labels, nil))
+	}
+	if err := reg.Register(g); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
 
-// Set sets every gauge of the worker spec describes from m.
+// Set makes m the metrics of the worker spec describes.
 func (g *WorkloadGauges) Set(spec *agentv1.WorkerSpec, m *agentv1.WorkerMetrics) {
-	for i, v := range g.vecs {
-		v.WithLabelValues(spec.WorkloadName, spec.WorkloadArn, spec.WorkerId).Set(g.defs[i].read(m))
-	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.latest[[3]string{spec.WorkloadName, spec.WorkloadArn, spec.WorkerId}] = m
 }
 
 // Delete removes the worker's series (the worker left).
 func (g *WorkloadGauges) Delete(spec *agentv1.WorkerSpec) {
-	for _, v := range g.vecs {
-		v.DeleteLabelValues(spec.WorkloadName, spec.WorkloadArn, spec.WorkerId)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.latest, [3]string{spec.WorkloadName, spec.WorkloadArn, spec.WorkerId})
+}
+
+// Unregister removes the metrics from their registry.
+func (g *WorkloadGauges) Unregister() { g.reg.Unregister(g) }
+
+// Describe implements prometheus.Collector.
+func (g *WorkloadGauges) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range g.descs {
+		ch <- d
 	}
 }
 
-// Unregister removes the gauges from their registry.
-func (g *WorkloadGauges) Unregister() {
-	for _, v := range g.vecs {
-		g.reg.Unregister(v)
+// Collect implements prometheus.Collector.
+func (g *WorkloadGauges) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, m := range g.latest {
+		for i, d := range g.defs {
+			typ := prometheus.GaugeValue
+			if d.counter {
+				typ = prometheus.CounterValue
+			}
+			if d.readClusters == nil {
+				ch <- prometheus.MustNewConstMetric(g.descs[i], typ, d.read(m), k[0], k[1], k[2])
+				continue
+			}
+			for c, v := range d.readClusters(m) {
+				ch <- prometheus.MustNewConstMetric(g.descs[i], typ, v, k[0], k[1], k[2], Cluster(c).String())
+			}
+		}
 	}
 }

@@ -186,6 +186,7 @@ type worker struct {
 	startups prometheus.Counter
 
 	fatal       error // the worker-level error (permanent), reported as the worker's error
+	failures    int64 // task runs that ended in an error (ReplicatorFailure)
 	lastStatus  *agentv1.WorkerStatus
 	writeFailed bool
 	lastMetrics time.Time
@@ -206,6 +207,7 @@ type taskRun struct {
 	restarts    int
 	prevRecords int64
 	prevBytes   int64
+	prevPolled  int64
 	prevLatency [latencyBuckets]uint64
 }
 
@@ -293,6 +295,11 @@ func (w *worker) run(ctx context.Context) error {
 	allDone := make(chan struct{})
 	go func() {
 		wg.Wait()
+		if len(w.tasks) == 0 {
+			// A worker without tasks (its tasks are being handed over) idles until stopped
+			// rather than exiting, which its agent would take for a crash.
+			<-tctx.Done()
+		}
 		close(allDone)
 	}()
 	tick := time.NewTicker(w.o.metricsInterval)
@@ -301,6 +308,9 @@ func (w *worker) run(ctx context.Context) error {
 	for {
 		select {
 		case ev := <-events:
+			if ev.state == agentv1.WorkerState_WORKER_STATE_FAILED {
+				w.failures++
+			}
 			ev.t.status.State = ev.state
 			ev.t.status.Error = ev.err
 			if ev.restarted {
@@ -476,14 +486,30 @@ func (w *worker) writeMetrics() {
 	w.lastMetrics = now
 	m := &agentv1.WorkerMetrics{WorkerId: w.spec.WorkerId, Epoch: w.spec.Epoch, At: timestamppb.New(now), WallSeconds: wall}
 	m.RunningTasks, m.ErroredTasks = w.taskCounts()
-	var records, bytes int64
+	m.ReplicatorFailures = w.failures
+	var records, bytes, polled int64
 	var latency [latencyBuckets]uint64
+	topics := map[string]struct{}{}
 	for _, t := range w.tasks {
-		r, b := t.metrics.records.Load(), t.metrics.bytes.Load()
+		tm := t.metrics
+		r, b, p := tm.records.Load(), tm.bytes.Load(), tm.polled.Load()
 		records += r - t.prevRecords
 		bytes += b - t.prevBytes
-		t.prevRecords, t.prevBytes = r, b
-		m.Lag += t.metrics.lag.Load()
+		polled += p - t.prevPolled
+		t.prevRecords, t.prevBytes, t.prevPolled = r, b, p
+		m.Lag += tm.lag.Load()
+		m.AuthErrors += tm.authErrors.Load()
+		m.OffsetSyncFailures += tm.offsetSyncFailures.Load()
+		m.ConsumerGroups += int32(tm.groups.Load())
+		m.SourcePingSuccesses += tm.pings[ClusterSource].Load()
+		m.TargetPingSuccesses += tm.pings[ClusterTarget].Load()
+		m.SourceThrottleMs = max(m.SourceThrottleMs, float64(tm.throttleMs[ClusterSource].Swap(0)))
+		m.TargetThrottleMs = max(m.TargetThrottleMs, float64(tm.throttleMs[ClusterTarget].Swap(0)))
+		if ts := tm.topics.Load(); ts != nil {
+			for _, topic := range *ts {
+				topics[topic] = struct{}{}
+			}
+		}
 		snap := t.metrics.latency.snapshot()
 		for i := range snap {
 			latency[i] += snap[i] - t.prevLatency[i]
@@ -493,7 +519,9 @@ func (w *worker) writeMetrics() {
 	if wall > 0 {
 		m.RecordsPerSecond = float64(records) / wall
 		m.BytesPerSecond = float64(bytes) / wall
+		m.RecordsPolledPerSecond = float64(polled) / wall
 	}
+	m.Topics = int32(len(topics))
 	// The latest p99: an interval without records keeps the previous one.
 	if p99, ok := quantile(&latency, 0.99); ok {
 		w.lastLatency = p99

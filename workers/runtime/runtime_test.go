@@ -119,6 +119,16 @@ func (t *countingTask) Run(ctx context.Context) error {
 			t.env.Metrics.Add(10, 1000)
 			t.env.Metrics.SetLag(7)
 			t.env.Metrics.ObserveLatency(3 * time.Millisecond)
+			// Health: both tasks replicate "shared"; each also has a topic of its own.
+			t.env.Metrics.Polled(30)
+			t.env.Metrics.SetTopics([]string{"shared", fmt.Sprintf("own-%d", id)})
+			t.env.Metrics.SetConsumerGroups(2)
+			t.env.Metrics.PingSucceeded(ClusterSource)
+			t.env.Metrics.ObserveThrottle(ClusterTarget, time.Duration(5+id)*time.Millisecond)
+			if t.spec.Config["auth_errors"] != "" {
+				t.env.Metrics.AuthError()
+				t.env.Metrics.OffsetSyncFailed()
+			}
 		}
 	}
 }
@@ -303,7 +313,7 @@ func TestStatusAndMetricsLines(t *testing.T) {
 		}
 	}
 	m := out.waitFor(t, "metrics with throughput", func(l Line) bool {
-		return l.Metrics != nil && l.Metrics.RecordsPerSecond > 0 && l.Metrics.RunningTasks == 2
+		return l.Metrics != nil && l.Metrics.RecordsPerSecond > 0 && l.Metrics.RunningTasks == 2 && l.Metrics.Topics == 3
 	}).Metrics
 	if math.Abs(m.BytesPerSecond-100*m.RecordsPerSecond) > 1e-6*m.BytesPerSecond {
 		t.Errorf("bytes/s = %v, want 100 × records/s (%v)", m.BytesPerSecond, m.RecordsPerSecond)
@@ -318,9 +328,41 @@ func TestStatusAndMetricsLines(t *testing.T) {
 	if m.ErroredTasks != 0 || m.WallSeconds <= 0 || m.At == nil || m.WorkerId != "w-1" {
 		t.Errorf("metrics = %v", m)
 	}
+	// Records are polled 3 for every one written (both tasks poll 30 per tick and write 10; a
+	// tick may fall between the two reads).
+	if math.Abs(m.RecordsPolledPerSecond-3*m.RecordsPerSecond) > 0.2*m.RecordsPolledPerSecond {
+		t.Errorf("polled/s = %v, want 3 × records/s (%v)", m.RecordsPolledPerSecond, m.RecordsPerSecond)
+	}
+	// Topics are the union over the tasks (shared, own-0, own-1); groups the sum.
+	if m.Topics != 3 || m.ConsumerGroups != 4 {
+		t.Errorf("topics = %d, groups = %d; want 3, 4", m.Topics, m.ConsumerGroups)
+	}
+	// The longest throttle of the interval (task 1's 6 ms, or task 0's 5); no source throttling.
+	if m.TargetThrottleMs < 5 || m.TargetThrottleMs > 6 || m.SourceThrottleMs != 0 {
+		t.Errorf("throttle source %v ms, target %v ms; want 0, 5 or 6", m.SourceThrottleMs, m.TargetThrottleMs)
+	}
+	if m.SourcePingSuccesses == 0 || m.TargetPingSuccesses != 0 || m.AuthErrors != 0 || m.OffsetSyncFailures != 0 || m.ReplicatorFailures != 0 {
+		t.Errorf("pings %d/%d, auth errors %d, offset sync failures %d, failures %d; want >0/0, 0, 0, 0",
+			m.SourcePingSuccesses, m.TargetPingSuccesses, m.AuthErrors, m.OffsetSyncFailures, m.ReplicatorFailures)
+	}
 	// The worker's own Prometheus gauges, per workload.
 	if v := gaugeValue(t, promReg, "fjord_running_task_count", "workload_arn", s.WorkloadArn); v != 2 {
 		t.Errorf("fjord_running_task_count = %v, want 2", v)
+	}
+	if v := gaugeValue(t, promReg, "fjord_topic_count", "workload_arn", s.WorkloadArn); v != 3 {
+		t.Errorf("fjord_topic_count = %v, want 3", v)
+	}
+	if v := gaugeValue(t, promReg, "fjord_consumer_group_count", "workload_arn", s.WorkloadArn); v != 4 {
+		t.Errorf("fjord_consumer_group_count = %v, want 4", v)
+	}
+	if v := gaugeValue(t, promReg, "fjord_kafka_cluster_ping_success_count", "cluster", "source"); v <= 0 {
+		t.Errorf("fjord_kafka_cluster_ping_success_count{cluster=source} = %v, want > 0", v)
+	}
+	if v := gaugeValue(t, promReg, "fjord_kafka_cluster_ping_success_count", "cluster", "target"); v != 0 {
+		t.Errorf("fjord_kafka_cluster_ping_success_count{cluster=target} = %v, want 0", v)
+	}
+	for _, name := range []string{"fjord_replicator_failure", "fjord_auth_error", "fjord_consumer_group_offset_sync_failure", "fjord_worker_count", "fjord_source_record_poll_rate", "fjord_throttle_time"} {
+		gaugeValue(t, promReg, name, "workload_arn", s.WorkloadArn) // present
 	}
 
 	if err := h.stop(); err != nil {
@@ -370,6 +412,9 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label, value strin
 		for _, m := range mf.Metric {
 			for _, lp := range m.Label {
 				if lp.GetName() == label && lp.GetValue() == value {
+					if m.Counter != nil {
+						return m.GetCounter().GetValue()
+					}
 					return m.GetGauge().GetValue()
 				}
 			}
@@ -384,7 +429,7 @@ func TestFailingTaskRestartsInProcess(t *testing.T) {
 	f := newFakes()
 	out := newSink()
 	bo := Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond, ResetAfter: time.Minute}
-	s := spec(task(0, "test.Counting", map[string]string{"fail_times": "4"}), task(1, "test.Counting", nil))
+	s := spec(task(0, "test.Counting", map[string]string{"fail_times": "4"}), task(1, "test.Counting", map[string]string{"auth_errors": "1"}))
 	h := run(t, s, f.registry(), out, MetricsInterval(20*time.Millisecond), RestartBackoff(bo))
 
 	failed := out.waitFor(t, "FAILED", func(l Line) bool { return l.Status != nil && l.Status.State == stateFailed }).Status
@@ -403,6 +448,14 @@ func TestFailingTaskRestartsInProcess(t *testing.T) {
 	}).Status
 	if recovered.Tasks[0].Error != "" {
 		t.Errorf("recovered task still carries error %q", recovered.Tasks[0].Error)
+	}
+	// ReplicatorFailure counts the 4 failed runs; task 1 reports auth errors and failed
+	// offset syncs, which add up since the worker started.
+	m := out.waitFor(t, "metrics after the restarts", func(l Line) bool {
+		return l.Metrics != nil && l.Metrics.ReplicatorFailures == 4 && l.Metrics.AuthErrors > 0
+	}).Metrics
+	if m.OffsetSyncFailures != m.AuthErrors && m.OffsetSyncFailures+1 != m.AuthErrors {
+		t.Errorf("offset sync failures %d, auth errors %d: both count every tick", m.OffsetSyncFailures, m.AuthErrors)
 	}
 	if h.returned() {
 		t.Fatalf("Run returned %v; a task error must not end the worker", h.wait())

@@ -8,6 +8,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,9 +33,9 @@ const (
 // Registry returns the factories of every class Fjord runs.
 func Registry() runtime.Registry {
 	return runtime.Registry{
-		MirrorSource:     newSource,
-		MirrorCheckpoint: newCheckpoint,
-		MirrorHeartbeat:  newHeartbeat,
+		MirrorSource:     counted(newSource),
+		MirrorCheckpoint: counted(newCheckpoint),
+		MirrorHeartbeat:  counted(newHeartbeat),
 	}
 }
 
@@ -60,11 +61,17 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	opts := mirror.SourceOptions{
 		Config: c, ConnectorName: name, TaskID: int(spec.TaskIndex), TaskCount: max(int(spec.TaskCount), 1),
 		Logger: env.Logger, Metrics: newSink(env.Metrics), Transactional: transactional, TransactionalID: spec.TransactionalId,
+		SourceOpts: append(c.SourceSecurityOpts(), clientHooks(env.Metrics, runtime.ClusterSource)),
+		TargetOpts: append(c.TargetSecurityOpts(), clientHooks(env.Metrics, runtime.ClusterTarget)),
 	}
 	if transactional && opts.TransactionalID == "" {
 		opts.TransactionalID = fmt.Sprintf("fjord-%s-task-%d", name, spec.TaskIndex)
 	}
-	return mirror.NewSourceTask(opts)
+	t, err := mirror.NewSourceTask(opts)
+	if err != nil {
+		return nil, err
+	}
+	return secured(t, c, true), nil
 }
 
 func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -75,10 +82,12 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if !c.EmitCheckpoints && !c.SyncGroupOffsets {
 		return idle{}, nil // MM2 starts no checkpoint task then
 	}
-	return checkpoint.NewTask(checkpoint.Options{
+	t, err := checkpoint.NewTask(checkpoint.Options{
 		SourceAlias: c.SourceAlias, TargetAlias: c.TargetAlias,
-		Source: append([]kgo.Opt{kgo.SeedBrokers(c.SourceBootstrap...)}, c.ConsumerOpts()...),
-		Target: append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts()...),
+		Source: slices.Concat([]kgo.Opt{kgo.SeedBrokers(c.SourceBootstrap...)}, c.ConsumerOpts(), c.SourceSecurityOpts(),
+			[]kgo.Opt{clientHooks(env.Metrics, runtime.ClusterSource)}),
+		Target: slices.Concat([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts(), c.TargetSecurityOpts(),
+			[]kgo.Opt{clientHooks(env.Metrics, runtime.ClusterTarget)}),
 		Policy: c.Policy, Topics: c.Topics, Groups: c.Groups,
 		TaskID: int(spec.TaskIndex), TaskCount: max(int(spec.TaskCount), 1),
 		OffsetSyncsOnTarget: c.OffsetSyncsLocation == mm2.LocationTarget,
@@ -87,7 +96,12 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 		SyncGroupOffsets: c.SyncGroupOffsets, SyncInterval: c.SyncGroupOffsetsInterval,
 		ReplicationFactor: int16(c.InternalReplicationFactor),
 		Logger:            env.Logger,
+		Metrics:           checkpointSink{env.Metrics},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return secured(t, c, true), nil
 }
 
 func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -98,13 +112,19 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if !c.EmitHeartbeats {
 		return idle{}, nil
 	}
-	return heartbeat.NewTask(heartbeat.Options{
+	t, err := heartbeat.NewTask(heartbeat.Options{
 		SourceAlias: c.SourceAlias, TargetAlias: c.TargetAlias,
-		Target:   append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts()...),
+		Target: slices.Concat([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...)}, c.ProducerOpts(), c.TargetSecurityOpts(),
+			[]kgo.Opt{clientHooks(env.Metrics, runtime.ClusterTarget)}),
 		Topic:    c.Policy.HeartbeatsTopic(),
 		Interval: c.EmitHeartbeatsInterval, ReplicationFactor: int16(c.InternalReplicationFactor),
-		Logger: env.Logger,
+		Logger:    env.Logger,
+		ErrorFunc: func(err error) { countAuthError(env.Metrics, err) },
 	})
+	if err != nil {
+		return nil, err
+	}
+	return secured(t, c, false), nil
 }
 
 // idle is a task with nothing to do (its feature is disabled): it runs until stopped.
@@ -151,4 +171,4 @@ func (s *sink) Lag(topic string, partition int32, records int64) {
 	s.m.SetLag(total)
 }
 
-func (s *sink) Error(string, error) {}
+func (s *sink) Error(op string, err error) { s.countError(op, err) }

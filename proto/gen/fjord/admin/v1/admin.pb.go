@@ -365,6 +365,1144 @@ func (*DeregisterClusterResponse) Descriptor() ([]byte, []int) {
 	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
+type ListAgentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentsRequest) Reset() {
+	*x = ListAgentsRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentsRequest) ProtoMessage() {}
+
+func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+type ListAgentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agents        []*Agent               `protobuf:"bytes,1,rep,name=agents,proto3" json:"agents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentsResponse) Reset() {
+	*x = ListAgentsResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentsResponse) ProtoMessage() {}
+
+func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListAgentsResponse) GetAgents() []*Agent {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+// Agent is one agent of the fleet.
+type Agent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// agent_id is the agent's --id (default its hostname).
+	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// address is the agent's host:port as the server saw it when its current stream opened.
+	Address     string            `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Version     string            `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Labels      map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	McuCapacity int32             `protobuf:"varint,5,opt,name=mcu_capacity,json=mcuCapacity,proto3" json:"mcu_capacity,omitempty"`
+	// mcu_used is the MCU of the workers placed on the agent that are not stopping (of every
+	// account): what the scheduler counts against mcu_capacity.
+	McuUsed int32 `protobuf:"varint,6,opt,name=mcu_used,json=mcuUsed,proto3" json:"mcu_used,omitempty"`
+	// state is ALIVE (holds a lease), DRAINING (said Goodbye: its workers move away) or DEAD
+	// (silent for the lease TTL: its workers were re-placed).
+	State string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	// connected says whether a stream of the agent is open on some server replica; false from
+	// the moment its stream closed (clean stop or crash), before the lease expires.
+	Connected bool `protobuf:"varint,8,opt,name=connected,proto3" json:"connected,omitempty"`
+	// server_id is the replica that holds (or last held) the agent's stream.
+	ServerId          string                 `protobuf:"bytes,9,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	ConnectedTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=connected_time,json=connectedTime,proto3" json:"connected_time,omitempty"`
+	LastHeartbeatTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=last_heartbeat_time,json=lastHeartbeatTime,proto3" json:"last_heartbeat_time,omitempty"`
+	// disconnected_time is when the current stream closed; unset while connected.
+	DisconnectedTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=disconnected_time,json=disconnectedTime,proto3" json:"disconnected_time,omitempty"`
+	// generation is the agent's desired-set generation; applied_generation the last one it
+	// reported running.
+	Generation        int64 `protobuf:"varint,13,opt,name=generation,proto3" json:"generation,omitempty"`
+	AppliedGeneration int64 `protobuf:"varint,14,opt,name=applied_generation,json=appliedGeneration,proto3" json:"applied_generation,omitempty"`
+	// workers are the caller's workers placed on the agent, by workload ARN and ordinal.
+	Workers []*Worker `protobuf:"bytes,15,rep,name=workers,proto3" json:"workers,omitempty"`
+	// other_workers counts the workers of other accounts or regions placed on the agent.
+	OtherWorkers  int32 `protobuf:"varint,16,opt,name=other_workers,json=otherWorkers,proto3" json:"other_workers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Agent) Reset() {
+	*x = Agent{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Agent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Agent) ProtoMessage() {}
+
+func (x *Agent) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Agent.ProtoReflect.Descriptor instead.
+func (*Agent) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Agent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Agent) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Agent) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Agent) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Agent) GetMcuCapacity() int32 {
+	if x != nil {
+		return x.McuCapacity
+	}
+	return 0
+}
+
+func (x *Agent) GetMcuUsed() int32 {
+	if x != nil {
+		return x.McuUsed
+	}
+	return 0
+}
+
+func (x *Agent) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Agent) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *Agent) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *Agent) GetConnectedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConnectedTime
+	}
+	return nil
+}
+
+func (x *Agent) GetLastHeartbeatTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastHeartbeatTime
+	}
+	return nil
+}
+
+func (x *Agent) GetDisconnectedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisconnectedTime
+	}
+	return nil
+}
+
+func (x *Agent) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *Agent) GetAppliedGeneration() int64 {
+	if x != nil {
+		return x.AppliedGeneration
+	}
+	return 0
+}
+
+func (x *Agent) GetWorkers() []*Worker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *Agent) GetOtherWorkers() int32 {
+	if x != nil {
+		return x.OtherWorkers
+	}
+	return 0
+}
+
+// Worker is one worker of a workload: its placement and what its agent reported.
+type Worker struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId     string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	WorkloadArn  string                 `protobuf:"bytes,2,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	WorkloadName string                 `protobuf:"bytes,3,opt,name=workload_name,json=workloadName,proto3" json:"workload_name,omitempty"`
+	// workload_kind is "connector" or "replicator".
+	WorkloadKind string `protobuf:"bytes,4,opt,name=workload_kind,json=workloadKind,proto3" json:"workload_kind,omitempty"`
+	// agent_id is where the worker is placed; empty while it waits for capacity.
+	AgentId string `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Mcu     int32  `protobuf:"varint,6,opt,name=mcu,proto3" json:"mcu,omitempty"`
+	// epoch increases whenever the worker moves or restarts with a new assignment.
+	Epoch int64 `protobuf:"varint,7,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// task_ids are the tasks the worker runs, out of task_count.
+	TaskIds   []int32 `protobuf:"varint,8,rep,packed,name=task_ids,json=taskIds,proto3" json:"task_ids,omitempty"`
+	TaskCount int32   `protobuf:"varint,9,opt,name=task_count,json=taskCount,proto3" json:"task_count,omitempty"`
+	// state is what the agent reported for the current placement and epoch: STARTING, RUNNING,
+	// FAILED or STOPPED; PENDING when nothing was reported yet (or the worker is not placed);
+	// STOPPING when the worker is no longer desired and its agent has not stopped it yet.
+	State string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
+	// error is the agent's last error for the worker (CODE: message).
+	Error        string                 `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	Restarts     int32                  `protobuf:"varint,12,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	Tasks        []*TaskState           `protobuf:"bytes,13,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	ReportedTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=reported_time,json=reportedTime,proto3" json:"reported_time,omitempty"`
+	// metrics are the latest the agent reported for the worker; absent before the first.
+	Metrics       *WorkerMetrics `protobuf:"bytes,15,opt,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Worker) Reset() {
+	*x = Worker{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Worker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Worker) ProtoMessage() {}
+
+func (x *Worker) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Worker.ProtoReflect.Descriptor instead.
+func (*Worker) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Worker) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *Worker) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *Worker) GetWorkloadName() string {
+	if x != nil {
+		return x.WorkloadName
+	}
+	return ""
+}
+
+func (x *Worker) GetWorkloadKind() string {
+	if x != nil {
+		return x.WorkloadKind
+	}
+	return ""
+}
+
+func (x *Worker) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Worker) GetMcu() int32 {
+	if x != nil {
+		return x.Mcu
+	}
+	return 0
+}
+
+func (x *Worker) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Worker) GetTaskIds() []int32 {
+	if x != nil {
+		return x.TaskIds
+	}
+	return nil
+}
+
+func (x *Worker) GetTaskCount() int32 {
+	if x != nil {
+		return x.TaskCount
+	}
+	return 0
+}
+
+func (x *Worker) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Worker) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Worker) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *Worker) GetTasks() []*TaskState {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *Worker) GetReportedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportedTime
+	}
+	return nil
+}
+
+func (x *Worker) GetMetrics() *WorkerMetrics {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// TaskState is a task's reported state.
+type TaskState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        int32                  `protobuf:"varint,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskState) Reset() {
+	*x = TaskState{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskState) ProtoMessage() {}
+
+func (x *TaskState) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskState.ProtoReflect.Descriptor instead.
+func (*TaskState) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TaskState) GetTaskId() int32 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *TaskState) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *TaskState) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// WorkerMetrics are a worker's latest metrics, as its agent measured them.
+type WorkerMetrics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// cpu_utilization_percent is process CPU time ÷ (MCU × wall time) × 100.
+	CpuUtilizationPercent float64 `protobuf:"fixed64,2,opt,name=cpu_utilization_percent,json=cpuUtilizationPercent,proto3" json:"cpu_utilization_percent,omitempty"`
+	// memory_utilization_percent is resident memory ÷ (MCU × 4 GiB) × 100.
+	MemoryUtilizationPercent float64 `protobuf:"fixed64,3,opt,name=memory_utilization_percent,json=memoryUtilizationPercent,proto3" json:"memory_utilization_percent,omitempty"`
+	MemoryBytes              int64   `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	RecordsPerSecond         float64 `protobuf:"fixed64,5,opt,name=records_per_second,json=recordsPerSecond,proto3" json:"records_per_second,omitempty"`
+	BytesPerSecond           float64 `protobuf:"fixed64,6,opt,name=bytes_per_second,json=bytesPerSecond,proto3" json:"bytes_per_second,omitempty"`
+	Lag                      int64   `protobuf:"varint,7,opt,name=lag,proto3" json:"lag,omitempty"`
+	ReplicationLatencyMs     float64 `protobuf:"fixed64,8,opt,name=replication_latency_ms,json=replicationLatencyMs,proto3" json:"replication_latency_ms,omitempty"`
+	RunningTasks             int32   `protobuf:"varint,9,opt,name=running_tasks,json=runningTasks,proto3" json:"running_tasks,omitempty"`
+	ErroredTasks             int32   `protobuf:"varint,10,opt,name=errored_tasks,json=erroredTasks,proto3" json:"errored_tasks,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *WorkerMetrics) Reset() {
+	*x = WorkerMetrics{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerMetrics) ProtoMessage() {}
+
+func (x *WorkerMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerMetrics.ProtoReflect.Descriptor instead.
+func (*WorkerMetrics) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WorkerMetrics) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *WorkerMetrics) GetCpuUtilizationPercent() float64 {
+	if x != nil {
+		return x.CpuUtilizationPercent
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetMemoryUtilizationPercent() float64 {
+	if x != nil {
+		return x.MemoryUtilizationPercent
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetRecordsPerSecond() float64 {
+	if x != nil {
+		return x.RecordsPerSecond
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetBytesPerSecond() float64 {
+	if x != nil {
+		return x.BytesPerSecond
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetReplicationLatencyMs() float64 {
+	if x != nil {
+		return x.ReplicationLatencyMs
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetRunningTasks() int32 {
+	if x != nil {
+		return x.RunningTasks
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetErroredTasks() int32 {
+	if x != nil {
+		return x.ErroredTasks
+	}
+	return 0
+}
+
+type DescribeWorkloadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workload_arn is a connector (kafkaconnect) or replicator (kafka) ARN.
+	WorkloadArn string `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	// max_events bounds recent_events; default 20, at most 100.
+	MaxEvents     int32 `protobuf:"varint,2,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeWorkloadRequest) Reset() {
+	*x = DescribeWorkloadRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeWorkloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeWorkloadRequest) ProtoMessage() {}
+
+func (x *DescribeWorkloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeWorkloadRequest.ProtoReflect.Descriptor instead.
+func (*DescribeWorkloadRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DescribeWorkloadRequest) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadRequest) GetMaxEvents() int32 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
+}
+
+type DescribeWorkloadResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	WorkloadArn  string                 `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	WorkloadName string                 `protobuf:"bytes,2,opt,name=workload_name,json=workloadName,proto3" json:"workload_name,omitempty"`
+	// kind is "connector" or "replicator".
+	Kind             string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	State            string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	StateDescription *StateDescription      `protobuf:"bytes,5,opt,name=state_description,json=stateDescription,proto3" json:"state_description,omitempty"`
+	CreationTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=creation_time,json=creationTime,proto3" json:"creation_time,omitempty"`
+	CurrentVersion   string                 `protobuf:"bytes,7,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
+	Desired          *WorkloadShape         `protobuf:"bytes,8,opt,name=desired,proto3" json:"desired,omitempty"`
+	// workers are the workload's workers by ordinal (with stopping ones last).
+	Workers []*Worker `protobuf:"bytes,9,rep,name=workers,proto3" json:"workers,omitempty"`
+	// recent_events are the newest events, newest first; list more with ListWorkloadEvents.
+	RecentEvents  []*WorkloadEvent `protobuf:"bytes,10,rep,name=recent_events,json=recentEvents,proto3" json:"recent_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeWorkloadResponse) Reset() {
+	*x = DescribeWorkloadResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeWorkloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeWorkloadResponse) ProtoMessage() {}
+
+func (x *DescribeWorkloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeWorkloadResponse.ProtoReflect.Descriptor instead.
+func (*DescribeWorkloadResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DescribeWorkloadResponse) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadResponse) GetWorkloadName() string {
+	if x != nil {
+		return x.WorkloadName
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadResponse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadResponse) GetStateDescription() *StateDescription {
+	if x != nil {
+		return x.StateDescription
+	}
+	return nil
+}
+
+func (x *DescribeWorkloadResponse) GetCreationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreationTime
+	}
+	return nil
+}
+
+func (x *DescribeWorkloadResponse) GetCurrentVersion() string {
+	if x != nil {
+		return x.CurrentVersion
+	}
+	return ""
+}
+
+func (x *DescribeWorkloadResponse) GetDesired() *WorkloadShape {
+	if x != nil {
+		return x.Desired
+	}
+	return nil
+}
+
+func (x *DescribeWorkloadResponse) GetWorkers() []*Worker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *DescribeWorkloadResponse) GetRecentEvents() []*WorkloadEvent {
+	if x != nil {
+		return x.RecentEvents
+	}
+	return nil
+}
+
+// StateDescription says why a workload is in its state.
+type StateDescription struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateDescription) Reset() {
+	*x = StateDescription{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateDescription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateDescription) ProtoMessage() {}
+
+func (x *StateDescription) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateDescription.ProtoReflect.Descriptor instead.
+func (*StateDescription) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StateDescription) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *StateDescription) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// WorkloadShape is what the scheduler places for a workload.
+type WorkloadShape struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Workers      int32                  `protobuf:"varint,1,opt,name=workers,proto3" json:"workers,omitempty"`
+	McuPerWorker int32                  `protobuf:"varint,2,opt,name=mcu_per_worker,json=mcuPerWorker,proto3" json:"mcu_per_worker,omitempty"`
+	Tasks        int32                  `protobuf:"varint,3,opt,name=tasks,proto3" json:"tasks,omitempty"`
+	// autoscaled: workers is the autoscaler's current decision, within min_workers..max_workers.
+	Autoscaled bool  `protobuf:"varint,4,opt,name=autoscaled,proto3" json:"autoscaled,omitempty"`
+	MinWorkers int32 `protobuf:"varint,5,opt,name=min_workers,json=minWorkers,proto3" json:"min_workers,omitempty"`
+	MaxWorkers int32 `protobuf:"varint,6,opt,name=max_workers,json=maxWorkers,proto3" json:"max_workers,omitempty"`
+	// autoscale_reason and autoscale_time are the autoscaler's last decision.
+	AutoscaleReason string                 `protobuf:"bytes,7,opt,name=autoscale_reason,json=autoscaleReason,proto3" json:"autoscale_reason,omitempty"`
+	AutoscaleTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=autoscale_time,json=autoscaleTime,proto3" json:"autoscale_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WorkloadShape) Reset() {
+	*x = WorkloadShape{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkloadShape) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkloadShape) ProtoMessage() {}
+
+func (x *WorkloadShape) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkloadShape.ProtoReflect.Descriptor instead.
+func (*WorkloadShape) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WorkloadShape) GetWorkers() int32 {
+	if x != nil {
+		return x.Workers
+	}
+	return 0
+}
+
+func (x *WorkloadShape) GetMcuPerWorker() int32 {
+	if x != nil {
+		return x.McuPerWorker
+	}
+	return 0
+}
+
+func (x *WorkloadShape) GetTasks() int32 {
+	if x != nil {
+		return x.Tasks
+	}
+	return 0
+}
+
+func (x *WorkloadShape) GetAutoscaled() bool {
+	if x != nil {
+		return x.Autoscaled
+	}
+	return false
+}
+
+func (x *WorkloadShape) GetMinWorkers() int32 {
+	if x != nil {
+		return x.MinWorkers
+	}
+	return 0
+}
+
+func (x *WorkloadShape) GetMaxWorkers() int32 {
+	if x != nil {
+		return x.MaxWorkers
+	}
+	return 0
+}
+
+func (x *WorkloadShape) GetAutoscaleReason() string {
+	if x != nil {
+		return x.AutoscaleReason
+	}
+	return ""
+}
+
+func (x *WorkloadShape) GetAutoscaleTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AutoscaleTime
+	}
+	return nil
+}
+
+// WorkloadEvent is one recorded decision or lifecycle step of a workload. Kinds the scheduler
+// writes: place, move, evict, resize, retask, stop (placement), unplaceable (capacity
+// shortage), running and failed (state changes), and what the autoscaler and connector
+// operations record (scale steps, rollbacks).
+type WorkloadEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event_id increases with time within a workload.
+	EventId       int64                  `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	AgentId       string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	WorkerId      string                 `protobuf:"bytes,6,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkloadEvent) Reset() {
+	*x = WorkloadEvent{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkloadEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkloadEvent) ProtoMessage() {}
+
+func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkloadEvent.ProtoReflect.Descriptor instead.
+func (*WorkloadEvent) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WorkloadEvent) GetEventId() int64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+func (x *WorkloadEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *WorkloadEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+type ListWorkloadEventsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	WorkloadArn string                 `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	// max_results is the page size; default 100, at most 1000.
+	MaxResults    int32  `protobuf:"varint,2,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	NextToken     string `protobuf:"bytes,3,opt,name=next_token,json=nextToken,proto3" json:"next_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkloadEventsRequest) Reset() {
+	*x = ListWorkloadEventsRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkloadEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkloadEventsRequest) ProtoMessage() {}
+
+func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkloadEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkloadEventsRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListWorkloadEventsRequest) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *ListWorkloadEventsRequest) GetMaxResults() int32 {
+	if x != nil {
+		return x.MaxResults
+	}
+	return 0
+}
+
+func (x *ListWorkloadEventsRequest) GetNextToken() string {
+	if x != nil {
+		return x.NextToken
+	}
+	return ""
+}
+
+type ListWorkloadEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events are newest first.
+	Events []*WorkloadEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_token continues with older events; empty on the last page.
+	NextToken     string `protobuf:"bytes,2,opt,name=next_token,json=nextToken,proto3" json:"next_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkloadEventsResponse) Reset() {
+	*x = ListWorkloadEventsResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkloadEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkloadEventsResponse) ProtoMessage() {}
+
+func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkloadEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkloadEventsResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListWorkloadEventsResponse) GetNextToken() string {
+	if x != nil {
+		return x.NextToken
+	}
+	return ""
+}
+
 var File_fjord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_fjord_admin_v1_admin_proto_rawDesc = "" +
@@ -389,11 +1527,124 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x18DeregisterClusterRequest\x12\x1f\n" +
 	"\vcluster_arn\x18\x01 \x01(\tR\n" +
 	"clusterArn\"\x1b\n" +
-	"\x19DeregisterClusterResponse2\xb0\x02\n" +
+	"\x19DeregisterClusterResponse\"\x13\n" +
+	"\x11ListAgentsRequest\"C\n" +
+	"\x12ListAgentsResponse\x12-\n" +
+	"\x06agents\x18\x01 \x03(\v2\x15.fjord.admin.v1.AgentR\x06agents\"\xd9\x05\n" +
+	"\x05Agent\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x129\n" +
+	"\x06labels\x18\x04 \x03(\v2!.fjord.admin.v1.Agent.LabelsEntryR\x06labels\x12!\n" +
+	"\fmcu_capacity\x18\x05 \x01(\x05R\vmcuCapacity\x12\x19\n" +
+	"\bmcu_used\x18\x06 \x01(\x05R\amcuUsed\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12\x1c\n" +
+	"\tconnected\x18\b \x01(\bR\tconnected\x12\x1b\n" +
+	"\tserver_id\x18\t \x01(\tR\bserverId\x12A\n" +
+	"\x0econnected_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\rconnectedTime\x12J\n" +
+	"\x13last_heartbeat_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x11lastHeartbeatTime\x12G\n" +
+	"\x11disconnected_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x10disconnectedTime\x12\x1e\n" +
+	"\n" +
+	"generation\x18\r \x01(\x03R\n" +
+	"generation\x12-\n" +
+	"\x12applied_generation\x18\x0e \x01(\x03R\x11appliedGeneration\x120\n" +
+	"\aworkers\x18\x0f \x03(\v2\x16.fjord.admin.v1.WorkerR\aworkers\x12#\n" +
+	"\rother_workers\x18\x10 \x01(\x05R\fotherWorkers\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x04\n" +
+	"\x06Worker\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12!\n" +
+	"\fworkload_arn\x18\x02 \x01(\tR\vworkloadArn\x12#\n" +
+	"\rworkload_name\x18\x03 \x01(\tR\fworkloadName\x12#\n" +
+	"\rworkload_kind\x18\x04 \x01(\tR\fworkloadKind\x12\x19\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\x12\x10\n" +
+	"\x03mcu\x18\x06 \x01(\x05R\x03mcu\x12\x14\n" +
+	"\x05epoch\x18\a \x01(\x03R\x05epoch\x12\x19\n" +
+	"\btask_ids\x18\b \x03(\x05R\ataskIds\x12\x1d\n" +
+	"\n" +
+	"task_count\x18\t \x01(\x05R\ttaskCount\x12\x14\n" +
+	"\x05state\x18\n" +
+	" \x01(\tR\x05state\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12\x1a\n" +
+	"\brestarts\x18\f \x01(\x05R\brestarts\x12/\n" +
+	"\x05tasks\x18\r \x03(\v2\x19.fjord.admin.v1.TaskStateR\x05tasks\x12?\n" +
+	"\rreported_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\freportedTime\x127\n" +
+	"\ametrics\x18\x0f \x01(\v2\x1d.fjord.admin.v1.WorkerMetricsR\ametrics\"P\n" +
+	"\tTaskState\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\x05R\x06taskId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xc2\x03\n" +
+	"\rWorkerMetrics\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x126\n" +
+	"\x17cpu_utilization_percent\x18\x02 \x01(\x01R\x15cpuUtilizationPercent\x12<\n" +
+	"\x1amemory_utilization_percent\x18\x03 \x01(\x01R\x18memoryUtilizationPercent\x12!\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03R\vmemoryBytes\x12,\n" +
+	"\x12records_per_second\x18\x05 \x01(\x01R\x10recordsPerSecond\x12(\n" +
+	"\x10bytes_per_second\x18\x06 \x01(\x01R\x0ebytesPerSecond\x12\x10\n" +
+	"\x03lag\x18\a \x01(\x03R\x03lag\x124\n" +
+	"\x16replication_latency_ms\x18\b \x01(\x01R\x14replicationLatencyMs\x12#\n" +
+	"\rrunning_tasks\x18\t \x01(\x05R\frunningTasks\x12#\n" +
+	"\rerrored_tasks\x18\n" +
+	" \x01(\x05R\ferroredTasks\"[\n" +
+	"\x17DescribeWorkloadRequest\x12!\n" +
+	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12\x1d\n" +
+	"\n" +
+	"max_events\x18\x02 \x01(\x05R\tmaxEvents\"\xf4\x03\n" +
+	"\x18DescribeWorkloadResponse\x12!\n" +
+	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12#\n" +
+	"\rworkload_name\x18\x02 \x01(\tR\fworkloadName\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12M\n" +
+	"\x11state_description\x18\x05 \x01(\v2 .fjord.admin.v1.StateDescriptionR\x10stateDescription\x12?\n" +
+	"\rcreation_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcreationTime\x12'\n" +
+	"\x0fcurrent_version\x18\a \x01(\tR\x0ecurrentVersion\x127\n" +
+	"\adesired\x18\b \x01(\v2\x1d.fjord.admin.v1.WorkloadShapeR\adesired\x120\n" +
+	"\aworkers\x18\t \x03(\v2\x16.fjord.admin.v1.WorkerR\aworkers\x12B\n" +
+	"\rrecent_events\x18\n" +
+	" \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\frecentEvents\"@\n" +
+	"\x10StateDescription\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb5\x02\n" +
+	"\rWorkloadShape\x12\x18\n" +
+	"\aworkers\x18\x01 \x01(\x05R\aworkers\x12$\n" +
+	"\x0emcu_per_worker\x18\x02 \x01(\x05R\fmcuPerWorker\x12\x14\n" +
+	"\x05tasks\x18\x03 \x01(\x05R\x05tasks\x12\x1e\n" +
+	"\n" +
+	"autoscaled\x18\x04 \x01(\bR\n" +
+	"autoscaled\x12\x1f\n" +
+	"\vmin_workers\x18\x05 \x01(\x05R\n" +
+	"minWorkers\x12\x1f\n" +
+	"\vmax_workers\x18\x06 \x01(\x05R\n" +
+	"maxWorkers\x12)\n" +
+	"\x10autoscale_reason\x18\a \x01(\tR\x0fautoscaleReason\x12A\n" +
+	"\x0eautoscale_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rautoscaleTime\"\xbe\x01\n" +
+	"\rWorkloadEvent\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x19\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\x12\x1b\n" +
+	"\tworker_id\x18\x06 \x01(\tR\bworkerId\"~\n" +
+	"\x19ListWorkloadEventsRequest\x12!\n" +
+	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12\x1f\n" +
+	"\vmax_results\x18\x02 \x01(\x05R\n" +
+	"maxResults\x12\x1d\n" +
+	"\n" +
+	"next_token\x18\x03 \x01(\tR\tnextToken\"r\n" +
+	"\x1aListWorkloadEventsResponse\x125\n" +
+	"\x06events\x18\x01 \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\x06events\x12\x1d\n" +
+	"\n" +
+	"next_token\x18\x02 \x01(\tR\tnextToken2\xd9\x04\n" +
 	"\x05Admin\x12b\n" +
 	"\x0fRegisterCluster\x12&.fjord.admin.v1.RegisterClusterRequest\x1a'.fjord.admin.v1.RegisterClusterResponse\x12Y\n" +
 	"\fListClusters\x12#.fjord.admin.v1.ListClustersRequest\x1a$.fjord.admin.v1.ListClustersResponse\x12h\n" +
-	"\x11DeregisterCluster\x12(.fjord.admin.v1.DeregisterClusterRequest\x1a).fjord.admin.v1.DeregisterClusterResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
+	"\x11DeregisterCluster\x12(.fjord.admin.v1.DeregisterClusterRequest\x1a).fjord.admin.v1.DeregisterClusterResponse\x12S\n" +
+	"\n" +
+	"ListAgents\x12!.fjord.admin.v1.ListAgentsRequest\x1a\".fjord.admin.v1.ListAgentsResponse\x12e\n" +
+	"\x10DescribeWorkload\x12'.fjord.admin.v1.DescribeWorkloadRequest\x1a(.fjord.admin.v1.DescribeWorkloadResponse\x12k\n" +
+	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_fjord_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -407,32 +1658,70 @@ func file_fjord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fjord_admin_v1_admin_proto_rawDescData
 }
 
-var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_fjord_admin_v1_admin_proto_goTypes = []any{
-	(*Cluster)(nil),                   // 0: fjord.admin.v1.Cluster
-	(*RegisterClusterRequest)(nil),    // 1: fjord.admin.v1.RegisterClusterRequest
-	(*RegisterClusterResponse)(nil),   // 2: fjord.admin.v1.RegisterClusterResponse
-	(*ListClustersRequest)(nil),       // 3: fjord.admin.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),      // 4: fjord.admin.v1.ListClustersResponse
-	(*DeregisterClusterRequest)(nil),  // 5: fjord.admin.v1.DeregisterClusterRequest
-	(*DeregisterClusterResponse)(nil), // 6: fjord.admin.v1.DeregisterClusterResponse
-	(*timestamppb.Timestamp)(nil),     // 7: google.protobuf.Timestamp
+	(*Cluster)(nil),                    // 0: fjord.admin.v1.Cluster
+	(*RegisterClusterRequest)(nil),     // 1: fjord.admin.v1.RegisterClusterRequest
+	(*RegisterClusterResponse)(nil),    // 2: fjord.admin.v1.RegisterClusterResponse
+	(*ListClustersRequest)(nil),        // 3: fjord.admin.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),       // 4: fjord.admin.v1.ListClustersResponse
+	(*DeregisterClusterRequest)(nil),   // 5: fjord.admin.v1.DeregisterClusterRequest
+	(*DeregisterClusterResponse)(nil),  // 6: fjord.admin.v1.DeregisterClusterResponse
+	(*ListAgentsRequest)(nil),          // 7: fjord.admin.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),         // 8: fjord.admin.v1.ListAgentsResponse
+	(*Agent)(nil),                      // 9: fjord.admin.v1.Agent
+	(*Worker)(nil),                     // 10: fjord.admin.v1.Worker
+	(*TaskState)(nil),                  // 11: fjord.admin.v1.TaskState
+	(*WorkerMetrics)(nil),              // 12: fjord.admin.v1.WorkerMetrics
+	(*DescribeWorkloadRequest)(nil),    // 13: fjord.admin.v1.DescribeWorkloadRequest
+	(*DescribeWorkloadResponse)(nil),   // 14: fjord.admin.v1.DescribeWorkloadResponse
+	(*StateDescription)(nil),           // 15: fjord.admin.v1.StateDescription
+	(*WorkloadShape)(nil),              // 16: fjord.admin.v1.WorkloadShape
+	(*WorkloadEvent)(nil),              // 17: fjord.admin.v1.WorkloadEvent
+	(*ListWorkloadEventsRequest)(nil),  // 18: fjord.admin.v1.ListWorkloadEventsRequest
+	(*ListWorkloadEventsResponse)(nil), // 19: fjord.admin.v1.ListWorkloadEventsResponse
+	nil,                                // 20: fjord.admin.v1.Agent.LabelsEntry
+	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
 }
 var file_fjord_admin_v1_admin_proto_depIdxs = []int32{
-	7, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
-	0, // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
-	0, // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
-	1, // 3: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
-	3, // 4: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
-	5, // 5: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
-	2, // 6: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
-	4, // 7: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
-	6, // 8: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	21, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
+	0,  // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
+	0,  // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
+	9,  // 3: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
+	20, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
+	21, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
+	21, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	21, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
+	10, // 8: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
+	11, // 9: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
+	21, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
+	12, // 11: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
+	21, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
+	15, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	21, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
+	16, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
+	10, // 16: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
+	17, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
+	21, // 18: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
+	21, // 19: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 20: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	1,  // 21: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
+	3,  // 22: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
+	5,  // 23: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
+	7,  // 24: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
+	13, // 25: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
+	18, // 26: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
+	2,  // 27: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
+	4,  // 28: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
+	6,  // 29: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
+	8,  // 30: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
+	14, // 31: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
+	19, // 32: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_fjord_admin_v1_admin_proto_init() }
@@ -446,7 +1735,7 @@ func file_fjord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_admin_v1_admin_proto_rawDesc), len(file_fjord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Admin_RegisterCluster_FullMethodName   = "/fjord.admin.v1.Admin/RegisterCluster"
-	Admin_ListClusters_FullMethodName      = "/fjord.admin.v1.Admin/ListClusters"
-	Admin_DeregisterCluster_FullMethodName = "/fjord.admin.v1.Admin/DeregisterCluster"
+	Admin_RegisterCluster_FullMethodName    = "/fjord.admin.v1.Admin/RegisterCluster"
+	Admin_ListClusters_FullMethodName       = "/fjord.admin.v1.Admin/ListClusters"
+	Admin_DeregisterCluster_FullMethodName  = "/fjord.admin.v1.Admin/DeregisterCluster"
+	Admin_ListAgents_FullMethodName         = "/fjord.admin.v1.Admin/ListAgents"
+	Admin_DescribeWorkload_FullMethodName   = "/fjord.admin.v1.Admin/DescribeWorkload"
+	Admin_ListWorkloadEvents_FullMethodName = "/fjord.admin.v1.Admin/ListWorkloadEvents"
 )
 
 // AdminClient is the client API for Admin service.
@@ -32,6 +35,13 @@ const (
 // gRPC call; a cluster is registered in the signing credential's account and region, which is
 // where ListClustersV2 / DescribeClusterV2 / GetBootstrapBrokers find it and where a
 // replicator's amazonMskCluster.mskClusterArn resolves.
+//
+// The fleet view (ListAgents, DescribeWorkload, ListWorkloadEvents) reads Postgres directly on
+// every call, so it shows an agent's Hello, Goodbye, stream loss and lease expiry as soon as
+// the server recorded them. Workloads belong to an account and region: only the caller's are
+// described, and another account's workload ARN is NotFound. Agents are shared by every
+// account: any caller sees every agent with its capacity and use, but only the workers of its
+// own account and region in detail (the others are counted in other_workers and mcu_used).
 type AdminClient interface {
 	// RegisterCluster adds a Kafka cluster to the registry, or updates the bootstrap servers of
 	// the cluster of that name.
@@ -40,6 +50,15 @@ type AdminClient interface {
 	ListClusters(ctx context.Context, in *ListClustersRequest, opts ...grpc.CallOption) (*ListClustersResponse, error)
 	// DeregisterCluster removes a cluster from the registry.
 	DeregisterCluster(ctx context.Context, in *DeregisterClusterRequest, opts ...grpc.CallOption) (*DeregisterClusterResponse, error)
+	// ListAgents lists every agent of the fleet, ordered by id, with its capacity, use, lease
+	// and the caller's workers on it.
+	ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error)
+	// DescribeWorkload shows a connector's or replicator's desired shape, where its workers run
+	// and its most recent events.
+	DescribeWorkload(ctx context.Context, in *DescribeWorkloadRequest, opts ...grpc.CallOption) (*DescribeWorkloadResponse, error)
+	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
+	// workload: a deleted workload's events stay listable.
+	ListWorkloadEvents(ctx context.Context, in *ListWorkloadEventsRequest, opts ...grpc.CallOption) (*ListWorkloadEventsResponse, error)
 }
 
 type adminClient struct {
@@ -80,6 +99,36 @@ func (c *adminClient) DeregisterCluster(ctx context.Context, in *DeregisterClust
 	return out, nil
 }
 
+func (c *adminClient) ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAgentsResponse)
+	err := c.cc.Invoke(ctx, Admin_ListAgents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) DescribeWorkload(ctx context.Context, in *DescribeWorkloadRequest, opts ...grpc.CallOption) (*DescribeWorkloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribeWorkloadResponse)
+	err := c.cc.Invoke(ctx, Admin_DescribeWorkload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListWorkloadEvents(ctx context.Context, in *ListWorkloadEventsRequest, opts ...grpc.CallOption) (*ListWorkloadEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWorkloadEventsResponse)
+	err := c.cc.Invoke(ctx, Admin_ListWorkloadEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -88,6 +137,13 @@ func (c *adminClient) DeregisterCluster(ctx context.Context, in *DeregisterClust
 // gRPC call; a cluster is registered in the signing credential's account and region, which is
 // where ListClustersV2 / DescribeClusterV2 / GetBootstrapBrokers find it and where a
 // replicator's amazonMskCluster.mskClusterArn resolves.
+//
+// The fleet view (ListAgents, DescribeWorkload, ListWorkloadEvents) reads Postgres directly on
+// every call, so it shows an agent's Hello, Goodbye, stream loss and lease expiry as soon as
+// the server recorded them. Workloads belong to an account and region: only the caller's are
+// described, and another account's workload ARN is NotFound. Agents are shared by every
+// account: any caller sees every agent with its capacity and use, but only the workers of its
+// own account and region in detail (the others are counted in other_workers and mcu_used).
 type AdminServer interface {
 	// RegisterCluster adds a Kafka cluster to the registry, or updates the bootstrap servers of
 	// the cluster of that name.
@@ -96,6 +152,15 @@ type AdminServer interface {
 	ListClusters(context.Context, *ListClustersRequest) (*ListClustersResponse, error)
 	// DeregisterCluster removes a cluster from the registry.
 	DeregisterCluster(context.Context, *DeregisterClusterRequest) (*DeregisterClusterResponse, error)
+	// ListAgents lists every agent of the fleet, ordered by id, with its capacity, use, lease
+	// and the caller's workers on it.
+	ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error)
+	// DescribeWorkload shows a connector's or replicator's desired shape, where its workers run
+	// and its most recent events.
+	DescribeWorkload(context.Context, *DescribeWorkloadRequest) (*DescribeWorkloadResponse, error)
+	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
+	// workload: a deleted workload's events stay listable.
+	ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -114,6 +179,15 @@ func (UnimplementedAdminServer) ListClusters(context.Context, *ListClustersReque
 }
 func (UnimplementedAdminServer) DeregisterCluster(context.Context, *DeregisterClusterRequest) (*DeregisterClusterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeregisterCluster not implemented")
+}
+func (UnimplementedAdminServer) ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAgents not implemented")
+}
+func (UnimplementedAdminServer) DescribeWorkload(context.Context, *DescribeWorkloadRequest) (*DescribeWorkloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DescribeWorkload not implemented")
+}
+func (UnimplementedAdminServer) ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWorkloadEvents not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -190,6 +264,60 @@ func _Admin_DeregisterCluster_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ListAgents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAgentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListAgents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListAgents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListAgents(ctx, req.(*ListAgentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_DescribeWorkload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeWorkloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).DescribeWorkload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_DescribeWorkload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).DescribeWorkload(ctx, req.(*DescribeWorkloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListWorkloadEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWorkloadEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListWorkloadEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListWorkloadEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListWorkloadEvents(ctx, req.(*ListWorkloadEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +336,18 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeregisterCluster",
 			Handler:    _Admin_DeregisterCluster_Handler,
+		},
+		{
+			MethodName: "ListAgents",
+			Handler:    _Admin_ListAgents_Handler,
+		},
+		{
+			MethodName: "DescribeWorkload",
+			Handler:    _Admin_DescribeWorkload_Handler,
+		},
+		{
+			MethodName: "ListWorkloadEvents",
+			Handler:    _Admin_ListWorkloadEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

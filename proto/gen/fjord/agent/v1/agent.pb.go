@@ -513,8 +513,38 @@ type WorkerMetrics struct {
 	ReplicationLatencyMs float64 `protobuf:"fixed64,12,opt,name=replication_latency_ms,json=replicationLatencyMs,proto3" json:"replication_latency_ms,omitempty"`
 	RunningTasks         int32   `protobuf:"varint,13,opt,name=running_tasks,json=runningTasks,proto3" json:"running_tasks,omitempty"`
 	ErroredTasks         int32   `protobuf:"varint,14,opt,name=errored_tasks,json=erroredTasks,proto3" json:"errored_tasks,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// records_polled_per_second is the records read from the source per second
+	// (SourceRecordPollRate); records_per_second counts the records the target acknowledged
+	// (SourceRecordWriteRate, ReplicatorThroughput).
+	RecordsPolledPerSecond float64 `protobuf:"fixed64,15,opt,name=records_polled_per_second,json=recordsPolledPerSecond,proto3" json:"records_polled_per_second,omitempty"`
+	// The counts below are cumulative since the worker process started (they restart at 0
+	// with it, like Prometheus counters).
+	// replicator_failures counts task runs that ended in an error: a task restarted in-process
+	// or failed permanently (a record the target refused, a fenced producer, a refused
+	// security setting, a panic, ...).
+	ReplicatorFailures int64 `protobuf:"varint,16,opt,name=replicator_failures,json=replicatorFailures,proto3" json:"replicator_failures,omitempty"`
+	// auth_errors counts authentication and authorization failures the tasks met talking to
+	// either cluster (SASL refusals, *_AUTHORIZATION_FAILED error codes).
+	AuthErrors int64 `protobuf:"varint,17,opt,name=auth_errors,json=authErrors,proto3" json:"auth_errors,omitempty"`
+	// offset_sync_failures counts commits of translated offsets to target consumer groups
+	// that failed (one per group and attempt).
+	OffsetSyncFailures int64 `protobuf:"varint,18,opt,name=offset_sync_failures,json=offsetSyncFailures,proto3" json:"offset_sync_failures,omitempty"`
+	// source_ping_successes and target_ping_successes count the metadata requests the tasks'
+	// clients completed with each cluster.
+	SourcePingSuccesses int64 `protobuf:"varint,19,opt,name=source_ping_successes,json=sourcePingSuccesses,proto3" json:"source_ping_successes,omitempty"`
+	TargetPingSuccesses int64 `protobuf:"varint,20,opt,name=target_ping_successes,json=targetPingSuccesses,proto3" json:"target_ping_successes,omitempty"`
+	// consumer_groups is the number of source consumer groups the worker's checkpoint tasks
+	// replicate (after the groups filter), at the latest listing.
+	ConsumerGroups int32 `protobuf:"varint,21,opt,name=consumer_groups,json=consumerGroups,proto3" json:"consumer_groups,omitempty"`
+	// topics is the number of distinct source topics the worker's tasks replicate (own at
+	// least one partition of).
+	Topics int32 `protobuf:"varint,22,opt,name=topics,proto3" json:"topics,omitempty"`
+	// source_throttle_ms and target_throttle_ms are the longest throttle time a broker of each
+	// cluster imposed on a response to the worker's clients during the interval; 0 for none.
+	SourceThrottleMs float64 `protobuf:"fixed64,23,opt,name=source_throttle_ms,json=sourceThrottleMs,proto3" json:"source_throttle_ms,omitempty"`
+	TargetThrottleMs float64 `protobuf:"fixed64,24,opt,name=target_throttle_ms,json=targetThrottleMs,proto3" json:"target_throttle_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *WorkerMetrics) Reset() {
@@ -641,6 +671,76 @@ func (x *WorkerMetrics) GetRunningTasks() int32 {
 func (x *WorkerMetrics) GetErroredTasks() int32 {
 	if x != nil {
 		return x.ErroredTasks
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetRecordsPolledPerSecond() float64 {
+	if x != nil {
+		return x.RecordsPolledPerSecond
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetReplicatorFailures() int64 {
+	if x != nil {
+		return x.ReplicatorFailures
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetAuthErrors() int64 {
+	if x != nil {
+		return x.AuthErrors
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetOffsetSyncFailures() int64 {
+	if x != nil {
+		return x.OffsetSyncFailures
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetSourcePingSuccesses() int64 {
+	if x != nil {
+		return x.SourcePingSuccesses
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetTargetPingSuccesses() int64 {
+	if x != nil {
+		return x.TargetPingSuccesses
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetConsumerGroups() int32 {
+	if x != nil {
+		return x.ConsumerGroups
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetTopics() int32 {
+	if x != nil {
+		return x.Topics
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetSourceThrottleMs() float64 {
+	if x != nil {
+		return x.SourceThrottleMs
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetTargetThrottleMs() float64 {
+	if x != nil {
+		return x.TargetThrottleMs
 	}
 	return 0
 }
@@ -1112,7 +1212,7 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2\x1b.fjord.agent.v1.WorkerStateR\x05state\x120\n" +
 	"\x05tasks\x18\x04 \x03(\v2\x1a.fjord.agent.v1.TaskStatusR\x05tasks\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
-	"\brestarts\x18\x06 \x01(\x05R\brestarts\"\x97\x04\n" +
+	"\brestarts\x18\x06 \x01(\x05R\brestarts\"\xdb\a\n" +
 	"\rWorkerMetrics\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12*\n" +
@@ -1129,7 +1229,18 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x03lag\x18\v \x01(\x03R\x03lag\x124\n" +
 	"\x16replication_latency_ms\x18\f \x01(\x01R\x14replicationLatencyMs\x12#\n" +
 	"\rrunning_tasks\x18\r \x01(\x05R\frunningTasks\x12#\n" +
-	"\rerrored_tasks\x18\x0e \x01(\x05R\ferroredTasks\"!\n" +
+	"\rerrored_tasks\x18\x0e \x01(\x05R\ferroredTasks\x129\n" +
+	"\x19records_polled_per_second\x18\x0f \x01(\x01R\x16recordsPolledPerSecond\x12/\n" +
+	"\x13replicator_failures\x18\x10 \x01(\x03R\x12replicatorFailures\x12\x1f\n" +
+	"\vauth_errors\x18\x11 \x01(\x03R\n" +
+	"authErrors\x120\n" +
+	"\x14offset_sync_failures\x18\x12 \x01(\x03R\x12offsetSyncFailures\x122\n" +
+	"\x15source_ping_successes\x18\x13 \x01(\x03R\x13sourcePingSuccesses\x122\n" +
+	"\x15target_ping_successes\x18\x14 \x01(\x03R\x13targetPingSuccesses\x12'\n" +
+	"\x0fconsumer_groups\x18\x15 \x01(\x05R\x0econsumerGroups\x12\x16\n" +
+	"\x06topics\x18\x16 \x01(\x05R\x06topics\x12,\n" +
+	"\x12source_throttle_ms\x18\x17 \x01(\x01R\x10sourceThrottleMs\x12,\n" +
+	"\x12target_throttle_ms\x18\x18 \x01(\x01R\x10targetThrottleMs\"!\n" +
 	"\aGoodbye\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x87\x01\n" +
 	"\rServerMessage\x123\n" +

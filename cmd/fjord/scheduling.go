@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fjord-io/fjord/server"
+)
+
+// scheduling holds the scheduler flags that `fjord server` and `fjord dev` share.
+type scheduling struct {
+	window, cooldown   string
+	validation, timout string
+	delivery           string
+}
+
+func (s *scheduling) register(f *flags) {
+	f.str(&s.window, "autoscale-window", "", "1m", "how long a workload's average CPU utilization must stay beyond a scaling threshold before a worker is added or removed")
+	f.str(&s.cooldown, "autoscale-cooldown", "", "2m", "least time between two scaling steps of one workload")
+	f.str(&s.validation, "update-validation", "", "10s", "how long a connector's workers must run an update before the operation completes")
+	f.str(&s.timout, "update-timeout", "", "5m", "how long an update step or a rollback may take before it fails")
+	f.str(&s.delivery, "replicator-delivery", "", server.DeliveryExactlyOnce,
+		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
+}
+
+// apply validates the flags and sets them on cfg.
+func (s *scheduling) apply(cfg *server.Config) error {
+	for _, d := range []struct {
+		name, value string
+		into        *time.Duration
+	}{
+		{"autoscale-window", s.window, &cfg.AutoscaleWindow},
+		{"autoscale-cooldown", s.cooldown, &cfg.AutoscaleCooldown},
+		{"update-validation", s.validation, &cfg.UpdateValidation},
+		{"update-timeout", s.timout, &cfg.UpdateTimeout},
+	} {
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("--%s must be a positive duration, got %q", d.name, d.value)
+		}
+		*d.into = v
+	}
+	switch s.delivery {
+	case server.DeliveryExactlyOnce, server.DeliveryAtLeastOnce:
+		cfg.ReplicatorDelivery = s.delivery
+	default:
+		return fmt.Errorf("--replicator-delivery must be %s or %s, got %q", server.DeliveryExactlyOnce, server.DeliveryAtLeastOnce, s.delivery)
+	}
+	return nil
+}

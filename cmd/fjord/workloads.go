@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
+)
+
+func runWorkloads(ctx context.Context, args []string) error {
+	const use = "usage: fjord workloads describe|events ARN [flags]"
+	if len(args) == 0 {
+		return errors.New(use)
+	}
+	action, args := args[0], args[1:]
+	var af adminFlags
+	var f *flags
+	var limitText, limitFlag string // --events (describe) or --max-results (events)
+	var all bool
+	var nextToken string
+	switch action {
+	case "describe":
+		f = newFlags("workloads describe ARN", `Describes a connector or replicator through the admin gRPC API: its state, desired shape
+(workers × MCU, tasks, autoscaling), where each worker runs with its tasks, epoch, state and
+latest CPU and memory utilization, and its most recent events (newest first).`)
+		limitFlag = "events"
+		f.str(&limitText, limitFlag, "", "20", "how many recent events to show (at most 100)")
+	case "events":
+		f = newFlags("workloads events ARN", `Lists a connector's or replicator's events through the admin gRPC API, newest first: every
+placement, move, resize, task change, scale step, rollback and state change, with its reason.
+Events outlive the workload.`)
+		limitFlag = "max-results"
+		f.str(&limitText, limitFlag, "", "100", "events per page (at most 1000)")
+		f.boolean(&all, "all", false, "follow every page to the first event")
+		f.str(&nextToken, "next-token", "", "", "continue from a previous page's nextToken")
+	default:
+		return fmt.Errorf("unknown workloads action %q: use describe or events", action)
+	}
+	af.register(f)
+	arn, err := parseWithPositional(f, args)
+	if err != nil {
+		return err
+	}
+	if arn == "" {
+		return errors.New(use)
+	}
+	limit, err := strconv.Atoi(limitText)
+	if err != nil {
+		return fmt.Errorf("--%s must be a number, got %q", limitFlag, limitText)
+	}
+	client, closeConn, err := af.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if action == "describe" {
+		resp, err := client.DescribeWorkload(ctx, &adminv1.DescribeWorkloadRequest{WorkloadArn: arn, MaxEvents: int32(limit)})
+		if err != nil {
+			return err
+		}
+		if af.output == "json" {
+			return writeJSON(os.Stdout, resp)
+		}
+		return printWorkload(os.Stdout, resp)
+	}
+	resp := &adminv1.ListWorkloadEventsResponse{}
+	token := nextToken
+	for {
+		page, err := client.ListWorkloadEvents(ctx, &adminv1.ListWorkloadEventsRequest{WorkloadArn: arn, MaxResults: int32(limit), NextToken: token})
+		if err != nil {
+			return err
+		}
+		resp.Events = append(resp.Events, page.Events...)
+		resp.NextToken, token = page.NextToken, page.NextToken
+		if !all || token == "" {
+			break
+		}
+	}
+	if af.output == "json" {
+		return writeJSON(os.Stdout, resp)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	printEvents(w, resp.Events, arn)
+	if resp.NextToken != "" {
+		fmt.Fprintf(w, "\nmore: --next-token %s (or --all)\n", resp.NextToken)
+	}
+	return w.Flush()
+}
+
+// printWorkload writes a workload's description for a terminal.
+func printWorkload(out io.Writer, d *adminv1.DescribeWorkloadResponse) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Name:\t%s (%s)\n", d.WorkloadName, d.Kind)
+	fmt.Fprintf(w, "ARN:\t%s\n", d.WorkloadArn)
+	fmt.Fprintf(w, "State:\t%s\n", d.State)
+	if sd := d.StateDescription; sd != nil {
+		fmt.Fprintf(w, "State description:\t%s: %s\n", sd.Code, sd.Message)
+	}
+	fmt.Fprintf(w, "Created:\t%s\n", d.CreationTime.AsTime().Format(time.RFC3339))
+	if s := d.Desired; s != nil {
+		fmt.Fprintf(w, "Desired:\t%d workers × %d MCU, %d tasks\n", s.Workers, s.McuPerWorker, s.Tasks)
+		if s.Autoscaled {
+			fmt.Fprintf(w, "Autoscaling:\t%d–%d workers", s.MinWorkers, s.MaxWorkers)
+			if s.AutoscaleReason != "" {
+				fmt.Fprintf(w, "; last decision %s: %s", s.AutoscaleTime.AsTime().Format(time.RFC3339), s.AutoscaleReason)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintln(w, "\nPlacement:")
+	if len(d.Workers) == 0 {
+		fmt.Fprintln(w, "(no workers)")
+	} else {
+		printWorkers(w, d.Workers, false)
+	}
+	fmt.Fprintln(w, "\nRecent events (newest first):")
+	printEvents(w, d.RecentEvents, d.WorkloadArn)
+	return w.Flush()
+}
+
+// printEvents writes an events table; worker ids are shown without the workload's ARN.
+func printEvents(w io.Writer, events []*adminv1.WorkloadEvent, workloadARN string) {
+	if len(events) == 0 {
+		fmt.Fprintln(w, "(no events)")
+		return
+	}
+	fmt.Fprintln(w, "TIME\tKIND\tAGENT\tWORKER\tREASON")
+	for _, e := range events {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.AsTime().Format(time.RFC3339), e.Kind, dash(e.AgentId), dash(shortWorkerID(e.WorkerId, workloadARN)), e.Reason)
+	}
+}

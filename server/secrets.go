@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
+	"github.com/fjord-io/fjord/scheduler"
+	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/store"
+)
+
+// A replicator's cluster may authenticate with SASL/SCRAM: clientAuthentication.saslScram names
+// a secret (secretArn) whose SecretString is MSK's JSON {"username": "…", "password": "…"}.
+// Fjord reads it when it builds the replicator's task configurations (never storing the
+// password in Postgres) from, in order:
+//
+//  1. Config.SecretsDir, when set (fjord dev sets <data-dir>/secrets): the file
+//     <SecretsDir>/<secret name>.json, where the name is the ARN's resource name, tried as
+//     written ("AmazonMSK_src-AbCdEf") and then without AWS's 6-character suffix
+//     ("AmazonMSK_src"). A missing file falls through to Secrets Manager only when
+//     Config.SecretsEndpoint is set too.
+//  2. AWS Secrets Manager (aws-sdk-go-v2) in the ARN's region, at Config.SecretsEndpoint when
+//     set, otherwise wherever the SDK's usual configuration points (AWS_ENDPOINT_URL_SECRETS_MANAGER,
+//     AWS_ENDPOINT_URL, the shared config files, or AWS itself), with the SDK's default
+//     credential chain.
+//
+// A secret that does not exist, cannot be read or is malformed makes the replicator FAILED with
+// state code SECRET_UNAVAILABLE and a message naming the secret; a Secrets Manager that cannot be
+// reached is retried (the replicator is not failed for an outage).
+
+// stateSecretUnavailable is the state code of a replicator whose secret cannot be read.
+const stateSecretUnavailable = "SECRET_UNAVAILABLE"
+
+// secretTTL is how long a read secret (or a permanent failure to read it) is reused: a rotated
+// secret reaches new task configurations within this time.
+const secretTTL = time.Minute
+
+// secretRetryTTL is how long a failure to reach the secret's source is reused before the next
+// attempt: an outage costs one timeout per secret per secretRetryTTL, not one per reconcile.
+const secretRetryTTL = 10 * time.Second
+
+// secretTimeout bounds one read from Secrets Manager.
+const secretTimeout = 5 * time.Second
+
+// scramCredentials are the contents of an MSK SCRAM secret.
+type scramCredentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// secretError is a failure to read a secret. Transient means the source could not be reached
+// (retry); otherwise the secret is missing, forbidden or malformed.
+type secretError struct {
+	ARN       string
+	Err       error
+	Transient bool
+}
+
+func (e *secretError) Error() string { return fmt.Sprintf("secret %s: %v", e.ARN, e.Err) }
+func (e *secretError) Unwrap() error { return e.Err }
+
+// secretARNRE is a Secrets Manager secret ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>.
+var secretARNRE = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
+
+// secretName returns the name part of a secret ARN ("" when s is not one).
+func secretName(arn string) (name, region string) {
+	m := secretARNRE.FindStringSubmatch(arn)
+	if m == nil {
+		return "", ""
+	}
+	return m[4], m[2]
+}
+
+// awsSuffixRE is the random suffix Secrets Manager appends to a secret's name in its ARN.
+var awsSuffixRE = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+
+// secrets reads and caches SCRAM secrets.
+type secrets struct {
+	dir, endpoint string
+
+	mu      sync.Mutex
+	cache   map[string]cachedSecret
+	clients map[string]*secretsmanager.Client // by region
+}
+
+type cachedSecret struct {
+	creds scramCredentials
+	err   error
+	at    time.Time
+}
+
+func newSecrets(dir, endpoint string) *secrets {
+	return &secrets{dir: dir, endpoint: endpoint, cache: map[string]cachedSecret{}, clients: map[string]*secretsmanager.Client{}}
+}
+
+// scram returns the credentials of the secret arn, from the cache when fresh (secretTTL;
+// secretRetryTTL for a source that could not be reached).
+func (s *secrets) scram(ctx context.Context, arn string) (scramCredentials, error) {
+	s.mu.Lock()
+	c, ok := s.cache[arn]
+	s.mu.Unlock()
+	if ok {
+		ttl := secretTTL
+		var se *secretError
+		if errors.As(c.err, &se) && se.Transient {
+			ttl = secretRetryTTL
+		}
+		if time.Since(c.at) < ttl {
+			return c.creds, c.err
+		}
+	}
+	creds, err := s.read(ctx, arn)
+	if ctx.Err() == nil || err == nil {
+		s.mu.Lock()
+		if len(s.cache) > 10_000 {
+			clear(s.cache)
+		}
+		s.cache[arn] = cachedSecret{creds: creds, err: err, at: time.Now()}
+		s.mu.Unlock()
+	}
+	return creds, err
+}
+
+func (s *secrets) read(ctx context.Context, arn string) (scramCredentials, error) {
+	name, region := secretName(arn)
+	if name == "" {
+		return scramCredentials{}, &secretError{ARN: arn, Err: errors.New("is not a Secrets Manager secret ARN")}
+	}
+	if s.dir != "" {
+		var tried []string
+		for _, n := range []string{name, awsSuffixRE.ReplaceAllString(name, "")} {
+			if strings.Contains(n, "..") {
+				continue
+			}
+			path := filepath.Join(s.dir, filepath.FromSlash(n)+".json")
+			if len(tried) > 0 && tried[0] == path {
+				continue
+			}
+			tried = append(tried, path)
+			raw, err := os.ReadFile(path)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return scramCredentials{}, &secretError{ARN: arn, Err: fmt.Errorf("read %s: %v", path, errors.Unwrap(err))}
+			}
+			return parseScramSecret(arn, raw, path)
+		}
+		if s.endpoint == "" {
+			return scramCredentials{}, &secretError{ARN: arn, Err: fmt.Errorf("not found in the local secrets folder (looked for %s)", strings.Join(tried, " and "))}
+		}
+	}
+	cl, err := s.client(ctx, region)
+	if err != nil {
+		return scramCredentials{}, &secretError{ARN: arn, Err: err, Transient: true}
+	}
+	rctx, cancel := context.WithTimeout(ctx, secretTimeout)
+	defer cancel()
+	out, err := cl.GetSecretValue(rctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return scramCredentials{}, &secretError{ARN: arn, Err: err, Transient: transientAWSError(err)}
+	}
+	raw := []byte(aws.ToString(out.SecretString))
+	if out.SecretString == nil {
+		raw = out.SecretBinary
+	}
+	return parseScramSecret(arn, raw, "its SecretString")
+}
+
+// transientAWSError says whether a Secrets Manager call failed for a reason a retry may fix:
+// the endpoint could not be reached, timed out or answered 5xx.
+func transientAWSError(err error) bool {
+	var nf *smtypes.ResourceNotFoundException
+	var ae smithy.APIError
+	var ne net.Error
+	switch {
+	case errors.As(err, &nf):
+		return false
+	case errors.As(err, &ae):
+		return ae.ErrorFault() == smithy.FaultServer || ae.ErrorCode() == "ThrottlingException"
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return true
+}
+
+func parseScramSecret(arn string, raw []byte, where string) (scramCredentials, error) {
+	var c scramCredentials
+	if err := json.Unmarshal(raw, &c); err != nil {
+		// The JSON error could quote part of the secret: do not include it.
+		return c, &secretError{ARN: arn, Err: fmt.Errorf(`%s is not JSON {"username": "...", "password": "..."}`, where)}
+	}
+	if c.Username == "" || c.Password == "" {
+		return scramCredentials{}, &secretError{ARN: arn, Err: fmt.Errorf(`%s lacks "username" or "password"`, where)}
+	}
+	return c, nil
+}
+
+func (s *secrets) client(ctx context.Context, region string) (*secretsmanager.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cl, ok := s.clients[region]; ok {
+		return cl, nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS SDK configuration: %w", err)
+	}
+	cl := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if s.endpoint != "" {
+			o.BaseEndpoint = aws.String(s.endpoint)
+		}
+	})
+	s.clients[region] = cl
+	return cl, nil
+}
+
+// clusterSecurityConfig maps one replicator cluster's clientAuthentication and
+// encryptionInTransit to MirrorMaker 2 client keys under prefix ("source.cluster." or
+// "target.cluster."): TLS → SSL with the root CA as a PEM truststore, SASL/SCRAM →
+// SASL_PLAINTEXT (SASL_SSL with TLS) with a ScramLoginModule line holding the secret's
+// credentials.
+func (s *Server) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDescription, prefix string, conf map[string]string) error {
+	tls := c.GetEncryptionInTransit().GetEncryptionType() == "TLS"
+	scram := c.GetClientAuthentication().GetSaslScram()
+	switch {
+	case tls && scram != nil:
+		conf[prefix+"security.protocol"] = "SASL_SSL"
+	case scram != nil:
+		conf[prefix+"security.protocol"] = "SASL_PLAINTEXT"
+	case tls:
+		conf[prefix+"security.protocol"] = "SSL"
+	default:
+		return nil
+	}
+	if tls {
+		if ca := c.GetEncryptionInTransit().GetRootCaCertificate(); ca != "" {
+			pemText, err := rootCAPEM(ca)
+			if err != nil {
+				return fmt.Errorf("cluster %s: rootCaCertificate: %w", c.GetKafkaClusterAlias(), err)
+			}
+			conf[prefix+"ssl.truststore.type"] = "PEM"
+			conf[prefix+"ssl.truststore.certificates"] = pemText
+		}
+	}
+	if scram != nil {
+		conf[prefix+"sasl.mechanism"] = "SCRAM-SHA-512"
+		if scram.GetMechanism() == "SHA256" {
+			conf[prefix+"sasl.mechanism"] = "SCRAM-SHA-256"
+		}
+		creds, err := s.secrets.scram(ctx, scram.GetSecretArn())
+		if err != nil {
+			return err
+		}
+		conf[prefix+"sasl.jaas.config"] = fmt.Sprintf(`org.apache.kafka.common.security.scram.ScramLoginModule required username="%s" password="%s";`,
+			jaasEscape(creds.Username), jaasEscape(creds.Password))
+	}
+	return nil
+}
+
+func jaasEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
+// rootCAPEM accepts a root CA certificate as PEM text, or base64 of PEM or of DER, and returns
+// it as PEM text.
+func rootCAPEM(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "-----BEGIN") {
+		raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+		if err != nil {
+			return "", errors.New("is neither PEM (-----BEGIN CERTIFICATE-----) nor base64")
+		}
+		if strings.HasPrefix(strings.TrimSpace(string(raw)), "-----BEGIN") {
+			s = strings.TrimSpace(string(raw))
+		} else {
+			s = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: raw}))
+		}
+	}
+	rest, n := []byte(s), 0
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return "", fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return "", errors.New("holds no certificate")
+	}
+	return s, nil
+}
+
+// checkClusterSecurity validates a replicator cluster's clientAuthentication and
+// encryptionInTransit at CreateReplicator, beyond the model's enums (mechanism SHA256 or
+// SHA512, encryptionType TLS): saslScram is required in clientAuthentication and its secretArn
+// must be a Secrets Manager secret ARN. The root CA certificate is checked when the replicator
+// is scheduled (workloadShape), as MSK accepts it at creation.
+func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
+	if a := c.GetClientAuthentication(); a != nil {
+		sc := a.GetSaslScram()
+		if sc == nil {
+			return apierr.BadRequest(member+".clientAuthentication.saslScram", "%s.clientAuthentication.saslScram is required", member)
+		}
+		if name, _ := secretName(sc.GetSecretArn()); name == "" {
+			return apierr.BadRequest(member+".clientAuthentication.saslScram.secretArn",
+				"%s.clientAuthentication.saslScram.secretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", member)
+		}
+	}
+	return nil
+}
+
+// workloadShape is the scheduler's ShapeFunc: cachedShape, and for a replicator whose clusters
+// use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
+// replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
+// cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
+func (s *Server) workloadShape(kind string, r *store.Resource) (scheduler.Shape, error) {
+	sh, err := s.cachedShape(kind, r)
+	if err != nil || sh.FailCode != "" || kind != KindReplicator {
+		return sh, err
+	}
+	d, err := replicatorDescription(r)
+	if err != nil {
+		return sh, err
+	}
+	for _, c := range d.KafkaClusters {
+		if e := c.GetEncryptionInTransit(); e.GetEncryptionType() == "TLS" && e.GetRootCaCertificate() != "" {
+			if _, err := rootCAPEM(e.GetRootCaCertificate()); err != nil {
+				return scheduler.Shape{FailCode: "INVALID_CONFIGURATION", FailMessage: fmt.Sprintf(
+					"encryptionInTransit.rootCaCertificate of Kafka cluster %s %v", c.GetKafkaClusterAlias(), err)}, nil
+			}
+		}
+		sc := c.GetClientAuthentication().GetSaslScram()
+		if sc == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
+		_, err := s.secrets.scram(ctx, sc.GetSecretArn())
+		cancel()
+		var se *secretError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && !se.Transient:
+			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
+				"the SASL/SCRAM secret %s of Kafka cluster %s cannot be used: %v", sc.GetSecretArn(), c.GetKafkaClusterAlias(), se.Err)}, nil
+		default:
+			s.log.Warn("read replicator secret; will retry", "workload_arn", r.ARN, "secret_arn", sc.GetSecretArn(), "error", err)
+		}
+	}
+	return sh, nil
+}

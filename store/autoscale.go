@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Utilization is a workload's average worker utilization over a window of samples.
+type Utilization struct {
+	// CPU and Memory are mean fractions (1 = 100 % of the workers' MCU).
+	CPU, Memory float64
+	// Samples counts the samples averaged; Oldest and Newest bound them in time.
+	Samples        int
+	Oldest, Newest time.Time
+}
+
+// AutoscaleState is the autoscaler's standing decision for a workload.
+type AutoscaleState struct {
+	WorkloadARN string
+	Workers     int
+	ChangedAt   time.Time
+	Reason      string
+}
+
+// OpChange is a connector operation's progress, applied with a plan: the operation's new state
+// and documents, and optionally the connector's new description (Doc/Secret) and state.
+type OpChange struct {
+	Op *Operation
+	// Table and ARN name the connector. Doc and Secret, when Doc is non-nil, replace its
+	// description (a step applies the target, a rollback the origin). State, when set,
+	// replaces its state (UPDATING while the operation runs; RUNNING or FAILED at its end).
+	Table       *Resources
+	ARN         string
+	Doc, Secret []byte
+	State       string
+	// Restart bumps the epoch of every worker of the workload, so that each restarts with
+	// the new description and the scheduler can tell reports of the new one from the old.
+	Restart bool
+	// Note, when set, is recorded as an event of the workload.
+	Note string
+}
+
+// WorkerSamplePut records one utilization sample of a worker that is still desired at that
+// epoch (samples of a stopping worker or of an older assignment are dropped: they describe a
+// worker set the autoscaler no longer decides about).
+func (s *Store) WorkerSamplePut(ctx context.Context, workerID string, epoch int64, at time.Time, cpu, memory float64) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO worker_samples (worker_id, workload_arn, at, cpu, memory)
+		SELECT id, workload_arn, $3, $4, $5 FROM workers WHERE id = $1 AND epoch = $2 AND NOT stopping`,
+		workerID, epoch, at, cpu, memory)
+	return interpret(err)
+}
+
+// WorkerSamplesPrune deletes samples older than before.
+func (s *Store) WorkerSamplesPrune(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM worker_samples WHERE at < $1`, before)
+	if err != nil {
+		return 0, interpret(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// WorkloadUtilization averages every workload's samples taken at or after since.
+func (s *Store) WorkloadUtilization(ctx context.Context, since time.Time) (map[string]Utilization, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workload_arn, avg(cpu), avg(memory), count(*), min(at), max(at)
+		FROM worker_samples WHERE at >= $1 GROUP BY workload_arn`, since)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	defer rows.Close()
+	out := map[string]Utilization{}
+	for rows.Next() {
+		var arn string
+		var u Utilization
+		if err := rows.Scan(&arn, &u.CPU, &u.Memory, &u.Samples, &u.Oldest, &u.Newest); err != nil {
+			return nil, interpret(err)
+		}
+		out[arn] = u
+	}
+	return out, interpret(rows.Err())
+}
+
+// AutoscaleStates returns the autoscaler's state of every workload that has one.
+func (s *Store) AutoscaleStates(ctx context.Context) (map[string]AutoscaleState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workload_arn, workers, changed_at, reason FROM autoscale_state`)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	states, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AutoscaleState, error) {
+		var a AutoscaleState
+		return a, row.Scan(&a.WorkloadARN, &a.Workers, &a.ChangedAt, &a.Reason)
+	})
+	if err != nil {
+		return nil, interpret(err)
+	}
+	out := make(map[string]AutoscaleState, len(states))
+	for _, a := range states {
+		out[a.WorkloadARN] = a
+	}
+	return out, nil
+}
+
+// ActiveOperations lists the connector operations that have not ended, oldest first.
+func (s *Store) ActiveOperations(ctx context.Context) ([]*Operation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+operationCols+` FROM connector_operations
+		WHERE state IN ('PENDING', 'UPDATE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY created_at, arn`)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	defer rows.Close()
+	var out []*Operation
+	for rows.Next() {
+		op, err := s.scanOperation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, op)
+	}
+	return out, interpret(rows.Err())
+}
+
+// applyExtras applies a plan's autoscaler states and operation changes inside its
+// transaction, marking the agents whose desired sets changed in touched.
+func (s *Store) applyExtras(ctx context.Context, tx pgx.Tx, p Plan, touched map[string]bool) error {
+	for _, a := range p.Autoscale {
+		if a.Workers < 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM autoscale_state WHERE workload_arn = $1`, a.WorkloadARN); err != nil {
+				return interpret(err)
+			}
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO autoscale_state (workload_arn, workers, changed_at, reason) VALUES ($1,$2,$3,$4)
+			ON CONFLICT (workload_arn) DO UPDATE SET workers = $2, changed_at = $3, reason = $4`,
+			a.WorkloadARN, a.Workers, a.ChangedAt, a.Reason); err != nil {
+			return interpret(err)
+		}
+	}
+	for _, c := range p.Ops {
+		if c.Op != nil {
+			c.Op.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+			sealed, err := s.sealer.Seal(c.Op.Secret, "connector_operations:"+c.Op.ARN)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE connector_operations SET state=$2, doc=$3, secret=$4, updated_at=$5 WHERE arn=$1`,
+				c.Op.ARN, c.Op.State, c.Op.Doc, sealed, c.Op.UpdatedAt); err != nil {
+				return interpret(err)
+			}
+		}
+		if c.Table == nil {
+			continue
+		}
+		if c.Doc != nil {
+			sealed, err := s.sealer.Seal(c.Secret, c.Table.table+":"+c.ARN)
+			if err != nil {
+				return err
+			}
+			// A new version too: whatever derives from the description (the scheduler's shape
+			// cache, clients' optimistic updates) must see that it changed.
+			if _, err := tx.Exec(ctx, `UPDATE `+c.Table.table+` SET doc = $2, secret = $3, current_version = $4, updated_at = now()
+				WHERE arn = $1 AND state <> 'DELETING'`, c.ARN, c.Doc, sealed, NewVersion()); err != nil {
+				return interpret(err)
+			}
+		}
+		if c.State != "" {
+			if _, err := tx.Exec(ctx, `UPDATE `+c.Table.table+` SET state = $2, state_code = '', state_message = '', updated_at = now()
+				WHERE arn = $1 AND state <> 'DELETING'`, c.ARN, c.State); err != nil {
+				return interpret(err)
+			}
+		}
+		if c.Restart {
+			rows, err := tx.Query(ctx, `UPDATE workers SET epoch = epoch + 1, updated_at = now()
+				WHERE workload_arn = $1 AND NOT stopping AND agent_id IS NOT NULL RETURNING agent_id`, c.ARN)
+			if err != nil {
+				return interpret(err)
+			}
+			agents, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return interpret(err)
+			}
+			for _, a := range agents {
+				touched[a] = true
+			}
+		}
+	}
+	return nil
+}

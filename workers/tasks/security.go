@@ -1,0 +1,140 @@
+package tasks
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fjord-io/fjord/workers/mm2"
+	"github.com/fjord-io/fjord/workers/runtime"
+)
+
+// preflightTimeout bounds the connection check a task makes before it starts: long enough for
+// a TLS handshake and a SASL exchange, short enough not to delay a task whose cluster is merely
+// unreachable (the engine then retries on its own).
+const preflightTimeout = 10 * time.Second
+
+// securedTask runs an engine task after checking that its clusters accept its security
+// settings, and turns a refusal — a failed SASL authentication, a certificate that does not
+// verify, a broker that does not speak TLS — into a permanent INVALID_CONFIGURATION error
+// naming the cluster and its keys, whether it happens at that check or later in the engine.
+// The engines would otherwise retry a wrong password forever. Other errors pass unchanged.
+type securedTask struct {
+	runtime.Task
+	checks []clusterCheck
+}
+
+// clusterCheck is one cluster a task talks to.
+type clusterCheck struct {
+	role, alias, prefix string
+	bootstrap           []string
+	sec                 mm2.ClientSecurity
+}
+
+// secured wraps t; usesSource says whether t has source-cluster clients.
+func secured(t runtime.Task, c mm2.Config, usesSource bool) runtime.Task {
+	var checks []clusterCheck
+	if usesSource {
+		checks = append(checks, clusterCheck{"source", c.SourceAlias, mm2.SourceClusterPrefix, c.SourceBootstrap, c.SourceSecurity})
+	}
+	checks = append(checks, clusterCheck{"target", c.TargetAlias, mm2.TargetClusterPrefix, c.TargetBootstrap, c.TargetSecurity})
+	return &securedTask{Task: t, checks: checks}
+}
+
+func (t *securedTask) Run(ctx context.Context) error {
+	for _, cc := range t.checks {
+		if err := cc.preflight(ctx); err != nil {
+			return err
+		}
+	}
+	err := t.Task.Run(ctx)
+	if err != nil && ctx.Err() == nil && securityRefusal(err) {
+		// The engine does not say which cluster refused: name both candidates' keys.
+		return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true,
+			Err: fmt.Errorf("a cluster refused the client's security settings (check the source.cluster. / target.cluster. security keys): %w", err)}
+	}
+	return err
+}
+
+// preflight connects to the cluster once. It returns a permanent error only when the cluster
+// refused the security settings; unreachable clusters are left to the engine's retries.
+func (cc clusterCheck) preflight(ctx context.Context) error {
+	hook := &saslHook{}
+	cl, err := kgo.NewClient(slices.Concat([]kgo.Opt{kgo.SeedBrokers(cc.bootstrap...), kgo.WithHooks(hook)}, cc.sec.Opts())...)
+	if err != nil {
+		return nil // the engine reports bad client options itself
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	err = cl.Ping(pctx)
+	switch {
+	case err == nil:
+		return nil
+	case securityRefusal(err):
+	case hook.closed():
+		// A broker may close the connection instead of answering a failed authentication
+		// (Kafka with SaslHandshake v0 does; so does kfake).
+		err = fmt.Errorf("%w: the broker closed the connection during the SASL exchange: %v", kerr.SaslAuthenticationFailed, err)
+	default:
+		return nil
+	}
+	return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true, Err: cc.describe(err)}
+}
+
+// saslHook notes whether reading the answer to a SASL request failed.
+type saslHook struct{ failed atomic.Bool }
+
+func (h *saslHook) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	const saslHandshake, saslAuthenticate = 17, 36
+	if (key == saslHandshake || key == saslAuthenticate) && e2e.ReadErr != nil {
+		h.failed.Store(true)
+	}
+}
+
+func (h *saslHook) closed() bool { return h.failed.Load() }
+
+// describe says which cluster refused what, and which keys to check. It never includes the
+// password.
+func (cc clusterCheck) describe(err error) error {
+	where := fmt.Sprintf("%s cluster %s (%s)", cc.role, cc.alias, strings.Join(cc.bootstrap, ","))
+	var cve *tls.CertificateVerificationError
+	var rhe tls.RecordHeaderError
+	switch {
+	case errors.As(err, &cve):
+		return fmt.Errorf("%s: the broker's TLS certificate does not verify (check %sssl.truststore.certificates and %sssl.endpoint.identification.algorithm): %w",
+			where, cc.prefix, cc.prefix, err)
+	case errors.As(err, &rhe):
+		return fmt.Errorf("%s: the broker does not speak TLS (check %ssecurity.protocol=%s): %w", where, cc.prefix, cc.sec.Protocol, err)
+	case errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
+		return fmt.Errorf("%s: the broker does not accept SASL mechanism %q (check %ssecurity.protocol and %ssasl.mechanism): %w",
+			where, cc.sec.Mechanism, cc.prefix, cc.prefix, err)
+	}
+	return fmt.Errorf("%s: SASL %s authentication failed for user %q (check %ssasl.jaas.config and %ssasl.mechanism): %w",
+		where, cc.sec.Mechanism, cc.sec.Username, cc.prefix, cc.prefix, err)
+}
+
+// securityRefusal says whether err is a cluster refusing the client's security settings —
+// something no retry fixes.
+func securityRefusal(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var rhe tls.RecordHeaderError
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &he) || errors.As(err, &cie) || errors.As(err, &rhe)
+}

@@ -1,0 +1,334 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"go.uber.org/goleak"
+
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/runtime"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testCA is a self-signed CA and a broker certificate for 127.0.0.1 that it signed.
+type testCA struct {
+	pem    string // the CA certificate, PEM
+	server tls.Certificate
+}
+
+func newCA(t *testing.T) testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fjord test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testCA{
+		pem:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		server: tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key},
+	}
+}
+
+// cluster is a kfake cluster and the franz-go options of a test client allowed in.
+type cluster struct {
+	addrs []string
+	opts  []kgo.Opt
+}
+
+func newCluster(t *testing.T, opts ...kfake.Opt) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func (c cluster) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	all := append([]kgo.Opt{kgo.SeedBrokers(c.addrs...)}, c.opts...)
+	cl, err := kgo.NewClient(append(all, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// secureClusters starts a source with SASL/SCRAM-SHA-512 over TLS and a target with TLS only,
+// both with certificates of ca.
+func secureClusters(t *testing.T, ca testCA) (src, tgt cluster) {
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(ca.pem))
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
+	clientTLS := kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	src = cluster{
+		addrs: newCluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "replicator", "s3cr3t-Pa55"), kfake.TLS(serverTLS)),
+		opts:  []kgo.Opt{clientTLS, kgo.SASL(scram.Auth{User: "replicator", Pass: "s3cr3t-Pa55"}.AsSha512Mechanism())},
+	}
+	tgt = cluster{addrs: newCluster(t, kfake.TLS(serverTLS.Clone())), opts: []kgo.Opt{clientTLS}}
+	return src, tgt
+}
+
+// securityConfig is an MM2 configuration for the clusters of secureClusters: the source's keys
+// under source.cluster., the target's as unprefixed keys (which apply to both clusters, and
+// which the source.cluster. keys override).
+func securityConfig(src, tgt cluster, ca testCA, password string) map[string]string {
+	return map[string]string{
+		"source.cluster.alias":                  "src",
+		"target.cluster.alias":                  "dst",
+		"source.cluster.bootstrap.servers":      strings.Join(src.addrs, ","),
+		"target.cluster.bootstrap.servers":      strings.Join(tgt.addrs, ","),
+		"source.cluster.security.protocol":      "SASL_SSL",
+		"source.cluster.sasl.mechanism":         "SCRAM-SHA-512",
+		"source.cluster.sasl.jaas.config":       `org.apache.kafka.common.security.scram.ScramLoginModule required username="replicator" password="` + password + `";`,
+		"security.protocol":                     "SSL",
+		"ssl.truststore.type":                   "PEM",
+		"ssl.truststore.certificates":           ca.pem,
+		"refresh.topics.interval.seconds":       "1",
+		"refresh.groups.interval.seconds":       "1",
+		"emit.checkpoints.interval.seconds":     "1",
+		"emit.heartbeats.interval.seconds":      "1",
+		"offset-syncs.topic.replication.factor": "1",
+		"replication.factor":                    "1",
+	}
+}
+
+// logBuffer collects every log line of the tasks, to check that no secret is logged.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start builds a task through the registry, as a worker does, and runs it until the test ends.
+func start(t *testing.T, class string, conf map[string]string, logs *logBuffer) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	spec := &agentv1.TaskSpec{TaskId: 0, ConnectorClass: class, Config: conf, TaskIndex: 0, TaskCount: 1}
+	env := runtime.TaskEnv{Worker: &agentv1.WorkerSpec{WorkloadName: "secure"},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	task, err := Registry()[class](ctx, spec, env)
+	if err != nil {
+		cancel()
+		t.Fatalf("build %s: %v", class, err)
+	}
+	done := make(chan error, 1)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		done <- task.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop", class)
+		}
+	})
+	return done
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSecureReplication runs all three MirrorMaker 2 tasks between a SASL_SSL (SCRAM-SHA-512)
+// source and an SSL target: records are copied, heartbeats and checkpoints written, and the
+// password appears in no log line.
+func TestSecureReplication(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	src, tgt := secureClusters(t, ca)
+	const password = "s3cr3t-Pa55"
+	conf := securityConfig(src, tgt, ca, password)
+	ctx := context.Background()
+
+	srcAdm := kadm.NewClient(src.client(t))
+	if _, err := srcAdm.CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	prod := src.client(t, kgo.DefaultProduceTopic("orders"))
+	const n = 300
+	for i := range n {
+		prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i))}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A consumer group with a committed offset, for the checkpoint task.
+	if _, err := srcAdm.CommitOffsets(ctx, "billing", kadm.OffsetsFromRecords(kgo.Record{Topic: "orders", Partition: 0, Offset: 5})); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &logBuffer{}
+	for _, class := range []string{MirrorSource, MirrorCheckpoint, MirrorHeartbeat} {
+		done := start(t, class, conf, logs)
+		go func() {
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("%s returned: %v", class, err)
+			}
+		}()
+	}
+
+	tgtAdm := kadm.NewClient(tgt.client(t))
+	endOf := func(topic string) int64 {
+		ends, err := tgtAdm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return -1
+		}
+		var sum int64
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				sum += o.Offset
+			}
+		})
+		return sum
+	}
+	waitFor(t, 60*time.Second, "300 records in src.orders on the target", func() bool { return endOf("src.orders") == n })
+	waitFor(t, 30*time.Second, "heartbeats on the target", func() bool { return endOf("heartbeats") > 0 })
+	waitFor(t, 60*time.Second, "a checkpoint of group billing on the target", func() bool { return endOf("src.checkpoints.internal") > 0 })
+
+	// Read the copy back and compare it.
+	cons := tgt.client(t, kgo.ConsumeTopics("src.orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]string{}
+	for len(got) < n {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		fs := cons.PollFetches(fctx)
+		timedOut := fctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("read back %d of %d records", len(got), n)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { got[string(r.Key)] = string(r.Value) })
+	}
+	for i := range n {
+		if v := got[fmt.Sprintf("k%d", i)]; v != fmt.Sprintf("v%d", i) {
+			t.Fatalf("record k%d: got value %q", i, v)
+		}
+	}
+	if strings.Contains(logs.String(), password) {
+		t.Fatal("the SASL password appears in the tasks' logs")
+	}
+}
+
+// TestWrongPasswordFails: a wrong SCRAM password fails the task permanently with
+// INVALID_CONFIGURATION, naming the source cluster and the key to fix, without the password.
+func TestWrongPasswordFails(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	src, tgt := secureClusters(t, ca)
+	const wrong = "not-the-Pa55word"
+	logs := &logBuffer{}
+	done := start(t, MirrorSource, securityConfig(src, tgt, ca, wrong), logs)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the task did not fail within 30s; logs:\n%s", logs)
+	}
+	var coded *runtime.Error
+	if !errors.As(err, &coded) || coded.Code != runtime.CodeInvalidConfiguration || !coded.Permanent {
+		t.Fatalf("want a permanent INVALID_CONFIGURATION error, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"source cluster src", "SASL SCRAM-SHA-512 authentication failed", `user "replicator"`, "source.cluster.sasl.jaas.config"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, wrong) || strings.Contains(logs.String(), wrong) {
+		t.Error("the wrong password was echoed")
+	}
+	t.Log(msg)
+}
+
+// TestUntrustedCertificateFails: a target whose certificate the configured CA did not sign
+// fails the heartbeat task permanently, naming the truststore key.
+func TestUntrustedCertificateFails(t *testing.T) {
+	t.Parallel()
+	ca, other := newCA(t), newCA(t)
+	src, tgt := secureClusters(t, ca)
+	conf := securityConfig(src, tgt, ca, "s3cr3t-Pa55")
+	conf["target.cluster.ssl.truststore.certificates"] = other.pem
+	done := start(t, MirrorHeartbeat, conf, &logBuffer{})
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task did not fail within 30s")
+	}
+	var coded *runtime.Error
+	if !errors.As(err, &coded) || coded.Code != runtime.CodeInvalidConfiguration || !coded.Permanent {
+		t.Fatalf("want a permanent INVALID_CONFIGURATION error, got %v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "target cluster dst") || !strings.Contains(msg, "target.cluster.ssl.truststore.certificates") {
+		t.Errorf("error %q does not name the target cluster and its truststore key", msg)
+	}
+}
