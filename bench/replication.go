@@ -1,7 +1,8 @@
 package main
 
-// The data-plane benchmarks: replication_throughput, replication_latency_p99,
-// create_to_running_s and failover_s.
+// The data-plane benchmarks: replication_throughput, replication_throughput_eos (and
+// replication_throughput_eos_vs_alo), replication_latency_p99, create_to_running_s and
+// failover_s.
 //
 // Set-up, all on loopback: `fjord dev --agents 0` as a child process holds Postgres, the API
 // server and the two kfake clusters "source" and "target" (one broker each); two `fjord agent`
@@ -13,13 +14,22 @@ package main
 //   - replication_throughput: in each of -repl-rounds rounds, -repl-records records (16-byte
 //     keys, -repl-value-size values, -repl-partitions partitions, no compression anywhere) are
 //     preloaded on a fresh source topic, which the raw loop and a new replicator (EARLIEST,
-//     target compression NONE: one worker of 1 MCU, so GOMAXPROCS 1, with two MirrorSource
-//     tasks) each copy to their own target topic, in alternating order; the topics are deleted
-//     after the round. Each copy's rate is measured the same way, from the target topic's end
+//     target compression NONE, tag fjord:delivery=at-least-once: one worker of 1 MCU, so
+//     GOMAXPROCS 1, with two MirrorSource tasks) each copy to their own target topic; the
+//     topics are deleted after the round. Each copy's rate is measured the same way, from the target topic's end
 //     offsets sampled every 20 ms (records after the first sample that shows any, over the time
 //     until the last one landed), in MB of key+value per second. Value: the median replicator
 //     rate; baseline: the median raw rate. The raw loop runs with GOMAXPROCS -raw-procs
 //     (default 1, the CPU a 1-MCU worker gets).
+//   - replication_throughput_eos: in the same rounds, a third copy — a replicator created with
+//     the tag fjord:delivery=exactly-once (same shape: one worker of 1 MCU, two MirrorSource
+//     tasks, each with its transactional producer) — copies a second source topic preloaded
+//     with the same records. It starts counting like the others (the first sample of the
+//     target's end offsets that shows records) but ends only when every record is committed:
+//     its progress, committed in the same transactions as the records, is read read_committed
+//     from the progress topic. Value: the median exactly-once rate; baseline: the median raw
+//     rate. replication_throughput_eos_vs_alo is the same value against the at-least-once
+//     median. The three copies run in an order that rotates from round to round.
 //   - replication_latency_p99: -latency-rate records/s (1 KiB values) produced for
 //     -latency-duration after a 1 s warm-up to a topic that both the replicator and the raw loop
 //     (running at once) copy; latency is the time a consumer of the target receives a record
@@ -60,6 +70,8 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fjord-io/fjord/workers/mm2/records"
 )
 
 // replConfig configures the data-plane benchmarks.
@@ -181,20 +193,25 @@ func runReplication(ctx context.Context, rc replConfig) (out []result, err error
 	recBytes := float64(16 + rc.valueSize)
 	mb := func(recsPerSec float64) float64 { return recsPerSec * recBytes / 1e6 }
 	total := int64(rc.records)
-	var rawRates, replRates, toRunning []float64
+	var rawRates, replRates, eosRates, toRunning []float64
+	var eosRaw, eosALO []float64 // per-round ratios
 	for round := 1; round <= rc.rounds; round++ {
-		topic := fmt.Sprintf("tput-%d", round)
-		if err := createTopics(ctx, srcAdm, parts, topic); err != nil {
+		// The exactly-once replicator copies its own topic with the same content: both
+		// replicators would otherwise write to source.<topic>.
+		topic, eosTopic := fmt.Sprintf("tput-%d", round), fmt.Sprintf("tput-eos-%d", round)
+		if err := createTopics(ctx, srcAdm, parts, topic, eosTopic); err != nil {
 			return nil, err
 		}
 		if err := createTopics(ctx, tgtAdm, parts, "raw."+topic); err != nil {
 			return nil, err
 		}
 		t0 := time.Now()
-		if err := preload(ctx, srcAddr, topic, parts, rc.records, rc.valueSize); err != nil {
-			return nil, err
+		for _, tp := range []string{topic, eosTopic} {
+			if err := preload(ctx, srcAddr, tp, parts, rc.records, rc.valueSize); err != nil {
+				return nil, err
+			}
 		}
-		logf("round %d: preloaded %d records of %d B on %d partitions in %v", round, rc.records, 16+rc.valueSize, parts, time.Since(t0).Round(time.Millisecond))
+		logf("round %d: preloaded %d records of %d B on %d partitions, twice, in %v", round, rc.records, 16+rc.valueSize, parts, time.Since(t0).Round(time.Millisecond))
 		raw := func() error {
 			prev := runtime.GOMAXPROCS(rc.rawProcs)
 			defer runtime.GOMAXPROCS(prev)
@@ -213,7 +230,7 @@ func runReplication(ctx context.Context, rc replConfig) (out []result, err error
 		repl := func() error {
 			name := "bench-" + topic
 			created := time.Now()
-			rep, err := api.CreateReplicator(ctx, replicatorInput(name, srcARN, tgtARN, topic))
+			rep, err := api.CreateReplicator(ctx, replicatorInput(name, srcARN, tgtARN, topic, "at-least-once"))
 			if err != nil {
 				return fmt.Errorf("create replicator: %w", err)
 			}
@@ -239,27 +256,50 @@ func runReplication(ctx context.Context, rc replConfig) (out []result, err error
 			}
 			return nil
 		}
-		order := []func() error{raw, repl}
-		if round%2 == 0 {
-			order = []func() error{repl, raw}
+		eos := func() error {
+			name := "bench-" + eosTopic
+			rep, err := api.CreateReplicator(ctx, replicatorInput(name, srcARN, tgtARN, eosTopic, "exactly-once"))
+			if err != nil {
+				return fmt.Errorf("create exactly-once replicator: %w", err)
+			}
+			rate, err := committedCopyRate(ctx, tgtAddr, tgtAdm, "source."+eosTopic, eosTopic, total)
+			if err != nil {
+				return fmt.Errorf("exactly-once replicator copy of %s: %w", eosTopic, err)
+			}
+			logf("round %d: exactly-once replicator copy (1 worker of 1 MCU), committed: %.1f MB/s (%.0f records/s)", round, mb(rate), rate)
+			eosRates = append(eosRates, rate)
+			if _, err := api.DeleteReplicator(ctx, &kafka.DeleteReplicatorInput{ReplicatorArn: rep.ReplicatorArn}); err != nil {
+				return fmt.Errorf("delete replicator: %w", err)
+			}
+			return nil
 		}
-		for _, run := range order {
+		// Each round rotates the order, so that no copy always runs first or last.
+		order := []func() error{raw, repl, eos}
+		for i := range order {
 			runtime.GC()
-			if err := run(); err != nil {
+			if err := order[(i+round-1)%len(order)](); err != nil {
 				return nil, err
 			}
 		}
+		// Same-round ratios move less than rates when other processes share the machine.
+		last := func(v []float64) float64 { return v[len(v)-1] }
+		eosRaw = append(eosRaw, last(eosRates)/last(rawRates))
+		eosALO = append(eosALO, last(eosRates)/last(replRates))
+		logf("round %d: exactly-once/raw %.2f, exactly-once/at-least-once %.2f", round, last(eosRaw), last(eosALO))
 		// Free the clusters' memory for the next round.
-		if _, err := srcAdm.DeleteTopics(ctx, topic); err != nil {
+		if _, err := srcAdm.DeleteTopics(ctx, topic, eosTopic); err != nil {
 			return nil, err
 		}
-		if _, err := tgtAdm.DeleteTopics(ctx, "raw."+topic, "source."+topic); err != nil {
+		if _, err := tgtAdm.DeleteTopics(ctx, "raw."+topic, "source."+topic, "source."+eosTopic); err != nil {
 			return nil, err
 		}
 	}
+	logf("throughput medians: raw loop %.1f MB/s, at-least-once %.1f MB/s (%.2f of raw), exactly-once %.1f MB/s (%.2f of raw, %.2f of at-least-once; median same-round ratios %.2f and %.2f)",
+		mb(median(rawRates)), mb(median(replRates)), median(replRates)/median(rawRates),
+		mb(median(eosRates)), median(eosRates)/median(rawRates), median(eosRates)/median(replRates), median(eosRaw), median(eosALO))
 
 	// ---- latency: the replicator and the raw loop copy the same paced stream at once ----
-	rep, err := api.CreateReplicator(ctx, replicatorInput("bench-latency", srcARN, tgtARN, "lat"))
+	rep, err := api.CreateReplicator(ctx, replicatorInput("bench-latency", srcARN, tgtARN, "lat", ""))
 	if err != nil {
 		return nil, fmt.Errorf("create replicator: %w", err)
 	}
@@ -327,6 +367,8 @@ func runReplication(ctx context.Context, rc replConfig) (out []result, err error
 
 	return []result{
 		{Bench: "replication_throughput", Value: mb(median(replRates)), Unit: "MB/s", Baseline: mb(median(rawRates))},
+		{Bench: "replication_throughput_eos", Value: mb(median(eosRates)), Unit: "MB/s", Baseline: mb(median(rawRates))},
+		{Bench: "replication_throughput_eos_vs_alo", Value: mb(median(eosRates)), Unit: "MB/s", Baseline: mb(median(replRates))},
 		{Bench: "replication_latency_p99", Value: p(lat, 0.99), Unit: "ms", Baseline: p(rawLat, 0.99)},
 		{Bench: "create_to_running_s", Value: median(toRunning), Unit: "s", Baseline: 2},
 		{Bench: "failover_s", Value: failover.Seconds(), Unit: "s", Baseline: (rc.leaseTTL + 5*time.Second).Seconds()},
@@ -546,8 +588,16 @@ func devClusters(ctx context.Context, api *kafka.Client) (string, string, error)
 	return arns["source"], arns["target"], nil
 }
 
-func replicatorInput(name, srcARN, tgtARN, topic string) *kafka.CreateReplicatorInput {
+// replicatorInput creates a replicator of topic from the source to the target cluster with the
+// tag fjord:delivery=delivery ("exactly-once" or "at-least-once"; "" for no tag: the server's
+// default).
+func replicatorInput(name, srcARN, tgtARN, topic, delivery string) *kafka.CreateReplicatorInput {
+	var tags map[string]string
+	if delivery != "" {
+		tags = map[string]string{"fjord:delivery": delivery}
+	}
 	return &kafka.CreateReplicatorInput{
+		Tags:                    tags,
 		ReplicatorName:          aws.String(name),
 		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/bench-replicator"),
 		KafkaClusters: []ktypes.KafkaCluster{
@@ -708,6 +758,58 @@ func copyRate(ctx context.Context, adm *kadm.Client, topic string, total int64, 
 			return 0, fmt.Errorf("%s holds %d of %d records after 5 minutes", topic, n, total)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// committedCopyRate measures an exactly-once copy of source topic from into topic: like
+// copyRate, from the first sample of topic's end offsets that shows records, but until total
+// records are committed, which the replicator's progress says: it is written in the same
+// transactions as the records, and read here read_committed from the progress topic
+// (mm2-offsets.<alias>.internal on the target, a few records per transaction), every 20 ms.
+func committedCopyRate(ctx context.Context, tgtAddr string, adm *kadm.Client, topic, from string, total int64) (float64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr), kgo.ConsumeRegex(), kgo.ConsumeTopics(`^mm2-offsets\..*\.internal$`),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.MetadataMinAge(50*time.Millisecond), kgo.MetadataMaxAge(200*time.Millisecond), kgo.FetchMaxWait(20*time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	committed := map[int32]int64{} // source partition → records committed (progress offset + 1)
+	var n0 int64
+	var t0 time.Time
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if t0.IsZero() {
+			var n int64
+			if ends, err := adm.ListEndOffsets(ctx, topic); err == nil && ends.Error() == nil {
+				ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+			}
+			if n > 0 {
+				n0, t0 = n, time.Now()
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			if so, err := records.DecodeSourceOffset(r.Key, r.Value); err == nil && so.Topic == from {
+				committed[so.Partition] = max(committed[so.Partition], so.Offset+1)
+			}
+		})
+		var n int64
+		for _, c := range committed {
+			n += c
+		}
+		now := time.Now()
+		if n >= total {
+			if t0.IsZero() || now.Sub(t0) <= 0 || n0 >= total {
+				return 0, fmt.Errorf("%s: all %d records arrived before the first sample; raise -repl-records", topic, total)
+			}
+			return float64(total-n0) / now.Sub(t0).Seconds(), nil
+		}
+		if now.After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Errorf("%s: %d of %d records committed after 5 minutes", topic, n, total)
+		}
 	}
 }
 

@@ -10,20 +10,33 @@ import (
 
 // runTxn is the exactly-once loop. Each round:
 //
-//  1. poll until CommitInterval has passed since the round's first record (or ctx ends);
-//     the first poll of a round waits at most CommitInterval, so pending progress (a latest
-//     start made concrete) is still committed when the source is idle;
-//  2. BeginTransaction; produce the records (done as they are polled);
-//  3. Flush: every record is acknowledged, which yields the downstream offsets;
-//  4. write the round's offset syncs (non-transactional client) and wait for them, so a
-//     committed offset never lacks its sync (a sync for records that then abort only points
-//     at offsets read_committed consumers skip);
-//  5. produce the progress records of the touched partitions, Flush, EndTransaction(commit).
+//  1. poll and produce (BeginTransaction first) until the round ends: CommitInterval after its
+//     first record at the latest; earlier, once the round is at least quietTime old, when the
+//     source has nothing more right now — the last fetch of every partition reached its end,
+//     or a poll waited quietTime for nothing. The first poll of a round waits at most
+//     CommitInterval, so pending progress (a latest start made concrete) is still committed
+//     when the source is idle;
+//  2. Flush: every record is acknowledged, which yields the downstream offsets;
+//  3. write the round's offset syncs (non-transactional client) and the progress records of
+//     the touched partitions (in the transaction) at once, and wait for both, so a committed
+//     offset never lacks its sync (a sync for records that then abort only points at offsets
+//     read_committed consumers skip);
+//  4. EndTransaction(commit).
+//
+// Ending a round as soon as the source is drained is Kafka Connect's transaction.boundary=poll
+// under load it cannot keep up with: a task that keeps up commits every quietTime or so (its
+// records become visible to read_committed consumers with that latency), a task with a backlog
+// commits every CommitInterval (the per-round cost — the producer drains, three round trips —
+// is then spread over an interval's worth of records), and the last records of a backlog are
+// committed at once instead of waiting for the interval. While a round commits, franz-go keeps
+// the next fetch buffered, so the next round starts producing at once.
 //
 // Any failure returns an error: the task stops and its restart resumes from the last
 // committed progress, so an aborted round is simply replicated again. A fenced producer (a
 // newer task with our transactional id) ends the same way, which is what a zombie must do.
 func (t *SourceTask) runTxn(ctx, prodCtx context.Context) error {
+	interval := t.opts.CommitInterval
+	quiet := quietTime(interval)
 	for {
 		if ctx.Err() != nil || t.failed() {
 			return nil // the last round was committed (or Run reports the fatal error)
@@ -31,24 +44,37 @@ func (t *SourceTask) runTxn(ctx, prodCtx context.Context) error {
 		if err := t.tgt.BeginTransaction(); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
-		var deadline time.Time
+		var first time.Time // the round's first record
+		behind := map[tp]bool{}
 		for {
-			wait := t.opts.CommitInterval
-			if !deadline.IsZero() {
-				if wait = time.Until(deadline); wait <= 0 {
+			wait := interval
+			if !first.IsZero() {
+				age := time.Since(first)
+				if age >= interval {
 					break
+				}
+				wait = min(interval-age, quiet)
+				if len(behind) == 0 {
+					wait = max(quiet-age, time.Millisecond)
 				}
 			}
 			pctx, cancel := context.WithTimeout(ctx, wait)
 			fetches := t.src.PollRecords(pctx, t.cfg.MaxPollRecords)
 			cancel()
 			t.handleFetchErrors(fetches)
-			got := t.produceFetches(prodCtx, fetches)
-			if got > 0 && deadline.IsZero() {
-				deadline = time.Now().Add(t.opts.CommitInterval)
+			t.produceFetches(prodCtx, fetches)
+			noteEnds(fetches, behind)
+			// Records count even when none of them is copied (loop prevention skips some): their
+			// progress is committed like the others'.
+			got := fetches.NumRecords()
+			if got > 0 && first.IsZero() {
+				first = time.Now()
 			}
-			if ctx.Err() != nil || t.failed() || (got == 0 && deadline.IsZero()) {
-				break // stopping, failing, or idle: commit what there is (pending progress too)
+			if ctx.Err() != nil || t.failed() || got == 0 {
+				break // stopping, failing, idle or quiet: commit what there is (pending progress too)
+			}
+			if len(behind) == 0 && time.Since(first) >= quiet {
+				break // caught up
 			}
 		}
 		if t.crashOnStop.Load() && ctx.Err() != nil {
@@ -60,6 +86,35 @@ func (t *SourceTask) runTxn(ctx, prodCtx context.Context) error {
 	}
 }
 
+// quietTime is how long a transaction lasts at least when the source has nothing more to
+// copy, and how long a poll waits for more before the round commits: a tenth of the commit
+// interval, at most 25 ms. It bounds the commits of a task that keeps up to about 40 a second.
+func quietTime(interval time.Duration) time.Duration {
+	return max(min(interval/10, 25*time.Millisecond), time.Millisecond)
+}
+
+// noteEnds records in behind the partitions whose fetch stopped short of the partition's end
+// (the last stable offset: the source is read read_committed) and forgets those that reached
+// it. A partition whose last records are followed by transaction markers looks behind until a
+// fetch returns nothing more for it; the quiet poll ends such a round.
+func noteEnds(fetches kgo.Fetches, behind map[tp]bool) {
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Err != nil {
+			return
+		}
+		end := p.HighWatermark
+		if p.LastStableOffset >= 0 && p.LastStableOffset < end {
+			end = p.LastStableOffset
+		}
+		k := tp{p.Topic, p.Partition}
+		if n := len(p.Records); n == 0 || p.Records[n-1].Offset+1 >= end {
+			delete(behind, k)
+		} else {
+			behind[k] = true
+		}
+	})
+}
+
 func (t *SourceTask) failed() bool {
 	select {
 	case <-t.fatal:
@@ -69,7 +124,7 @@ func (t *SourceTask) failed() bool {
 	}
 }
 
-// commitRound finishes the open transaction: flush, syncs, progress, commit. With nothing
+// commitRound finishes the open transaction: flush, syncs and progress, commit. With nothing
 // produced and no progress pending it just ends the (empty) transaction.
 func (t *SourceTask) commitRound(prodCtx context.Context) error {
 	abort := func(cause error) error {
@@ -95,6 +150,9 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 	if txnErr != nil {
 		return abort(fmt.Errorf("produce in transaction: %w", txnErr))
 	}
+	// The syncs (another client, often another cluster) and the progress records are written
+	// at once; the commit waits for both.
+	var syncDone chan error
 	if len(syncs) > 0 {
 		for i := range syncs {
 			s := syncs[i]
@@ -102,21 +160,14 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 				if err != nil {
 					t.txnMu.Lock()
 					if t.txnErr == nil {
-						t.txnErr = err
+						t.txnErr = fmt.Errorf("write offset syncs to %s: %w", t.syncTopic, err)
 					}
 					t.txnMu.Unlock()
 				}
 			})
 		}
-		if err := t.syncCl.Flush(fctx); err != nil {
-			return abort(fmt.Errorf("flush offset syncs: %w", err))
-		}
-		t.txnMu.Lock()
-		txnErr = t.txnErr
-		t.txnMu.Unlock()
-		if txnErr != nil {
-			return abort(fmt.Errorf("write offset syncs to %s: %w", t.syncTopic, txnErr))
-		}
+		syncDone = make(chan error, 1)
+		go func() { syncDone <- t.syncCl.Flush(fctx) }()
 	}
 	type done struct {
 		ps  *partState
@@ -136,21 +187,27 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 			if err != nil {
 				t.txnMu.Lock()
 				if t.txnErr == nil {
-					t.txnErr = err
+					t.txnErr = fmt.Errorf("write progress: %w", err)
 				}
 				t.txnMu.Unlock()
 			}
 		})
 		written = append(written, done{ps, off})
 	}
-	if err := t.tgt.Flush(fctx); err != nil {
-		return abort(fmt.Errorf("flush progress: %w", err))
+	flushErr := t.tgt.Flush(fctx)
+	if syncDone != nil {
+		if err := <-syncDone; err != nil {
+			return abort(fmt.Errorf("flush offset syncs: %w", err))
+		}
+	}
+	if flushErr != nil {
+		return abort(fmt.Errorf("flush progress: %w", flushErr))
 	}
 	t.txnMu.Lock()
 	txnErr = t.txnErr
 	t.txnMu.Unlock()
 	if txnErr != nil {
-		return abort(fmt.Errorf("write progress: %w", txnErr))
+		return abort(txnErr)
 	}
 	if err := t.tgt.EndTransaction(fctx, kgo.TryCommit); err != nil {
 		return abort(fmt.Errorf("commit transaction: %w", err))
