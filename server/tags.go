@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	"github.com/fjord-io/fjord/server/apierr"
@@ -51,7 +52,17 @@ func (s *Server) tagResource(ctx context.Context, arn string, tags map[string]st
 	if err := s.st.TagsSet(ctx, arn, tags); err != nil {
 		return s.storeErr(ctx, err, "resource "+arn)
 	}
+	if _, ok := tags[DeliveryTag]; ok {
+		s.respec(ctx, arn)
+	}
 	return nil
+}
+
+// respec makes a workload's workers pick up a tag their task configurations depend on.
+func (s *Server) respec(ctx context.Context, arn string) {
+	if err := s.st.RespecWorkload(ctx, arn); err != nil {
+		s.log.Warn("workers will pick up the tag change at their next restart", "workload_arn", arn, "error", err)
+	}
 }
 
 func (s *Server) untagResource(ctx context.Context, arn string, keys []string) error {
@@ -60,6 +71,9 @@ func (s *Server) untagResource(ctx context.Context, arn string, keys []string) e
 	}
 	if err := s.st.TagsRemove(ctx, arn, keys); err != nil {
 		return s.storeErr(ctx, err, "resource "+arn)
+	}
+	if slices.Contains(keys, DeliveryTag) {
+		s.respec(ctx, arn)
 	}
 	return nil
 }

@@ -186,3 +186,27 @@ func (s *Store) applyExtras(ctx context.Context, tx pgx.Tx, p Plan, touched map[
 	}
 	return nil
 }
+
+// RespecWorkload makes the agents running a workload's workers read their desired sets again
+// (a new generation and a notification): a change outside the workload's description that its
+// task configurations depend on (a replicator's fjord:delivery tag) reaches the workers, which
+// restart with the new specification.
+func (s *Store) RespecWorkload(ctx context.Context, workloadARN string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE agents SET generation = generation + 1 WHERE id IN
+			(SELECT DISTINCT agent_id FROM workers WHERE workload_arn = $1 AND agent_id IS NOT NULL) RETURNING id`, workloadARN)
+		if err != nil {
+			return interpret(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return interpret(err)
+		}
+		for _, id := range ids {
+			if err := s.notifyTx(ctx, tx, NotifyAgents, id); err != nil {
+				return interpret(err)
+			}
+		}
+		return nil
+	})
+}
