@@ -303,7 +303,6 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 				if change != nil {
 					p.Autoscale = append(p.Autoscale, *change)
 					p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "autoscale", Reason: change.Reason})
-					l.log.Info("autoscale", "workload_arn", r.ARN, "workers", change.Workers, "reason", change.Reason)
 				}
 				sh.Workers = n
 				if sh.Autoscale.TasksFor != nil {
@@ -357,11 +356,12 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 		snap.Workloads = append(snap.Workloads, Workload{ARN: r.ARN, Workers: sh.Workers, MCU: sh.MCU, Tasks: sh.Tasks, EpochFloor: floor})
 	}
 	if len(structural) > 0 {
-		for _, ch := range structural {
-			l.log.Info("connector operation step", "workload_arn", ch.ARN, "operation_arn", ch.Op.ARN, "state", ch.Op.State, "restart", ch.Restart)
-		}
-		if err := st.ApplyPlan(ctx, store.Plan{Term: term, Ops: structural, Events: opEvents(structural)}); err != nil {
+		events := opEvents(structural)
+		if err := st.ApplyPlan(ctx, store.Plan{Term: term, Ops: structural, Events: events}); err != nil {
 			return false, err
+		}
+		for _, e := range events {
+			l.log.Info("decision", "kind", e.Kind, "workload_arn", e.WorkloadARN, "reason", e.Reason)
 		}
 		return true, nil
 	}
@@ -423,9 +423,16 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 			p.Stop = append(p.Stop, w.ID)
 		}
 	}
+	changed := map[string]bool{}
+	for _, w := range p.Workers {
+		changed[w.ID] = true
+	}
 	for _, d := range plan.Decisions {
 		if d.Kind == KindUnplaceable {
 			continue
+		}
+		if d.Kind != KindStop && !changed[d.WorkerID] {
+			continue // undone by the task handoff: nothing changed yet (recorded when it does)
 		}
 		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: d.WorkloadARN, Kind: string(d.Kind), Reason: d.Reason,
 			AgentID: d.AgentID, WorkerID: d.WorkerID})
@@ -482,7 +489,14 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 		return false, nil
 	}
 	sort.Strings(p.Stop)
-	return false, st.ApplyPlan(ctx, p)
+	if err := st.ApplyPlan(ctx, p); err != nil {
+		return false, err
+	}
+	// Every decision is in the structured log too, with its reason.
+	for _, e := range p.Events {
+		l.log.Info("decision", "kind", e.Kind, "workload_arn", e.WorkloadARN, "worker_id", e.WorkerID, "agent_id", e.AgentID, "reason", e.Reason)
+	}
+	return false, nil
 }
 
 // allTasks reports whether the planned workers together run every task of count.
