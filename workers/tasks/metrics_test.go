@@ -92,7 +92,7 @@ func runWorker(t *testing.T, reg prometheus.Registerer, tasks ...*agentv1.TaskSp
 	out = &metricLines{}
 	ch := make(chan error, 1)
 	stopped := make(chan struct{})
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() {
 		defer close(stopped)
 		ch <- runtime.Run(ctx, spec, Registry(), out, log, runtime.MetricsInterval(100*time.Millisecond), runtime.MetricsRegisterer(reg))
@@ -188,7 +188,7 @@ func TestWorkerHealthMetrics(t *testing.T) {
 	})
 
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(src.ListenAddrs()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(src.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,9 +207,10 @@ func TestWorkerHealthMetrics(t *testing.T) {
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Two groups to replicate, and one the default groups.exclude filters out.
+	// Two groups to replicate, and one the default groups.exclude filters out. They are at
+	// offset 1, which the first offset sync of orders/0 (of offset 0) translates.
 	for _, g := range []string{"billing", "shipping", "console-consumer-42"} {
-		if _, err := adm.CommitOffsets(ctx, g, kadm.OffsetsFromRecords(kgo.Record{Topic: "orders", Partition: 0, Offset: 20})); err != nil {
+		if _, err := adm.CommitOffsets(ctx, g, kadm.OffsetsFromRecords(kgo.Record{Topic: "orders", Partition: 0, Offset: 0})); err != nil {
 			t.Fatal(err)
 		}
 	}
