@@ -238,7 +238,8 @@ Fjord dev is ready.
   Kafka "source"   {{.Source}}
   Kafka "target"   {{.Target}}
   S3 buckets       {{.S3Dir}}/<bucket>/   (bucket ARN arn:aws:s3:::<bucket>)
-  data dir         {{.DataDir}}
+  data dir         {{.DataDir}}   (Postgres URL in database.url)
+  secrets          {{.DataDir}}/secrets/<name>.json   ({"username","password"} for a saslScram secretArn …:secret:<name>)
   agents           {{.Agents}} in-process × {{.AgentMCU}} MCU; more: fjord agent --server {{.GRPC}} --token-file {{.TokenPath}} --mcu 4
 {{if .Creds}}  credentials      access key "test", secret "test" → account 000000000000
 {{end}}
@@ -250,6 +251,7 @@ Try:
   aws --endpoint-url http://{{.HTTP}} kafkaconnect create-custom-plugin --name mm2 --content-type ZIP \
       --location 's3Location={bucketArn=arn:aws:s3:::plugins,fileKey=mm2.zip}'
   kcat -b {{.Source}} -L
+  fjord agents list     fjord workloads describe <arn>
 
 Stop with Ctrl-C.
 `))
