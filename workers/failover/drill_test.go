@@ -69,6 +69,93 @@ func TestFailoverDrill(t *testing.T) {
 	}
 }
 
+// TestFailoverDrillIdleEnd moves groups that committed at the very end of source partitions
+// ending in transaction markers — past the last marker, as a Java read_committed consumer
+// does — while nothing more is produced: the target groups must get the translated end
+// without waiting for a new record, and after that a member of each group on the target
+// reads first the record produced next. One partition ends in an aborted transaction, the
+// others in a committed one. With restart, the source tasks stop after the first groups were
+// synced, more transactions end the partitions, and two new tasks (partitions move) resume
+// past the markers their predecessor settled.
+func TestFailoverDrillIdleEnd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		eos, restart bool
+	}{
+		{name: "at-least-once", eos: false},
+		{name: "exactly-once", eos: true},
+		{name: "at-least-once/restart", eos: false, restart: true},
+		{name: "exactly-once/restart", eos: true, restart: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := newDrill(t, drillOptions{eos: tc.eos, partitions: 3, seed: uint64(len(tc.name))})
+			d.producePlain(50)
+			d.endInTransactions()
+			d.startSources(1)
+			d.startCheckpoint()
+			d.commitAtEnd("idle-end-1")
+			d.waitSynced()
+			d.checkAtCopyEnd("idle-end-1")
+			if tc.restart {
+				d.stopSources()
+				d.producePlain(5)
+				d.endInTransactions() // copied only after the restart
+				d.startSources(2)
+				d.commitAtEnd("idle-end-2")
+				d.waitSynced()
+				d.checkAtCopyEnd("idle-end-2")
+			}
+			d.producePlain(1) // the record each group must read first on the target
+			res := d.verify()
+			t.Logf("%d group partitions checked: %d records skipped, %d re-delivered", res.checked, res.skipped, res.redelivered)
+			if res.skipped+res.redelivered != 0 || res.checked == 0 {
+				t.Errorf("translation error: %d records skipped, %d re-delivered over %d group partitions", res.skipped, res.redelivered, res.checked)
+			}
+		})
+	}
+}
+
+// endInTransactions ends every partition with a committed transaction, and partition 0 with
+// an aborted one after it: the partitions end in a commit marker, or in aborted records and an
+// abort marker.
+func (d *drill) endInTransactions() {
+	for p := range d.opts.partitions {
+		d.transaction(p, 2, true)
+	}
+	d.transaction(0, 2, false)
+}
+
+// checkAtCopyEnd checks that group's committed offset on the target is, on every partition it
+// committed on the source, the end of the copy: after every committed record of the target
+// partition, and at most its high watermark.
+func (d *drill) checkAtCopyEnd(group string) {
+	t := d.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	ends, err := d.tgtAdm.ListEndOffsets(ctx, tgtTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := readTopic(t, d.tgt, tgtTopic, true)
+	at := d.targetOffsets()[group]
+	for p := range d.commits[group] {
+		end, _ := ends.Lookup(tgtTopic, p)
+		last := int64(-1)
+		if rs := copies[p]; len(rs) > 0 {
+			last = rs[len(rs)-1].Offset
+		}
+		if at[p] <= last || at[p] > end.Offset {
+			t.Errorf("group %s partition %d: target offset %d, want the end of the copy: after its last record %d, at most its end %d", group, p, at[p], last, end.Offset)
+		}
+	}
+}
+
 func mode(eos bool) string {
 	if eos {
 		return "exactly-once"
@@ -207,6 +294,15 @@ func (d *drill) scenario(n int, restart bool) {
 // produce writes n records to every partition; in every call one partition also gets a
 // committed and an aborted transaction (upstream gaps: markers and aborted records).
 func (d *drill) produce(n int) {
+	d.producePlain(n)
+	p := int32(d.txns) % d.opts.partitions
+	d.txns++
+	d.transaction(p, 3, true)
+	d.transaction(p, 3, false)
+}
+
+// producePlain writes n records to every partition, without transactions.
+func (d *drill) producePlain(n int) {
 	t := d.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
@@ -221,33 +317,38 @@ func (d *drill) produce(n int) {
 	if err := d.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	p := int32(d.txns) % d.opts.partitions
-	d.txns++
-	for _, commit := range []bool{true, false} {
-		if err := d.txnProd.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		var txn []*kgo.Record
-		for i := range 3 {
-			v := fmt.Sprintf("p%d-%d", p, d.next[p])
-			if !commit {
-				v = fmt.Sprintf("aborted-p%d-%d-%d", p, d.txns, i)
-			} else {
-				d.next[p]++
-			}
-			txn = append(txn, &kgo.Record{Topic: srcTopic, Partition: p, Value: []byte(v)})
-		}
-		err := d.txnProd.ProduceSync(ctx, txn...).FirstErr()
-		end := kgo.TryCommit
+}
+
+// transaction writes n records to partition p in one transaction of the source's
+// transactional producer, committed or aborted: the partition then ends in its marker.
+func (d *drill) transaction(p int32, n int, commit bool) {
+	t := d.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := d.txnProd.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	var txn []*kgo.Record
+	for i := range n {
+		v := fmt.Sprintf("p%d-%d", p, d.next[p])
 		if !commit {
-			end = kgo.TryAbort
+			v = fmt.Sprintf("aborted-p%d-%d-%d", p, d.txns, i)
+		} else {
+			d.next[p]++
 		}
-		if err == nil {
-			err = d.txnProd.EndTransaction(ctx, end)
-		}
-		if err != nil {
-			t.Fatalf("source transaction: %v", err)
-		}
+		txn = append(txn, &kgo.Record{Topic: srcTopic, Partition: p, Value: []byte(v)})
+	}
+	err := d.txnProd.ProduceSync(ctx, txn...).FirstErr()
+	end := kgo.TryCommit
+	if !commit {
+		end = kgo.TryAbort
+	}
+	if err == nil {
+		err = d.txnProd.EndTransaction(ctx, end)
+	}
+	if err != nil {
+		t.Fatalf("source transaction: %v", err)
 	}
 }
 

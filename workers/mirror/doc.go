@@ -21,6 +21,11 @@
 // "topic":"<topic>"}], value {"offset":N} with N the last replicated source offset; a task
 // resumes at N+1. An offset is recorded only once the target acknowledged that record and every
 // earlier record of its partition, and once every offset sync up to it was acknowledged.
+// Offsets that are not copied — the source's transaction markers (the source consumer keeps
+// control records to see them; aborted records lie before their abort marker) and records
+// skipped by loop prevention — are recorded like copied ones once everything before them is
+// acknowledged, so a partition that ends in markers is recorded through its last marker (its
+// last stable offset − 1) without waiting for a later record, and a restart resumes past them.
 // At-least-once tasks write progress every CommitInterval (default 1 s) and on stop; on a crash
 // the records after the last progress are copied again (duplicates, never a loss).
 //
@@ -41,7 +46,12 @@
 // whenever downstream − upstream changes from the last sync written (a gap upstream, a
 // transaction marker downstream, a restart), and at least every offset.lag.max records. Between
 // two syncs every copied record therefore has downstream = upstream + delta, which makes
-// translation exact (issue 4).
+// translation exact (issue 4). When progress passes offsets that are not copied with no copy
+// after them (markers or skipped records at the end of a partition), the task writes the
+// position sync (next source offset, target offset after the last copy) first — C3 in
+// workers/checkpoint — and records that progress only after the sync is acknowledged (in
+// transactional mode both go in the same transaction round), so a group committed at the end of
+// such a partition translates at once.
 //
 // # Goroutines and locks
 //

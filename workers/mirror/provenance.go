@@ -43,6 +43,10 @@ import (
 // settled at once. Progress thus never passes an unacknowledged record and never stalls
 // behind skipped ones, even in a partition where every record is skipped.
 //
+// Transaction markers of the source (control records; aborted records lie before their abort
+// marker) are settled the same way: they are never copied, and a partition that ends in them
+// is settled through its last marker as soon as a fetch returns it.
+//
 // Translation stays exact (workers/checkpoint/doc.go). Skipped records are a gap on the
 // source side, so the next copied record has a new delta and gets an offset sync (C2); any
 // translated position in the gap lies between the last copy before it and the first copy
@@ -50,11 +54,13 @@ import (
 // can lie there. When progress is about to pass skipped records with no copied record after
 // them — the tail of a partition — the task first writes the sync (s+1, n), s the last
 // skipped offset and n the target position after the last copy (C3's "(p, d+1)" case), so a
-// group that committed s+1 resumes where the next copy will land. A partition whose first
-// records in the task's lifetime are skipped has no copy to take n from: n is then the target
-// partition's end offset, listed before anything of the partition is produced (every later
-// copy lands at or after it). While that listing fails the skipped records stay unsettled
-// and it is retried at the next poll.
+// group that committed s+1 resumes where the next copy will land; recorded progress stays
+// before the skipped records until that sync is acknowledged (transactional mode: both are
+// written by the same round). A partition whose first records in the task's lifetime are
+// skipped has no copy to take n from: n is then the target partition's end offset, listed
+// before anything of the partition is produced (every later copy lands at or after it).
+// While that listing fails the skipped records stay unsettled and it is retried at the next
+// poll.
 
 // ProvenanceHeader is the record header in which Fjord lists the clusters a record was
 // replicated from, when the replication policy keeps topic names.
@@ -154,10 +160,11 @@ func listsIdentity(v []byte, id string) bool {
 	return false
 }
 
-// settleSkippedLocked lets progress pass the skipped records through upstream offset off,
-// with nothing in flight before them. It returns the offset sync to emit first (the caller
-// emits it after releasing ps.mu, still holding ps.syncMu), or held when the target position
-// is not known yet (see anchorHeld). Callers hold ps.syncMu and ps.mu.
+// settleSkippedLocked lets progress pass the records that are not copied (skipped records,
+// transaction markers) through upstream offset off, with nothing in flight before them. It
+// returns the offset sync to emit first (the caller emits it after releasing ps.mu, still
+// holding ps.syncMu), or held when the target position is not known yet (see anchorHeld).
+// Callers hold ps.syncMu and ps.mu.
 func (t *SourceTask) settleSkippedLocked(ps *partState, off int64) (sync *records.OffsetSync, held bool) {
 	if t.syncCl == nil {
 		ps.acked = off
@@ -167,12 +174,15 @@ func (t *SourceTask) settleSkippedLocked(ps *partState, off int64) (sync *record
 		ps.skipHeld = off
 		return nil, true
 	}
-	ps.acked = off
 	up := off + 1
-	ps.haveSync, ps.syncUp, ps.syncDelta = true, up, ps.nextDown-up
 	if !t.opts.Transactional {
-		ps.pending = append(ps.pending, up)
+		// Until the sync is acknowledged, progress stays before the records it passes: with
+		// progress among them and no sync, a group there would translate with the delta of
+		// the last copy, past the position of the next one.
+		ps.pending = append(ps.pending, pendingSync{up: up, hold: ps.acked + 1})
 	}
+	ps.acked = off
+	ps.haveSync, ps.syncUp, ps.syncDelta = true, up, ps.nextDown-up
 	return &records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: ps.nextDown}, false
 }
 

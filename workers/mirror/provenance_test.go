@@ -378,9 +378,148 @@ func TestSkippedRecordsTranslateExactly(t *testing.T) {
 	}
 }
 
+// TestMarkersAtEndTranslateExactly: source partitions that end in transaction markers — local
+// records then a committed transaction; only records that came from the target (all skipped),
+// the last ones in a committed transaction; a committed then an aborted transaction — are
+// settled through their last marker while nothing more is produced: progress reaches the end
+// offset − 1 and a group committed at the end (past the markers, as a Java read_committed
+// consumer commits) translates at once, and exactly: to where the copy of the record produced
+// next lands, after a restart that resumes past the markers.
+func TestMarkersAtEndTranslateExactly(t *testing.T) {
+	t.Parallel()
+	for _, transactional := range []bool{false, true} {
+		t.Run(fmt.Sprintf("transactional=%v", transactional), func(t *testing.T) {
+			t.Parallel()
+			a, b := newCluster(t), newCluster(t)
+			createTopic(t, a, "T", 3)
+			createTopic(t, b, "T", 3)
+			extra := map[string]string{"offset.lag.max": "7"}
+			if transactional {
+				extra["exactly.once.support"] = "required"
+			}
+			cfg := activeConfig(t, "A", "B", a, b, extra)
+			opts := SourceOptions{Config: cfg, ConnectorName: "markers", TaskCount: 1, Transactional: transactional, TransactionalID: "fjord-markers-0"}
+			plain := producer(t, a)
+			txp := client(t, a, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID("markers-source"))
+			fromB := kgo.RecordHeader{Key: ProvenanceHeader, Value: []byte("C,B")}
+			n := 0
+			recs := func(p int32, k int, looped bool) []*kgo.Record {
+				var out []*kgo.Record
+				for range k {
+					v := fmt.Sprintf("p%d-%05d", p, n)
+					n++
+					hs := []kgo.RecordHeader{{Key: "seq", Value: []byte(v)}}
+					if looped {
+						hs = append(hs, fromB)
+					}
+					out = append(out, &kgo.Record{Topic: "T", Partition: p, Value: []byte(v), Headers: hs})
+				}
+				return out
+			}
+			send := func(rs []*kgo.Record) {
+				if err := plain.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			txn := func(commit bool, rs []*kgo.Record) {
+				if err := txp.BeginTransaction(); err != nil {
+					t.Fatal(err)
+				}
+				err := txp.ProduceSync(context.Background(), rs...).FirstErr()
+				if err == nil {
+					err = txp.EndTransaction(context.Background(), kgo.TransactionEndTry(commit))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The target's own records: the first copies land after them.
+			produceValues(t, producer(t, b), "T", 3, "b-local", 0, 6)
+
+			run := func(phase string) {
+				rt := startTask(t, opts, false)
+				waitFor(t, 30*time.Second, phase+": every partition settled through its end", func() bool {
+					return settledToEnd(t, rt.task, a, "T")
+				})
+				if err := rt.stop(t); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(recs(0, 5, false))
+			txn(true, recs(0, 3, false))
+			send(recs(1, 4, true))
+			txn(true, recs(1, 3, true))
+			send(recs(2, 5, false))
+			txn(true, recs(2, 2, false))
+			txn(false, recs(2, 3, false))
+			run("phase 1")
+			first := translateAll(t, a, b, "mm2-offset-syncs.B.internal")
+			checkExact(t, a, b, transactional, first)
+			// Phase 2, after a restart: one record per partition, the first each group at the
+			// end must read on the target.
+			for p := range int32(3) {
+				send(recs(p, 1, false))
+			}
+			run("phase 2")
+			checkExact(t, a, b, transactional, first)
+			checkExact(t, a, b, transactional, translateAll(t, a, b, "mm2-offset-syncs.B.internal"))
+		})
+	}
+}
+
+// TestPositionSyncHoldsProgress: when progress passes records that are not copied (markers,
+// skipped records) with a position sync, the recordable progress stays at the last copy until
+// that sync is acknowledged. Progress among those records without the sync would make the
+// checkpoint task translate a group there with the last copy's delta: past the next copy.
+func TestPositionSyncHoldsProgress(t *testing.T) {
+	t.Parallel()
+	task := &SourceTask{syncCl: client(t, newCluster(t))}
+	ps := &partState{acked: 9, nextDown: 30, skipHeld: -1, written: -1}
+	ps.mu.Lock()
+	sync, held := task.settleSkippedLocked(ps, 12) // offsets 10-12 not copied
+	c := ps.committable()
+	ps.mu.Unlock()
+	if held || sync == nil || sync.UpstreamOffset != 13 || sync.DownstreamOffset != 30 {
+		t.Fatalf("settle through 12 after the copy of 9 (next copy at 30): sync %+v, held %v; want (13, 30)", sync, held)
+	}
+	if c != 9 {
+		t.Fatalf("committable %d before the position sync is acknowledged, want 9", c)
+	}
+	task.onSyncAck(ps, 13, nil)
+	ps.mu.Lock()
+	c = ps.committable()
+	ps.mu.Unlock()
+	if c != 12 {
+		t.Fatalf("committable %d after the position sync is acknowledged, want 12", c)
+	}
+}
+
+// settledToEnd reports whether task has settled every partition of topic through its end
+// offset − 1 (transaction markers included) with nothing in flight or waiting.
+func settledToEnd(tb testing.TB, task *SourceTask, srcAddrs []string, topic string) bool {
+	tb.Helper()
+	ends, err := kadm.NewClient(client(tb, srcAddrs)).ListEndOffsets(context.Background(), topic)
+	if err != nil || ends.Error() != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(o kadm.ListedOffset) {
+		ps := task.lookupSource(topic, o.Partition)
+		if ps == nil {
+			ok = false
+			return
+		}
+		ps.mu.Lock()
+		ok = ok && ps.acked >= o.Offset-1 && ps.head >= len(ps.inflight) && ps.skipHeld < 0
+		ps.mu.Unlock()
+	})
+	return ok
+}
+
 // translateAll translates every offset of every partition of topic T (up to its end) with the
 // offset syncs and the progress, as workers/checkpoint does; untranslatable offsets are left
-// out, but a group at the end must translate.
+// out, but a group at the end (the high watermark, past any transaction markers) must
+// translate, and progress must have reached the offset before it.
 func translateAll(t *testing.T, srcAddrs, tgtAddrs []string, syncTopic string) map[int32]map[int64]int64 {
 	t.Helper()
 	syncs := map[int32][]records.OffsetSync{}
@@ -407,10 +546,18 @@ func translateAll(t *testing.T, srcAddrs, tgtAddrs []string, syncTopic string) m
 			}
 		}
 	}
+	ends, err := kadm.NewClient(client(t, srcAddrs)).ListEndOffsets(context.Background(), "T")
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[int32]map[int64]int64{}
-	for p, recs := range readAll(t, srcAddrs, "T", false) {
+	for p := range readAll(t, srcAddrs, "T", false) {
 		out[p] = map[int64]int64{}
-		last := recs[len(recs)-1].Offset
+		end, _ := ends.Lookup("T", p)
+		last := end.Offset - 1
 		if progress[p] != last {
 			t.Errorf("partition %d: progress %d, want the last offset %d", p, progress[p], last)
 		}

@@ -121,10 +121,11 @@ type partState struct {
 	hwm    atomic.Int64 // source high watermark from the latest fetch; -1 unknown
 
 	// syncMu orders the offset syncs of the partition when they come from two goroutines
-	// (provenance mode: skipped records are settled on Run's goroutine, acknowledgements on
-	// the promise goroutine). Taken before mu, never while holding it; held across producing
-	// the sync, which may block only on the offset-syncs client's own promises (onSyncAck
-	// takes mu only).
+	// (records that are not copied — transaction markers, and records skipped by loop
+	// prevention — are settled on Run's goroutine, acknowledgements on the promise
+	// goroutine). Taken before mu, never while holding it; held across producing the sync,
+	// which may block only on the offset-syncs client's own promises (onSyncAck takes mu
+	// only).
 	syncMu sync.Mutex
 
 	mu       sync.Mutex
@@ -136,9 +137,9 @@ type partState struct {
 	nextDown int64
 	// skipHeld is the last skipped upstream offset that waits for nextDown to be known; -1 none.
 	skipHeld int64
-	pending  []int64 // upstream offsets whose offset sync is not yet acknowledged
-	failed   bool    // a record failed: progress stays where it is
-	written  int64   // last progress value produced; -1 none
+	pending  []pendingSync // offset syncs not yet acknowledged, oldest first (at-least-once)
+	failed   bool          // a record failed: progress stays where it is
+	written  int64         // last progress value produced; -1 none
 	// offset-sync rule state
 	haveSync  bool
 	syncUp    int64
@@ -155,11 +156,18 @@ type partState struct {
 // offset its acknowledgement settles (greater when skipped records follow it).
 type flight struct{ up, through int64 }
 
+// pendingSync is an offset sync written and not yet acknowledged: its upstream offset, and
+// hold, the first upstream offset recorded progress may not cover until it is acknowledged.
+// A record's sync holds its record (hold = up); a position sync written when progress passes
+// records that are not copied holds all of them (hold = the first one), since the checkpoint
+// task would translate a group positioned among them with the previous sync's delta.
+type pendingSync struct{ up, hold int64 }
+
 // committable is the progress that may be recorded: acknowledged, with its syncs
 // acknowledged. Callers hold ps.mu.
 func (ps *partState) committable() int64 {
 	if len(ps.pending) > 0 {
-		return min(ps.acked, ps.pending[0]-1)
+		return min(ps.acked, ps.pending[0].hold-1)
 	}
 	return ps.acked
 }
@@ -341,6 +349,10 @@ func (t *SourceTask) connect() error {
 		logOpt,
 		metaOpt,
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // out of range: replay, never skip
+		// Transaction markers are handled like skipped records: seeing them is how the task
+		// knows that a partition ending in markers is caught up, so that progress (and a
+		// position sync) can pass them before any later record exists (produceFetches).
+		kgo.KeepControlRecords(),
 		// Java's fetch.max.wait.ms default; franz-go's 5 s would hold newly added partitions
 		// back until an idle fetch returns.
 		kgo.FetchMaxWait(500 * time.Millisecond),
@@ -440,9 +452,15 @@ func (t *SourceTask) handleFetchErrors(fetches kgo.Fetches) {
 
 // produceFetches copies the fetched records to the target, in order per partition. In
 // provenance mode (provenance.go) it stamps each copy's provenance header and skips records
-// that came from the target cluster; skipped records still advance progress, settled by the
-// acknowledgement of the produced record before them or, when none is in flight, at once.
-// It returns the number of records handled (copied or skipped).
+// that came from the target cluster. Transaction markers (control records) are never copied
+// either. Records not copied still advance progress, settled by the acknowledgement of the
+// produced record before them or, when none is in flight, at once: a partition that ends in
+// markers or aborted records (whose abort marker follows them) is settled through its last
+// marker, the last stable offset − 1 once the partition is caught up, with the position sync
+// of checkpoint's C3 (provenance.go), so a group committed at the end translates without
+// waiting for another record. Progress never passes an offset the consumer did not return:
+// a marker cut off by a size-limited fetch is settled at the next one.
+// It returns the number of data records handled (copied or skipped).
 func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches) int {
 	n := 0
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -463,10 +481,14 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 		}
 		ps.hwm.Store(p.HighWatermark)
 		var headers [][]kgo.RecordHeader // provenance mode: the copy's headers; nil = skip
-		skipped := 0
+		skipped, controls := 0, 0        // records not copied: loop prevention, markers
 		if t.prov.on {
 			headers = make([][]kgo.RecordHeader, len(p.Records))
-			for i, r := range p.Records {
+		}
+		for i, r := range p.Records {
+			if r.Attrs.IsControl() {
+				controls++
+			} else if t.prov.on {
 				if h, ok := t.prov.stamp(r.Headers); ok {
 					headers[i] = h
 				} else {
@@ -474,13 +496,13 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 				}
 			}
 		}
-		if skipped > 0 {
+		if skipped+controls > 0 {
 			ps.syncMu.Lock()
 		}
 		ps.mu.Lock()
-		tail := int64(-1) // last skipped offset with nothing in flight before it
+		tail := int64(-1) // last offset not copied with nothing in flight before it
 		for i, r := range p.Records {
-			if headers != nil && headers[i] == nil {
+			if r.Attrs.IsControl() || (headers != nil && headers[i] == nil) {
 				if ps.head < len(ps.inflight) {
 					ps.inflight[len(ps.inflight)-1].through = r.Offset
 				} else {
@@ -492,7 +514,7 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			tail, ps.skipHeld = -1, -1 // its acknowledgement settles what was skipped before it
 		}
 		ps.inTxn = true
-		ps.nPolled += int64(len(p.Records))
+		ps.nPolled += int64(len(p.Records) - controls)
 		var sync *records.OffsetSync
 		if tail >= 0 {
 			var held bool
@@ -507,11 +529,14 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 		if sync != nil {
 			t.emitSync(ps, *sync)
 		}
-		if skipped > 0 {
+		if skipped+controls > 0 {
 			ps.syncMu.Unlock()
 			t.stats.skipped.Add(int64(skipped))
 		}
 		for i, r := range p.Records {
+			if r.Attrs.IsControl() {
+				continue
+			}
 			out := &kgo.Record{
 				Topic:     ps.target.topic,
 				Partition: r.Partition,
@@ -528,8 +553,8 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			}
 			t.tgt.Produce(prodCtx, out, t.onAck)
 		}
-		n += len(p.Records)
-		t.stats.produced.Add(int64(len(p.Records) - skipped))
+		n += len(p.Records) - controls
+		t.stats.produced.Add(int64(len(p.Records) - skipped - controls))
 	})
 	if len(t.held) > 0 {
 		t.anchorHeld(prodCtx)
@@ -544,10 +569,10 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 		t.fail(fmt.Errorf("acknowledgement for unknown target partition %s/%d", r.Topic, r.Partition))
 		return
 	}
-	if t.prov.on {
-		ps.syncMu.Lock()
-		defer ps.syncMu.Unlock()
-	}
+	// Run's goroutine may settle records that are not copied (markers, skipped records) and
+	// write their sync at any time: syncMu keeps this record's sync in order with those.
+	ps.syncMu.Lock()
+	defer ps.syncMu.Unlock()
 	ps.mu.Lock()
 	if ps.head >= len(ps.inflight) {
 		ps.mu.Unlock()
@@ -595,12 +620,13 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 			ps.haveSync, ps.syncUp, ps.syncDelta = true, up, delta
 			sync = &records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: r.Offset}
 			if !t.opts.Transactional {
-				ps.pending = append(ps.pending, up)
+				ps.pending = append(ps.pending, pendingSync{up: up, hold: up})
 			}
 		}
 	}
-	// Records skipped after this one: with a later record in flight, its acknowledgement
-	// settles them (progress stays here until then); otherwise they are settled now.
+	// Records not copied after this one (skipped, markers): with a later record in flight, its
+	// acknowledgement settles them (progress stays here until then); otherwise they are
+	// settled now.
 	if f.through > up && ps.head >= len(ps.inflight) {
 		skipSync, _ = t.settleSkippedLocked(ps, f.through) // nextDown is known: never held
 	}
@@ -617,7 +643,7 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 // emitSync writes an offset sync: on the offset-syncs client (never the client whose promise
 // may be running, which could deadlock), or into the open transaction's list in
 // transactional mode. Syncs of a partition must be emitted in the order they were decided
-// (under ps.syncMu in provenance mode, or on the promise goroutine).
+// (under ps.syncMu).
 func (t *SourceTask) emitSync(ps *partState, s records.OffsetSync) {
 	if t.opts.Transactional {
 		t.txnMu.Lock()
@@ -640,7 +666,7 @@ func (t *SourceTask) onSyncAck(ps *partState, up int64, err error) {
 		return
 	}
 	ps.mu.Lock()
-	if len(ps.pending) > 0 && ps.pending[0] == up {
+	if len(ps.pending) > 0 && ps.pending[0].up == up {
 		ps.pending = ps.pending[1:]
 	}
 	ps.mu.Unlock()

@@ -64,8 +64,9 @@ func (t *SourceTask) runTxn(ctx, prodCtx context.Context) error {
 			t.handleFetchErrors(fetches)
 			t.produceFetches(prodCtx, fetches)
 			noteEnds(fetches, behind)
-			// Records count even when none of them is copied (loop prevention skips some): their
-			// progress is committed like the others'.
+			// Records count even when none of them is copied (loop prevention skips some, and
+			// transaction markers are never copied): their progress is committed like the
+			// others', with the position sync of a partition that ends in them.
 			got := fetches.NumRecords()
 			if got > 0 && first.IsZero() {
 				first = time.Now()
@@ -95,8 +96,8 @@ func quietTime(interval time.Duration) time.Duration {
 
 // noteEnds records in behind the partitions whose fetch stopped short of the partition's end
 // (the last stable offset: the source is read read_committed) and forgets those that reached
-// it. A partition whose last records are followed by transaction markers looks behind until a
-// fetch returns nothing more for it; the quiet poll ends such a round.
+// it. Transaction markers are fetched as records (control records), so a partition that ends
+// in markers has reached its end once its last marker was fetched.
 func noteEnds(fetches kgo.Fetches, behind map[tp]bool) {
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -13,7 +14,7 @@ import (
 // commits as soon as it has copied everything there is — records become visible to
 // read_committed consumers without waiting for the interval — both when the source partitions
 // end with their last record (the fetch reached the end) and when they end with transaction
-// markers of a transactional source producer (the round ends on a poll that finds nothing).
+// markers of a transactional source producer (the fetch of the last marker reached the end).
 func TestTxnCommitsWhenCaughtUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -56,6 +57,9 @@ func waitCommitted(t *testing.T, e *env, src, dst string, want int) {
 		}
 		return n
 	}
+	// readAll fails on a missing topic: wait for the task to create dst and write to it first.
+	tgtAdm := kadm.NewClient(client(t, e.tgtAddrs))
+	waitFor(t, 30*time.Second, dst+" on the target", func() bool { return endOffsets(t, tgtAdm, dst) > 0 })
 	waitFor(t, 30*time.Second, fmt.Sprintf("%d committed records on %s", want, dst), func() bool {
 		return count(readAll(t, e.tgtAddrs, dst, true)) >= want
 	})
