@@ -73,13 +73,21 @@ func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, 
 	if slack := min(cfg.Window/5, 10*time.Second); in.util.Oldest.After(now.Add(-cfg.Window + slack)) {
 		return cur, nil
 	}
+	// "Stays above (below) for a window": the mean of each third of the window is beyond the
+	// threshold, not only the window's mean (a burst at its end must not scale on its own).
 	cpu := in.util.CPU * 100
+	above, below := true, true
+	for i, n := range in.util.ThirdSamples {
+		part := in.util.ThirdCPU[i] * 100
+		above = above && n > 0 && part > p.ScaleOutCPU
+		below = below && n > 0 && part < p.ScaleInCPU
+	}
 	switch {
-	case cpu > p.ScaleOutCPU && cur < hi:
+	case above && cur < hi:
 		return cur + 1, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: cur + 1, ChangedAt: now,
 			Reason: fmt.Sprintf("scale out to %d workers: average CPU utilization %.1f%% over the last %s is above the scale-out threshold %g%%",
 				cur+1, cpu, cfg.Window, p.ScaleOutCPU)}
-	case cpu < p.ScaleInCPU && cur > lo:
+	case below && cur > lo:
 		return cur - 1, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: cur - 1, ChangedAt: now,
 			Reason: fmt.Sprintf("scale in to %d workers: average CPU utilization %.1f%% over the last %s is below the scale-in threshold %g%%",
 				cur-1, cpu, cfg.Window, p.ScaleInCPU)}

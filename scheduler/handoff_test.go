@@ -185,7 +185,8 @@ func TestAutoscaleStep(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	policy := AutoscalePolicy{MinWorkers: 1, MaxWorkers: 3, ScaleOutCPU: 20, ScaleInCPU: 5}
 	full := func(cpu float64) store.Utilization {
-		return store.Utilization{CPU: cpu, Samples: 12, Oldest: now.Add(-55 * time.Second), Newest: now}
+		return store.Utilization{CPU: cpu, Samples: 12, Oldest: now.Add(-55 * time.Second), Newest: now,
+			ThirdCPU: [3]float64{cpu, cpu, cpu}, ThirdSamples: [3]int{4, 4, 4}}
 	}
 	base := autoscaleInput{policy: policy, known: true, hasUtil: true, settled: true,
 		state: store.AutoscaleState{WorkloadARN: "w", Workers: 2, ChangedAt: now.Add(-3 * time.Minute)}}
@@ -208,6 +209,14 @@ func TestAutoscaleStep(t *testing.T) {
 		{"samples do not cover the window", func(in *autoscaleInput) {
 			in.util = full(0.9)
 			in.util.Oldest = now.Add(-20 * time.Second)
+		}, 2, false},
+		{"a burst at the end of an idle window", func(in *autoscaleInput) {
+			in.util = full(0.3) // the window's mean is above 20 %, but not each third
+			in.util.ThirdCPU = [3]float64{0.01, 0.01, 0.88}
+		}, 2, false},
+		{"a third without samples", func(in *autoscaleInput) {
+			in.util = full(0.9)
+			in.util.ThirdSamples[1] = 0
 		}, 2, false},
 		{"workers still moving", func(in *autoscaleInput) { in.util = full(0.9); in.settled = false }, 2, false},
 		{"an operation runs", func(in *autoscaleInput) { in.util = full(0.9); in.busy = true }, 2, false},

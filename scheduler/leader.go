@@ -227,7 +227,7 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 	if err != nil {
 		return false, err
 	}
-	util, err := st.WorkloadUtilization(ctx, now.Add(-l.cfg.Autoscale.Window))
+	util, err := st.WorkloadUtilization(ctx, now.Add(-l.cfg.Autoscale.Window), now)
 	if err != nil {
 		return false, err
 	}

@@ -14,6 +14,10 @@ type Utilization struct {
 	// Samples counts the samples averaged; Oldest and Newest bound them in time.
 	Samples        int
 	Oldest, Newest time.Time
+	// ThirdCPU and ThirdSamples are the mean CPU and the sample count of each third of the
+	// window, oldest first: utilization that "stays" beyond a threshold does so in each.
+	ThirdCPU     [3]float64
+	ThirdSamples [3]int
 }
 
 // AutoscaleState is the autoscaler's standing decision for a workload.
@@ -61,24 +65,53 @@ func (s *Store) WorkerSamplesPrune(ctx context.Context, before time.Time) (int64
 	return tag.RowsAffected(), nil
 }
 
-// WorkloadUtilization averages every workload's samples taken at or after since.
-func (s *Store) WorkloadUtilization(ctx context.Context, since time.Time) (map[string]Utilization, error) {
-	rows, err := s.pool.Query(ctx, `SELECT workload_arn, avg(cpu), avg(memory), count(*), min(at), max(at)
-		FROM worker_samples WHERE at >= $1 GROUP BY workload_arn`, since)
+// WorkloadUtilization averages every workload's samples of the window (since, until], as a
+// whole and by thirds.
+func (s *Store) WorkloadUtilization(ctx context.Context, since, until time.Time) (map[string]Utilization, error) {
+	third := until.Sub(since).Seconds() / 3
+	rows, err := s.pool.Query(ctx, `SELECT workload_arn, least(2, greatest(0, floor(extract(epoch FROM at - $1) / $3)))::int AS part,
+			sum(cpu), sum(memory), count(*), min(at), max(at)
+		FROM worker_samples WHERE at > $1 AND at <= $2 GROUP BY workload_arn, part`, since, until, max(third, 1e-3))
 	if err != nil {
 		return nil, interpret(err)
 	}
 	defer rows.Close()
-	out := map[string]Utilization{}
+	type acc struct {
+		u           Utilization
+		cpu, memory float64
+	}
+	accs := map[string]*acc{}
 	for rows.Next() {
 		var arn string
-		var u Utilization
-		if err := rows.Scan(&arn, &u.CPU, &u.Memory, &u.Samples, &u.Oldest, &u.Newest); err != nil {
+		var part, n int
+		var cpu, memory float64
+		var oldest, newest time.Time
+		if err := rows.Scan(&arn, &part, &cpu, &memory, &n, &oldest, &newest); err != nil {
 			return nil, interpret(err)
 		}
-		out[arn] = u
+		a := accs[arn]
+		if a == nil {
+			a = &acc{u: Utilization{Oldest: oldest, Newest: newest}}
+			accs[arn] = a
+		}
+		a.cpu, a.memory, a.u.Samples = a.cpu+cpu, a.memory+memory, a.u.Samples+n
+		a.u.ThirdCPU[part], a.u.ThirdSamples[part] = cpu/float64(n), n
+		if oldest.Before(a.u.Oldest) {
+			a.u.Oldest = oldest
+		}
+		if newest.After(a.u.Newest) {
+			a.u.Newest = newest
+		}
 	}
-	return out, interpret(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, interpret(err)
+	}
+	out := make(map[string]Utilization, len(accs))
+	for arn, a := range accs {
+		a.u.CPU, a.u.Memory = a.cpu/float64(a.u.Samples), a.memory/float64(a.u.Samples)
+		out[arn] = a.u
+	}
+	return out, nil
 }
 
 // AutoscaleStates returns the autoscaler's state of every workload that has one.
