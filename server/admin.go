@@ -202,12 +202,9 @@ func (a *adminService) DescribeWorkload(ctx context.Context, req *adminv1.Descri
 	if err != nil {
 		return nil, err
 	}
-	limit := int(req.MaxEvents)
-	switch {
-	case limit < 0 || limit > maxRecentEvents:
-		return nil, apierr.BadRequest("maxEvents", "maxEvents must be between 0 and %d", maxRecentEvents)
-	case limit == 0:
-		limit = defaultRecentEvents
+	limit, err := pageLimit(req.MaxEvents, defaultRecentEvents, maxRecentEvents, "maxEvents")
+	if err != nil {
+		return nil, err
 	}
 	r, err := table.Get(ctx, caller.AccountID, caller.Region, req.WorkloadArn)
 	if err != nil {
@@ -289,12 +286,9 @@ func (a *adminService) ListWorkloadEvents(ctx context.Context, req *adminv1.List
 	if err != nil {
 		return nil, err
 	}
-	limit := int(req.MaxResults)
-	switch {
-	case limit < 0 || limit > maxEventPage:
-		return nil, apierr.BadRequest("maxResults", "maxResults must be between 1 and %d", maxEventPage)
-	case limit == 0:
-		limit = defaultEventPage
+	limit, err := pageLimit(req.MaxResults, defaultEventPage, maxEventPage, "maxResults")
+	if err != nil {
+		return nil, err
 	}
 	const tokenKind = "workload-events"
 	var before int64
@@ -368,4 +362,17 @@ func toAdminWorker(w store.Worker, metrics map[string]store.WorkerMetricsRow) *a
 		}
 	}
 	return out
+}
+
+// pageLimit reads an optional page size: 0 takes def, 1 … max is used as is, anything else is
+// refused naming member.
+func pageLimit(v int32, def, max int, member string) (int, error) {
+	switch n := int(v); {
+	case n < 0 || n > max:
+		return 0, apierr.BadRequest(member, "%s must be between 1 and %d", member, max)
+	case n == 0:
+		return def, nil
+	default:
+		return n, nil
+	}
 }

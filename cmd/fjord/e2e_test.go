@@ -616,22 +616,7 @@ func (f *fleet) waitReplicatorRunning(t *testing.T, arn string, timeout time.Dur
 // configuration, targeting the target cluster.
 func (f *fleet) createConnector(t *testing.T, plugin, name string, mcu int32, conf map[string]string) string {
 	t.Helper()
-	out, err := f.api.kc.CreateConnector(t.Context(), &kafkaconnect.CreateConnectorInput{
-		ConnectorName:          aws.String(name),
-		KafkaConnectVersion:    aws.String("3.7.x"),
-		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: mcu, WorkerCount: 1}},
-		ConnectorConfiguration: conf,
-		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
-			BootstrapServers: aws.String(f.tgt), Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
-		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeNone},
-		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
-		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
-		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord-connect"),
-	})
-	if err != nil {
-		t.Fatalf("CreateConnector %s: %v", name, err)
-	}
-	return aws.ToString(out.ConnectorArn)
+	return f.createConnectorWith(t, plugin, name, &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: mcu, WorkerCount: 1}}, conf)
 }
 
 func (f *fleet) describeConnector(t *testing.T, arn string) *kafkaconnect.DescribeConnectorOutput {
