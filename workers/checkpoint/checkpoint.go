@@ -74,6 +74,20 @@ type Options struct {
 	ProgressTopic   string
 	SourceConnector string
 
+	// Enhanced is the ENHANCED offset sync mode (fjord.consumer.group.offset.sync.mode): the
+	// task also reads the history of the replicator in the opposite direction (TargetAlias to
+	// SourceAlias: its offset syncs on the target, its progress on the source) and translates
+	// so that a group that failed over to the source fails back to the target without
+	// skipping records (doc.go, "Failback"). It needs offset-syncs.topic.location=source for
+	// both replicators and tagged (ENHANCED) offset syncs from both.
+	Enhanced bool
+	// PeerSyncsTopic is the offset-syncs topic of the opposite replicator, on the target;
+	// default Policy.OffsetSyncsTopic(SourceAlias). PeerProgressTopic is where it records its
+	// progress, on the source; default mm2.OffsetsTopic(TargetAlias). PeerConnector, when
+	// set, restricts that progress to the records of that connector (by default every
+	// connector's records for TargetAlias count).
+	PeerSyncsTopic, PeerProgressTopic, PeerConnector string
+
 	// Interval is emit.checkpoints.interval.seconds: how often groups are translated; default
 	// 60 s.
 	Interval time.Duration
@@ -133,6 +147,7 @@ func FromConfig(cfg mm2.Config, taskID, taskCount int) Options {
 		TaskID:              taskID,
 		TaskCount:           taskCount,
 		OffsetSyncsOnTarget: cfg.OffsetSyncsLocation == mm2.LocationTarget,
+		Enhanced:            cfg.OffsetSyncMode == mm2.SyncModeEnhanced,
 		Interval:            cfg.EmitCheckpointsInterval,
 		NoCheckpoints:       !cfg.EmitCheckpoints,
 		SyncGroupOffsets:    cfg.SyncGroupOffsets,
@@ -147,6 +162,8 @@ type Task struct {
 	log  *slog.Logger
 
 	syncs *syncLog
+	// peer is the opposite replicator's history (Enhanced only).
+	peer *syncLog
 	// latest is the newest translation per group and target partition; emitted the last
 	// Checkpoint written per group and target partition. Both are touched by Run's goroutine
 	// only.
@@ -166,6 +183,10 @@ func NewTask(opts Options) (*Task, error) {
 		return nil, errors.New("checkpoint: source and target cluster client options are required")
 	case opts.NoCheckpoints && !opts.SyncGroupOffsets:
 		return nil, errors.New("checkpoint: both checkpoints and group offset sync are disabled; do not start a task")
+	case opts.Enhanced && opts.OffsetSyncsOnTarget:
+		// With the syncs on the targets, the two replicators' topics and this task's reads
+		// of them do not line up (doc.go, "Failback").
+		return nil, errors.New("checkpoint: the ENHANCED offset sync mode needs offset-syncs.topic.location=source")
 	}
 	if opts.TaskCount <= 0 {
 		opts.TaskCount = 1
@@ -185,6 +206,12 @@ func NewTask(opts Options) (*Task, error) {
 	}
 	if opts.ProgressTopic == "" {
 		opts.ProgressTopic = mm2.OffsetsTopic(opts.SourceAlias)
+	}
+	if opts.PeerSyncsTopic == "" {
+		opts.PeerSyncsTopic = opts.Policy.OffsetSyncsTopic(opts.SourceAlias)
+	}
+	if opts.PeerProgressTopic == "" {
+		opts.PeerProgressTopic = mm2.OffsetsTopic(opts.TargetAlias)
 	}
 	if opts.CheckpointsTopic == "" {
 		opts.CheckpointsTopic = opts.Policy.CheckpointsTopic(opts.SourceAlias)
@@ -211,6 +238,7 @@ func NewTask(opts Options) (*Task, error) {
 		opts:    opts,
 		log:     log,
 		syncs:   newSyncLog(opts.MaxSyncsPerPartition),
+		peer:    newSyncLog(opts.MaxSyncsPerPartition),
 		latest:  make(map[string]map[topicPartition]records.Checkpoint),
 		emitted: make(map[string]map[topicPartition]records.Checkpoint),
 		synced:  make(map[string]map[topicPartition]int64),
@@ -257,6 +285,17 @@ func (t *Task) Run(ctx context.Context) error {
 		return fmt.Errorf("checkpoint: progress client: %w", err)
 	}
 	defer progress.close()
+	var peer peerFollowers
+	if t.opts.Enhanced {
+		if peer.progress, err = newFollower(t.opts.Source, t.opts.PeerProgressTopic, true, t.applyPeerProgress, t.log); err != nil {
+			return fmt.Errorf("checkpoint: peer progress client: %w", err)
+		}
+		defer peer.progress.close()
+		if peer.syncs, err = newFollower(t.opts.Target, t.opts.PeerSyncsTopic, false, t.applyPeerSync, t.log); err != nil {
+			return fmt.Errorf("checkpoint: peer offset-syncs client: %w", err)
+		}
+		defer peer.syncs.close()
+	}
 
 	sadm, tadm := kadm.NewClient(source), kadm.NewClient(target)
 	if !t.opts.NoCheckpoints {
@@ -281,7 +320,7 @@ func (t *Task) Run(ctx context.Context) error {
 	// group new on the source (or one that moved on) reaches the target within one Interval,
 	// not Interval + SyncInterval. The SyncInterval pass goes over every group again (a target
 	// group that someone rewound, or a sync refused meanwhile).
-	t.round(ctx, sadm, target, progress, syncs)
+	t.round(ctx, sadm, target, progress, syncs, peer)
 	if t.opts.SyncGroupOffsets {
 		t.syncGroupOffsets(ctx, tadm, false)
 	}
@@ -290,7 +329,7 @@ func (t *Task) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-emitTick.C:
-			t.round(ctx, sadm, target, progress, syncs)
+			t.round(ctx, sadm, target, progress, syncs, peer)
 			if t.opts.SyncGroupOffsets {
 				t.syncGroupOffsets(ctx, tadm, true)
 			}
@@ -302,7 +341,7 @@ func (t *Task) Run(ctx context.Context) error {
 
 // round translates the committed offsets of this task's groups and writes the checkpoints
 // that are new (see doc.go, "Rounds").
-func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client, progress, syncs *follower) {
+func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client, progress, syncs *follower, peer peerFollowers) {
 	groups, err := t.listGroups(ctx, sadm)
 	if err != nil {
 		t.warn(ctx, "list source consumer groups", err)
@@ -319,6 +358,14 @@ func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client,
 	}
 	if err := syncs.catchUp(ctx, t.opts.CatchUpTimeout); err != nil {
 		t.warn(ctx, "read offset syncs to the end; translating with the syncs read so far", err)
+	}
+	if peer.progress != nil {
+		if err := peer.progress.catchUp(ctx, t.opts.CatchUpTimeout); err != nil {
+			t.warn(ctx, "read the opposite replicator's progress to the end; translating with what was read so far", err)
+		}
+		if err := peer.syncs.catchUp(ctx, t.opts.CatchUpTimeout); err != nil {
+			t.warn(ctx, "read the opposite replicator's offset syncs to the end; translating with what was read so far", err)
+		}
 	}
 	if ctx.Err() != nil {
 		return
@@ -340,13 +387,14 @@ func (t *Task) round(ctx context.Context, sadm *kadm.Client, target *kgo.Client,
 			if o.Err != nil || o.At < 0 || !t.opts.Topics.Matches(o.Topic) {
 				return
 			}
-			down, ok := t.syncs.translate(o.Topic, o.Partition, o.At)
+			target := t.targetTopic(o.Topic)
+			down, ok := t.translate(o.Topic, target, o.Partition, o.At)
 			if !ok {
 				return
 			}
 			cp := records.Checkpoint{
 				ConsumerGroupID:  group,
-				Topic:            t.targetTopic(o.Topic),
+				Topic:            target,
 				Partition:        o.Partition,
 				UpstreamOffset:   o.At,
 				DownstreamOffset: down,
@@ -414,7 +462,17 @@ func (t *Task) applySync(rec *kgo.Record) {
 		t.log.Warn("skipping undecodable offset sync", "partition", rec.Partition, "offset", rec.Offset, "error", err)
 		return
 	}
-	t.syncs.add(s)
+	t.syncs.add(s, syncKind(rec))
+}
+
+// syncKind is the kind of an offset-syncs record (records.SyncUntagged without the header).
+func syncKind(rec *kgo.Record) records.SyncKind {
+	for _, h := range rec.Headers {
+		if h.Key == records.SyncKindHeader {
+			return records.ParseSyncKind(h.Value)
+		}
+	}
+	return records.SyncUntagged
 }
 
 // applyProgress records a MirrorSource progress record for SourceAlias.

@@ -90,4 +90,74 @@
 // may be reduced to the newest sync per partition: groups at or past it translate exactly at
 // once, groups behind it only when they have caught up (their previous checkpoint stays in
 // the compacted checkpoints topic meanwhile).
+//
+// # Failback (ENHANCED offset sync mode)
+//
+// In an active-active pair — clusters S and T, a topic under the same name on both
+// (IdentityReplicationPolicy), replicators S→T and T→S that skip the records that came from
+// their target (workers/mirror, provenance) — each partition of T holds T's own records
+// ("originals") and copies of S's. A group that failed over from T to S and consumed there
+// read, on S, copies of T's records as well as S's originals. The forward translation above
+// uses S→T's syncs only, which describe S's originals: it places the group exactly among the
+// copies of S's records, but anywhere among T's originals between two of them, so the group
+// re-reads, or could skip, T's originals it consumed as copies on S. With
+// fjord.consumer.group.offset.sync.mode=ENHANCED (Options.Enhanced) the task of S→T also
+// reads T→S's history — its offset syncs on T (mm2-offset-syncs.<S>.internal, with
+// offset-syncs.topic.location=source) and its progress on S (mm2-offsets.<T>.internal) — and
+// translates a committed offset x of S to
+//
+//	X = min(first copy on T of an original of S at or after x,
+//	        first original of T whose copy on S lies at or after x)
+//
+// so that, when the two sides hold their records in the same order (nothing written on both
+// sides within one replication lag), the group resumes on T at the first record it consumed
+// on neither side: nothing skipped, nothing re-read. A record counts as consumed on S when it
+// lies before x there; the records before the offset the group was failed over at count as
+// consumed on T, which the exact forward translation of that failover guarantees for S's
+// originals. The contract this needs from both replicators:
+//
+//   - C4 runs: a run is a maximal sequence of records copied by one task lifetime with
+//     consecutive upstream and consecutive downstream offsets. Every sync carries its kind in
+//     the header fjord.offset-sync (records.SyncKindHeader): "start" for the first record of
+//     every run, "end" for the last record of a run followed by a gap, "mid" inside a run,
+//     "position" for C3's position syncs and for the first offset a lifetime handles when it
+//     is not copied. The end of a run is written before recorded progress passes the first
+//     offset after it, like every other sync. Fjord's MirrorSource does this in the ENHANCED
+//     mode (workers/mirror/runs.go); these syncs also satisfy C1–C3, so the forward
+//     translation of them is unchanged.
+//
+// From a replicator's tagged syncs and progress the task derives, per source partition, spans
+// covering every offset from the first sync kept to the progress: copy spans [u, u+n) → [d,
+// d+n), and gap spans of offsets that were not copied (skipped copies of the other side,
+// transaction markers, aborted records); a run cut short by a new lifetime without its end
+// keeps only what C2 bounds. Then, with own = S→T's spans and peer = T→S's spans:
+//
+//   - own forward of x: in a copy span, the copy of x; in a gap, the start of the next copy
+//     span; past the spans (x = progress + 1, or in the last gap), the frontier — where the
+//     next copy lands at the earliest — moved past every offset of T that lies in an exact
+//     copy span of peer (T's originals, so no copy of S can be there). x before the first
+//     span, or beyond progress + 1: not translated (yet);
+//   - peer reverse of x (x on peer's target S): the first offset of T whose copy lies at or
+//     after x — in the copy span holding x, its original; else the start of the next copy
+//     span; past them, peer's progress + 1. When peer's history does not start at offset 0
+//     and x lies before its first target offset, records before it may have copies at or
+//     after x: not translated. When the answer is peer's progress + 1 and it lies below the
+//     forward result, T→S has not read T that far yet: not translated yet.
+//
+// Every record of T below X is then an original whose copy lies below x on S, a copy of an
+// original of S below x, or no record (marker, aborted): nothing is skipped, whatever the
+// timing. Checkpoints and syncs follow the rules above: the target group is committed only
+// while it has no member and only forward, so a failback moves T's group to where it got on S
+// and never back; a group that did not move on S keeps its offset on T.
+//
+// Partitions that T→S has no sync of, or whose syncs (either side's) carry no kind, translate
+// as above without the mode. Not covered: records written on both sides within one
+// replication lag may be read twice after a failback (and the forward translation of the
+// failover itself may skip such records of T, which the group then never read); with
+// exactly-once replicators, a transaction marker T→S wrote after its last copy stops the
+// frontier move, so originals of T consumed on S right after it may be read twice. The mode
+// needs offset-syncs.topic.location=source on both replicators (the task refuses target):
+// the syncs of T→S are then on T and its own on S, and Fjord's MirrorSource names the
+// offset-syncs topic after its target in both locations, so with target the two replicators'
+// topics and what this task reads do not line up.
 package checkpoint

@@ -16,8 +16,11 @@ type topicPartition struct {
 	partition int32
 }
 
-// offsetPair is an offset sync without its partition.
-type offsetPair struct{ up, down int64 }
+// offsetPair is an offset sync without its partition, with its kind (ENHANCED mode).
+type offsetPair struct {
+	up, down int64
+	kind     records.SyncKind
+}
 
 // syncLog is the in-memory history of offset syncs per source partition, as the translation
 // rule in doc.go needs it: in write order, strictly increasing in upstream offset (a new sync
@@ -47,13 +50,17 @@ func (l *syncLog) setProgress(topic string, partition int32, last int64) {
 }
 
 // add records a sync read from the offset-syncs topic, in topic order.
-func (l *syncLog) add(s records.OffsetSync) {
+func (l *syncLog) add(s records.OffsetSync, kind records.SyncKind) {
 	tp := topicPartition{s.Topic, s.Partition}
 	list := l.parts[tp]
+	if n := len(list); n > 0 && list[n-1].up == s.UpstreamOffset && list[n-1].down == s.DownstreamOffset &&
+		kind == records.SyncRunEnd && list[n-1].kind == records.SyncRunStart {
+		kind = records.SyncRunOne // the end of a run of one record, whose start was synced just before
+	}
 	// A sync supersedes every earlier one that starts at or after it: for any X ≥ s.up, s is
 	// newer and starts no later, so those are never again "the newest sync with up ≤ X".
 	i := sort.Search(len(list), func(i int) bool { return list[i].up >= s.UpstreamOffset })
-	list = append(list[:i], offsetPair{s.UpstreamOffset, s.DownstreamOffset})
+	list = append(list[:i], offsetPair{s.UpstreamOffset, s.DownstreamOffset, kind})
 	if len(list) > l.max {
 		list = append(list[:0], list[len(list)-l.max:]...)
 	}

@@ -50,7 +50,7 @@ func TestTranslate(t *testing.T) {
 			l := newSyncLog(100)
 			for _, s := range tc.syncs {
 				s.Topic, s.Partition = "t", 0
-				l.add(s)
+				l.add(s, records.SyncUntagged)
 			}
 			if tc.progress >= 0 {
 				l.setProgress("t", 0, tc.progress)
@@ -73,7 +73,7 @@ func TestSyncLogBounds(t *testing.T) {
 	l := newSyncLog(3)
 	for i := int64(0); i < 10; i++ {
 		// Every record has a new delta: a sync each.
-		l.add(records.OffsetSync{Topic: "t", UpstreamOffset: i, DownstreamOffset: 3 * i})
+		l.add(records.OffsetSync{Topic: "t", UpstreamOffset: i, DownstreamOffset: 3 * i}, records.SyncUntagged)
 	}
 	if n := l.len("t", 0); n != 3 {
 		t.Fatalf("kept %d syncs, want 3", n)

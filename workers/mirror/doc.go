@@ -53,6 +53,12 @@
 // transactional mode both go in the same transaction round), so a group committed at the end of
 // such a partition translates at once.
 //
+// With fjord.consumer.group.offset.sync.mode=ENHANCED the task also writes a sync at both ends
+// of every run of consecutive copies and tags every sync with its kind (header
+// fjord.offset-sync; runs.go, and C4 in workers/checkpoint), so that the checkpoint task of the
+// opposite replicator of an active-active pair can tell, for every offset, whether and where it
+// was copied. Both replicators of the pair then need offset-syncs.topic.location=source.
+//
 // # Goroutines and locks
 //
 //   - Run's goroutine polls the source and produces to the target; it alone pushes upstream

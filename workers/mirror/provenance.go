@@ -165,7 +165,7 @@ func listsIdentity(v []byte, id string) bool {
 // returns the offset sync to emit first (the caller emits it after releasing ps.mu, still
 // holding ps.syncMu), or held when the target position is not known yet (see anchorHeld).
 // Callers hold ps.syncMu and ps.mu.
-func (t *SourceTask) settleSkippedLocked(ps *partState, off int64) (sync *records.OffsetSync, held bool) {
+func (t *SourceTask) settleSkippedLocked(ps *partState, off int64) (syncs []taggedSync, held bool) {
 	if t.syncCl == nil {
 		ps.acked = off
 		return nil, false
@@ -175,15 +175,18 @@ func (t *SourceTask) settleSkippedLocked(ps *partState, off int64) (sync *record
 		return nil, true
 	}
 	up := off + 1
-	if !t.opts.Transactional {
-		// Until the sync is acknowledged, progress stays before the records it passes: with
-		// progress among them and no sync, a group there would translate with the delta of
-		// the last copy, past the position of the next one.
-		ps.pending = append(ps.pending, pendingSync{up: up, hold: ps.acked + 1})
+	// Until the sync is acknowledged, progress stays before the records it passes (hold): with
+	// progress among them and no sync, a group there would translate with the delta of the
+	// last copy, past the position of the next one.
+	hold := ps.acked + 1
+	kind := records.SyncUntagged
+	if t.enhanced {
+		syncs = t.gapSyncsLocked(ps, syncs, up, ps.nextDown)
+		kind = records.SyncPosition
 	}
+	syncs = t.addSyncLocked(ps, syncs, up, ps.nextDown, kind, hold)
 	ps.acked = off
-	ps.haveSync, ps.syncUp, ps.syncDelta = true, up, ps.nextDown-up
-	return &records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: ps.nextDown}, false
+	return syncs, false
 }
 
 // anchorHeld settles the skipped records of partitions that had nothing copied yet in this
@@ -222,15 +225,15 @@ func (t *SourceTask) anchorHeld(ctx context.Context) {
 		}
 		ps.syncMu.Lock()
 		ps.mu.Lock()
-		var sync *records.OffsetSync
+		var syncs []taggedSync
 		if ps.skipHeld >= 0 && ps.head >= len(ps.inflight) && ps.nextDown < 0 {
 			ps.nextDown = lo.Offset
-			sync, _ = t.settleSkippedLocked(ps, ps.skipHeld)
+			syncs, _ = t.settleSkippedLocked(ps, ps.skipHeld)
 		}
 		ps.skipHeld = -1
 		ps.mu.Unlock()
-		if sync != nil {
-			t.emitSync(ps, *sync)
+		for _, s := range syncs {
+			t.emitSync(ps, s)
 		}
 		ps.syncMu.Unlock()
 		delete(t.held, ps)

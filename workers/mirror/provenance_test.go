@@ -476,11 +476,11 @@ func TestPositionSyncHoldsProgress(t *testing.T) {
 	task := &SourceTask{syncCl: client(t, newCluster(t))}
 	ps := &partState{acked: 9, nextDown: 30, skipHeld: -1, written: -1}
 	ps.mu.Lock()
-	sync, held := task.settleSkippedLocked(ps, 12) // offsets 10-12 not copied
+	syncs, held := task.settleSkippedLocked(ps, 12) // offsets 10-12 not copied
 	c := ps.committable()
 	ps.mu.Unlock()
-	if held || sync == nil || sync.UpstreamOffset != 13 || sync.DownstreamOffset != 30 {
-		t.Fatalf("settle through 12 after the copy of 9 (next copy at 30): sync %+v, held %v; want (13, 30)", sync, held)
+	if held || len(syncs) != 1 || syncs[0].UpstreamOffset != 13 || syncs[0].DownstreamOffset != 30 {
+		t.Fatalf("settle through 12 after the copy of 9 (next copy at 30): syncs %+v, held %v; want (13, 30)", syncs, held)
 	}
 	if c != 9 {
 		t.Fatalf("committable %d before the position sync is acknowledged, want 9", c)

@@ -89,11 +89,14 @@ type SourceTask struct {
 
 	// txnSyncs collects the offset syncs of the open transaction (transactional mode).
 	txnMu    sync.Mutex
-	txnSyncs []records.OffsetSync
+	txnSyncs []taggedSync
 	txnErr   error
 
 	// prov is the loop-prevention state (provenance.go); set in setup, read-only after.
 	prov provenance
+	// enhanced tags offset syncs with their kind and writes one at both ends of every run
+	// (fjord.consumer.group.offset.sync.mode=ENHANCED; runs.go).
+	enhanced bool
 	// held are partitions whose skipped records wait for a downstream anchor (provenance.go);
 	// only Run's goroutine touches it.
 	held map[*partState]struct{}
@@ -144,6 +147,13 @@ type partState struct {
 	haveSync  bool
 	syncUp    int64
 	syncDelta int64
+	// ENHANCED mode's run state (runs.go): the first upstream offset handled in this task's
+	// lifetime (-1 none yet), whether a sync was written in it, the last acknowledged copy
+	// (-1 none) and whether its run has not been ended by a run-end sync yet.
+	firstUp      int64
+	begun        bool
+	lastU, lastD int64
+	runOpen      bool
 	// metrics since the last report
 	nRecords, nBytes int64
 	nPolled          int64 // records fetched, copied or skipped
@@ -225,10 +235,11 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		log:           log,
 		policy:        c.Policy,
 		progressTopic: mm2.OffsetsTopic(c.SourceAlias),
-		syncTopic:     c.Policy.OffsetSyncsTopic(c.TargetAlias),
+		syncTopic:     offsetSyncsTopic(c),
 		bySource:      map[tp]*partState{},
 		byTarget:      map[tp]*partState{},
 		fatal:         make(chan struct{}),
+		enhanced:      c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
 	}, nil
 }
 
@@ -500,6 +511,9 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			ps.syncMu.Lock()
 		}
 		ps.mu.Lock()
+		if ps.firstUp < 0 {
+			ps.firstUp = p.Records[0].Offset
+		}
 		tail := int64(-1) // last offset not copied with nothing in flight before it
 		for i, r := range p.Records {
 			if r.Attrs.IsControl() || (headers != nil && headers[i] == nil) {
@@ -515,10 +529,10 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 		}
 		ps.inTxn = true
 		ps.nPolled += int64(len(p.Records) - controls)
-		var sync *records.OffsetSync
+		var syncs []taggedSync
 		if tail >= 0 {
 			var held bool
-			if sync, held = t.settleSkippedLocked(ps, tail); held {
+			if syncs, held = t.settleSkippedLocked(ps, tail); held {
 				if t.held == nil {
 					t.held = map[*partState]struct{}{}
 				}
@@ -526,8 +540,8 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			}
 		}
 		ps.mu.Unlock()
-		if sync != nil {
-			t.emitSync(ps, *sync)
+		for _, s := range syncs {
+			t.emitSync(ps, s)
 		}
 		if skipped+controls > 0 {
 			ps.syncMu.Unlock()
@@ -613,45 +627,68 @@ func (t *SourceTask) onAck(r *kgo.Record, err error) {
 	lat := time.Since(r.Timestamp)
 	ps.latSum += lat
 	ps.latMax = max(ps.latMax, lat)
-	var sync, skipSync *records.OffsetSync
+	var syncs []taggedSync
 	if t.syncCl != nil {
-		delta := r.Offset - up
-		if !ps.haveSync || delta != ps.syncDelta || up-ps.syncUp >= t.cfg.OffsetLagMax {
-			ps.haveSync, ps.syncUp, ps.syncDelta = true, up, delta
-			sync = &records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: r.Offset}
-			if !t.opts.Transactional {
-				ps.pending = append(ps.pending, pendingSync{up: up, hold: up})
-			}
+		if t.enhanced {
+			syncs = t.copySyncsLocked(ps, up, r.Offset)
+		} else if delta := r.Offset - up; !ps.haveSync || delta != ps.syncDelta || up-ps.syncUp >= t.cfg.OffsetLagMax {
+			syncs = t.addSyncLocked(ps, syncs, up, r.Offset, records.SyncUntagged, up)
 		}
 	}
 	// Records not copied after this one (skipped, markers): with a later record in flight, its
 	// acknowledgement settles them (progress stays here until then); otherwise they are
 	// settled now.
 	if f.through > up && ps.head >= len(ps.inflight) {
-		skipSync, _ = t.settleSkippedLocked(ps, f.through) // nextDown is known: never held
+		skip, _ := t.settleSkippedLocked(ps, f.through) // nextDown is known: never held
+		syncs = append(syncs, skip...)
 	}
 	ps.mu.Unlock()
 	t.stats.acked.Add(1)
-	if sync != nil {
-		t.emitSync(ps, *sync)
+	for _, s := range syncs {
+		t.emitSync(ps, s)
 	}
-	if skipSync != nil {
-		t.emitSync(ps, *skipSync)
+}
+
+// taggedSync is an offset sync and its kind (records.SyncUntagged in LEGACY mode).
+type taggedSync struct {
+	records.OffsetSync
+	kind records.SyncKind
+}
+
+// addSyncLocked decides the offset sync (up, down) of kind: it updates the sync rule's
+// state, holds progress before hold until the sync is acknowledged (at-least-once mode; in
+// transactional mode both are written by the same round), and appends it to out. Callers hold
+// ps.syncMu and ps.mu, and emit the returned syncs in order after releasing ps.mu.
+func (t *SourceTask) addSyncLocked(ps *partState, out []taggedSync, up, down int64, kind records.SyncKind, hold int64) []taggedSync {
+	ps.haveSync, ps.syncUp, ps.syncDelta = true, up, down-up
+	ps.begun = true
+	if !t.opts.Transactional {
+		ps.pending = append(ps.pending, pendingSync{up: up, hold: hold})
 	}
+	return append(out, taggedSync{records.OffsetSync{Topic: ps.src.topic, Partition: ps.src.partition, UpstreamOffset: up, DownstreamOffset: down}, kind})
+}
+
+// syncRecord is the offset-syncs record of s, with its kind header in ENHANCED mode.
+func syncRecord(s taggedSync) *kgo.Record {
+	r := &kgo.Record{Key: s.Key(), Value: s.Value(), Partition: 0}
+	if s.kind != records.SyncUntagged {
+		r.Headers = []kgo.RecordHeader{{Key: records.SyncKindHeader, Value: []byte(s.kind.String())}}
+	}
+	return r
 }
 
 // emitSync writes an offset sync: on the offset-syncs client (never the client whose promise
 // may be running, which could deadlock), or into the open transaction's list in
 // transactional mode. Syncs of a partition must be emitted in the order they were decided
 // (under ps.syncMu).
-func (t *SourceTask) emitSync(ps *partState, s records.OffsetSync) {
+func (t *SourceTask) emitSync(ps *partState, s taggedSync) {
 	if t.opts.Transactional {
 		t.txnMu.Lock()
 		t.txnSyncs = append(t.txnSyncs, s)
 		t.txnMu.Unlock()
 		return
 	}
-	t.syncCl.Produce(context.Background(), &kgo.Record{Key: s.Key(), Value: s.Value(), Partition: 0}, func(_ *kgo.Record, err error) {
+	t.syncCl.Produce(context.Background(), syncRecord(s), func(_ *kgo.Record, err error) {
 		t.onSyncAck(ps, s.UpstreamOffset, err)
 	})
 }
@@ -793,4 +830,15 @@ func (t *SourceTask) ownedTopics() []string {
 		}
 	}
 	return out
+}
+
+// offsetSyncsTopic is MM2's MirrorSourceConfig.offsetSyncsTopic: named after the other cluster
+// than the one it lives on — mm2-offset-syncs.<target alias>.internal on the source (the
+// default), mm2-offset-syncs.<source alias>.internal on the target — which is where the
+// checkpoint task looks for it.
+func offsetSyncsTopic(c mm2.Config) string {
+	if c.OffsetSyncsLocation == mm2.LocationTarget {
+		return c.Policy.OffsetSyncsTopic(c.SourceAlias)
+	}
+	return c.Policy.OffsetSyncsTopic(c.TargetAlias)
 }

@@ -290,14 +290,20 @@ func TestIdentityPolicy(t *testing.T) {
 		}
 	}
 	syncs := 0
-	for _, recs := range readAll(t, e.tgtAddrs, "mm2-offset-syncs.target.internal", false) {
+	// On the target the topic is named after the source (MM2's MirrorSourceConfig), which is
+	// where the checkpoint task reads it.
+	for _, recs := range readAll(t, e.tgtAddrs, "mm2-offset-syncs.source.internal", false) {
 		syncs += len(recs)
 	}
 	if syncs == 0 {
 		t.Error("no offset syncs on the target")
 	}
-	if src, err := kadm.NewClient(client(t, e.srcAddrs)).ListTopics(context.Background()); err != nil || src.Has("mm2-offset-syncs.target.internal") {
+	if src, err := kadm.NewClient(client(t, e.srcAddrs)).ListTopics(context.Background()); err != nil ||
+		src.Has("mm2-offset-syncs.target.internal") || src.Has("mm2-offset-syncs.source.internal") {
 		t.Errorf("offset-syncs topic on the source: %v", err)
+	}
+	if tgt.Has("mm2-offset-syncs.target.internal") {
+		t.Error("offset syncs on the target under the source-location name")
 	}
 }
 

@@ -120,7 +120,7 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	assign := map[string]map[int32]kgo.Offset{}
 	t.mu.Lock()
 	for _, k := range fresh {
-		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1}
+		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1}
 		ps.hwm.Store(-1)
 		start := kgo.NewOffset().AtStart()
 		how := "earliest"

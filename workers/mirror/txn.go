@@ -157,7 +157,7 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 	if len(syncs) > 0 {
 		for i := range syncs {
 			s := syncs[i]
-			t.syncCl.Produce(fctx, &kgo.Record{Key: s.Key(), Value: s.Value(), Partition: 0}, func(_ *kgo.Record, err error) {
+			t.syncCl.Produce(fctx, syncRecord(s), func(_ *kgo.Record, err error) {
 				if err != nil {
 					t.txnMu.Lock()
 					if t.txnErr == nil {

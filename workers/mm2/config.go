@@ -34,6 +34,15 @@ const (
 	LocationTarget Location = "target"
 )
 
+// SyncMode is the consumer group offset sync mode of a replicator.
+type SyncMode string
+
+// Consumer group offset sync modes (fjord.consumer.group.offset.sync.mode).
+const (
+	SyncModeLegacy   SyncMode = "LEGACY"
+	SyncModeEnhanced SyncMode = "ENHANCED"
+)
+
 // StartPosition is where a partition without recorded progress starts.
 type StartPosition string
 
@@ -104,6 +113,12 @@ type Config struct {
 	EmitOffsetSyncs bool
 	// OffsetSyncsLocation is offset-syncs.topic.location; default source.
 	OffsetSyncsLocation Location
+	// OffsetSyncMode is fjord.consumer.group.offset.sync.mode (MSK Replicator's
+	// consumerGroupOffsetSyncMode): SyncModeLegacy (the default) or SyncModeEnhanced, which
+	// makes MirrorSource tag its offset syncs with their kind and the checkpoint task
+	// translate through the history of the replicator in the opposite direction too, so that
+	// groups fail back in an active-active pair (workers/checkpoint/doc.go).
+	OffsetSyncMode SyncMode
 	// OffsetLagMax is offset.lag.max: an offset sync is emitted at least every this many
 	// records of a partition; default 100.
 	OffsetLagMax int64
@@ -319,6 +334,14 @@ func ParseConfig(m map[string]string) (Config, error) {
 		p.fail("offset-syncs.topic.location", fmt.Sprintf("%q is not source or target", loc))
 	}
 	c.OffsetLagMax = p.int64("offset.lag.max", 100, 1)
+	switch mode := strings.ToUpper(p.str("fjord.consumer.group.offset.sync.mode", "")); mode {
+	case "", string(SyncModeLegacy):
+		c.OffsetSyncMode = SyncModeLegacy
+	case string(SyncModeEnhanced):
+		c.OffsetSyncMode = SyncModeEnhanced
+	default:
+		p.fail("fjord.consumer.group.offset.sync.mode", fmt.Sprintf("%q is not LEGACY or ENHANCED", mode))
+	}
 
 	c.TasksMax = int(p.int64("tasks.max", 1, 1))
 	c.ReplicationFactor = int(p.int64("replication.factor", 0, -1))

@@ -244,6 +244,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"refresh.topics.interval.seconds", "0"},
 		{"refresh.topics.enabled", "yes"},
 		{"offset-syncs.topic.location", "elsewhere"},
+		{"fjord.consumer.group.offset.sync.mode", "FAST"},
 		{"tasks.max", "0"},
 		{"offset.lag.max", "-3"},
 		{"exactly.once.support", "maybe"},
@@ -315,5 +316,26 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 	}
 	for k := range c.Extra {
 		t.Errorf("documented key %s was not parsed", k)
+	}
+}
+
+// TestOffsetSyncMode: the replicator's consumerGroupOffsetSyncMode, as the server passes it.
+func TestOffsetSyncMode(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]SyncMode{"": SyncModeLegacy, "LEGACY": SyncModeLegacy, "ENHANCED": SyncModeEnhanced, "enhanced": SyncModeEnhanced} {
+		m := map[string]string{"source.cluster.bootstrap.servers": "a:9092", "target.cluster.bootstrap.servers": "b:9092"}
+		if v != "" {
+			m["fjord.consumer.group.offset.sync.mode"] = v
+		}
+		c, err := ParseConfig(m)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if c.OffsetSyncMode != want {
+			t.Errorf("%q: mode %q, want %q", v, c.OffsetSyncMode, want)
+		}
+		if _, ok := c.Extra["fjord.consumer.group.offset.sync.mode"]; ok {
+			t.Errorf("%q: the key is interpreted, not extra", v)
+		}
 	}
 }

@@ -91,6 +91,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 		Policy: c.Policy, Topics: c.Topics, Groups: c.Groups,
 		TaskID: int(spec.TaskIndex), TaskCount: max(int(spec.TaskCount), 1),
 		OffsetSyncsOnTarget: c.OffsetSyncsLocation == mm2.LocationTarget,
+		Enhanced:            c.OffsetSyncMode == mm2.SyncModeEnhanced,
 		SourceConnector:     spec.Config["fjord.source.connector"],
 		Interval:            c.EmitCheckpointsInterval, NoCheckpoints: !c.EmitCheckpoints,
 		SyncGroupOffsets: c.SyncGroupOffsets, SyncInterval: c.SyncGroupOffsetsInterval,

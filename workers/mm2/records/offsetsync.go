@@ -52,3 +52,55 @@ func DecodeOffsetSync(key, value []byte) (OffsetSync, error) {
 	}
 	return s, nil
 }
+
+// SyncKindHeader is the record header in which Fjord's MirrorSource, in the ENHANCED offset
+// sync mode (fjord.consumer.group.offset.sync.mode), says what an offset sync describes. MM2
+// and Fjord's LEGACY mode write no such header; MM2 ignores it. See workers/checkpoint/doc.go
+// (C4) for what the kinds promise.
+const SyncKindHeader = "fjord.offset-sync"
+
+// SyncKind is what an offset sync describes.
+type SyncKind uint8
+
+// Kinds of offset syncs. A run is a maximal sequence of records copied by one task lifetime
+// with consecutive upstream and consecutive downstream offsets.
+const (
+	// SyncUntagged is a sync without a SyncKindHeader (MM2, or Fjord's LEGACY mode).
+	SyncUntagged SyncKind = iota
+	// SyncRunStart is the first record of a run.
+	SyncRunStart
+	// SyncRunMid is a record inside a run (written every offset.lag.max records).
+	SyncRunMid
+	// SyncRunEnd is the last record of a run that a gap follows.
+	SyncRunEnd
+	// SyncRunOne is a run of one record: its start and its end.
+	SyncRunOne
+	// SyncPosition is a position, not a copy: a consumer of the source at UpstreamOffset
+	// corresponds to one of the target at DownstreamOffset; the records from UpstreamOffset
+	// up to the next sync of the partition were not copied.
+	SyncPosition
+)
+
+var syncKindNames = [...]string{"", "start", "mid", "end", "one", "position"}
+
+// String is the header value of k ("" for SyncUntagged).
+func (k SyncKind) String() string {
+	if int(k) < len(syncKindNames) {
+		return syncKindNames[k]
+	}
+	return fmt.Sprintf("SyncKind(%d)", uint8(k))
+}
+
+// ParseSyncKind reads a SyncKindHeader value; unknown values are SyncUntagged.
+func ParseSyncKind(v []byte) SyncKind {
+	for i, n := range syncKindNames {
+		if i > 0 && string(v) == n {
+			return SyncKind(i)
+		}
+	}
+	return SyncUntagged
+}
+
+// IsCopy reports whether a sync of kind k names a copied record (every kind but SyncPosition;
+// untagged syncs may be either).
+func (k SyncKind) IsCopy() bool { return k >= SyncRunStart && k <= SyncRunOne }
