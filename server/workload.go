@@ -213,18 +213,9 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 		return nil, fmt.Errorf("replicator %s has no replication info", r.ARN)
 	}
 	ri := d.ReplicationInfoList[0]
-	bootstrap := map[string]string{}
-	for _, c := range d.KafkaClusters {
-		alias := c.GetKafkaClusterAlias()
-		if m := c.GetAmazonMskCluster(); m != nil {
-			cl, err := s.st.Cluster(ctx, r.AccountID, r.Region, m.GetMskClusterArn())
-			if err != nil {
-				return nil, fmt.Errorf("cluster %s of replicator %s: %w", m.GetMskClusterArn(), r.ARN, err)
-			}
-			bootstrap[alias] = cl.BootstrapServers
-		} else {
-			bootstrap[alias] = c.GetApacheKafkaCluster().GetBootstrapBrokerString()
-		}
+	bootstrap, err := s.replicatorBootstraps(ctx, r, d)
+	if err != nil {
+		return nil, err
 	}
 	src, dst := ri.GetSourceKafkaClusterAlias(), ri.GetTargetKafkaClusterAlias()
 	tr, gr := ri.GetTopicReplication(), ri.GetConsumerGroupReplication()
@@ -255,6 +246,17 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 		"sync.group.offsets.interval.seconds": "5",
 		// Only this replicator's progress vouches for its translations.
 		"fjord.source.connector": r.Name,
+	}
+	if gr.GetConsumerGroupOffsetSyncMode() == "ENHANCED" {
+		// Failback translates through the history of the replicator in the opposite
+		// direction: only its progress may vouch for it.
+		peer, err := s.reverseReplicator(ctx, r, bootstrap[src], bootstrap[dst])
+		if err != nil {
+			return nil, err
+		}
+		if peer != "" {
+			conf["fjord.peer.connector"] = peer
+		}
 	}
 	if c := ri.GetTargetCompressionType(); c != "" {
 		conf["producer.compression.type"] = strings.ToLower(c)
@@ -288,4 +290,49 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 		}
 	}
 	return conf, nil
+}
+
+// replicatorBootstraps resolves a replicator's clusters to bootstrap servers by alias.
+func (s *Server) replicatorBootstraps(ctx context.Context, r *store.Resource, d *kv.DescribeReplicatorResponse) (map[string]string, error) {
+	bootstrap := map[string]string{}
+	for _, c := range d.KafkaClusters {
+		alias := c.GetKafkaClusterAlias()
+		if m := c.GetAmazonMskCluster(); m != nil {
+			cl, err := s.st.Cluster(ctx, r.AccountID, r.Region, m.GetMskClusterArn())
+			if err != nil {
+				return nil, fmt.Errorf("cluster %s of replicator %s: %w", m.GetMskClusterArn(), r.ARN, err)
+			}
+			bootstrap[alias] = cl.BootstrapServers
+		} else {
+			bootstrap[alias] = c.GetApacheKafkaCluster().GetBootstrapBrokerString()
+		}
+	}
+	return bootstrap, nil
+}
+
+// reverseReplicator names the replicator of r's account and region that copies from target to
+// source (r's clusters the other way round), or "" if there is none.
+func (s *Server) reverseReplicator(ctx context.Context, r *store.Resource, source, target string) (string, error) {
+	all, err := s.st.Replicators.All(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range all {
+		if o.ARN == r.ARN || o.AccountID != r.AccountID || o.Region != r.Region || o.State == "DELETING" {
+			continue
+		}
+		d, err := replicatorDescription(o)
+		if err != nil || len(d.ReplicationInfoList) == 0 {
+			continue
+		}
+		b, err := s.replicatorBootstraps(ctx, o, d)
+		if err != nil {
+			continue // a cluster deregistered since: not a peer to trust
+		}
+		ri := d.ReplicationInfoList[0]
+		if b[ri.GetSourceKafkaClusterAlias()] == target && b[ri.GetTargetKafkaClusterAlias()] == source {
+			return o.Name, nil
+		}
+	}
+	return "", nil
 }

@@ -148,6 +148,8 @@ func FromConfig(cfg mm2.Config, taskID, taskCount int) Options {
 		TaskCount:           taskCount,
 		OffsetSyncsOnTarget: cfg.OffsetSyncsLocation == mm2.LocationTarget,
 		Enhanced:            cfg.OffsetSyncMode == mm2.SyncModeEnhanced,
+		SourceConnector:     cfg.SourceConnector,
+		PeerConnector:       cfg.PeerConnector,
 		Interval:            cfg.EmitCheckpointsInterval,
 		NoCheckpoints:       !cfg.EmitCheckpoints,
 		SyncGroupOffsets:    cfg.SyncGroupOffsets,

@@ -119,6 +119,10 @@ type Config struct {
 	// translate through the history of the replicator in the opposite direction too, so that
 	// groups fail back in an active-active pair (workers/checkpoint/doc.go).
 	OffsetSyncMode SyncMode
+	// SourceConnector and PeerConnector are fjord.source.connector and fjord.peer.connector:
+	// the MirrorSource connectors whose progress vouches for the checkpoint task's
+	// translations (its own direction, and the opposite one in ENHANCED mode); "" accepts any.
+	SourceConnector, PeerConnector string
 	// OffsetLagMax is offset.lag.max: an offset sync is emitted at least every this many
 	// records of a partition; default 100.
 	OffsetLagMax int64
@@ -342,6 +346,9 @@ func ParseConfig(m map[string]string) (Config, error) {
 	default:
 		p.fail("fjord.consumer.group.offset.sync.mode", fmt.Sprintf("%q is not LEGACY or ENHANCED", mode))
 	}
+
+	c.SourceConnector = p.str("fjord.source.connector", "")
+	c.PeerConnector = p.str("fjord.peer.connector", "")
 
 	c.TasksMax = int(p.int64("tasks.max", 1, 1))
 	c.ReplicationFactor = int(p.int64("replication.factor", 0, -1))

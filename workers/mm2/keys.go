@@ -83,5 +83,8 @@ var SupportedKeys = []Key{
 	{"source.cluster.ssl.truststore.location, target.cluster.ssl.truststore.location, ssl.truststore.location", "(system roots)", "A PEM file on the worker's host, read when the task starts; ssl.truststore.certificates wins."},
 	{"source.cluster.ssl.endpoint.identification.algorithm, target.cluster.ssl.endpoint.identification.algorithm, ssl.endpoint.identification.algorithm", "https", "https checks the broker's host name (or IP) against its certificate; empty skips that check but still verifies the certificate chain."},
 	{"ssl.keystore.location, ssl.keystore.certificate.chain, ssl.keystore.key (and their source.cluster. / target.cluster. forms)", "", "Refused with SSL and SASL_SSL: client certificates (mutual TLS) are not supported yet. ssl.keystore.type and the ssl.*.password keys are accepted and ignored."},
+	{"fjord.consumer.group.offset.sync.mode", "LEGACY", "MSK Replicator's consumerGroupOffsetSyncMode. ENHANCED tags offset syncs with their run and lets the checkpoint task translate through the opposite replicator's history too, so groups fail back in an active-active pair (requires offset-syncs.topic.location=source)."},
+	{"fjord.source.connector", "", "Checkpoint task: only progress records of this MirrorSource connector vouch for translations (replicators set their own name)."},
+	{"fjord.peer.connector", "", "Checkpoint task in ENHANCED mode: the connector replicating in the opposite direction, whose progress vouches for failback translations (replicators set it to the reverse replicator's name)."},
 	{"(any other key)", "", "Kept verbatim and otherwise ignored, as MM2 does (per-client security overrides such as source.consumer.security.protocol included: use the cluster keys above)."},
 }

@@ -292,6 +292,7 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 		"consumer.client.id":           "c", "producer.client.id": "p", "topics": ".*", "groups": ".*",
 		"topics.exclude": "x", "groups.exclude": "x", "config.properties.exclude": "x",
 		"source.cluster.alias": "s", "target.cluster.alias": "t",
+		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
 	}
 	m := base()
 	for _, k := range SupportedKeys {
