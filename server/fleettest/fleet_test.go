@@ -474,3 +474,62 @@ func reconciles(t *testing.T, env *servertest.Env) int {
 	}
 	return 0
 }
+
+// TestReplicatorPairEnhanced: two ENHANCED replicators in opposite directions each name the
+// other in their checkpoint task (fjord.peer.connector), deliver exactly once by default
+// (transactional ids on the MirrorSource tasks), and only vouch with their own progress.
+func TestReplicatorPairEnhanced(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	k := env.Kafka()
+	create := func(name, from, to string, tags map[string]string) {
+		t.Helper()
+		_, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
+			ReplicatorName:          aws.String(name),
+			Tags:                    tags,
+			ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
+			KafkaClusters: []ktypes.KafkaCluster{
+				{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(from)}},
+				{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(to)}},
+			},
+			ReplicationInfoList: []ktypes.ReplicationInfo{{
+				SourceKafkaClusterArn: aws.String(from), TargetKafkaClusterArn: aws.String(to),
+				TargetCompressionType: ktypes.TargetCompressionTypeNone,
+				TopicReplication: &ktypes.TopicReplication{TopicsToReplicate: []string{"shared"},
+					TopicNameConfiguration: &ktypes.ReplicationTopicNameConfiguration{Type: ktypes.ReplicationTopicNameConfigurationTypeIdentical}},
+				ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"},
+					ConsumerGroupOffsetSyncMode: ktypes.ConsumerGroupOffsetSyncModeEnhanced},
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("east-west", env.SourceClusterARN, env.TargetClusterARN, nil)
+	create("west-east", env.TargetClusterARN, env.SourceClusterARN, map[string]string{"fjord:delivery": "at-least-once"})
+	a, err := connect(t, env, "agent-1", 4, servertest.AgentToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, "both replicators' workers desired", func() bool { return len(a.workers()) == 2 })
+	for _, w := range a.workers() {
+		peer := map[string]string{"east-west": "west-east", "west-east": "east-west"}[w.WorkloadName]
+		for _, ts := range w.Tasks {
+			c := ts.Config
+			if c["fjord.consumer.group.offset.sync.mode"] != "ENHANCED" || c["fjord.peer.connector"] != peer ||
+				c["fjord.source.connector"] != w.WorkloadName {
+				t.Fatalf("%s task %d: mode %q, peer %q, source connector %q; want ENHANCED, %q, %q", w.WorkloadName, ts.TaskId,
+					c["fjord.consumer.group.offset.sync.mode"], c["fjord.peer.connector"], c["fjord.source.connector"], peer, w.WorkloadName)
+			}
+			if ts.ConnectorClass != source {
+				continue
+			}
+			// Exactly-once by default; the tag turns it off.
+			eos := c["exactly.once.support"] == "required" && ts.TransactionalId != ""
+			if want := w.WorkloadName == "east-west"; eos != want {
+				t.Fatalf("%s source task %d: exactly-once %v, want %v (config %q, transactional id %q)", w.WorkloadName, ts.TaskId,
+					eos, want, c["exactly.once.support"], ts.TransactionalId)
+			}
+		}
+	}
+}
