@@ -200,7 +200,7 @@ func (g *agentGateway) report(ctx context.Context, agentID string, ws *agentv1.W
 		g.s.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
 	}
 	// A report may complete a rebalance (fjord_rebalance_completed_total) or end a worker.
-	g.s.fleetMetrics.refresh(ctx)
+	g.s.fleetMetrics.refreshAfterReport(ctx)
 }
 
 // TaskReport is how a task's reported status is kept (workers.reported_tasks).

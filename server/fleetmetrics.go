@@ -31,6 +31,9 @@ type fleetMetrics struct {
 	// refreshMu makes reads of the table and their observation one step, so that an older
 	// read is never observed after a newer one.
 	refreshMu sync.Mutex
+	// lastReport is when a status report last caused a read (refreshAfterReport reads at most
+	// once a second: a fleet reports often, and each read scans the workers table).
+	lastReport time.Time
 
 	mu      sync.Mutex
 	workers map[string]fleetSample
@@ -149,6 +152,22 @@ func (f *fleetMetrics) name(workerID, workloadName, workloadARN string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.names[workerID] = [2]string{workloadName, workloadARN}
+}
+
+// refreshAfterReport is refresh for the agent streams: at most once a second, and never
+// waiting for a read in progress (the stream's receive loop must not queue behind it).
+func (f *fleetMetrics) refreshAfterReport(ctx context.Context) {
+	if !f.refreshMu.TryLock() {
+		return
+	}
+	due := time.Since(f.lastReport) >= time.Second
+	if due {
+		f.lastReport = time.Now()
+	}
+	f.refreshMu.Unlock()
+	if due {
+		f.refresh(ctx)
+	}
 }
 
 // refresh reads the workers table and updates the per-workload metrics from it.
