@@ -88,32 +88,14 @@ type pair struct {
 	cfgBA      mm2.Config
 	partitions int32
 	next       map[string]int // per cluster and partition: value counter
-	ckA, ckB   *checkpointFollower
-	d          *drill // only for run and its cleanup
+	ckA, ckB   *checkpointWatch
 }
 
 func pairConfig(t *testing.T, src, tgt string, srcAddrs, tgtAddrs []string, eos bool) mm2.Config {
 	t.Helper()
-	keys := map[string]string{
-		"source.cluster.alias":                  src,
-		"target.cluster.alias":                  tgt,
-		"source.cluster.bootstrap.servers":      strings.Join(srcAddrs, ","),
-		"target.cluster.bootstrap.servers":      strings.Join(tgtAddrs, ","),
-		"replication.policy.class":              mm2.IdentityPolicyClass,
-		"topics":                                pairTopic,
-		"groups":                                ".*",
-		"refresh.topics.interval.seconds":       "1",
-		"refresh.groups.interval.seconds":       "1",
-		"emit.checkpoints.interval.seconds":     "1",
-		"sync.group.offsets.enabled":            "true",
-		"sync.group.offsets.interval.seconds":   "1",
-		"emit.heartbeats.enabled":               "false",
-		"sync.topic.acls.enabled":               "false",
-		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
-	}
-	if eos {
-		keys["exactly.once.support"] = "required"
-	}
+	keys := mirrorKeys(src, tgt, srcAddrs, tgtAddrs, pairTopic, eos)
+	keys["replication.policy.class"] = mm2.IdentityPolicyClass
+	keys["fjord.consumer.group.offset.sync.mode"] = "ENHANCED"
 	cfg, err := mm2.ParseConfig(keys)
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +105,12 @@ func pairConfig(t *testing.T, src, tgt string, srcAddrs, tgtAddrs []string, eos 
 
 func newPair(t *testing.T, eos bool) *pair {
 	p := &pair{t: t, eos: eos, a: newCluster(t), b: newCluster(t), partitions: 3, next: map[string]int{}}
-	p.d = &drill{t: t}
 	p.cfgAB = pairConfig(t, "A", "B", p.a, p.b, eos)
 	p.cfgBA = pairConfig(t, "B", "A", p.b, p.a, eos)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	for _, addrs := range [][]string{p.a, p.b} {
-		resp, err := kadm.NewClient(newClient(t, addrs)).CreateTopic(ctx, p.partitions, 1, nil, pairTopic)
+		resp, err := kadm.NewClient(newTestClient(t, addrs)).CreateTopic(ctx, p.partitions, 1, nil, pairTopic)
 		if err == nil {
 			err = resp.Err
 		}
@@ -158,7 +139,7 @@ func (p *pair) start() {
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		p.d.run("source task "+dir.name, src.Run)
+		startTask(p.t, "source task "+dir.name, src.Run)
 		opts := checkpoint.FromConfig(dir.cfg, 0, 1)
 		if !opts.Enhanced {
 			p.t.Fatal("the configuration does not select the ENHANCED mode")
@@ -170,7 +151,7 @@ func (p *pair) start() {
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		p.d.run("checkpoint task "+dir.name, cp.Run)
+		startTask(p.t, "checkpoint task "+dir.name, cp.Run)
 	}
 }
 
@@ -194,7 +175,7 @@ func (p *pair) write(addrs []string, origin string, n int, mode writeMode) {
 	if mode != plain {
 		opts = append(opts, kgo.TransactionalID("failback-writer-"+origin))
 	}
-	cl := newClient(t, addrs, opts...)
+	cl := newTestClient(t, addrs, opts...)
 	batch := func(recs []*kgo.Record) {
 		if mode != plain {
 			if err := cl.BeginTransaction(); err != nil {
@@ -331,7 +312,7 @@ func (p *pair) committed(addrs []string, group string) map[int32]int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	out := map[int32]int64{}
-	os, err := kadm.NewClient(newClient(t, addrs)).FetchOffsets(ctx, group)
+	os, err := kadm.NewClient(newTestClient(t, addrs)).FetchOffsets(ctx, group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return out // not synced there yet
 	}
@@ -349,12 +330,15 @@ func (p *pair) committed(addrs []string, group string) map[int32]int64 {
 // waitSynced waits until the checkpoints followed by ck hold, for every partition, a
 // checkpoint of group at the upstream offset at[partition], and group on the cluster at addrs
 // (the checkpoints' target) has committed its downstream offset.
-func (p *pair) waitSynced(ck *checkpointFollower, group string, at map[int32]int64, addrs []string) {
+func (p *pair) waitSynced(ck *checkpointWatch, group string, at map[int32]int64, addrs []string) {
 	t := p.t
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for {
-		latest := ck.poll()
+		latest, err := ck.poll(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
 		cur := p.committed(addrs, group)
 		var missing []string
 		for part, x := range at {
@@ -449,31 +433,13 @@ func (p *pair) firstOn(addrs []string, group string) map[int32]*kgo.Record {
 	return first
 }
 
-// checkpointFollower reads a checkpoints topic and keeps the latest checkpoint per group and
-// partition.
-type checkpointFollower struct {
-	t      testing.TB
-	cl     *kgo.Client
-	latest map[cpKey]records.Checkpoint
-}
-
-func newCheckpointFollower(t testing.TB, addrs []string, topic string) *checkpointFollower {
-	cl := newClient(t, addrs, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(50*time.Millisecond))
-	return &checkpointFollower{t: t, cl: cl, latest: map[cpKey]records.Checkpoint{}}
-}
-
-// poll reads what arrived (waiting at most 200 ms) and returns the latest checkpoints.
-func (f *checkpointFollower) poll() map[cpKey]records.Checkpoint {
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	f.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-		c, err := records.DecodeCheckpoint(r.Key, r.Value)
-		if err != nil {
-			f.t.Errorf("checkpoint at offset %d does not decode: %v", r.Offset, err)
-			return
-		}
-		f.latest[cpKey{c.ConsumerGroupID, c.Partition}] = c
-	})
-	return f.latest
+// newCheckpointFollower follows the checkpoints topic on the cluster at addrs until t ends.
+func newCheckpointFollower(t testing.TB, addrs []string, topic string) *checkpointWatch {
+	t.Helper()
+	w, err := newCheckpointWatch(addrs, topic, pairTopic, records.DecodeCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.close)
+	return w
 }

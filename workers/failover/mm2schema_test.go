@@ -107,6 +107,14 @@ func decodeCheckpointSchema(key, value []byte) (mm2Checkpoint, error) {
 	return c, nil
 }
 
+// decodeCheckpointBySchema is decodeCheckpointSchema for a drill's checkpoint watch, which
+// then checks every checkpoint it reads against MM2's schema rather than Fjord's decoder.
+func decodeCheckpointBySchema(key, value []byte) (records.Checkpoint, error) {
+	c, err := decodeCheckpointSchema(key, value)
+	return records.Checkpoint{ConsumerGroupID: c.Group, Topic: c.Topic, Partition: c.Partition,
+		UpstreamOffset: c.UpstreamOffset, DownstreamOffset: c.Offset, Metadata: c.Metadata}, err
+}
+
 func decodeOffsetSyncSchema(key, value []byte) (mm2OffsetSync, error) {
 	var s mm2OffsetSync
 	k := newStruct(key)
@@ -165,14 +173,15 @@ func TestMM2SchemaConformance(t *testing.T) {
 	for _, eos := range []bool{false, true} {
 		t.Run(mode(eos), func(t *testing.T) {
 			t.Parallel()
-			d := newDrill(t, drillOptions{eos: eos, partitions: 3, lagMax: 7, seed: 11})
-			d.produce(200)
-			d.startSources(1)
-			d.startCheckpoint()
-			d.consumeAndCommit("conformance-live", 90)
-			d.commitRandom("conformance-admin", 3)
-			d.produce(5)
-			d.waitSynced()
+			ctx := t.Context()
+			d := startDrill(t, Options{Transactional: eos, Partitions: 3, LagMax: 7, Seed: 11})
+			must(t, d.produce(ctx, 200))
+			must(t, d.startSources(ctx, 1))
+			must(t, d.startCheckpoint(ctx))
+			must(t, d.consumeAndCommit(ctx, "conformance-live", 90))
+			must(t, d.commitRandom(ctx, "conformance-admin", 3))
+			must(t, d.produce(ctx, 5))
+			must(t, d.waitSynced(ctx))
 
 			syncs := readInternal(t, d.src, "mm2-offset-syncs."+targetAlias+".internal")
 			if len(syncs) == 0 {
@@ -184,7 +193,7 @@ func TestMM2SchemaConformance(t *testing.T) {
 				if err != nil {
 					t.Fatalf("offset sync at %d: %v (key %x value %x)", r.Offset, err, r.Key, r.Value)
 				}
-				if s.Topic != srcTopic || s.Partition < 0 || s.Partition >= d.opts.partitions || s.UpstreamOffset < 0 || s.Offset < 0 {
+				if s.Topic != srcTopic || s.Partition < 0 || s.Partition >= d.partitions || s.UpstreamOffset < 0 || s.Offset < 0 {
 					t.Errorf("offset sync at %d: %+v does not name a replicated partition", r.Offset, s)
 				}
 				if len(r.Value) != 16 {
@@ -192,8 +201,8 @@ func TestMM2SchemaConformance(t *testing.T) {
 				}
 				last[s.Partition] = s.UpstreamOffset
 			}
-			if len(last) != int(d.opts.partitions) {
-				t.Errorf("offset syncs name %d partitions, want %d", len(last), d.opts.partitions)
+			if len(last) != int(d.partitions) {
+				t.Errorf("offset syncs name %d partitions, want %d", len(last), d.partitions)
 			}
 
 			cps := readInternal(t, d.tgt, sourceAlias+".checkpoints.internal")
@@ -208,7 +217,7 @@ func TestMM2SchemaConformance(t *testing.T) {
 				}
 				latest[[2]string{c.Group, fmt.Sprint(c.Partition)}] = c
 			}
-			tgtOffsets := d.targetOffsets()
+			tgtOffsets := d.targetOffsets(ctx)
 			for group, parts := range d.commits {
 				for p, x := range parts {
 					c, ok := latest[[2]string{group, fmt.Sprint(p)}]
