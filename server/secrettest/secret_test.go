@@ -21,12 +21,9 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,6 +41,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/fjord-io/fjord/server/motoserver"
 	"github.com/fjord-io/fjord/server/servertest"
 	"github.com/fjord-io/fjord/store/pgtest"
 	"github.com/fjord-io/fjord/workers/agent"
@@ -64,52 +62,7 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
-// startMoto runs moto_server on a free loopback port until the test ends.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Fatalf("moto_server is needed (pip install 'moto[server]'): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	var out syncBuffer
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := client.Get(endpoint + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return endpoint
-			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("moto_server exited: %v\n%s", err, out.String())
-		case <-time.After(25 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 60s\n%s", out.String())
-		}
-	}
-}
+func startMoto(t *testing.T) string { return motoserver.Start(t) }
 
 type syncBuffer struct {
 	mu  sync.Mutex
