@@ -499,7 +499,10 @@ func (c *Cluster) runTool(ctx context.Context, name string, args ...string) erro
 	cmd := c.run.command(ctx, name, args...)
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = c.logFile, c.logFile
-	cmd.SysProcAttr = sysProcAttr(c.run.asRoot)
+	// Own process group, but no parent-death signal: the kernel sends that when the OS thread
+	// that forked the child exits, not the process, and a short-lived tool finishes on its own
+	// anyway (CI saw initdb killed mid-run by it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// On cancellation ask politely: runuser passes SIGTERM on to its child,
 	// whereas a SIGKILLed runuser would leave the child running.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
