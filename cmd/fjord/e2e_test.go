@@ -1044,22 +1044,30 @@ func (m *mirrorCheck) waitComplete(t *testing.T, timeout time.Duration, what str
 // waitFor reads the target until cond holds, failing at the first wrong record or after timeout.
 func (m *mirrorCheck) waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	readUntil(t, m.cl, 500*time.Millisecond, timeout, what, cond, m.add, m.progress, func() []string { return m.errs })
+}
+
+// readUntil polls cl (each poll waiting at most poll) and hands every record to add until cond
+// holds; it fails the test after timeout (saying status()) or as soon as errs() is not empty.
+func readUntil(t *testing.T, cl *kgo.Client, poll, timeout time.Duration, what string, cond func() bool,
+	add func(*kgo.Record), status func() string, errs func() []string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, m.progress())
+			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, status())
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-		fs := m.cl.PollFetches(ctx)
+		ctx, cancel := context.WithTimeout(t.Context(), poll)
+		fs := cl.PollFetches(ctx)
 		cancel()
 		fs.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				t.Logf("fetch %s/%d: %v", topic, p, err)
 			}
 		})
-		fs.EachRecord(m.add)
-		if len(m.errs) > 0 {
-			t.Fatalf("wrong records on the target (%d; first ones):\n%s", len(m.errs), strings.Join(m.errs[:min(len(m.errs), 10)], "\n"))
+		fs.EachRecord(add)
+		if e := errs(); len(e) > 0 {
+			t.Fatalf("wrong records on the target (%d; first ones):\n%s", len(e), strings.Join(e[:min(len(e), 10)], "\n"))
 		}
 	}
 }

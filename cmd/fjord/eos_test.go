@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -301,24 +299,8 @@ func (m *committedCheck) reached(stable map[tgtTP]int64) bool {
 // waitFor reads the target until cond holds, failing at the first wrong record or after timeout.
 func (m *committedCheck) waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %d records checked", timeout, what, m.count())
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-		fs := m.cl.PollFetches(ctx)
-		cancel()
-		fs.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				t.Logf("fetch %s/%d: %v", topic, p, err)
-			}
-		})
-		fs.EachRecord(m.add)
-		if len(m.errs) > 0 {
-			t.Fatalf("wrong records on the target (%d; first ones):\n%s", len(m.errs), strings.Join(m.errs[:min(len(m.errs), 10)], "\n"))
-		}
-	}
+	readUntil(t, m.cl, 200*time.Millisecond, timeout, what, cond, m.add,
+		func() string { return fmt.Sprintf("%d records checked", m.count()) }, func() []string { return m.errs })
 }
 
 func (m *committedCheck) add(r *kgo.Record) {
