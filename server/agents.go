@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -224,6 +224,9 @@ const resyncInterval = 5 * time.Second
 
 func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway_ConnectServer, conn *agentConn) error {
 	sent := int64(-1)
+	// sentSpecs are the worker specs this stream last sent, by worker id: a worker whose
+	// specification cannot be built now keeps its last one (see desired).
+	sentSpecs := map[string]*agentv1.WorkerSpec{}
 	t := time.NewTicker(resyncInterval)
 	defer t.Stop()
 	for {
@@ -234,7 +237,7 @@ func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway
 			}
 			g.s.log.Warn("read desired workers", "agent_id", conn.id, "error", err)
 		} else if gen != sent {
-			msg, err := g.desired(ctx, gen, workers)
+			msg, err := g.desired(ctx, gen, workers, sentSpecs)
 			if err != nil {
 				g.s.log.Error("build desired workers", "agent_id", conn.id, "error", err)
 			} else {
@@ -253,9 +256,14 @@ func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway
 	}
 }
 
-// desired builds the DesiredWorkers message of an agent.
-func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.Worker) (*agentv1.DesiredWorkers, error) {
+// desired builds the DesiredWorkers message of an agent. A worker whose task specifications
+// cannot be built now (a secret unreadable for a moment, say) keeps the spec last sent for it
+// — leaving it out would stop it — or, if none was sent, is left out until it can be built:
+// one workload's trouble never holds back the rest of the agent's desired set. sent is
+// updated with what the message holds.
+func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.Worker, sent map[string]*agentv1.WorkerSpec) (*agentv1.DesiredWorkers, error) {
 	out := &agentv1.DesiredWorkers{Generation: gen}
+	next := make(map[string]*agentv1.WorkerSpec, len(workers))
 	for _, w := range workers {
 		table := g.s.st.Connectors
 		if w.WorkloadKind == KindReplicator {
@@ -270,14 +278,25 @@ func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.W
 		}
 		tasks, err := g.s.taskSpecs(ctx, w.WorkloadKind, r, w.Tasks, w.TaskCount)
 		if err != nil {
-			return nil, fmt.Errorf("tasks of %s: %w", w.WorkloadARN, err)
+			prev := sent[w.ID]
+			g.s.log.Warn("cannot build a worker's tasks; it keeps its last specification", "worker_id", w.ID,
+				"workload_arn", w.WorkloadARN, "kept", prev != nil, "error", err)
+			if prev != nil {
+				out.Workers = append(out.Workers, prev)
+				next[w.ID] = prev
+			}
+			continue
 		}
 		g.s.fleetMetrics.name(w.ID, r.Name, w.WorkloadARN)
-		out.Workers = append(out.Workers, &agentv1.WorkerSpec{
+		spec := &agentv1.WorkerSpec{
 			WorkerId: w.ID, WorkloadArn: w.WorkloadARN, WorkloadName: r.Name, WorkloadKind: w.WorkloadKind,
 			Epoch: w.Epoch, Mcu: int32(w.MCU), Tasks: tasks,
-		})
+		}
+		out.Workers = append(out.Workers, spec)
+		next[w.ID] = spec
 	}
+	clear(sent)
+	maps.Copy(sent, next)
 	return out, nil
 }
 

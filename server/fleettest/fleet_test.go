@@ -25,7 +25,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/server/servertest"
 	"github.com/fjord-io/fjord/store/pgtest"
@@ -530,6 +532,53 @@ func TestReplicatorPairEnhanced(t *testing.T) {
 				t.Fatalf("%s source task %d: exactly-once %v, want %v (config %q, transactional id %q)", w.WorkloadName, ts.TaskId,
 					eos, want, c["exactly.once.support"], ts.TransactionalId)
 			}
+		}
+	}
+}
+
+// TestUnbuildableSpecKeepsWorker: when a running worker's task configuration cannot be built
+// any more (here: its replicator's source cluster was deregistered), its agent keeps the spec
+// it was last sent, and the rest of the agent's desired set still changes.
+func TestUnbuildableSpecKeepsWorker(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	k, kc := env.Kafka(), env.KafkaConnect()
+	_, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
+		ReplicatorName:          aws.String("rep"),
+		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
+		KafkaClusters: []ktypes.KafkaCluster{
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.SourceClusterARN)}},
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.TargetClusterARN)}},
+		},
+		ReplicationInfoList: []ktypes.ReplicationInfo{{
+			SourceKafkaClusterArn: aws.String(env.SourceClusterARN), TargetKafkaClusterArn: aws.String(env.TargetClusterARN),
+			TargetCompressionType:    ktypes.TargetCompressionTypeNone,
+			TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{".*"}},
+			ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := connect(t, env, "agent-1", 8, servertest.AgentToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, "the replicator's worker desired", func() bool { return len(a.workers()) == 1 })
+	before := a.workers()[0]
+
+	admin := adminClient(t, env, "test", "test")
+	if _, err := admin.DeregisterCluster(context.Background(), &adminv1.DeregisterClusterRequest{ClusterArn: env.SourceClusterARN}); err != nil {
+		t.Fatal(err)
+	}
+	// A new connector on the same agent changes its desired set.
+	createConnector(t, kc, activePlugin(t, env, kc), "other", source, 1, 1, 1)
+	servertest.Eventually(t, 10*time.Second, "the connector's worker desired next to the replicator's", func() bool {
+		return len(a.workers()) == 2
+	})
+	for _, w := range a.workers() {
+		if w.WorkloadKind == "replicator" && !proto.Equal(w, before) {
+			t.Fatalf("the replicator's worker spec changed:\n%v\nwant the one last sent:\n%v", w, before)
 		}
 	}
 }
