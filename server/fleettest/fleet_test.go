@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
@@ -580,5 +581,109 @@ func TestUnbuildableSpecKeepsWorker(t *testing.T) {
 		if w.WorkloadKind == "replicator" && !proto.Equal(w, before) {
 			t.Fatalf("the replicator's worker spec changed:\n%v\nwant the one last sent:\n%v", w, before)
 		}
+	}
+}
+
+// TestReplicatorAutoscales: replicators are sized by Fjord. A replicator whose worker reports
+// CPU above 75 % for a window gets a second worker and its task count follows (2 MirrorSource
+// tasks per worker, plus checkpoint and heartbeat): the old task set is released first, then
+// the new one is spread over both workers with the new count. Idle, it scales back in.
+func TestReplicatorAutoscales(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.Options{AutoscaleWindow: 900 * time.Millisecond, AutoscaleCooldown: time.Second})
+	k := env.Kafka()
+	out, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
+		ReplicatorName:          aws.String("busy"),
+		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
+		KafkaClusters: []ktypes.KafkaCluster{
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.SourceClusterARN)}},
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.TargetClusterARN)}},
+		},
+		ReplicationInfoList: []ktypes.ReplicationInfo{{
+			SourceKafkaClusterArn: aws.String(env.SourceClusterARN), TargetKafkaClusterArn: aws.String(env.TargetClusterARN),
+			TargetCompressionType:    ktypes.TargetCompressionTypeNone,
+			TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{".*"}},
+			ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := connect(t, env, "agent-1", 8, servertest.AgentToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, "one worker with 4 tasks", func() bool {
+		ws := a.workers()
+		return len(ws) == 1 && len(ws[0].Tasks) == 4
+	})
+	// The agent reports its workers running (and those it no longer runs stopped, as a real
+	// agent does) and measures them every 100 ms.
+	seen := map[string]int64{}
+	load := func(cpu float64, until func() bool) {
+		t.Helper()
+		servertest.Eventually(t, 20*time.Second, fmt.Sprintf("the autoscaler at %.0f %% CPU", 100*cpu), func() bool {
+			a.reportRunning()
+			desired := map[string]bool{}
+			for _, w := range a.workers() {
+				desired[w.WorkerId], seen[w.WorkerId] = true, w.Epoch
+			}
+			for id, epoch := range seen {
+				if !desired[id] {
+					a.reportStatus(id, epoch, agentv1.WorkerState_WORKER_STATE_STOPPED, "")
+				}
+			}
+			for _, w := range a.workers() {
+				a.send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_WorkerMetrics{WorkerMetrics: &agentv1.WorkerMetrics{
+					WorkerId: w.WorkerId, Epoch: w.Epoch, At: timestamppb.Now(), CpuUtilization: cpu, MemoryUtilization: 0.1}}})
+			}
+			time.Sleep(100 * time.Millisecond)
+			return until()
+		})
+	}
+	load(0.9, func() bool {
+		ws := a.workers()
+		if len(ws) != 2 {
+			return false
+		}
+		var ids []int
+		for _, w := range ws {
+			for _, ts := range w.Tasks {
+				ids = append(ids, int(ts.TaskId))
+				if ts.ConnectorClass == source && ts.TaskCount != 4 {
+					return false // still the old count
+				}
+			}
+		}
+		sort.Ints(ids)
+		return fmt.Sprint(ids) == "[0 1 2 3 4 5]"
+	})
+	classes := map[string]int{}
+	for _, w := range a.workers() {
+		for _, ts := range w.Tasks {
+			classes[ts.ConnectorClass]++
+		}
+	}
+	if classes[source] != 4 || classes["org.apache.kafka.connect.mirror.MirrorCheckpointConnector"] != 1 ||
+		classes["org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"] != 1 {
+		t.Fatalf("after scale-out the task classes are %v; want 4 MirrorSource, 1 checkpoint, 1 heartbeat", classes)
+	}
+	load(0.05, func() bool {
+		ws := a.workers()
+		return len(ws) == 1 && len(ws[0].Tasks) == 4
+	})
+	admin := adminClient(t, env, "test", "test")
+	ev, err := admin.ListWorkloadEvents(context.Background(), &adminv1.ListWorkloadEventsRequest{WorkloadArn: aws.ToString(out.ReplicatorArn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scale []string
+	for _, e := range ev.Events {
+		if e.Kind == "autoscale" {
+			scale = append(scale, e.Reason)
+		}
+	}
+	if len(scale) != 3 || !strings.HasPrefix(scale[0], "scale in to 1") || !strings.HasPrefix(scale[1], "scale out to 2") {
+		t.Fatalf("autoscale events (newest first): %q", scale)
 	}
 }

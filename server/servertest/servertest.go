@@ -72,6 +72,8 @@ type Options struct {
 	LeaseTTL time.Duration
 	// SecretsEndpoint and SecretsDir are the server's (server.Config); "" = unset.
 	SecretsEndpoint, SecretsDir string
+	// AutoscaleWindow and AutoscaleCooldown are the server's (server.Config); 0 = defaults.
+	AutoscaleWindow, AutoscaleCooldown time.Duration
 }
 
 // AgentToken is the join token of every Env's agent gateway.
@@ -132,6 +134,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
 		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, ReconcileInterval: 200 * time.Millisecond,
 		SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir,
+		AutoscaleWindow: o.AutoscaleWindow, AutoscaleCooldown: o.AutoscaleCooldown,
 	})
 	if err != nil {
 		t.Fatal(err)
