@@ -367,25 +367,12 @@ func TestReplicatorTasks(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
 	k := env.Kafka()
-	out, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
-		ReplicatorName:          aws.String("rep"),
-		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
-		KafkaClusters: []ktypes.KafkaCluster{
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.SourceClusterARN)}},
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.TargetClusterARN)}},
-		},
-		ReplicationInfoList: []ktypes.ReplicationInfo{{
-			SourceKafkaClusterArn: aws.String(env.SourceClusterARN), TargetKafkaClusterArn: aws.String(env.TargetClusterARN),
-			TargetCompressionType: ktypes.TargetCompressionTypeZstd,
-			TopicReplication: &ktypes.TopicReplication{TopicsToReplicate: []string{"orders.*", "payments"},
-				StartingPosition:       &ktypes.ReplicationStartingPosition{Type: ktypes.ReplicationStartingPositionTypeEarliest},
-				TopicNameConfiguration: &ktypes.ReplicationTopicNameConfiguration{Type: ktypes.ReplicationTopicNameConfigurationTypeIdentical}},
-			ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
-		}},
+	arn := createReplicator(t, k, "rep", env.SourceClusterARN, env.TargetClusterARN, func(_ *kafka.CreateReplicatorInput, ri *ktypes.ReplicationInfo) {
+		ri.TargetCompressionType = ktypes.TargetCompressionTypeZstd
+		ri.TopicReplication = &ktypes.TopicReplication{TopicsToReplicate: []string{"orders.*", "payments"},
+			StartingPosition:       &ktypes.ReplicationStartingPosition{Type: ktypes.ReplicationStartingPositionTypeEarliest},
+			TopicNameConfiguration: &ktypes.ReplicationTopicNameConfiguration{Type: ktypes.ReplicationTopicNameConfigurationTypeIdentical}}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a, err := connect(t, env, "agent-1", 4, servertest.AgentToken)
 	if err != nil {
 		t.Fatal(err)
@@ -409,7 +396,7 @@ func TestReplicatorTasks(t *testing.T) {
 	}
 	a.reportRunning()
 	servertest.Eventually(t, 10*time.Second, "replicator RUNNING", func() bool {
-		d, err := k.DescribeReplicator(context.Background(), &kafka.DescribeReplicatorInput{ReplicatorArn: out.ReplicatorArn})
+		d, err := k.DescribeReplicator(context.Background(), &kafka.DescribeReplicatorInput{ReplicatorArn: aws.String(arn)})
 		return err == nil && d.ReplicatorState == ktypes.ReplicatorStateRunning
 	})
 }
@@ -487,26 +474,12 @@ func TestReplicatorPairEnhanced(t *testing.T) {
 	k := env.Kafka()
 	create := func(name, from, to string, tags map[string]string) {
 		t.Helper()
-		_, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
-			ReplicatorName:          aws.String(name),
-			Tags:                    tags,
-			ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
-			KafkaClusters: []ktypes.KafkaCluster{
-				{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(from)}},
-				{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(to)}},
-			},
-			ReplicationInfoList: []ktypes.ReplicationInfo{{
-				SourceKafkaClusterArn: aws.String(from), TargetKafkaClusterArn: aws.String(to),
-				TargetCompressionType: ktypes.TargetCompressionTypeNone,
-				TopicReplication: &ktypes.TopicReplication{TopicsToReplicate: []string{"shared"},
-					TopicNameConfiguration: &ktypes.ReplicationTopicNameConfiguration{Type: ktypes.ReplicationTopicNameConfigurationTypeIdentical}},
-				ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"},
-					ConsumerGroupOffsetSyncMode: ktypes.ConsumerGroupOffsetSyncModeEnhanced},
-			}},
+		createReplicator(t, k, name, from, to, func(in *kafka.CreateReplicatorInput, ri *ktypes.ReplicationInfo) {
+			in.Tags = tags
+			ri.TopicReplication = &ktypes.TopicReplication{TopicsToReplicate: []string{"shared"},
+				TopicNameConfiguration: &ktypes.ReplicationTopicNameConfiguration{Type: ktypes.ReplicationTopicNameConfigurationTypeIdentical}}
+			ri.ConsumerGroupReplication.ConsumerGroupOffsetSyncMode = ktypes.ConsumerGroupOffsetSyncModeEnhanced
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	create("east-west", env.SourceClusterARN, env.TargetClusterARN, nil)
 	create("west-east", env.TargetClusterARN, env.SourceClusterARN, map[string]string{"fjord:delivery": "at-least-once"})
@@ -544,23 +517,7 @@ func TestUnbuildableSpecKeepsWorker(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
 	k, kc := env.Kafka(), env.KafkaConnect()
-	_, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
-		ReplicatorName:          aws.String("rep"),
-		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
-		KafkaClusters: []ktypes.KafkaCluster{
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.SourceClusterARN)}},
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.TargetClusterARN)}},
-		},
-		ReplicationInfoList: []ktypes.ReplicationInfo{{
-			SourceKafkaClusterArn: aws.String(env.SourceClusterARN), TargetKafkaClusterArn: aws.String(env.TargetClusterARN),
-			TargetCompressionType:    ktypes.TargetCompressionTypeNone,
-			TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{".*"}},
-			ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createReplicator(t, k, "rep", env.SourceClusterARN, env.TargetClusterARN, nil)
 	a, err := connect(t, env, "agent-1", 8, servertest.AgentToken)
 	if err != nil {
 		t.Fatal(err)
@@ -592,23 +549,7 @@ func TestReplicatorAutoscales(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t, servertest.Options{AutoscaleWindow: 900 * time.Millisecond, AutoscaleCooldown: time.Second})
 	k := env.Kafka()
-	out, err := k.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
-		ReplicatorName:          aws.String("busy"),
-		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
-		KafkaClusters: []ktypes.KafkaCluster{
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.SourceClusterARN)}},
-			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(env.TargetClusterARN)}},
-		},
-		ReplicationInfoList: []ktypes.ReplicationInfo{{
-			SourceKafkaClusterArn: aws.String(env.SourceClusterARN), TargetKafkaClusterArn: aws.String(env.TargetClusterARN),
-			TargetCompressionType:    ktypes.TargetCompressionTypeNone,
-			TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{".*"}},
-			ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	arn := createReplicator(t, k, "busy", env.SourceClusterARN, env.TargetClusterARN, nil)
 	a, err := connect(t, env, "agent-1", 8, servertest.AgentToken)
 	if err != nil {
 		t.Fatal(err)
@@ -673,7 +614,7 @@ func TestReplicatorAutoscales(t *testing.T) {
 		return len(ws) == 1 && len(ws[0].Tasks) == 4
 	})
 	admin := adminClient(t, env, "test", "test")
-	ev, err := admin.ListWorkloadEvents(context.Background(), &adminv1.ListWorkloadEventsRequest{WorkloadArn: aws.ToString(out.ReplicatorArn)})
+	ev, err := admin.ListWorkloadEvents(context.Background(), &adminv1.ListWorkloadEventsRequest{WorkloadArn: arn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,4 +627,33 @@ func TestReplicatorAutoscales(t *testing.T) {
 	if len(scale) != 3 || !strings.HasPrefix(scale[0], "scale in to 1") || !strings.HasPrefix(scale[1], "scale out to 2") {
 		t.Fatalf("autoscale events (newest first): %q", scale)
 	}
+}
+
+// createReplicator creates a replicator from the registered cluster from to to, copying every
+// topic and group (prefixed names, target compression NONE); edit adjusts the request first.
+func createReplicator(t *testing.T, k *kafka.Client, name, from, to string, edit func(*kafka.CreateReplicatorInput, *ktypes.ReplicationInfo)) string {
+	t.Helper()
+	ri := ktypes.ReplicationInfo{
+		SourceKafkaClusterArn: aws.String(from), TargetKafkaClusterArn: aws.String(to),
+		TargetCompressionType:    ktypes.TargetCompressionTypeNone,
+		TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{".*"}},
+		ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
+	}
+	in := &kafka.CreateReplicatorInput{
+		ReplicatorName:          aws.String(name),
+		ServiceExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/fjord"),
+		KafkaClusters: []ktypes.KafkaCluster{
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(from)}},
+			{AmazonMskCluster: &ktypes.AmazonMskCluster{MskClusterArn: aws.String(to)}},
+		},
+	}
+	if edit != nil {
+		edit(in, &ri)
+	}
+	in.ReplicationInfoList = []ktypes.ReplicationInfo{ri}
+	out, err := k.CreateReplicator(context.Background(), in)
+	if err != nil {
+		t.Fatalf("CreateReplicator %s: %v", name, err)
+	}
+	return aws.ToString(out.ReplicatorArn)
 }
