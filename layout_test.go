@@ -23,6 +23,14 @@ var allowed = map[string][]string{
 	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
 }
 
+// leaves are the packages under workers/ that the control plane may import too: the one
+// registry of connector classes (workers/catalog) and the MirrorMaker 2 configuration parser it
+// validates with. A leaf imports no Fjord package but other leaves.
+var leaves = []string{"workers/catalog", "workers/mm2"}
+
+// leafImporters are the folders allowed to import a leaf besides workers/ itself.
+var leafImporters = []string{"server", "scheduler", "cmd", "bench", "api-docs"}
+
 // TestLayout enforces the dependency direction between Fjord's folders, e.g. that workers/
 // never imports store/ or server/.
 func TestLayout(t *testing.T) {
@@ -50,9 +58,20 @@ func TestLayout(t *testing.T) {
 			continue
 		}
 		n++
+		isLeaf := contains(leaves, strings.TrimPrefix(p.ImportPath, module))
 		for _, imp := range p.Imports {
 			dep := topFolder(imp)
-			if dep == "" || dep == top {
+			if dep == "" {
+				continue
+			}
+			rel := strings.TrimPrefix(imp, module)
+			if isLeaf && !contains(leaves, rel) {
+				t.Errorf("%s imports %s: a leaf package imports no Fjord package but the leaves %v", p.ImportPath, imp, leaves)
+			}
+			if dep == top {
+				continue
+			}
+			if contains(leaves, rel) && contains(leafImporters, top) {
 				continue
 			}
 			if !contains(rules, dep) {

@@ -52,6 +52,7 @@ import (
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
 )
@@ -239,7 +240,7 @@ func schedWorkloads(n int) []schedWorkload {
 		name := fmt.Sprintf("bench-connector-%05d", i)
 		w := schedWorkload{kind: server.KindConnector, workers: 1 + rng.IntN(4), mcu: 1 << rng.IntN(4), name: name,
 			arn:            fmt.Sprintf("arn:aws:kafkaconnect:%s:%s:connector/%s/%s", region, account, name, uuidish(rng)),
-			connectorClass: server.ClassMirrorSource}
+			connectorClass: catalog.MirrorSource}
 		w.tasksMax = w.workers * (1 + rng.IntN(4))
 		out[i] = w
 	}

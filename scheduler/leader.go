@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // Shape is what the leader needs to know of a workload's resource: how many workers of what
@@ -159,8 +160,6 @@ func (l *Leader) lead(ctx context.Context, lead *store.Leadership) {
 	}
 }
 
-// permanentCodes are worker error codes that fail a workload instead of being retried.
-var permanentCodes = []string{"UNKNOWN_CONNECTOR_CLASS", "INVALID_CONFIGURATION", "CLUSTER_UNREACHABLE"}
 
 // workloadRef is a workload resource with its table and kind.
 type workloadRef struct {
@@ -570,7 +569,7 @@ func permanentFailure(ws []store.Worker) (string, string) {
 			continue
 		}
 		code, msg, ok := strings.Cut(w.Report.Error, ": ")
-		if ok && contains(permanentCodes, code) {
+		if ok && contains(catalog.PermanentCodes, code) {
 			return code, msg
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // connectService implements MSK Connect's 18 operations.
@@ -332,7 +333,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := checkCapacity(req.Capacity, "capacity"); err != nil {
 		return nil, err
 	}
-	if err := checkConnectorConfiguration(req.GetConnectorConfiguration(), "connectorConfiguration"); err != nil {
+	if _, err := checkConnectorConfiguration(req.GetConnectorConfiguration(), "connectorConfiguration"); err != nil {
 		return nil, err
 	}
 	if !contains(KafkaConnectVersions, req.GetKafkaConnectVersion()) {
@@ -490,13 +491,14 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		return nil, apierr.BadRequest("capacity", "UpdateConnector takes exactly one of capacity and connectorConfiguration")
 	}
 	var newCap *kc.Capacity
+	var newClass *catalog.Class
 	if hasCap {
 		newCap = &kc.Capacity{}
 		project(newCap, req.Capacity)
 		if err := checkCapacity(newCap, "capacity"); err != nil {
 			return nil, err
 		}
-	} else if err := checkConnectorConfiguration(req.ConnectorConfiguration, "connectorConfiguration"); err != nil {
+	} else if newClass, err = checkConnectorConfiguration(req.ConnectorConfiguration, "connectorConfiguration"); err != nil {
 		return nil, err
 	}
 
@@ -530,7 +532,7 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 				desc.TargetWorkerSetting = &kc.WorkerSetting{Capacity: next}
 			} else {
 				opType = "UPDATE_CONNECTOR_CONFIGURATION"
-				if req.ConnectorConfiguration["connector.class"] != cur.ConnectorConfiguration["connector.class"] {
+				if curClass, _ := catalog.Lookup(cur.ConnectorConfiguration["connector.class"]); curClass != newClass {
 					return apierr.BadRequest("connectorConfiguration", "connector.class cannot be changed (it is %q)", cur.ConnectorConfiguration["connector.class"])
 				}
 				state.Origin, state.Target = cur.ConnectorConfiguration, req.ConnectorConfiguration
@@ -774,17 +776,19 @@ func fillCapacityDefaults(c *kc.CapacityDescription) {
 	}
 }
 
-func checkConnectorConfiguration(conf map[string]string, member string) error {
-	if strings.TrimSpace(conf["connector.class"]) == "" {
-		return apierr.BadRequest(member, "%s must set connector.class", member)
+// checkConnectorConfiguration validates a connector configuration against the class registry
+// (workers/catalog), the same validation the workers apply: the first problem is a
+// BadRequestException naming the member and the key, and all of them are listed.
+func checkConnectorConfiguration(conf map[string]string, member string) (*catalog.Class, error) {
+	class, errs := catalog.Validate(conf)
+	if len(errs) == 0 {
+		return class, nil
 	}
-	if v, ok := conf["tasks.max"]; ok {
-		var n int
-		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != strings.TrimSpace(v) {
-			return apierr.BadRequest(member, "%s: tasks.max must be a positive integer, got %q", member, v)
-		}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Key + ": " + e.Message
 	}
-	return nil
+	return nil, apierr.BadRequest(member, "%s: %s", member, strings.Join(msgs, "; "))
 }
 
 // checkBootstrapServers checks a "host:port[,host:port…]" list.

@@ -10,17 +10,8 @@ import (
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
-
-// The connector classes Fjord runs natively (DESIGN.md §5).
-const (
-	ClassMirrorSource     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	ClassMirrorCheckpoint = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
-	ClassMirrorHeartbeat  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
-)
-
-// SupportedConnectorClasses lists them, sorted.
-var SupportedConnectorClasses = []string{ClassMirrorCheckpoint, ClassMirrorHeartbeat, ClassMirrorSource}
 
 // Workload kinds, as in the workers table and WorkerSpec.workload_kind.
 const (
@@ -73,20 +64,13 @@ func Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
 		if err != nil {
 			return scheduler.Shape{}, err
 		}
-		class := d.ConnectorConfiguration["connector.class"]
-		if !contains(SupportedConnectorClasses, class) {
-			return scheduler.Shape{FailCode: "UNKNOWN_CONNECTOR_CLASS", FailMessage: fmt.Sprintf(
-				"connector.class %s is not supported; Fjord runs %s", class, strings.Join(SupportedConnectorClasses, ", "))}, nil
+		class, ok := catalog.Lookup(d.ConnectorConfiguration["connector.class"])
+		if !ok {
+			return scheduler.Shape{FailCode: catalog.CodeUnknownConnectorClass,
+				FailMessage: catalog.UnknownClassError(d.ConnectorConfiguration["connector.class"])}, nil
 		}
-		tasksMax := 0 // unset: 1 when provisioned, no cap when autoscaled (MSK Connect)
-		if v, ok := d.ConnectorConfiguration["tasks.max"]; ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				tasksMax = n
-			}
-		}
-		if class == ClassMirrorHeartbeat {
-			tasksMax = 1 // MM2 runs one heartbeat task whatever tasks.max says
-		}
+		// Unset tasks.max: 1 when provisioned, no cap when autoscaled (MSK Connect).
+		tasksMax := class.TaskCap(d.ConnectorConfiguration)
 		sh := scheduler.Shape{}
 		if p := d.GetCapacity().GetProvisionedCapacity(); p != nil {
 			sh.Workers, sh.MCU = int(p.GetWorkerCount()), int(p.GetMcuCount())
@@ -137,16 +121,20 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		if err != nil {
 			return nil, err
 		}
+		class := d.ConnectorConfiguration["connector.class"]
+		if c, ok := catalog.Lookup(class); ok {
+			class = c.Name
+		}
 		var out []*agentv1.TaskSpec
 		for _, id := range ids {
 			conf := map[string]string{"name": d.GetConnectorName()}
 			for k, v := range d.ConnectorConfiguration {
 				conf[k] = v
 			}
-			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: conf["connector.class"], Config: conf,
+			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,
 				TaskIndex: int32(id), TaskCount: int32(count)}
 			if conf["exactly.once.support"] == "required" {
-				t.TransactionalId = transactionalID(r.ARN, id)
+				t.TransactionalId = catalog.TransactionalIDForARN(r.ARN, id)
 			}
 			out = append(out, t)
 		}
@@ -183,28 +171,21 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 			sources := max(count-2, 1)
 			switch {
 			case id < sources:
-				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorSource, int32(id), int32(sources)
+				t.ConnectorClass, t.TaskIndex, t.TaskCount = catalog.MirrorSource, int32(id), int32(sources)
 				if exactlyOnce {
 					conf["exactly.once.support"] = "required"
-					t.TransactionalId = transactionalID(r.ARN, id)
+					t.TransactionalId = catalog.TransactionalIDForARN(r.ARN, id)
 				}
 			case id == sources:
-				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorCheckpoint, 0, 1
+				t.ConnectorClass, t.TaskIndex, t.TaskCount = catalog.MirrorCheckpoint, 0, 1
 			default:
-				t.ConnectorClass, t.TaskIndex, t.TaskCount = ClassMirrorHeartbeat, 0, 1
+				t.ConnectorClass, t.TaskIndex, t.TaskCount = catalog.MirrorHeartbeat, 0, 1
 			}
 			out = append(out, t)
 		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown workload kind %q", kind)
-}
-
-// transactionalID is the Kafka transactional id of a workload's task: stable across moves, so
-// that a task's newer incarnation fences the older one.
-func transactionalID(workloadARN string, task int) string {
-	a, _ := ParseARN(workloadARN)
-	return fmt.Sprintf("fjord-%s-%s-task-%d", a.ResourceType, strings.ReplaceAll(a.Resource, "/", "-"), task)
 }
 
 // replicatorConfig maps a replicator's ReplicationInfo to MirrorMaker 2 keys.

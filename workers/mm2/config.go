@@ -273,7 +273,26 @@ var (
 // Keys Fjord does not know are kept in Config.Extra and are not an error. Every problem is
 // reported as a *ConfigError naming its key.
 func ParseConfig(m map[string]string) (Config, error) {
-	p := &parser{m: m, used: map[string]bool{}}
+	return parseConfig(&parser{m: m, used: map[string]bool{}})
+}
+
+// Validate returns the problems ParseConfig would find in m, sorted by key, without reading
+// any file the configuration names (ssl.truststore.location is read where the task runs).
+func Validate(m map[string]string) []*ConfigError {
+	_, err := parseConfig(&parser{m: m, used: map[string]bool{}, noFiles: true})
+	var out []*ConfigError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if ce, ok := e.(*ConfigError); ok {
+				out = append(out, ce)
+			}
+		}
+	}
+	return out
+}
+
+func parseConfig(p *parser) (Config, error) {
+	m := p.m
 	c := Config{Extra: map[string]string{}}
 
 	c.ConnectorClass = p.str("connector.class", "")
@@ -404,6 +423,8 @@ type parser struct {
 	m    map[string]string
 	used map[string]bool
 	errs []error
+	// noFiles skips reading the files keys name (validation away from the task's host).
+	noFiles bool
 }
 
 func (p *parser) fail(key, problem string) {

@@ -238,6 +238,7 @@ func (p *parser) security(prefix string) ClientSecurity {
 				} else {
 					s.RootCAs = pool
 				}
+			case hasLoc && loc != "" && p.noFiles:
 			case hasLoc && loc != "":
 				raw, err := os.ReadFile(loc)
 				if err != nil {

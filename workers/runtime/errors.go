@@ -3,18 +3,21 @@ package runtime
 import (
 	"errors"
 	"time"
+
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
-// Stable error codes that start WorkerStatus.error and TaskStatus.error ("CODE: message").
+// Stable error codes that start WorkerStatus.error and TaskStatus.error ("CODE: message"); the
+// one list of codes is workers/catalog.
 const (
 	// CodeUnknownConnectorClass: a task's connector_class is not in the Registry.
-	CodeUnknownConnectorClass = "UNKNOWN_CONNECTOR_CLASS"
+	CodeUnknownConnectorClass = catalog.CodeUnknownConnectorClass
 	// CodeInvalidConfiguration: a TaskFactory refused the task's configuration.
-	CodeInvalidConfiguration = "INVALID_CONFIGURATION"
+	CodeInvalidConfiguration = catalog.CodeInvalidConfiguration
 	// CodeTaskFailed: a task's Run returned an error that carries no code of its own.
-	CodeTaskFailed = "TASK_FAILED"
+	CodeTaskFailed = catalog.CodeTaskFailed
 	// CodeTaskPanicked: a task panicked; the panic was recovered and the task restarted.
-	CodeTaskPanicked = "TASK_PANICKED"
+	CodeTaskPanicked = catalog.CodeTaskPanicked
 )
 
 // ExitPermanent is the exit code of a worker that failed in a way a restart cannot fix (an

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
@@ -231,9 +232,9 @@ func TestWorkerHealthMetrics(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	out, done := runWorker(t, reg,
-		&agentv1.TaskSpec{TaskId: 0, ConnectorClass: MirrorSource, Config: conf, TaskIndex: 0, TaskCount: 1},
-		&agentv1.TaskSpec{TaskId: 1, ConnectorClass: MirrorCheckpoint, Config: conf, TaskIndex: 0, TaskCount: 1},
-		&agentv1.TaskSpec{TaskId: 2, ConnectorClass: MirrorHeartbeat, Config: conf, TaskIndex: 0, TaskCount: 1},
+		&agentv1.TaskSpec{TaskId: 0, ConnectorClass: catalog.MirrorSource, Config: conf, TaskIndex: 0, TaskCount: 1},
+		&agentv1.TaskSpec{TaskId: 1, ConnectorClass: catalog.MirrorCheckpoint, Config: conf, TaskIndex: 0, TaskCount: 1},
+		&agentv1.TaskSpec{TaskId: 2, ConnectorClass: catalog.MirrorHeartbeat, Config: conf, TaskIndex: 0, TaskCount: 1},
 	)
 
 	// Every record was polled from the source and written to the target once: the rates
@@ -317,7 +318,7 @@ func TestAuthErrorOnWrongPassword(t *testing.T) {
 		"emit.checkpoints.interval.seconds": "1",
 	}
 	reg := prometheus.NewRegistry()
-	out, done := runWorker(t, reg, &agentv1.TaskSpec{TaskId: 0, ConnectorClass: MirrorSource, Config: conf, TaskIndex: 0, TaskCount: 1})
+	out, done := runWorker(t, reg, &agentv1.TaskSpec{TaskId: 0, ConnectorClass: catalog.MirrorSource, Config: conf, TaskIndex: 0, TaskCount: 1})
 	select {
 	case err := <-done:
 		var coded *runtime.Error

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/goleak"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
@@ -227,7 +228,7 @@ func TestSecureReplication(t *testing.T) {
 	}
 
 	logs := &logBuffer{}
-	for _, class := range []string{MirrorSource, MirrorCheckpoint, MirrorHeartbeat} {
+	for _, class := range []string{catalog.MirrorSource, catalog.MirrorCheckpoint, catalog.MirrorHeartbeat} {
 		done := start(t, class, conf, logs)
 		go func() {
 			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
@@ -286,7 +287,7 @@ func TestWrongPasswordFails(t *testing.T) {
 	src, tgt := secureClusters(t, ca)
 	const wrong = "not-the-Pa55word"
 	logs := &logBuffer{}
-	done := start(t, MirrorSource, securityConfig(src, tgt, ca, wrong), logs)
+	done := start(t, catalog.MirrorSource, securityConfig(src, tgt, ca, wrong), logs)
 	var err error
 	select {
 	case err = <-done:
@@ -317,7 +318,7 @@ func TestUntrustedCertificateFails(t *testing.T) {
 	src, tgt := secureClusters(t, ca)
 	conf := securityConfig(src, tgt, ca, "s3cr3t-Pa55")
 	conf["target.cluster.ssl.truststore.certificates"] = other.pem
-	done := start(t, MirrorHeartbeat, conf, &logBuffer{})
+	done := start(t, catalog.MirrorHeartbeat, conf, &logBuffer{})
 	var err error
 	select {
 	case err = <-done:

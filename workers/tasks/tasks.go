@@ -7,7 +7,6 @@ package tasks
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/checkpoint"
 	"github.com/fjord-io/fjord/workers/heartbeat"
 	"github.com/fjord-io/fjord/workers/mirror"
@@ -23,20 +23,31 @@ import (
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
-// The connector classes, as in connector.class.
-const (
-	MirrorSource     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	MirrorCheckpoint = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
-	MirrorHeartbeat  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
-)
-
-// Registry returns the factories of every class Fjord runs.
-func Registry() runtime.Registry {
-	return runtime.Registry{
-		MirrorSource:     counted(newSource),
-		MirrorCheckpoint: counted(newCheckpoint),
-		MirrorHeartbeat:  counted(newHeartbeat),
+// Engines maps every engine of the catalog to the factory of its tasks: the workers' half of
+// the one class registry (TestEnginesMatchCatalog proves both halves are the same list).
+func Engines() map[catalog.Engine]runtime.TaskFactory {
+	return map[catalog.Engine]runtime.TaskFactory{
+		catalog.EngineMirrorSource:     counted(newSource),
+		catalog.EngineMirrorCheckpoint: counted(newCheckpoint),
+		catalog.EngineMirrorHeartbeat:  counted(newHeartbeat),
 	}
+}
+
+// Registry returns the factory of every class of the catalog, under its name and its aliases.
+func Registry() runtime.Registry {
+	engines := Engines()
+	reg := runtime.Registry{}
+	for _, c := range catalog.Classes() {
+		f, ok := engines[c.Engine]
+		if !ok {
+			continue // TestEnginesMatchCatalog fails: a class without an engine
+		}
+		reg[c.Name] = f
+		for _, a := range c.Aliases {
+			reg[a] = f
+		}
+	}
+	return reg
 }
 
 // parse reads a task's MM2 configuration; an error is an invalid configuration.
@@ -65,7 +76,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 		TargetOpts: append(c.TargetSecurityOpts(), clientHooks(env.Metrics, runtime.ClusterTarget)),
 	}
 	if transactional && opts.TransactionalID == "" {
-		opts.TransactionalID = fmt.Sprintf("fjord-%s-task-%d", name, spec.TaskIndex)
+		opts.TransactionalID = catalog.TransactionalID("connector", name, int(spec.TaskIndex))
 	}
 	t, err := mirror.NewSourceTask(opts)
 	if err != nil {
