@@ -52,9 +52,9 @@ import (
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
-	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 type schedConfig struct {

@@ -160,7 +160,6 @@ func (l *Leader) lead(ctx context.Context, lead *store.Leadership) {
 	}
 }
 
-
 // workloadRef is a workload resource with its table and kind.
 type workloadRef struct {
 	kind  string
