@@ -125,7 +125,7 @@ const kafkaVersion = "3.7.1"
 func mirrorClass(name string, engine Engine, maxTasks int) *Class {
 	keys := make([]Key, 0, len(mm2.SupportedKeys))
 	for _, k := range mm2.SupportedKeys {
-		if k.Name == "connector.class" || k.Name == "tasks.max" || strings.HasPrefix(k.Name, "(") {
+		if k.Name == "connector.class" || k.Name == "tasks.max" || strings.HasPrefix(k.Name, "(") || mm2.IsRuntimeKey(k.Name) {
 			continue
 		}
 		keys = append(keys, Key{Name: k.Name, Type: mm2KeyType(k), Default: k.Default,

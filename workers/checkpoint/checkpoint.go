@@ -73,6 +73,10 @@ type Options struct {
 	// of that connector (by default every connector's records for SourceAlias count).
 	ProgressTopic   string
 	SourceConnector string
+	// Progress are the client options (seed brokers included) of the cluster holding
+	// ProgressTopic when it is not the target: a MirrorSource connector records its progress in
+	// the offsets topic of its Connect runtime's cluster (its kafkaCluster). nil: Target.
+	Progress []kgo.Opt
 
 	// Enhanced is the ENHANCED offset sync mode (fjord.consumer.group.offset.sync.mode): the
 	// task also reads the history of the replicator in the opposite direction (TargetAlias to
@@ -282,7 +286,11 @@ func (t *Task) Run(ctx context.Context) error {
 		return fmt.Errorf("checkpoint: offset-syncs client: %w", err)
 	}
 	defer syncs.close()
-	progress, err := newFollower(t.opts.Target, t.opts.ProgressTopic, true, t.applyProgress, t.log)
+	progressOpts := t.opts.Target
+	if t.opts.Progress != nil {
+		progressOpts = t.opts.Progress
+	}
+	progress, err := newFollower(progressOpts, t.opts.ProgressTopic, true, t.applyProgress, t.log)
 	if err != nil {
 		return fmt.Errorf("checkpoint: progress client: %w", err)
 	}

@@ -63,7 +63,7 @@ func (t *SourceTask) syncTopicACLs(ctx context.Context) error {
 	if len(want) == 0 {
 		return nil
 	}
-	have, err := literalTopicACLs(ctx, t.tgt)
+	have, err := literalTopicACLs(ctx, t.adm)
 	if err != nil {
 		return fmt.Errorf("describe target acls: %w", err)
 	}
@@ -87,7 +87,7 @@ func (t *SourceTask) syncTopicACLs(ctx context.Context) error {
 		c.Principal, c.Host, c.Operation, c.PermissionType = b.principal, b.host, b.op, b.perm
 		req.Creations = append(req.Creations, c)
 	}
-	resp, err := req.RequestWith(ctx, t.tgt)
+	resp, err := req.RequestWith(ctx, t.adm)
 	if err != nil {
 		return fmt.Errorf("create target acls: %w", err)
 	}

@@ -99,7 +99,7 @@ func (t *SourceTask) resolveProvenance(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
-		tm, err := t.tgtAdm.BrokerMetadata(ctx)
+		tm, err := t.rtAdm.BrokerMetadata(ctx) // where the copies land
 		if err != nil {
 			return fmt.Errorf("target: %w", err)
 		}
@@ -213,7 +213,7 @@ func (t *SourceTask) anchorHeld(ctx context.Context) {
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ends, err := t.tgtAdm.ListEndOffsets(lctx, topics...)
+	ends, err := t.rtAdm.ListEndOffsets(lctx, topics...)
 	if err != nil {
 		t.log.Warn("list target end offsets for skipped records; retrying at the next poll", "error", err)
 		return

@@ -51,12 +51,34 @@ type SourceOptions struct {
 	// SourceOpts and TargetOpts are extra franz-go options (TLS, SASL, dialer) for the
 	// clients of each cluster; seed brokers come from Config.
 	SourceOpts, TargetOpts []kgo.Opt
+	// Runtime is the Kafka Connect cluster the connector runs in (MSK Connect's kafkaCluster):
+	// when set, the task's producer writes the copies and the progress there — the progress to
+	// Runtime.OffsetsTopic, in one transaction with the copies in transactional mode — while
+	// topic creation and the config and ACL sync stay on the target cluster (target.cluster.*),
+	// as MirrorSourceConnector's admin client does in Connect. nil: everything on the target.
+	Runtime *RuntimeCluster
 	// CommitInterval is how often progress is written in at-least-once mode (default 1 s) and
 	// how long a transaction collects records in transactional mode (default 250 ms).
 	CommitInterval time.Duration
 	// StopTimeout bounds the wait for in-flight records on stop; default 15 s.
 	StopTimeout time.Duration
 }
+
+// RuntimeCluster is the Kafka cluster of a connector's Connect runtime.
+type RuntimeCluster struct {
+	// Bootstrap are its seed brokers; required.
+	Bootstrap []string
+	// Opts are extra franz-go options (TLS) for its clients.
+	Opts []kgo.Opt
+	// OffsetsTopic is the runtime's offsets topic (offset.storage.topic); required.
+	OffsetsTopic string
+	// OffsetsPartitions is the partition count the task creates OffsetsTopic with when it does
+	// not exist (Kafka Connect's offset.storage.partitions); default 25.
+	OffsetsPartitions int
+}
+
+// DefaultOffsetsPartitions is Kafka Connect's offset.storage.partitions default.
+const DefaultOffsetsPartitions = 25
 
 // SourceTask replicates the source partitions it owns to the target cluster. Run it once.
 type SourceTask struct {
@@ -68,8 +90,17 @@ type SourceTask struct {
 	progressTopic string
 	syncTopic     string
 
-	src, tgt, syncCl *kgo.Client
-	srcAdm, tgtAdm   *kadm.Client
+	// tgt is the producer of the copies and the progress: a client of the target cluster, or
+	// of the Runtime cluster when there is one. adm is the client of the target cluster's admin
+	// work (tgt itself unless Runtime names other brokers).
+	src, tgt, syncCl, adm *kgo.Client
+	// srcAdm and tgtAdm administer the source and target clusters; rtAdm the cluster tgt
+	// writes to (the progress topic's and the copies' cluster).
+	srcAdm, tgtAdm, rtAdm *kadm.Client
+	// legacyProgress is mm2-offsets.<source alias>.internal on the target, read as well when
+	// the progress is in Runtime.OffsetsTopic: a connector that recorded its progress there
+	// before it had a runtime cluster resumes from it.
+	legacyProgress string
 
 	// progressParts is the partition count of the progress topic (1 unless it pre-existed).
 	progressParts int
@@ -204,6 +235,8 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		return nil, errors.New("mirror: Config needs a replication policy and both cluster aliases (use mm2.ParseConfig)")
 	case opts.Transactional && opts.TransactionalID == "":
 		return nil, errors.New("mirror: TransactionalID is required in transactional mode")
+	case opts.Runtime != nil && (len(opts.Runtime.Bootstrap) == 0 || opts.Runtime.OffsetsTopic == ""):
+		return nil, errors.New("mirror: Runtime needs bootstrap servers and an offsets topic")
 	}
 	if opts.CommitInterval <= 0 {
 		opts.CommitInterval = DefaultCommitInterval
@@ -229,17 +262,27 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 	}
 	log = log.With("component", "mirror_source", "connector", opts.ConnectorName, "task_id", opts.TaskID,
 		"source_alias", c.SourceAlias, "target_alias", c.TargetAlias)
+	progressTopic, legacy := mm2.OffsetsTopic(c.SourceAlias), ""
+	if opts.Runtime != nil {
+		progressTopic, legacy = opts.Runtime.OffsetsTopic, progressTopic
+		if opts.Runtime.OffsetsPartitions <= 0 {
+			r := *opts.Runtime
+			r.OffsetsPartitions = DefaultOffsetsPartitions
+			opts.Runtime = &r
+		}
+	}
 	return &SourceTask{
-		opts:          opts,
-		cfg:           c,
-		log:           log,
-		policy:        c.Policy,
-		progressTopic: mm2.OffsetsTopic(c.SourceAlias),
-		syncTopic:     offsetSyncsTopic(c),
-		bySource:      map[tp]*partState{},
-		byTarget:      map[tp]*partState{},
-		fatal:         make(chan struct{}),
-		enhanced:      c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
+		opts:           opts,
+		cfg:            c,
+		log:            log,
+		policy:         c.Policy,
+		legacyProgress: legacy,
+		progressTopic:  progressTopic,
+		syncTopic:      offsetSyncsTopic(c),
+		bySource:       map[tp]*partState{},
+		byTarget:       map[tp]*partState{},
+		fatal:          make(chan struct{}),
+		enhanced:       c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
 	}, nil
 }
 
@@ -267,6 +310,9 @@ func (t *SourceTask) Run(ctx context.Context) (err error) {
 		}
 		if t.tgt != nil {
 			t.tgt.Close()
+		}
+		if t.adm != nil && t.adm != t.tgt {
+			t.adm.Close()
 		}
 	}()
 	if err := t.connect(); err != nil {
@@ -373,8 +419,12 @@ func (t *SourceTask) connect() error {
 	if t.src, err = kgo.NewClient(srcOpts...); err != nil {
 		return fmt.Errorf("mirror: source client: %w", err)
 	}
+	seeds, extra := c.TargetBootstrap, t.opts.TargetOpts
+	if rt := t.opts.Runtime; rt != nil {
+		seeds, extra = rt.Bootstrap, rt.Opts
+	}
 	tgtOpts := []kgo.Opt{
-		kgo.SeedBrokers(c.TargetBootstrap...),
+		kgo.SeedBrokers(seeds...),
 		logOpt,
 		metaOpt,
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -383,9 +433,16 @@ func (t *SourceTask) connect() error {
 	if t.opts.Transactional {
 		tgtOpts = append(tgtOpts, kgo.TransactionalID(t.opts.TransactionalID), kgo.TransactionTimeout(time.Minute))
 	}
-	tgtOpts = append(tgtOpts, t.opts.TargetOpts...)
+	tgtOpts = append(tgtOpts, extra...)
 	if t.tgt, err = kgo.NewClient(tgtOpts...); err != nil {
 		return fmt.Errorf("mirror: target client: %w", err)
+	}
+	t.adm = t.tgt
+	if rt := t.opts.Runtime; rt != nil && !sameServers(rt.Bootstrap, c.TargetBootstrap) {
+		admOpts := append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...), logOpt, metaOpt}, t.opts.TargetOpts...)
+		if t.adm, err = kgo.NewClient(admOpts...); err != nil {
+			return fmt.Errorf("mirror: target admin client: %w", err)
+		}
 	}
 	if c.EmitOffsetSyncs {
 		seeds, extra := c.SourceBootstrap, t.opts.SourceOpts
@@ -403,8 +460,16 @@ func (t *SourceTask) connect() error {
 			return fmt.Errorf("mirror: offset-syncs client: %w", err)
 		}
 	}
-	t.srcAdm, t.tgtAdm = kadm.NewClient(t.src), kadm.NewClient(t.tgt)
+	t.srcAdm, t.tgtAdm, t.rtAdm = kadm.NewClient(t.src), kadm.NewClient(t.adm), kadm.NewClient(t.tgt)
 	return nil
+}
+
+// sameServers reports whether two bootstrap lists name the same brokers, in any order.
+func sameServers(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // setup creates the internal topics, fences older producers (transactional mode), reads the

@@ -598,3 +598,61 @@ func TestNewSourceTaskValidation(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRuntimeCluster: with a Runtime cluster (a connector's kafkaCluster) the copies and the
+// progress go there, the progress to the runtime's offsets topic (created compacted with
+// RuntimeCluster.OffsetsPartitions partitions), in one transaction with the copies. A connector
+// that recorded its progress in mm2-offsets.<source>.internal before it had a runtime cluster
+// resumes from it; later restarts resume from the offsets topic. Nothing is copied twice.
+func TestRuntimeCluster(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	prod := producer(t, e.srcAddrs)
+	createTopic(t, e.srcAddrs, "orders", 4)
+	tgtAdm := kadm.NewClient(client(t, e.tgtAddrs))
+	pairs := map[string]string{"orders": "source.orders"}
+
+	// Before: progress in mm2-offsets.source.internal.
+	produceN(t, prod, "orders", 4, 0, 2000, 100)
+	legacy := SourceOptions{Config: e.config(t, nil), ConnectorName: "conn", TaskCount: 1}
+	first := startTask(t, legacy, false)
+	if dups := waitCopied(t, e, pairs, false, 30*time.Second); dups != 0 {
+		t.Fatalf("%d duplicates in the first run", dups)
+	}
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	const offsets = "__amazon_msk_connect_offsets_conn_id-1"
+	rt := SourceOptions{Config: e.config(t, map[string]string{"exactly.once.support": "required"}), ConnectorName: "conn", TaskCount: 1,
+		Transactional: true, TransactionalID: "fjord-conn-0",
+		Runtime: &RuntimeCluster{Bootstrap: e.tgtAddrs, OffsetsTopic: offsets}}
+	for round, more := range []int{1000, 500} {
+		produceN(t, prod, "orders", 4, 2000+round*1000, more, 100)
+		task := startTask(t, rt, false)
+		if dups := waitCopied(t, e, pairs, true, 30*time.Second); dups != 0 {
+			t.Errorf("round %d: %d duplicates after resuming", round, dups)
+		}
+		waitFor(t, 10*time.Second, "progress in the runtime's offsets topic", func() bool {
+			p := readProgressTopic(t, e.tgtAddrs, offsets)
+			return len(p) == 4
+		})
+		if err := task.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	topics, err := tgtAdm.ListTopics(context.Background(), offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(topics[offsets].Partitions); n != DefaultOffsetsPartitions {
+		t.Errorf("%s has %d partitions, want %d", offsets, n, DefaultOffsetsPartitions)
+	}
+	legacyRecords := readProgressTopic(t, e.tgtAddrs, "mm2-offsets.source.internal")
+	t.Logf("progress: legacy %v; runtime %v", legacyRecords, readProgressTopic(t, e.tgtAddrs, offsets))
+	for k, v := range readProgressTopic(t, e.tgtAddrs, offsets) {
+		if legacyRecords[k] == v {
+			t.Errorf("progress %s = %s in both topics: the runtime runs wrote to the legacy topic", k, v)
+		}
+	}
+}

@@ -206,7 +206,7 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 		srcOf[n] = src
 	}
 	sort.Strings(names)
-	existing, err := topicPartitions(ctx, t.tgt, names...)
+	existing, err := topicPartitions(ctx, t.adm, names...)
 	if err != nil {
 		return nil, fmt.Errorf("describe target topics: %w", err)
 	}
@@ -254,7 +254,7 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 		}
 	}
 	if changed {
-		if existing, err = topicPartitions(ctx, t.tgt, names...); err != nil {
+		if existing, err = topicPartitions(ctx, t.adm, names...); err != nil {
 			return nil, fmt.Errorf("describe target topics: %w", err)
 		}
 	}
@@ -374,10 +374,15 @@ func (t *SourceTask) replicationFactor(ctx context.Context, rf int) (int16, erro
 	return int16(max(1, min(3, len(md.Brokers)))), nil
 }
 
-// ensureProgressTopic creates mm2-offsets.<source>.internal (1 partition, compacted) unless
-// it exists, and returns its partition count.
+// ensureProgressTopic creates the progress topic (compacted) unless it exists, and returns its
+// partition count: mm2-offsets.<source>.internal with 1 partition on the target, or the
+// Runtime's offsets topic with Runtime.OffsetsPartitions on the runtime cluster.
 func (t *SourceTask) ensureProgressTopic(ctx context.Context) (int, error) {
-	if err := ensureCompacted(ctx, t.tgtAdm, t.progressTopic, t.cfg.InternalReplicationFactor, t.log); err != nil {
+	parts := 1
+	if t.opts.Runtime != nil {
+		parts = t.opts.Runtime.OffsetsPartitions
+	}
+	if err := ensureCompactedN(ctx, t.rtAdm, t.progressTopic, parts, t.cfg.InternalReplicationFactor, t.log); err != nil {
 		return 0, err
 	}
 	var n int
@@ -402,6 +407,11 @@ func (t *SourceTask) ensureProgressTopic(ctx context.Context) (int, error) {
 // ensureCompacted creates a one-partition compacted topic unless it exists (MM2's
 // createSinglePartitionCompactedTopic). rf 0 means min(3, brokers).
 func ensureCompacted(ctx context.Context, adm *kadm.Client, topic string, rf int, log *slog.Logger) error {
+	return ensureCompactedN(ctx, adm, topic, 1, rf, log)
+}
+
+// ensureCompactedN creates a compacted topic with partitions partitions unless it exists.
+func ensureCompactedN(ctx context.Context, adm *kadm.Client, topic string, partitions int, rf int, log *slog.Logger) error {
 	return retry(ctx, log, "create topic "+topic, func() error {
 		r := int16(rf)
 		if rf == 0 {
@@ -411,12 +421,12 @@ func ensureCompacted(ctx context.Context, adm *kadm.Client, topic string, rf int
 			}
 			r = int16(max(1, min(3, len(md.Brokers))))
 		}
-		resp, err := adm.CreateTopic(ctx, 1, r, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
+		resp, err := adm.CreateTopic(ctx, int32(partitions), r, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
 		if err == nil {
 			err = resp.Err
 		}
 		if err == nil {
-			log.Info("created topic", "topic", topic, "replication_factor", r)
+			log.Info("created topic", "topic", topic, "partitions", partitions, "replication_factor", r)
 		}
 		if errors.Is(err, kerr.TopicAlreadyExists) {
 			return nil

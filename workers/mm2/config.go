@@ -164,6 +164,14 @@ type Config struct {
 	Consumer ClientSettings
 	Producer ClientSettings
 
+	// Connect is the Kafka Connect cluster the connector runs in (fjord.connect.*, added by the
+	// server from the connector's kafkaCluster); nil for replicators and bare configurations.
+	Connect *ConnectCluster
+	// Progress is where the MirrorSource connector named by fjord.source.connector records its
+	// progress (fjord.progress.*, added by the server for checkpoint tasks); nil means
+	// mm2-offsets.<source alias>.internal on the target cluster.
+	Progress *ProgressLocation
+
 	// Extra keeps every key Fjord does not interpret, verbatim. MM2 ignores unknown keys, and
 	// so does Fjord; they are kept for display. Security keys are never in Extra.
 	Extra map[string]string
@@ -390,6 +398,8 @@ func parseConfig(p *parser) (Config, error) {
 	p.clients(&c)
 	c.SourceSecurity = p.security(SourceClusterPrefix)
 	c.TargetSecurity = p.security(TargetClusterPrefix)
+	c.Connect = p.connect()
+	c.Progress = p.progress()
 
 	// Keys accepted for compatibility that change nothing in Fjord.
 	for _, k := range ignoredKeys {

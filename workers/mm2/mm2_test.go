@@ -2,6 +2,7 @@ package mm2
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -293,8 +294,13 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 		"topics.exclude": "x", "groups.exclude": "x", "config.properties.exclude": "x",
 		"source.cluster.alias": "s", "target.cluster.alias": "t",
 		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
+		KeyConnectBootstrap:                     "connect:9092", KeyConnectProtocol: "SSL", KeyConnectMechanism: "",
 	}
 	m := base()
+	for _, k := range []string{KeyConnectOffsets, KeyConnectConfigs, KeyConnectStatus, KeyProgressTopic, KeyProgressProtocol} {
+		m[k] = "x"
+	}
+	m[KeyProgressBootstrap], m[KeyProgressProtocol] = "progress:9092", "PLAINTEXT"
 	for _, k := range SupportedKeys {
 		if strings.ContainsAny(k.Name, "*,( ") {
 			continue
@@ -337,6 +343,47 @@ func TestOffsetSyncMode(t *testing.T) {
 		}
 		if _, ok := c.Extra["fjord.consumer.group.offset.sync.mode"]; ok {
 			t.Errorf("%q: the key is interpreted, not extra", v)
+		}
+	}
+}
+
+// TestConnectRuntimeKeys: the runtime keys the server adds parse into Config.Connect and
+// Config.Progress; IAM and other protocols are refused naming their key.
+func TestConnectRuntimeKeys(t *testing.T) {
+	t.Parallel()
+	m := base()
+	m[KeyConnectBootstrap] = "a:1, b:2"
+	m[KeyConnectProtocol] = "ssl"
+	m[KeyConnectOffsets], m[KeyConnectConfigs], m[KeyConnectStatus] = "o", "c", "s"
+	m[KeyProgressTopic], m[KeyProgressBootstrap] = "p", "x:3"
+	c, err := ParseConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := c.Connect; cc == nil || strings.Join(cc.Bootstrap, ",") != "a:1,b:2" || !cc.Security.TLS() ||
+		cc.OffsetsTopic != "o" || cc.ConfigsTopic != "c" || cc.StatusTopic != "s" {
+		t.Errorf("Connect = %+v", c.Connect)
+	}
+	if p := c.Progress; p == nil || p.Topic != "p" || strings.Join(p.Bootstrap, ",") != "x:3" || p.Security.TLS() {
+		t.Errorf("Progress = %+v", c.Progress)
+	}
+	if c, err := ParseConfig(base()); err != nil || c.Connect != nil || c.Progress != nil {
+		t.Errorf("without runtime keys: %+v, %v", c.Connect, err)
+	}
+	for key, want := range map[string]string{KeyConnectMechanism: "IAM is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required"} {
+		bad := maps.Clone(m)
+		switch key {
+		case KeyConnectMechanism:
+			bad[key] = IAMMechanism
+		case KeyConnectProtocol:
+			bad[key] = "SASL_SSL"
+		default:
+			delete(bad, key)
+		}
+		_, err := ParseConfig(bad)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != key || !strings.Contains(ce.Problem, want) {
+			t.Errorf("%s: error %v, want a ConfigError naming it with %q", key, err, want)
 		}
 	}
 }

@@ -74,6 +74,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 		Logger: env.Logger, Metrics: newSink(env.Metrics), Transactional: transactional, TransactionalID: spec.TransactionalId,
 		SourceOpts: append(c.SourceSecurityOpts(), clientHooks(env.Metrics, runtime.ClusterSource)),
 		TargetOpts: append(c.TargetSecurityOpts(), clientHooks(env.Metrics, runtime.ClusterTarget)),
+		Runtime:    runtimeOf(c, clientHooks(env.Metrics, runtime.ClusterTarget)),
 	}
 	if transactional && opts.TransactionalID == "" {
 		opts.TransactionalID = catalog.TransactionalID("connector", name, int(spec.TaskIndex))
@@ -82,7 +83,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
-	return secured(t, c, true), nil
+	return inConnect(secured(t, c, true), c, spec, env), nil
 }
 
 func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -93,7 +94,9 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if !c.EmitCheckpoints && !c.SyncGroupOffsets {
 		return idle{}, nil // MM2 starts no checkpoint task then
 	}
+	progressTopic, progressOpts := progressOf(c, clientHooks(env.Metrics, runtime.ClusterTarget))
 	t, err := checkpoint.NewTask(checkpoint.Options{
+		ProgressTopic: progressTopic, Progress: progressOpts,
 		SourceAlias: c.SourceAlias, TargetAlias: c.TargetAlias,
 		Source: slices.Concat([]kgo.Opt{kgo.SeedBrokers(c.SourceBootstrap...)}, c.ConsumerOpts(), c.SourceSecurityOpts(),
 			[]kgo.Opt{clientHooks(env.Metrics, runtime.ClusterSource)}),
@@ -114,7 +117,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
-	return secured(t, c, true), nil
+	return inConnect(secured(t, c, true), c, spec, env), nil
 }
 
 func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -137,7 +140,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
-	return secured(t, c, false), nil
+	return inConnect(secured(t, c, false), c, spec, env), nil
 }
 
 // idle is a task with nothing to do (its feature is disabled): it runs until stopped.

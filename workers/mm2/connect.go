@@ -1,0 +1,128 @@
+package mm2
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The Kafka Connect runtime keys. The server adds them to a connector's task configurations
+// from its kafkaCluster, kafkaClusterClientAuthentication and kafkaClusterEncryptionInTransit
+// members (replicators have none): the cluster the Connect runtime of the connector uses, as
+// in MSK Connect — its internal topics live there, and a source connector's records and source
+// offsets are written there. They are never part of a connector's own configuration (the
+// Connect config record leaves them out).
+const (
+	// ConnectPrefix starts every Connect runtime key.
+	ConnectPrefix = "fjord.connect."
+	// KeyConnectBootstrap is the Connect cluster's bootstrap servers
+	// (kafkaCluster.apacheKafkaCluster.bootstrapServers).
+	KeyConnectBootstrap = ConnectPrefix + "bootstrap.servers"
+	// KeyConnectProtocol is PLAINTEXT (kafkaClusterEncryptionInTransit PLAINTEXT) or SSL (TLS,
+	// verified with the system's roots, no client certificate).
+	KeyConnectProtocol = ConnectPrefix + "security.protocol"
+	// KeyConnectMechanism is AWS_MSK_IAM for kafkaClusterClientAuthentication IAM, which is not
+	// supported yet: the task fails with INVALID_CONFIGURATION naming it.
+	KeyConnectMechanism = ConnectPrefix + "sasl.mechanism"
+	// KeyConnectOffsets, KeyConnectConfigs and KeyConnectStatus name the runtime's internal
+	// topics (MSK Connect: __amazon_msk_connect_<offsets|configs|status>_<name>_<id>).
+	KeyConnectOffsets = ConnectPrefix + "offset.storage.topic"
+	KeyConnectConfigs = ConnectPrefix + "config.storage.topic"
+	KeyConnectStatus  = ConnectPrefix + "status.storage.topic"
+
+	// ProgressPrefix starts the keys of a checkpoint task that say where the MirrorSource
+	// connector named by fjord.source.connector records its progress: the offsets topic of
+	// that connector's Connect cluster.
+	ProgressPrefix = "fjord.progress."
+	// KeyProgressTopic is that offsets topic.
+	KeyProgressTopic = ProgressPrefix + "topic"
+	// KeyProgressBootstrap and KeyProgressProtocol are the cluster holding it.
+	KeyProgressBootstrap = ProgressPrefix + "bootstrap.servers"
+	KeyProgressProtocol  = ProgressPrefix + "security.protocol"
+)
+
+// IAMMechanism is the SASL mechanism of MSK's IAM client authentication.
+const IAMMechanism = "AWS_MSK_IAM"
+
+// ConnectCluster is the Kafka cluster the Connect runtime of a connector uses, and the names
+// of its internal topics there.
+type ConnectCluster struct {
+	Bootstrap []string
+	// Security is PLAINTEXT or SSL (system roots).
+	Security ClientSecurity
+	// OffsetsTopic, ConfigsTopic and StatusTopic are the runtime's internal topics.
+	OffsetsTopic, ConfigsTopic, StatusTopic string
+}
+
+// ProgressLocation is where a MirrorSource connector's progress is: a topic of a cluster.
+type ProgressLocation struct {
+	Topic     string
+	Bootstrap []string
+	Security  ClientSecurity
+}
+
+// IsRuntimeKey reports whether key is one the server adds (fjord.connect.*, fjord.progress.*)
+// rather than part of a connector's own configuration.
+func IsRuntimeKey(key string) bool {
+	return strings.HasPrefix(key, ConnectPrefix) || strings.HasPrefix(key, ProgressPrefix)
+}
+
+// connect reads the fjord.connect.* keys: nil when there are none.
+func (p *parser) connect() *ConnectCluster {
+	if _, ok := p.m[KeyConnectBootstrap]; !ok {
+		for k := range p.m {
+			if strings.HasPrefix(k, ConnectPrefix) {
+				p.fail(KeyConnectBootstrap, "is required with the other "+ConnectPrefix+"* keys")
+				break
+			}
+		}
+		return nil
+	}
+	c := &ConnectCluster{Bootstrap: p.servers(KeyConnectBootstrap)}
+	c.Security = p.runtimeSecurity(KeyConnectProtocol, KeyConnectMechanism)
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{{KeyConnectOffsets, &c.OffsetsTopic}, {KeyConnectConfigs, &c.ConfigsTopic}, {KeyConnectStatus, &c.StatusTopic}} {
+		*k.dst = p.str(k.key, "")
+		if *k.dst == "" {
+			p.fail(k.key, "is required with "+KeyConnectBootstrap)
+		}
+	}
+	return c
+}
+
+// progress reads the fjord.progress.* keys: nil when there are none.
+func (p *parser) progress() *ProgressLocation {
+	topic, ok := p.lookup(KeyProgressTopic)
+	if !ok {
+		return nil
+	}
+	l := &ProgressLocation{Topic: topic, Bootstrap: p.servers(KeyProgressBootstrap)}
+	if topic == "" {
+		p.fail(KeyProgressTopic, "must not be empty")
+	}
+	l.Security = p.runtimeSecurity(KeyProgressProtocol, "")
+	return l
+}
+
+// runtimeSecurity reads the security of a runtime cluster: PLAINTEXT, or SSL with the
+// system's roots. MSK's IAM authentication (SASL_SSL with AWS_MSK_IAM) is refused by name.
+func (p *parser) runtimeSecurity(protocolKey, mechanismKey string) ClientSecurity {
+	s := ClientSecurity{Protocol: ProtocolPlaintext}
+	v := strings.ToUpper(p.str(protocolKey, ProtocolPlaintext))
+	mech := ""
+	if mechanismKey != "" {
+		mech = strings.ToUpper(p.str(mechanismKey, ""))
+	}
+	switch {
+	case mech == IAMMechanism:
+		p.fail(mechanismKey, "kafkaClusterClientAuthentication IAM is not supported yet; use NONE")
+	case mech != "":
+		p.fail(mechanismKey, fmt.Sprintf("%q is not supported", mech))
+	case v == ProtocolPlaintext || v == ProtocolSSL:
+		s.Protocol = v
+	default:
+		p.fail(protocolKey, fmt.Sprintf("%q is not PLAINTEXT or SSL", v))
+	}
+	return s
+}
