@@ -343,6 +343,9 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := checkBootstrapServers(req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers(), "kafkaCluster.apacheKafkaCluster.bootstrapServers"); err != nil {
 		return nil, err
 	}
+	if err := checkKafkaClusterAuth(req.GetKafkaClusterClientAuthentication()); err != nil {
+		return nil, err
+	}
 	if _, ok := ParseARN(req.GetServiceExecutionRoleArn()); !ok {
 		return nil, apierr.BadRequest("serviceExecutionRoleArn", "serviceExecutionRoleArn must be an IAM role ARN")
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -134,5 +135,42 @@ func TestCheckCapacity(t *testing.T) {
 		if e := apierr.From(err); err == nil || e.InvalidParameter != member {
 			t.Errorf("checkCapacity for %s: got %v", member, err)
 		}
+	}
+}
+
+// TestConnectClusterKeys: a connector's kafkaCluster becomes the fjord.connect.* keys, with
+// MSK Connect's internal topic names; IAM is refused at creation and, for a connector stored
+// with it, passed on so that its tasks fail naming it.
+func TestConnectClusterKeys(t *testing.T) {
+	t.Parallel()
+	arn := "arn:aws:kafkaconnect:us-east-1:123456789012:connector/my-conn/0b1f6a2e-1234-5678-9abc-def012345678-3"
+	d := &kc.DescribeConnectorResponse{ConnectorArn: proto.String(arn),
+		KafkaCluster:                    &kc.KafkaClusterDescription{ApacheKafkaCluster: &kc.ApacheKafkaClusterDescription{BootstrapServers: proto.String("b-1:9094,b-2:9094")}},
+		KafkaClusterEncryptionInTransit: &kc.KafkaClusterEncryptionInTransitDescription{EncryptionType: proto.String("TLS")}}
+	got := connectClusterKeys(d)
+	want := map[string]string{
+		"fjord.connect.bootstrap.servers":    "b-1:9094,b-2:9094",
+		"fjord.connect.security.protocol":    "SSL",
+		"fjord.connect.offset.storage.topic": "__amazon_msk_connect_offsets_my-conn_0b1f6a2e-1234-5678-9abc-def012345678-3",
+		"fjord.connect.config.storage.topic": "__amazon_msk_connect_configs_my-conn_0b1f6a2e-1234-5678-9abc-def012345678-3",
+		"fjord.connect.status.storage.topic": "__amazon_msk_connect_status_my-conn_0b1f6a2e-1234-5678-9abc-def012345678-3",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("connectClusterKeys = %v, want %v", got, want)
+	}
+	d.KafkaClusterClientAuthentication = &kc.KafkaClusterClientAuthenticationDescription{AuthenticationType: proto.String("IAM")}
+	if got := connectClusterKeys(d); got["fjord.connect.sasl.mechanism"] != "AWS_MSK_IAM" {
+		t.Errorf("IAM: %v", got)
+	}
+	if _, _, s := connectTopics("arn:aws:kafkaconnect:us-east-1:1:connector/a b/u-1"); s != "__amazon_msk_connect_status_a_b_u-1" {
+		t.Errorf("a name with a space: %s", s)
+	}
+	err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("IAM")})
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), "kafkaClusterClientAuthentication") {
+		t.Errorf("IAM at creation: %v", err)
+	}
+	if err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("NONE")}); err != nil {
+		t.Errorf("NONE: %v", err)
 	}
 }

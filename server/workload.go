@@ -136,6 +136,9 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 			if conf["exactly.once.support"] == "required" {
 				t.TransactionalId = catalog.TransactionalIDForARN(r.ARN, id)
 			}
+			if err := s.addConnectRuntime(ctx, r, d, t); err != nil {
+				return nil, err
+			}
 			out = append(out, t)
 		}
 		return out, nil

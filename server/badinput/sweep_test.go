@@ -76,7 +76,7 @@ func (f fixtures) bases() map[string][]body {
 			"capacity":                         capacity,
 			"connectorConfiguration":           body{"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "1"},
 			"kafkaCluster":                     cluster,
-			"kafkaClusterClientAuthentication": body{"authenticationType": "IAM"},
+			"kafkaClusterClientAuthentication": body{"authenticationType": "NONE"},
 			"kafkaClusterEncryptionInTransit":  body{"encryptionType": "TLS"},
 			"kafkaConnectVersion":              "2.7.1",
 			"logDelivery": body{"workerLogDelivery": body{

@@ -370,7 +370,7 @@ func TestKafkaConnectCLI(t *testing.T) {
 			"--capacity", jsonArg(t, capacity),
 			"--connector-configuration", jsonArg(t, connConfig),
 			"--kafka-cluster", jsonArg(t, kafkaCluster),
-			"--kafka-cluster-client-authentication", "authenticationType=IAM",
+			"--kafka-cluster-client-authentication", "authenticationType=NONE",
 			"--kafka-cluster-encryption-in-transit", "encryptionType=TLS",
 			"--kafka-connect-version", "2.7.1",
 			"--log-delivery", jsonArg(t, logDelivery),
@@ -405,7 +405,7 @@ func TestKafkaConnectCLI(t *testing.T) {
 	d.eq(t, "kafkaCluster.apacheKafkaCluster.bootstrapServers", "b-1.orders.kafka.internal:9098,b-2.orders.kafka.internal:9098")
 	d.eq(t, "kafkaCluster.apacheKafkaCluster.vpc.subnets", []string{"subnet-0a1b2c3d", "subnet-4e5f6a7b"})
 	d.eq(t, "kafkaCluster.apacheKafkaCluster.vpc.securityGroups", []string{"sg-0123456789abcdef0"})
-	d.eq(t, "kafkaClusterClientAuthentication.authenticationType", "IAM")
+	d.eq(t, "kafkaClusterClientAuthentication.authenticationType", "NONE")
 	d.eq(t, "kafkaClusterEncryptionInTransit.encryptionType", "TLS")
 	d.eq(t, "kafkaConnectVersion", "2.7.1")
 	d.eq(t, "logDelivery.workerLogDelivery.cloudWatchLogs", map[string]any{"enabled": true, "logGroup": "/msk-connect/orders-mirror"})
