@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -81,6 +84,13 @@ func (s *Server) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc
 	for k, v := range connectClusterKeys(d) {
 		t.Config[k] = v
 	}
+	topic, err := s.workerOffsetsTopic(ctx, d)
+	if err != nil {
+		return err
+	}
+	if topic != "" {
+		t.Config[mm2.KeyConnectOffsets] = topic
+	}
 	if t.ConnectorClass != catalog.MirrorCheckpoint {
 		return nil
 	}
@@ -89,6 +99,11 @@ func (s *Server) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc
 		return err
 	}
 	keys := connectClusterKeys(src)
+	if topic, err := s.workerOffsetsTopic(ctx, src); err != nil {
+		return err
+	} else if topic != "" {
+		keys[mm2.KeyConnectOffsets] = topic
+	}
 	t.Config[mm2.KeyProgressTopic] = keys[mm2.KeyConnectOffsets]
 	t.Config[mm2.KeyProgressBootstrap] = keys[mm2.KeyConnectBootstrap]
 	t.Config[mm2.KeyProgressProtocol] = keys[mm2.KeyConnectProtocol]
@@ -151,4 +166,29 @@ func sameServerList(a, b string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return len(x) > 0 && slices.Equal(x, y)
+}
+
+// workerOffsetsTopic is offset.storage.topic of connector d's worker configuration ("" when it
+// has none): MSK Connect lets a connector share or reuse an offsets topic that way.
+func (s *Server) workerOffsetsTopic(ctx context.Context, d *kc.DescribeConnectorResponse) (string, error) {
+	wc := d.GetWorkerConfiguration()
+	if wc.GetWorkerConfigurationArn() == "" {
+		return "", nil
+	}
+	rev, err := s.st.WorkerConfigurations.Revision(ctx, wc.GetWorkerConfigurationArn(), wc.GetRevision())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil // deleted since: the default topic
+	}
+	if err != nil {
+		return "", fmt.Errorf("worker configuration %s revision %d: %w", wc.GetWorkerConfigurationArn(), wc.GetRevision(), err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(rev.Secret))
+	if err != nil {
+		return "", nil // validated at creation; nothing to use
+	}
+	props, err := parseProperties(string(raw))
+	if err != nil {
+		return "", nil
+	}
+	return strings.TrimSpace(props["offset.storage.topic"]), nil
 }
