@@ -29,6 +29,14 @@
 // At-least-once tasks write progress every CommitInterval (default 1 s) and on stop; on a crash
 // the records after the last progress are copied again (duplicates, never a loss).
 //
+// A connector's task runs in its Connect runtime's cluster ([SourceOptions].Runtime, from the
+// connector's kafkaCluster): the producer writes the copies there and the progress, in the same
+// format, to the runtime's offsets topic (MSK Connect's __amazon_msk_connect_offsets_<name>_<id>,
+// 25 partitions), while topic creation and the config and ACL sync use the target cluster's
+// admin client. Partitions the offsets topic does not know resume from
+// mm2-offsets.<source alias>.internal on the target, where the connector recorded its progress
+// before it had a runtime cluster.
+//
 // # Exactly once
 //
 // With Transactional, the task's target producer is transactional (TransactionalID, one per
