@@ -126,7 +126,7 @@ func parseQueryValue(fd protoreflect.FieldDescriptor, key, v string) (protorefle
 	return protoreflect.Value{}, apierr.BadRequest(key, "query parameter %s is not supported", key)
 }
 
-// writeError writes e in the form every AWS client reads (WIRE.md).
+// writeError writes e in the form every AWS client reads (api-docs/wire.md).
 func writeError(w http.ResponseWriter, e *apierr.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

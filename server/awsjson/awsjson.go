@@ -1,5 +1,5 @@
 // Package awsjson encodes and decodes Fjord's API messages in the JSON that AWS's rest-json
-// clients speak (WIRE.md): member names are the AWS wire names (the proto json_name), integers
+// clients speak (api-docs/wire.md): member names are the AWS wire names (the proto json_name), integers
 // and longs are JSON numbers (protojson would write int64 as a string, which the Go SDK
 // rejects), timestamps are RFC 3339 strings with a zone, unset members are omitted. Decoding is
 // strict about types and names the offending member by its full path, so that a client's

@@ -435,7 +435,7 @@ func TestKafkaConnectCLI(t *testing.T) {
 			r := aws.run("kafkaconnect", "create-connector",
 				"--connector-name", name,
 				"--capacity", "provisionedCapacity={mcuCount=1,workerCount=1}",
-				"--connector-configuration", "connector.class=org.apache.kafka.connect.mirror.MirrorHeartbeatConnector,tasks.max=1",
+				"--connector-configuration", "connector.class=org.apache.kafka.connect.mirror.MirrorHeartbeatConnector,tasks.max=1,source.cluster.bootstrap.servers=127.0.0.1:9092,target.cluster.bootstrap.servers=127.0.0.1:9093",
 				"--kafka-cluster", "apacheKafkaCluster={bootstrapServers=127.0.0.1:9092,vpc={subnets=[subnet-1]}}",
 				"--kafka-cluster-client-authentication", "authenticationType=NONE",
 				"--kafka-cluster-encryption-in-transit", "encryptionType=PLAINTEXT",
