@@ -480,7 +480,6 @@ func settled(ws []store.Worker, sh Shape) OpObservation {
 	return OpObservation{Settled: true}
 }
 
-
 // failure returns the error of a worker that failed on its current assignment (permanent or
 // not), for operations: any failure of a new configuration counts against it.
 func failure(ws []store.Worker) (string, string) {
