@@ -154,13 +154,14 @@ type Server struct {
 	kcValid *validate.Validator
 	kValid  *validate.Validator
 
-	bodyQueries  []bodyQuery
-	metrics      *apiMetrics
-	agents       *agentgw.Gateway
-	leader       *scheduler.Leader
-	shapes       sync.Map // ARN@version → scheduler.Shape
-	shapeCount   atomic.Int64
-	secrets      *secrets
+	bodyQueries []bodyQuery
+	routes      []modelRoute
+	metrics     *apiMetrics
+	agents      *agentgw.Gateway
+	leader      *scheduler.Leader
+	shapes      sync.Map // ARN@version → scheduler.Shape
+	shapeCount  atomic.Int64
+	secrets     *secrets
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -193,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 		kcValid:     validate.New(awsmodel.MustLoad(awsmodel.KafkaConnect)),
 		kValid:      validate.New(awsmodel.MustLoad(awsmodel.Kafka)),
 		bodyQueries: bodyQueries(),
+		routes:      modelRoutes(),
 		kick:        make(chan struct{}, 1),
 		ready:       make(chan struct{}),
 		secrets:     newSecrets(cfg.SecretsDir, cfg.SecretsEndpoint),
