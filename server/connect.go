@@ -42,6 +42,7 @@ const (
 	rtWorkerConfig  = "worker-configuration"
 	rtConnectorOp   = "connector-operation"
 	rtReplicator    = "replicator"
+	rtReplicatorOp  = "replicator-operation" // internal: replicator updates are no API resource
 	rtCluster       = "cluster"
 	kafkaConnectSvc = awsmodel.KafkaConnect
 )

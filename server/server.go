@@ -75,7 +75,8 @@ type Config struct {
 	AutoscaleCooldown time.Duration
 	// UpdateValidation is how long a connector's workers must run an update's target before
 	// the operation completes; default 10s. UpdateTimeout bounds an update step and a
-	// rollback; default 5m.
+	// rollback, and how long a replicator stays UPDATING with workers that do not settle;
+	// default 5m.
 	UpdateValidation, UpdateTimeout time.Duration
 	// ReplicatorDelivery is the replicators' default delivery guarantee, DeliveryExactlyOnce
 	// (the default, "") or DeliveryAtLeastOnce; a replicator's fjord:delivery tag overrides it.
