@@ -2,6 +2,7 @@ package fjord
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,7 +11,8 @@ import (
 const module = "github.com/fjord-io/fjord/"
 
 // allowed lists, for each top-level folder, the other top-level folders its packages may
-// import (STYLE.md, "Layout shows the architecture"). Test-only packages are exempt.
+// import: the dependency direction of the architecture (api-docs/architecture.md). Test-only
+// packages are exempt.
 var allowed = map[string][]string{
 	"proto":      {},
 	"migrations": {},
@@ -25,7 +27,7 @@ var allowed = map[string][]string{
 
 // leaves are the packages under workers/ that the control plane may import too: the one
 // registry of connector classes (workers/catalog) and the MirrorMaker 2 configuration parser it
-// validates with. A leaf imports no Fjord package but other leaves.
+// validates with. A leaf imports no Fjord package but other leaves and generated proto code.
 var leaves = []string{"workers/catalog", "workers/mm2"}
 
 // leafImporters are the folders allowed to import a leaf besides workers/ itself.
@@ -65,7 +67,7 @@ func TestLayout(t *testing.T) {
 				continue
 			}
 			rel := strings.TrimPrefix(imp, module)
-			if isLeaf && !contains(leaves, rel) {
+			if isLeaf && !contains(leaves, rel) && !strings.HasPrefix(rel, "proto/gen/") {
 				t.Errorf("%s imports %s: a leaf package imports no Fjord package but the leaves %v", p.ImportPath, imp, leaves)
 			}
 			if dep == top {
@@ -100,4 +102,30 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestNoReferenceOutsideRepo keeps the repository self-contained: no tracked file points a
+// reader at design notes or models outside it (they live in api-docs/ and proto/awsmodel).
+func TestNoReferenceOutsideRepo(t *testing.T) {
+	files, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	banned := []string{"../shared", "shared/aws-models", "DESIGN.md", "WIRE.md", "STYLE.md", "TOOLCHAIN.md"}
+	for _, f := range strings.Fields(string(files)) {
+		if strings.HasPrefix(f, "proto/gen/") || f == "layout_test.go" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || strings.IndexByte(string(b), 0) >= 0 {
+			continue
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, s := range banned {
+				if strings.Contains(line, s) {
+					t.Errorf("%s:%d refers to %s, outside the repository", f, i+1, s)
+				}
+			}
+		}
+	}
 }

@@ -673,7 +673,7 @@ func (c *client) get(ctx context.Context, rawURL, rawQuery string) error {
 }
 
 // escapeRFC3986 percent-encodes everything but A-Za-z0-9-_.~ with uppercase hex, as AWS
-// clients encode path labels (WIRE.md).
+// clients encode path labels (api-docs/wire.md).
 func escapeRFC3986(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

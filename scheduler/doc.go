@@ -5,8 +5,7 @@
 // the current workers, and returns a Plan: the complete desired worker set, the decisions that
 // lead there with their reasons, and the MCU each workload still lacks. It does no I/O and
 // keeps no state; the leader loop reads the snapshot from the store, applies the plan in one
-// transaction that re-checks versions, and recomputes on a conflict (STYLE.md, "Scheduling as
-// plans").
+// transaction that re-checks versions, and recomputes on a conflict.
 //
 // # Identity and epochs
 //

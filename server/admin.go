@@ -12,6 +12,7 @@ import (
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/server/agentgw"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/store"
 )
@@ -341,7 +342,7 @@ func toAdminWorker(w store.Worker, metrics map[string]store.WorkerMetricsRow) *a
 	current := w.AgentID != "" && w.Report.AgentID == w.AgentID && w.Report.Epoch == w.Epoch && w.Report.State != ""
 	if current {
 		out.State, out.Error, out.Restarts, out.ReportedTime = w.Report.State, w.Report.Error, int32(w.Report.Restarts), ts(w.Report.At)
-		var tasks []TaskReport
+		var tasks []agentgw.TaskReport
 		if err := json.Unmarshal(w.Report.Tasks, &tasks); err == nil {
 			for _, t := range tasks {
 				out.Tasks = append(out.Tasks, &adminv1.TaskState{TaskId: int32(t.TaskID), State: t.State, Error: t.Error})

@@ -42,6 +42,7 @@ const (
 	rtWorkerConfig  = "worker-configuration"
 	rtConnectorOp   = "connector-operation"
 	rtReplicator    = "replicator"
+	rtReplicatorOp  = "replicator-operation" // internal: replicator updates are no API resource
 	rtCluster       = "cluster"
 	kafkaConnectSvc = awsmodel.KafkaConnect
 )
@@ -333,7 +334,8 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := checkCapacity(req.Capacity, "capacity"); err != nil {
 		return nil, err
 	}
-	if _, err := checkConnectorConfiguration(req.GetConnectorConfiguration(), "connectorConfiguration"); err != nil {
+	if _, err := checkConnectorConfiguration(withRuntimeDefaults(req.GetConnectorConfiguration(), req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()),
+		"connectorConfiguration"); err != nil {
 		return nil, err
 	}
 	if !contains(KafkaConnectVersions, req.GetKafkaConnectVersion()) {
@@ -501,8 +503,15 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		if err := checkCapacity(newCap, "capacity"); err != nil {
 			return nil, err
 		}
-	} else if newClass, err = checkConnectorConfiguration(req.ConnectorConfiguration, "connectorConfiguration"); err != nil {
-		return nil, err
+	} else {
+		cur, err := c.connector(ctx, caller, arn, "connectorArn")
+		if err != nil {
+			return nil, err
+		}
+		if newClass, err = checkConnectorConfiguration(withRuntimeDefaults(req.ConnectorConfiguration,
+			cur.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()), "connectorConfiguration"); err != nil {
+			return nil, err
+		}
 	}
 
 	opARN := ARN{Partition: "aws", Service: kafkaConnectSvc, Region: caller.Region, Account: caller.AccountID,
@@ -777,6 +786,22 @@ func fillCapacityDefaults(c *kc.CapacityDescription) {
 	if c.AutoScaling.ScaleOutPolicy == nil {
 		c.AutoScaling.ScaleOutPolicy = &kc.ScaleOutPolicyDescription{CpuUtilizationPercentage: proto.Int32(80)}
 	}
+}
+
+// withRuntimeDefaults is a connector configuration as its tasks see it: MirrorMaker 2's
+// target.cluster.bootstrap.servers defaults to the connector's Kafka cluster, where the Connect
+// runtime writes a source connector's records (MSK Connect's MirrorMaker guides often leave it
+// out for that reason).
+func withRuntimeDefaults(conf map[string]string, kafkaCluster string) map[string]string {
+	if _, ok := conf["target.cluster.bootstrap.servers"]; ok || kafkaCluster == "" {
+		return conf
+	}
+	out := make(map[string]string, len(conf)+1)
+	for k, v := range conf {
+		out[k] = v
+	}
+	out["target.cluster.bootstrap.servers"] = kafkaCluster
+	return out
 }
 
 // checkConnectorConfiguration validates a connector configuration against the class registry

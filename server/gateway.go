@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -126,7 +125,7 @@ func parseQueryValue(fd protoreflect.FieldDescriptor, key, v string) (protorefle
 	return protoreflect.Value{}, apierr.BadRequest(key, "query parameter %s is not supported", key)
 }
 
-// writeError writes e in the form every AWS client reads (WIRE.md).
+// writeError writes e in the form every AWS client reads (api-docs/wire.md).
 func writeError(w http.ResponseWriter, e *apierr.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -223,17 +222,6 @@ func (s *Server) moveQueryToBody(r *http.Request, body []byte) ([]byte, error) {
 	return body, nil
 }
 
-// serviceOfPath says which service's signature a REST path needs ("" = either).
-func serviceOfPath(p string) string {
-	switch {
-	case strings.HasPrefix(p, "/v1/tags/"):
-		return ""
-	case strings.HasPrefix(p, "/replication/"), strings.HasPrefix(p, "/api/v2/clusters"), strings.HasPrefix(p, "/v1/clusters"):
-		return awsmodel.Kafka
-	}
-	return awsmodel.KafkaConnect
-}
-
 // restAuth reads and verifies each REST request before the gateway sees it.
 func (s *Server) restAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -252,9 +240,14 @@ func (s *Server) restAuth(next http.Handler) http.Handler {
 			writeError(w, sigvError(err))
 			return
 		}
-		if want := serviceOfPath(r.URL.EscapedPath()); want != "" && id.Service != want {
+		if want := s.serviceOfRequest(r); want != "" && id.Service != want {
 			writeError(w, apierr.New("InvalidSignatureException",
 				"Credential should be scoped to correct service: '%s'.", want))
+			return
+		}
+		if route, _, ok := routeOf(s.routes, r.Method, r.URL.EscapedPath()); ok && !route.served {
+			writeError(w, apierr.BadRequest("", "%s is an operation of the %s API that Fjord does not serve; see api-docs/operations.md for the operations it serves",
+				route.op, route.service))
 			return
 		}
 		body, err = s.moveQueryToBody(r, body)

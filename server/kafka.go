@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
@@ -305,6 +307,9 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 	if req.TopicReplication == nil && req.ConsumerGroupReplication == nil && req.LogDelivery == nil {
 		return nil, apierr.BadRequest("topicReplication", "UpdateReplicationInfo needs at least one of topicReplication, consumerGroupReplication and logDelivery")
 	}
+	if req.LogDelivery != nil && (req.TopicReplication != nil || req.ConsumerGroupReplication != nil) {
+		return nil, apierr.BadRequest("logDelivery", "logDelivery cannot be updated in the same request as topicReplication or consumerGroupReplication: update them in separate requests")
+	}
 	if t := req.TopicReplication; t != nil {
 		if err := checkPatterns(t.TopicsToReplicate, "topicReplication.topicsToReplicate"); err != nil {
 			return nil, err
@@ -321,10 +326,21 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 			return nil, err
 		}
 	}
-	updated, err := s.st.Replicators.Update(ctx, caller.AccountID, caller.Region, arn, store.UpdateOptions{ExpectVersion: req.GetCurrentVersion()},
+	a, _ := ParseARN(arn)
+	op := &store.Operation{ARN: ARN{Partition: "aws", Service: kafkaSvc, Region: caller.Region, Account: caller.AccountID,
+		ResourceType: rtReplicatorOp, Resource: a.Name() + "/" + uuid.NewString()}.String(),
+		ConnectorARN: arn, AccountID: caller.AccountID, State: "UPDATE_IN_PROGRESS", Replicator: true}
+	// The new replication info is stored here, with the operation that brings it to the
+	// workers (replicatorupdate.go) and the UPDATING state, in one transaction: a refused
+	// update writes nothing.
+	updated, err := s.st.Replicators.Update(ctx, caller.AccountID, caller.Region, arn,
+		store.UpdateOptions{ExpectVersion: req.GetCurrentVersion(), Operation: op},
 		func(r *store.Resource) error {
-			if r.State == stateDeleting || r.State == stateFailed {
+			switch r.State {
+			case stateDeleting, stateFailed:
 				return apierr.BadRequest("replicatorArn", "replicator %s is %s and cannot be updated", arn, r.State)
+			case stateUpdating:
+				return apierr.BadRequest("replicatorArn", "replicator %s is UPDATING: a previous update is still being applied; retry once it is RUNNING", arn)
 			}
 			d, err := replicatorDescription(r)
 			if err != nil {
@@ -351,6 +367,7 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 			if info == nil {
 				return apierr.BadRequest("sourceKafkaClusterArn", "the replicator has no replication from %s to %s", refs[src].alias, refs[dst].alias)
 			}
+			before := proto.Clone(info)
 			if t := req.TopicReplication; t != nil {
 				// startingPosition and topicNameConfiguration cannot change: they are not in the
 				// update shape and stay as they are.
@@ -364,10 +381,21 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 				info.ConsumerGroupReplication.ConsumerGroupsToExclude = g.ConsumerGroupsToExclude
 			}
 			if req.LogDelivery != nil {
-				d.LogDelivery = req.LogDelivery
+				d.LogDelivery = req.LogDelivery // stored only: Fjord delivers no replicator logs yet
 			}
 			d.CreationTime, d.CurrentVersion, d.ReplicatorState, d.StateInfo, d.Tags = nil, nil, nil, nil, nil
 			r.Doc = encodeDoc(d)
+			st := replicatorUpdate{
+				// Only the replication info reaches the workers' task configurations.
+				Restart:  !proto.Equal(before, info),
+				Creating: r.State == stateCreating,
+			}
+			if op.Doc, err = json.Marshal(st); err != nil {
+				return err
+			}
+			if !st.Creating {
+				r.State, r.StateCode, r.StateMessage = stateUpdating, "", ""
+			}
 			return nil
 		})
 	if err != nil {

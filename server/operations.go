@@ -52,8 +52,12 @@ func newOperationSteps(opType string) []*kc.ConnectorOperationStep {
 	return steps
 }
 
-// advanceOperation is the scheduler's OperationFunc.
+// advanceOperation is the scheduler's OperationFunc, for connector operations and (in
+// replicatorupdate.go) replicator updates.
 func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs scheduler.OpObservation, now time.Time) (*store.OpChange, error) {
+	if op.Replicator {
+		return s.advanceReplicatorUpdate(op, r, obs, now)
+	}
 	desc, err := operationDescription(op)
 	if err != nil {
 		return nil, err

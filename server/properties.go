@@ -89,7 +89,7 @@ func unescapeProperty(s string) string {
 	return b.String()
 }
 
-// Worker-configuration keys MSK Connect refuses: it owns them (DESIGN.md §2).
+// Worker-configuration keys MSK Connect refuses: it owns them (api-docs/README.md, "Errors").
 var (
 	forbiddenWorkerPrefixes = []string{"access.control.", "admin.", "client.", "connect.", "inter.worker.", "internal.",
 		"listeners.https.", "metrics.", "rest.", "sasl.", "security.", "socket.", "ssl.", "topic.tracking.", "worker."}

@@ -29,6 +29,7 @@ import (
 	kafkav1 "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	kafkaconnectv1 "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/scheduler"
+	"github.com/fjord-io/fjord/server/agentgw"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/server/sigv4"
@@ -74,7 +75,8 @@ type Config struct {
 	AutoscaleCooldown time.Duration
 	// UpdateValidation is how long a connector's workers must run an update's target before
 	// the operation completes; default 10s. UpdateTimeout bounds an update step and a
-	// rollback; default 5m.
+	// rollback, and how long a replicator stays UPDATING with workers that do not settle;
+	// default 5m.
 	UpdateValidation, UpdateTimeout time.Duration
 	// ReplicatorDelivery is the replicators' default delivery guarantee, DeliveryExactlyOnce
 	// (the default, "") or DeliveryAtLeastOnce; a replicator's fjord:delivery tag overrides it.
@@ -153,14 +155,14 @@ type Server struct {
 	kcValid *validate.Validator
 	kValid  *validate.Validator
 
-	bodyQueries  []bodyQuery
-	metrics      *apiMetrics
-	fleetMetrics *fleetMetrics
-	agents       *agentGateway
-	leader       *scheduler.Leader
-	shapes       sync.Map // ARN@version → scheduler.Shape
-	shapeCount   atomic.Int64
-	secrets      *secrets
+	bodyQueries []bodyQuery
+	routes      []modelRoute
+	metrics     *apiMetrics
+	agents      *agentgw.Gateway
+	leader      *scheduler.Leader
+	shapes      sync.Map // ARN@version → scheduler.Shape
+	shapeCount  atomic.Int64
+	secrets     *secrets
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -193,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 		kcValid:     validate.New(awsmodel.MustLoad(awsmodel.KafkaConnect)),
 		kValid:      validate.New(awsmodel.MustLoad(awsmodel.Kafka)),
 		bodyQueries: bodyQueries(),
+		routes:      modelRoutes(),
 		kick:        make(chan struct{}, 1),
 		ready:       make(chan struct{}),
 		secrets:     newSecrets(cfg.SecretsDir, cfg.SecretsEndpoint),
@@ -203,8 +206,10 @@ func New(cfg Config) (*Server, error) {
 		MaxSkew:  cfg.MaxSkew,
 	})
 	s.metrics = newAPIMetrics(cfg.Registry)
-	s.fleetMetrics = newFleetMetrics(cfg.Registry, cfg.Store.Workers, s.log)
-	s.agents = &agentGateway{s: s, conns: map[string]*agentConn{}}
+	s.agents = agentgw.New(agentgw.Config{
+		Store: cfg.Store, ServerID: cfg.ID, Token: cfg.AgentToken, HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
+		TaskSpecsFunc: s.taskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
+	})
 	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
 		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.workloadShape, Logger: cfg.Logger,
 		OnReconcile: s.metrics.observeReconcile,
@@ -277,7 +282,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); s.leader.Run(loopCtx) }()
 	go func() {
 		defer s.wg.Done()
-		_ = s.st.Listen(loopCtx, func(_, agentID string) { s.agents.wakeAgent(agentID) }, store.NotifyAgents)
+		_ = s.st.Listen(loopCtx, func(_, agentID string) { s.agents.Wake(agentID) }, store.NotifyAgents)
 	}()
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
 	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()

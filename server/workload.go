@@ -128,7 +128,7 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		var out []*agentv1.TaskSpec
 		for _, id := range ids {
 			conf := map[string]string{"name": d.GetConnectorName()}
-			for k, v := range d.ConnectorConfiguration {
+			for k, v := range withRuntimeDefaults(d.ConnectorConfiguration, d.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()) {
 				conf[k] = v
 			}
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,

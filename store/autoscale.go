@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,8 +30,8 @@ type AutoscaleState struct {
 	Reason      string
 }
 
-// OpChange is a connector operation's progress, applied with a plan: the operation's new state
-// and documents, and optionally the connector's new description (Doc/Secret) and state.
+// OpChange is an operation's progress, applied with a plan: the operation's new state and
+// documents, and optionally the workload's new description (Doc/Secret) and state.
 type OpChange struct {
 	Op *Operation
 	// Table and ARN name the connector. Doc and Secret, when Doc is non-nil, replace its
@@ -39,6 +41,8 @@ type OpChange struct {
 	ARN         string
 	Doc, Secret []byte
 	State       string
+	// StateCode and StateMessage explain State (e.g. why a replicator update ends FAILED).
+	StateCode, StateMessage string
 	// Restart bumps the epoch of every worker of the workload, so that each restarts with
 	// the new description and the scheduler can tell reports of the new one from the old.
 	Restart bool
@@ -134,23 +138,43 @@ func (s *Store) AutoscaleStates(ctx context.Context) (map[string]AutoscaleState,
 	return out, nil
 }
 
-// ActiveOperations lists the connector operations that have not ended, oldest first.
+// ActiveOperations lists the operations that have not ended, connector operations and
+// replicator updates alike, oldest first.
 func (s *Store) ActiveOperations(ctx context.Context) ([]*Operation, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+operationCols+` FROM connector_operations
-		WHERE state IN ('PENDING', 'UPDATE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY created_at, arn`)
-	if err != nil {
-		return nil, interpret(err)
-	}
-	defer rows.Close()
 	var out []*Operation
-	for rows.Next() {
-		op, err := s.scanOperation(rows)
+	for _, src := range []struct {
+		query      string
+		replicator bool
+	}{
+		{`SELECT ` + operationCols + ` FROM connector_operations
+			WHERE state IN ('PENDING', 'UPDATE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY created_at, arn`, false},
+		{`SELECT ` + replicatorOperationCols + ` FROM replicator_operations
+			WHERE state IN ('PENDING', 'UPDATE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS') ORDER BY created_at, arn`, true},
+	} {
+		rows, err := s.pool.Query(ctx, src.query)
 		if err != nil {
-			return nil, err
+			return nil, interpret(err)
 		}
-		out = append(out, op)
+		for rows.Next() {
+			op, err := s.scanOperationOf(rows, src.replicator)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, op)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, interpret(err)
+		}
 	}
-	return out, interpret(rows.Err())
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ARN < out[j].ARN
+	})
+	return out, nil
 }
 
 // applyExtras applies a plan's autoscaler states and operation changes inside its
@@ -171,14 +195,8 @@ func (s *Store) applyExtras(ctx context.Context, tx pgx.Tx, p Plan, touched map[
 	}
 	for _, c := range p.Ops {
 		if c.Op != nil {
-			c.Op.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-			sealed, err := s.sealer.Seal(c.Op.Secret, "connector_operations:"+c.Op.ARN)
-			if err != nil {
+			if err := s.writeOperation(ctx, tx, c.Op); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE connector_operations SET state=$2, doc=$3, secret=$4, updated_at=$5 WHERE arn=$1`,
-				c.Op.ARN, c.Op.State, c.Op.Doc, sealed, c.Op.UpdatedAt); err != nil {
-				return interpret(err)
 			}
 		}
 		if c.Table == nil {
@@ -197,8 +215,8 @@ func (s *Store) applyExtras(ctx context.Context, tx pgx.Tx, p Plan, touched map[
 			}
 		}
 		if c.State != "" {
-			if _, err := tx.Exec(ctx, `UPDATE `+c.Table.table+` SET state = $2, state_code = '', state_message = '', updated_at = now()
-				WHERE arn = $1 AND state <> 'DELETING'`, c.ARN, c.State); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE `+c.Table.table+` SET state = $2, state_code = $3, state_message = $4, updated_at = now()
+				WHERE arn = $1 AND state <> 'DELETING'`, c.ARN, c.State, c.StateCode, c.StateMessage); err != nil {
 				return interpret(err)
 			}
 		}

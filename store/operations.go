@@ -6,12 +6,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Operation is a connector operation (UpdateConnector): its public description (Doc) and its
-// sealed origin/target configurations (Secret).
+// Operation is a workload operation the scheduler's leader carries out: a connector operation
+// (UpdateConnector) with its public description (Doc) and its sealed origin/target
+// configurations (Secret), or — Replicator set — a replicator update (UpdateReplicationInfo),
+// whose Doc is private progress. Both kinds are listed by ActiveOperations and advanced through
+// Plan.Ops alike.
 type Operation struct {
-	ARN          string
+	ARN string
+	// ConnectorARN is the workload the operation changes: a connector, or a replicator when
+	// Replicator is set.
 	ConnectorARN string
 	AccountID    string
 	State        string
@@ -19,9 +25,23 @@ type Operation struct {
 	Secret       []byte
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Replicator: the operation changes a replicator (table replicator_operations).
+	Replicator bool
 }
 
-const operationCols = `arn, connector_arn, account_id, state, doc, secret, created_at, updated_at`
+// table is where the operation is kept.
+func (op *Operation) table() string {
+	if op.Replicator {
+		return "replicator_operations"
+	}
+	return "connector_operations"
+}
+
+const (
+	operationCols = `arn, connector_arn, account_id, state, doc, secret, created_at, updated_at`
+	// replicatorOperationCols reads replicator_operations into the same columns.
+	replicatorOperationCols = `arn, replicator_arn, account_id, state, doc, secret, created_at, updated_at`
+)
 
 func (s *Store) insertOperation(ctx context.Context, tx pgx.Tx, op *Operation) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -29,27 +49,55 @@ func (s *Store) insertOperation(ctx context.Context, tx pgx.Tx, op *Operation) e
 		op.CreatedAt = now
 	}
 	op.UpdatedAt = now
-	sealed, err := s.sealer.Seal(op.Secret, "connector_operations:"+op.ARN)
+	sealed, err := s.sealer.Seal(op.Secret, op.table()+":"+op.ARN)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO connector_operations (`+operationCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+	cols := operationCols
+	if op.Replicator {
+		cols = replicatorOperationCols
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO `+op.table()+` (`+cols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
 		op.ARN, op.ConnectorARN, op.AccountID, op.State, op.Doc, sealed, op.CreatedAt, op.UpdatedAt)
 	return interpret(err)
 }
 
 func (s *Store) scanOperation(row pgx.Row) (*Operation, error) {
-	var op Operation
+	return s.scanOperationOf(row, false)
+}
+
+func (s *Store) scanOperationOf(row pgx.Row, replicator bool) (*Operation, error) {
+	op := Operation{Replicator: replicator}
 	var sealed []byte
 	if err := row.Scan(&op.ARN, &op.ConnectorARN, &op.AccountID, &op.State, &op.Doc, &sealed, &op.CreatedAt, &op.UpdatedAt); err != nil {
 		return nil, interpret(err)
 	}
-	secret, err := s.sealer.Open(sealed, "connector_operations:"+op.ARN)
+	secret, err := s.sealer.Open(sealed, op.table()+":"+op.ARN)
 	if err != nil {
-		return nil, fmt.Errorf("open connector operation %s: %w", op.ARN, err)
+		return nil, fmt.Errorf("open %s %s: %w", op.table(), op.ARN, err)
 	}
 	op.Secret = secret
 	return &op, nil
+}
+
+// writeOperation rewrites an operation's state and documents (in tx, or on the pool).
+func (s *Store) writeOperation(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, op *Operation) error {
+	op.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	sealed, err := s.sealer.Seal(op.Secret, op.table()+":"+op.ARN)
+	if err != nil {
+		return err
+	}
+	tag, err := q.Exec(ctx, `UPDATE `+op.table()+` SET state=$2, doc=$3, secret=$4, updated_at=$5 WHERE arn=$1`,
+		op.ARN, op.State, op.Doc, sealed, op.UpdatedAt)
+	if err != nil {
+		return interpret(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // Operation returns a connector operation of the caller's account.
@@ -87,18 +135,24 @@ func (s *Store) Operations(ctx context.Context, connectorARN string, after *Oper
 
 // OperationUpdate rewrites an operation's state and documents.
 func (s *Store) OperationUpdate(ctx context.Context, op *Operation) error {
-	op.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	sealed, err := s.sealer.Seal(op.Secret, "connector_operations:"+op.ARN)
+	return s.writeOperation(ctx, s.pool, op)
+}
+
+// ReplicatorOperations lists a replicator's updates, newest first.
+func (s *Store) ReplicatorOperations(ctx context.Context, replicatorARN string) ([]*Operation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+replicatorOperationCols+` FROM replicator_operations
+		WHERE replicator_arn = $1 ORDER BY created_at DESC, arn DESC`, replicatorARN)
 	if err != nil {
-		return err
+		return nil, interpret(err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE connector_operations SET state=$2, doc=$3, secret=$4, updated_at=$5 WHERE arn=$1`,
-		op.ARN, op.State, op.Doc, sealed, op.UpdatedAt)
-	if err != nil {
-		return interpret(err)
+	defer rows.Close()
+	var out []*Operation
+	for rows.Next() {
+		op, err := s.scanOperationOf(rows, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, op)
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return out, interpret(rows.Err())
 }

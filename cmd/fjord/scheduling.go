@@ -18,7 +18,7 @@ func (s *scheduling) register(f *flags) {
 	f.str(&s.window, "autoscale-window", "", "1m", "how long a workload's average CPU utilization must stay beyond a scaling threshold before a worker is added or removed")
 	f.str(&s.cooldown, "autoscale-cooldown", "", "2m", "least time between two scaling steps of one workload")
 	f.str(&s.validation, "update-validation", "", "10s", "how long a connector's workers must run an update before the operation completes")
-	f.str(&s.timout, "update-timeout", "", "5m", "how long an update step or a rollback may take before it fails")
+	f.str(&s.timout, "update-timeout", "", "5m", "how long a connector update step or rollback may take before it fails (a replicator update: before it ends RUNNING unsettled)")
 	f.str(&s.delivery, "replicator-delivery", "", server.DeliveryExactlyOnce,
 		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
 }

@@ -150,6 +150,7 @@ func connectorInput(name, pluginARN string) *kafkaconnect.CreateConnectorInput {
 		Capacity:      &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
 		ConnectorConfiguration: map[string]string{
 			"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "1",
+			"source.cluster.bootstrap.servers": "127.0.0.1:9092", "target.cluster.bootstrap.servers": "127.0.0.1:9093",
 		},
 		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
 			BootstrapServers: aws.String("127.0.0.1:9092"), Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}},
@@ -196,7 +197,8 @@ func TestAccountIsolation(t *testing.T) {
 		_, err := okc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: &a.connectorARN})
 		notFound(t, "DescribeConnector", err)
 		_, err = okc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{ConnectorArn: &a.connectorARN, CurrentVersion: &a.connectorVersion,
-			ConnectorConfiguration: map[string]string{"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "9"}})
+			ConnectorConfiguration: map[string]string{"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "9",
+				"source.cluster.bootstrap.servers": "127.0.0.1:9092", "target.cluster.bootstrap.servers": "127.0.0.1:9093"}})
 		notFound(t, "UpdateConnector", err)
 		_, err = okc.DeleteConnector(ctx, &kafkaconnect.DeleteConnectorInput{ConnectorArn: &a.connectorARN, CurrentVersion: &a.connectorVersion})
 		notFound(t, "DeleteConnector", err)

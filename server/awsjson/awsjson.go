@@ -1,5 +1,5 @@
 // Package awsjson encodes and decodes Fjord's API messages in the JSON that AWS's rest-json
-// clients speak (WIRE.md): member names are the AWS wire names (the proto json_name), integers
+// clients speak (api-docs/wire.md): member names are the AWS wire names (the proto json_name), integers
 // and longs are JSON numbers (protojson would write int64 as a string, which the Go SDK
 // rejects), timestamps are RFC 3339 strings with a zone, unset members are omitted. Decoding is
 // strict about types and names the offending member by its full path, so that a client's
@@ -273,17 +273,20 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-// Marshal encodes m in AWS JSON.
+// Marshal encodes m, an operation's output, in AWS JSON. The output's own list members are
+// written even when empty ("connectors": []), as AWS writes them: clients index them without a
+// check (boto3's resp["connectors"]). Maps and nested members are written when set (a
+// capacity update's operation has no connector configurations at all).
 func Marshal(m proto.Message) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(512)
-	if err := encodeMessage(&b, m.ProtoReflect()); err != nil {
+	if err := encodeMessage(&b, m.ProtoReflect(), true); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
 
-func encodeMessage(b *bytes.Buffer, msg protoreflect.Message) error {
+func encodeMessage(b *bytes.Buffer, msg protoreflect.Message, top bool) error {
 	if !msg.IsValid() {
 		b.WriteString("{}")
 		return nil
@@ -293,7 +296,7 @@ func encodeMessage(b *bytes.Buffer, msg protoreflect.Message) error {
 	first := true
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if !msg.Has(fd) {
+		if !msg.Has(fd) && !(top && fd.IsList()) {
 			continue
 		}
 		if !first {
@@ -357,7 +360,7 @@ func encodeValue(b *bytes.Buffer, fd protoreflect.FieldDescriptor, v protoreflec
 			writeString(b, ts.AsTime().UTC().Format("2006-01-02T15:04:05.000Z"))
 			return nil
 		}
-		return encodeMessage(b, v.Message())
+		return encodeMessage(b, v.Message(), false)
 	}
 	return encodeScalar(b, fd, v)
 }

@@ -74,7 +74,7 @@ func (f fixtures) bases() map[string][]body {
 			"connectorName":                    name,
 			"connectorDescription":             "a connector",
 			"capacity":                         capacity,
-			"connectorConfiguration":           body{"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "1"},
+			"connectorConfiguration":           body{"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector", "tasks.max": "1", "source.cluster.bootstrap.servers": "127.0.0.1:9092", "target.cluster.bootstrap.servers": "127.0.0.1:9093"},
 			"kafkaCluster":                     cluster,
 			"kafkaClusterClientAuthentication": body{"authenticationType": "NONE"},
 			"kafkaClusterEncryptionInTransit":  body{"encryptionType": "TLS"},
@@ -200,7 +200,7 @@ func modelCases(t *testing.T, bases map[string][]body) []tcase {
 	return out
 }
 
-// handCases are the rules beyond the model (DESIGN.md §2 and the handlers) and bodies that are
+// handCases are the rules beyond the model (api-docs/README.md, "Errors", and the handlers) and bodies that are
 // not valid JSON objects.
 func handCases(bases map[string][]body, f fixtures) []tcase {
 	var out []tcase
@@ -265,6 +265,15 @@ func handCases(bases map[string][]body, f fixtures) []tcase {
 	for _, v := range []string{"0", "-1", "abc", "1.5", "2x", "0x10", ""} {
 		edit(cc, 0, fmt.Sprintf("tasks.max %q", v), path{"connectorConfiguration", "tasks.max"}, v, "connectorConfiguration", "tasks.max")
 	}
+	// The class registry's validation (workers/catalog): the key is named, nothing is stored.
+	edit(cc, 0, "unknown connector.class", path{"connectorConfiguration", "connector.class"}, "com.acme.NoSuchConnector", "connectorConfiguration", "connector.class", "com.acme.NoSuchConnector")
+	edit(cc, 0, "topics not a regex", path{"connectorConfiguration", "topics"}, "orders(", "connectorConfiguration", "topics")
+	edit(cc, 0, "emit.heartbeats.enabled not a boolean", path{"connectorConfiguration", "emit.heartbeats.enabled"}, "yes", "emit.heartbeats.enabled")
+	edit(cc, 0, "same aliases", path{"connectorConfiguration", "target.cluster.alias"}, "source", "target.cluster.alias")
+	edit(cc, 0, "no target bootstrap", path{"connectorConfiguration", "target.cluster.bootstrap.servers"}, "", "target.cluster.bootstrap.servers")
+	edit(cc, 0, "unknown key.converter", path{"connectorConfiguration", "key.converter"}, "com.acme.AvroConverter", "key.converter", "com.acme.AvroConverter")
+	edit(cc, 0, "unknown transform", path{"connectorConfiguration", "transforms"}, "route", "transforms.route.type")
+	edit(cc, 0, "exactly.once.support bad", path{"connectorConfiguration", "exactly.once.support"}, "always", "exactly.once.support")
 	edit(cc, 0, "unknown kafkaConnectVersion", path{"kafkaConnectVersion"}, "9.9.9", "kafkaConnectVersion")
 	edit(cc, 0, "empty kafkaConnectVersion", path{"kafkaConnectVersion"}, "", "kafkaConnectVersion")
 	for _, v := range []string{"", "b-1", "b-1:", ":9092", "b-1:port", "b-1:0", "b-1:70000", "b-1:9092,", "b-1:9092,b-2"} {

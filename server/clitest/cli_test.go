@@ -435,7 +435,7 @@ func TestKafkaConnectCLI(t *testing.T) {
 			r := aws.run("kafkaconnect", "create-connector",
 				"--connector-name", name,
 				"--capacity", "provisionedCapacity={mcuCount=1,workerCount=1}",
-				"--connector-configuration", "connector.class=org.apache.kafka.connect.mirror.MirrorHeartbeatConnector,tasks.max=1",
+				"--connector-configuration", "connector.class=org.apache.kafka.connect.mirror.MirrorHeartbeatConnector,tasks.max=1,source.cluster.bootstrap.servers=127.0.0.1:9092,target.cluster.bootstrap.servers=127.0.0.1:9093",
 				"--kafka-cluster", "apacheKafkaCluster={bootstrapServers=127.0.0.1:9092,vpc={subnets=[subnet-1]}}",
 				"--kafka-cluster-client-authentication", "authenticationType=NONE",
 				"--kafka-cluster-encryption-in-transit", "encryptionType=PLAINTEXT",
@@ -616,11 +616,11 @@ func TestKafkaConnectCLI(t *testing.T) {
 		t.Errorf("list-connector-operations types = %v, want %v", opTypes, want)
 	}
 
-	// ---- errors: another account, an unknown ARN ----
+	// ---- errors: another account, an unknown ARN; its empty list is [] (botocore sees the key) ----
 	other := newCLI(t, env, servertest.OtherAccess, servertest.OtherSecret)
 	other.fail("NotFoundException", "kafkaconnect", "describe-connector", "--connector-arn", connARN)
 	otherList := other.ok("kafkaconnect", "list-connectors")
-	if n := len(otherList.items(t, "connectors")); n != 0 {
+	if n := len(otherList.list(t, "connectors")); n != 0 {
 		t.Errorf("the other account lists %d connectors, want 0", n)
 	}
 	missing := strings.Replace(connARN, "/orders-mirror/", "/no-such-connector/", 1)
@@ -808,7 +808,7 @@ func TestReplicatorCLI(t *testing.T) {
 	rs.eq(t, "KafkaClustersSummary.1.KafkaClusterAlias", "target")
 	rs.eq(t, "ReplicationInfoSummaryList", []any{map[string]any{"SourceKafkaClusterAlias": "source", "TargetKafkaClusterAlias": "target"}})
 	rs.recent(t, "CreationTime")
-	if n := len(aws.ok("kafka", "list-replicators", "--replicator-name-filter", "nothing-like-it").items(t, "Replicators")); n != 0 {
+	if n := len(aws.ok("kafka", "list-replicators", "--replicator-name-filter", "nothing-like-it").list(t, "Replicators")); n != 0 {
 		t.Errorf("a filter matching nothing listed %d replicators", n)
 	}
 

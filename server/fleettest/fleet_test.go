@@ -5,6 +5,7 @@ package fleettest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -262,19 +263,35 @@ func TestConnectorLifecycleOnAnAgent(t *testing.T) {
 	})
 }
 
-func TestUnknownConnectorClassFails(t *testing.T) {
+// TestUnknownConnectorClassRefused: a class no engine runs is refused at CreateConnector with
+// the class registry's message, and nothing is stored (it used to be accepted and FAILED a
+// reconcile later). The scheduler still fails a stored workload whose class is unknown
+// (scheduler's decide table tests).
+func TestUnknownConnectorClassRefused(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
 	kc := env.KafkaConnect()
-	arn := createConnector(t, kc, activePlugin(t, env, kc), "jdbc", "io.confluent.connect.jdbc.JdbcSourceConnector", 1, 1, 1)
-	servertest.Eventually(t, 10*time.Second, "FAILED", func() bool {
-		return describe(t, kc, arn).ConnectorState == kctypes.ConnectorStateFailed
+	plugin := activePlugin(t, env, kc)
+	_, err := kc.CreateConnector(context.Background(), &kafkaconnect.CreateConnectorInput{
+		ConnectorName:          aws.String("jdbc"),
+		KafkaConnectVersion:    aws.String("3.7.x"),
+		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
+		ConnectorConfiguration: map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector", "tasks.max": "1"},
+		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
+			BootstrapServers: aws.String("127.0.0.1:29092"), Vpc: &kctypes.Vpc{Subnets: []string{"local"}}}},
+		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeNone},
+		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
+		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
+		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord"),
 	})
-	d := describe(t, kc, arn)
-	if aws.ToString(d.StateDescription.Code) != "UNKNOWN_CONNECTOR_CLASS" ||
-		!strings.Contains(aws.ToString(d.StateDescription.Message), "io.confluent.connect.jdbc.JdbcSourceConnector") ||
-		!strings.Contains(aws.ToString(d.StateDescription.Message), source) {
-		t.Fatalf("state description: %v", d.StateDescription)
+	var bad *kctypes.BadRequestException
+	if !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "connector.class") ||
+		!strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") || !strings.Contains(bad.ErrorMessage(), source) {
+		t.Fatalf("CreateConnector with an unknown class: %v", err)
+	}
+	l, err := kc.ListConnectors(context.Background(), &kafkaconnect.ListConnectorsInput{})
+	if err != nil || len(l.Connectors) != 0 {
+		t.Fatalf("connectors after the refusal: %v, %v", l, err)
 	}
 }
 

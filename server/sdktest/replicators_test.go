@@ -243,7 +243,8 @@ func listReplicatorPages(t *testing.T, c *kafka.Client, in *kafka.ListReplicator
 
 // TestUpdateReplicationInfo: currentVersion travels in the body; a fresh one applies the change
 // and changes the version, a stale one, an invalid regex or a cluster outside kafkaClusters is
-// refused and changes nothing; startingPosition cannot change.
+// refused and changes nothing, as is logDelivery in the same request as topic or group changes
+// (MSK takes them separately); startingPosition cannot change.
 func TestUpdateReplicationInfo(t *testing.T) {
 	t.Parallel()
 	f := start(t)
@@ -265,9 +266,9 @@ func TestUpdateReplicationInfo(t *testing.T) {
 		},
 	})).get(t)
 	eq(t, "update arn", aws.ToString(out.ReplicatorArn), arn)
-	if out.ReplicatorState == "" {
-		t.Error("update returned no replicatorState")
-	}
+	// Nothing runs yet (no agents here): a CREATING replicator takes the new info and goes on
+	// creating (a RUNNING one goes UPDATING: server/fleettest, cmd/fjord).
+	eq(t, "update state", out.ReplicatorState, kt.ReplicatorStateCreating)
 	v1 := describeReplicator(t, f.k, arn)
 	if aws.ToString(v1.CurrentVersion) == aws.ToString(v0.CurrentVersion) {
 		t.Error("currentVersion did not change")
@@ -320,8 +321,15 @@ func TestUpdateReplicationInfo(t *testing.T) {
 			in.SourceKafkaClusterArn, in.TargetKafkaClusterArn = dst, src
 		}, "no replication"},
 		{"nothing to update", v1.CurrentVersion, func(in *kafka.UpdateReplicationInfoInput) { in.TopicReplication = nil }, "topicReplication"},
+		{"logDelivery with topicReplication", v1.CurrentVersion, func(in *kafka.UpdateReplicationInfoInput) {
+			in.LogDelivery = &kt.LogDelivery{ReplicatorLogDelivery: &kt.ReplicatorLogDelivery{
+				CloudWatchLogs: &kt.ReplicatorCloudWatchLogs{Enabled: aws.Bool(true), LogGroup: aws.String("g")}}}
+		}, "logDelivery"},
 	} {
-		wantErr[*kt.BadRequestException](t, update(f.k, tc.version, tc.mut), 400, tc.want)
+		e := wantErr[*kt.BadRequestException](t, update(f.k, tc.version, tc.mut), 400, tc.want)
+		if tc.name == "logDelivery with topicReplication" && aws.ToString(e.InvalidParameter) != "logDelivery" {
+			t.Errorf("%s: invalidParameter %q, want logDelivery", tc.name, aws.ToString(e.InvalidParameter))
+		}
 	}
 	sameOutput(t, "replicator after refused updates", v1, describeReplicator(t, f.k, arn))
 

@@ -44,7 +44,7 @@ type seen struct {
 }
 
 // testServer answers as Fjord's REST face would: 200 {} for a verified
-// request, the refusal in WIRE.md's error form otherwise. It records what it
+// request, the refusal in api-docs/wire.md's error form otherwise. It records what it
 // saw.
 type testServer struct {
 	*httptest.Server
@@ -114,7 +114,7 @@ func wantRefusal(t *testing.T, err error, code string) *Error {
 }
 
 // labelEscape percent-encodes s as the SDKs encode a path label: everything
-// but RFC 3986 unreserved characters, with uppercase hex (WIRE.md).
+// but RFC 3986 unreserved characters, with uppercase hex (api-docs/wire.md).
 func labelEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

@@ -1,5 +1,5 @@
 // Package agent is `fjord agent`: it offers MCU capacity to a Fjord server over the agent
-// protocol (fjord.agent.v1.AgentGateway, DESIGN.md §3), runs every worker the server assigns as
+// protocol (fjord.agent.v1.AgentGateway, api-docs/architecture.md), runs every worker the server assigns as
 // a child process (`fjord worker`, package workers/runtime), and reports their status and
 // metrics. It knows the control plane only through that stream.
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // TaskMetrics is where a task reports its data flow and health. Every method is safe for
@@ -154,63 +155,6 @@ var WorkloadLabels = []string{"workload_name", "workload_arn", "worker_id"}
 // dimension, with Fjord's fixed names rather than the aliases).
 const ClusterLabel = "cluster"
 
-// workloadMetric is one per-worker metric under an MSK metric name (fjord_ + snake_case), read
-// from WorkerMetrics. The names and meanings match the server's fleet metrics.
-type workloadMetric struct {
-	name, help string
-	// read returns the value; nil for per-cluster metrics, which readClusters returns.
-	read         func(*agentv1.WorkerMetrics) float64
-	readClusters func(*agentv1.WorkerMetrics) [clusters]float64
-	// counter metrics are counts since the worker started (Prometheus counters); the others
-	// gauges.
-	counter bool
-	// resource metrics come from the OS (measured by the agent), the others from the worker.
-	resource bool
-}
-
-var workloadMetricDefs = []workloadMetric{
-	{name: "fjord_cpu_utilization", help: "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }, resource: true},
-	{name: "fjord_memory_utilization", help: "MemoryUtilization: worker resident memory ÷ (MCU × 4 GiB), percent.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }, resource: true},
-	{name: "fjord_replicator_throughput", help: "ReplicatorThroughput: records replicated per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
-	{name: "fjord_replicator_bytes_in_per_sec", help: "ReplicatorBytesInPerSec: bytes replicated per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }},
-	{name: "fjord_source_record_poll_rate", help: "SourceRecordPollRate: records read from the source per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPolledPerSecond }},
-	{name: "fjord_source_record_write_rate", help: "SourceRecordWriteRate: records written to the target (and acknowledged) per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
-	{name: "fjord_message_lag", help: "MessageLag: records not yet replicated (source end offset − next offset).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }},
-	{name: "fjord_replication_latency", help: "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }},
-	{name: "fjord_running_task_count", help: "RunningTaskCount: tasks running on the worker.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }},
-	{name: "fjord_errored_task_count", help: "ErroredTaskCount: tasks in error on the worker.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }},
-	{name: "fjord_worker_count", help: "WorkerCount: 1 per worker (sum over a workload's workers to count them).",
-		read: func(*agentv1.WorkerMetrics) float64 { return 1 }},
-	{name: "fjord_topic_count", help: "TopicCount: distinct source topics the worker's tasks replicate (own a partition of).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Topics) }},
-	{name: "fjord_consumer_group_count", help: "ConsumerGroupCount: consumer groups the worker's checkpoint tasks replicate (after the groups filter).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ConsumerGroups) }},
-	{name: "fjord_replicator_failure", help: "ReplicatorFailure: task runs that ended in an error (restarted or failed permanently), since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ReplicatorFailures) }, counter: true},
-	{name: "fjord_auth_error", help: "AuthError: authentication and authorization failures with either cluster, since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.AuthErrors) }, counter: true},
-	{name: "fjord_consumer_group_offset_sync_failure", help: "ConsumerGroupOffsetSyncFailure: failed commits of translated offsets to target groups, since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.OffsetSyncFailures) }, counter: true},
-	{name: "fjord_kafka_cluster_ping_success_count", help: "KafkaClusterPingSuccessCount: metadata requests completed with the cluster, since the worker started.",
-		readClusters: func(m *agentv1.WorkerMetrics) [clusters]float64 {
-			return [clusters]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
-		}, counter: true},
-	{name: "fjord_throttle_time", help: "ThrottleTime: longest broker throttle time of the cluster during the latest interval, milliseconds.",
-		readClusters: func(m *agentv1.WorkerMetrics) [clusters]float64 {
-			return [clusters]float64{m.SourceThrottleMs, m.TargetThrottleMs}
-		}},
-}
-
 // WorkloadGauges are the per-worker metrics under MSK's metric names, labelled WorkloadLabels
 // (plus ClusterLabel for the per-cluster ones) and read from the latest WorkerMetrics of each
 // worker. A worker registers the flow metrics for itself; an agent registers all of them (with
@@ -218,7 +162,7 @@ var workloadMetricDefs = []workloadMetric{
 // worker started are exposed as counters, which restart at 0 with the worker process.
 type WorkloadGauges struct {
 	reg   prometheus.Registerer
-	defs  []workloadMetric
+	defs  []catalog.Metric
 	descs []*prometheus.Desc
 
 	mu     sync.Mutex
@@ -229,16 +173,16 @@ type WorkloadGauges struct {
 // fjord_memory_utilization, which only the agent can measure.
 func NewWorkloadGauges(reg prometheus.Registerer, withResources bool) (*WorkloadGauges, error) {
 	g := &WorkloadGauges{reg: reg, latest: map[[3]string]*agentv1.WorkerMetrics{}}
-	for _, d := range workloadMetricDefs {
-		if d.resource && !withResources {
+	for _, d := range catalog.WorkerMetrics {
+		if d.Resource && !withResources {
 			continue
 		}
 		labels := WorkloadLabels
-		if d.readClusters != nil {
+		if d.ReadClusters != nil {
 			labels = append(slices.Clone(WorkloadLabels), ClusterLabel)
 		}
 		g.defs = append(g.defs, d)
-		g.descs = append(g.descs, prometheus.NewDesc(d.name, d.help, labels, nil))
+		g.descs = append(g.descs, prometheus.NewDesc(d.Name, d.Help, labels, nil))
 	}
 	if err := reg.Register(g); err != nil {
 		return nil, err
@@ -277,14 +221,14 @@ func (g *WorkloadGauges) Collect(ch chan<- prometheus.Metric) {
 	for k, m := range g.latest {
 		for i, d := range g.defs {
 			typ := prometheus.GaugeValue
-			if d.counter {
+			if d.Counter {
 				typ = prometheus.CounterValue
 			}
-			if d.readClusters == nil {
-				ch <- prometheus.MustNewConstMetric(g.descs[i], typ, d.read(m), k[0], k[1], k[2])
+			if d.ReadClusters == nil {
+				ch <- prometheus.MustNewConstMetric(g.descs[i], typ, d.Read(m), k[0], k[1], k[2])
 				continue
 			}
-			for c, v := range d.readClusters(m) {
+			for c, v := range d.ReadClusters(m) {
 				ch <- prometheus.MustNewConstMetric(g.descs[i], typ, v, k[0], k[1], k[2], Cluster(c).String())
 			}
 		}

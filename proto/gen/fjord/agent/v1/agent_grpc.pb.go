@@ -26,7 +26,7 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AgentGateway is how data-plane agents talk to the control plane (DESIGN.md §3). It is
+// AgentGateway is how data-plane agents talk to the control plane (api-docs/architecture.md, "Agent gateway"). It is
 // level-triggered: the server sends an agent its whole desired worker set, stamped with a
 // generation, whenever that set changes; the agent converges to it and reports what it
 // actually runs. Any server replica can hold any agent's stream: desired state lives in
@@ -66,7 +66,7 @@ type AgentGateway_ConnectClient = grpc.BidiStreamingClient[AgentMessage, ServerM
 // All implementations must embed UnimplementedAgentGatewayServer
 // for forward compatibility.
 //
-// AgentGateway is how data-plane agents talk to the control plane (DESIGN.md §3). It is
+// AgentGateway is how data-plane agents talk to the control plane (api-docs/architecture.md, "Agent gateway"). It is
 // level-triggered: the server sends an agent its whole desired worker set, stamped with a
 // generation, whenever that set changes; the agent converges to it and reports what it
 // actually runs. Any server replica can hold any agent's stream: desired state lives in

@@ -1,10 +1,11 @@
-package server
+package agentgw
 
 import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ import (
 	"github.com/fjord-io/fjord/store"
 )
 
-// agentGateway serves the agents' streams (fjord.agent.v1.AgentGateway). Any replica can hold
+// Gateway serves the agents' streams (fjord.agent.v1.AgentGateway). Any replica can hold
 // any agent's stream: the desired set is read from Postgres and a NOTIFY on store.NotifyAgents
 // (payload: the agent id) wakes the stream that must resend it.
 //
@@ -30,9 +31,10 @@ import (
 // agent reports) and a sender (the only one that calls stream.Send) woken through conn.wake.
 // The registry conns maps agent ids to the conn of this replica; a newer stream of the same
 // agent replaces and closes the older one.
-type agentGateway struct {
+type Gateway struct {
 	agentv1.UnimplementedAgentGatewayServer
-	s *Server
+	cfg Config
+	log *slog.Logger
 
 	mu    sync.Mutex
 	conns map[string]*agentConn
@@ -51,8 +53,9 @@ func (c *agentConn) poke() {
 	}
 }
 
-// wakeAgent wakes the stream of one agent ("" = every agent) on this replica.
-func (g *agentGateway) wakeAgent(id string) {
+// Wake wakes the stream of one agent ("" = every agent) on this replica: its desired set
+// changed (a NOTIFY on store.NotifyAgents carries the id).
+func (g *Gateway) Wake(id string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if id == "" {
@@ -66,12 +69,40 @@ func (g *agentGateway) wakeAgent(id string) {
 	}
 }
 
+// Config is what a Gateway needs.
+type Config struct {
+	// Store holds agents, workers and workloads. Required.
+	Store *store.Store
+	// ServerID names this replica in the agents table and the Welcome.
+	ServerID string
+	// Token is the join token agents present ("authorization: Bearer …"); "" accepts none.
+	Token string
+	// HeartbeatInterval and LeaseTTL are told to agents in the Welcome.
+	HeartbeatInterval, LeaseTTL time.Duration
+	// TaskSpecsFunc builds the task specifications of a worker: the given task ids of the
+	// workload, numbered among count tasks. Required.
+	TaskSpecsFunc func(ctx context.Context, kind string, r *store.Resource, ids []int, count int) ([]*agentv1.TaskSpec, error)
+	// Metrics receives the workers' metrics lines. Required.
+	Metrics *Metrics
+	// Logger gets the gateway's log lines.
+	Logger *slog.Logger
+}
+
+// New returns a Gateway; register it on a gRPC server.
+func New(cfg Config) *Gateway {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{cfg: cfg, log: log, conns: map[string]*agentConn{}}
+}
+
 // helloTimeout bounds the wait for an agent's first message.
 const helloTimeout = 10 * time.Second
 
 // Connect implements the agent stream.
-func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
-	s := g.s
+func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
+	cfg := g.cfg
 	ctx := stream.Context()
 	if err := g.authorize(ctx); err != nil {
 		return err
@@ -98,7 +129,7 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 	if hello == nil || hello.AgentId == "" || hello.McuCapacity < 0 {
 		return status.Error(codes.InvalidArgument, "the first message must be Hello with agent_id and mcu_capacity")
 	}
-	log := s.log.With("agent_id", hello.AgentId)
+	log := g.log.With("agent_id", hello.AgentId)
 	// session names this stream in the agents row, so that its end (recorded below) cannot
 	// mark a newer stream of the same agent disconnected.
 	session := uuid.NewString()
@@ -106,8 +137,8 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		address = p.Addr.String()
 	}
-	if err := s.st.AgentHello(ctx, store.Agent{ID: hello.AgentId, MCUCapacity: int(hello.McuCapacity), Version: hello.Version,
-		Labels: hello.Labels, ServerID: s.id, Address: address, Session: session}); err != nil {
+	if err := cfg.Store.AgentHello(ctx, store.Agent{ID: hello.AgentId, MCUCapacity: int(hello.McuCapacity), Version: hello.Version,
+		Labels: hello.Labels, ServerID: cfg.ServerID, Address: address, Session: session}); err != nil {
 		log.Error("record agent hello", "error", err)
 		return status.Error(codes.Unavailable, "could not record the agent")
 	}
@@ -134,14 +165,14 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 		// The stream's context is gone: record its end on a short context of its own.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer dcancel()
-		if err := s.st.AgentDisconnected(dctx, conn.id, session); err != nil {
+		if err := cfg.Store.AgentDisconnected(dctx, conn.id, session); err != nil {
 			log.Warn("record agent disconnect", "error", err)
 		}
 		log.Info("agent stream closed")
 	}()
 
 	if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{
-		HeartbeatInterval: durationpb.New(s.cfg.HeartbeatInterval), LeaseTtl: durationpb.New(s.cfg.LeaseTTL), ServerId: s.id,
+		HeartbeatInterval: durationpb.New(cfg.HeartbeatInterval), LeaseTtl: durationpb.New(cfg.LeaseTTL), ServerId: cfg.ServerID,
 	}}}); err != nil {
 		return err
 	}
@@ -160,7 +191,7 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 		}
 		switch msg := m.Msg.(type) {
 		case *agentv1.AgentMessage_Heartbeat:
-			if err := s.st.AgentHeartbeat(ctx, conn.id, msg.Heartbeat.AppliedGeneration); err != nil && ctx.Err() == nil {
+			if err := cfg.Store.AgentHeartbeat(ctx, conn.id, msg.Heartbeat.AppliedGeneration); err != nil && ctx.Err() == nil {
 				log.Warn("record heartbeat", "error", err)
 			}
 		case *agentv1.AgentMessage_WorkerStatus:
@@ -172,16 +203,16 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 			if wm.At != nil {
 				at = wm.At.AsTime()
 			}
-			if err := s.st.WorkerMetricsPut(ctx, wm.WorkerId, "", conn.id, at, b); err != nil && ctx.Err() == nil {
+			if err := cfg.Store.WorkerMetricsPut(ctx, wm.WorkerId, "", conn.id, at, b); err != nil && ctx.Err() == nil {
 				log.Warn("record worker metrics", "worker_id", wm.WorkerId, "error", err)
 			}
-			if err := s.st.WorkerSamplePut(ctx, wm.WorkerId, wm.Epoch, at, wm.CpuUtilization, wm.MemoryUtilization); err != nil && ctx.Err() == nil {
+			if err := cfg.Store.WorkerSamplePut(ctx, wm.WorkerId, wm.Epoch, at, wm.CpuUtilization, wm.MemoryUtilization); err != nil && ctx.Err() == nil {
 				log.Warn("record worker utilization sample", "worker_id", wm.WorkerId, "error", err)
 			}
-			s.fleetMetrics.observe(conn.id, wm)
+			cfg.Metrics.observe(conn.id, wm)
 		case *agentv1.AgentMessage_Goodbye:
 			log.Info("agent draining", "reason", msg.Goodbye.Reason)
-			if err := s.st.AgentGoodbye(ctx, conn.id); err != nil && ctx.Err() == nil {
+			if err := cfg.Store.AgentGoodbye(ctx, conn.id); err != nil && ctx.Err() == nil {
 				log.Warn("record goodbye", "error", err)
 			}
 		case *agentv1.AgentMessage_Hello:
@@ -191,16 +222,16 @@ func (g *agentGateway) Connect(stream agentv1.AgentGateway_ConnectServer) error 
 }
 
 // report records a worker's status.
-func (g *agentGateway) report(ctx context.Context, agentID string, ws *agentv1.WorkerStatus) {
+func (g *Gateway) report(ctx context.Context, agentID string, ws *agentv1.WorkerStatus) {
 	tasks, _ := json.Marshal(taskReports(ws.Tasks))
 	st := strings.TrimPrefix(ws.State.String(), "WORKER_STATE_")
-	if err := g.s.st.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
+	if err := g.cfg.Store.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
 		AgentID: agentID, State: st, Epoch: ws.Epoch, Tasks: tasks, Error: ws.Error, Restarts: int(ws.Restarts),
 	}); err != nil && ctx.Err() == nil {
-		g.s.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
+		g.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
 	}
 	// A report may complete a rebalance (fjord_rebalance_completed_total) or end a worker.
-	g.s.fleetMetrics.refreshAfterReport(ctx)
+	g.cfg.Metrics.refreshAfterReport(ctx)
 }
 
 // TaskReport is how a task's reported status is kept (workers.reported_tasks).
@@ -222,7 +253,7 @@ func taskReports(ts []*agentv1.TaskStatus) []TaskReport {
 // safety net for lost notifications).
 const resyncInterval = 5 * time.Second
 
-func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway_ConnectServer, conn *agentConn) error {
+func (g *Gateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway_ConnectServer, conn *agentConn) error {
 	sent := int64(-1)
 	// sentSpecs are the worker specs this stream last sent, by worker id: a worker whose
 	// specification cannot be built now keeps its last one (see desired).
@@ -230,16 +261,16 @@ func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway
 	t := time.NewTicker(resyncInterval)
 	defer t.Stop()
 	for {
-		gen, workers, err := g.s.st.AgentDesired(ctx, conn.id)
+		gen, workers, err := g.cfg.Store.AgentDesired(ctx, conn.id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			g.s.log.Warn("read desired workers", "agent_id", conn.id, "error", err)
+			g.log.Warn("read desired workers", "agent_id", conn.id, "error", err)
 		} else if gen != sent {
 			msg, err := g.desired(ctx, gen, workers, sentSpecs)
 			if err != nil {
-				g.s.log.Error("build desired workers", "agent_id", conn.id, "error", err)
+				g.log.Error("build desired workers", "agent_id", conn.id, "error", err)
 			} else {
 				if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Desired{Desired: msg}}); err != nil {
 					return err
@@ -261,13 +292,13 @@ func (g *agentGateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway
 // — leaving it out would stop it — or, if none was sent, is left out until it can be built:
 // one workload's trouble never holds back the rest of the agent's desired set. sent is
 // updated with what the message holds.
-func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.Worker, sent map[string]*agentv1.WorkerSpec) (*agentv1.DesiredWorkers, error) {
+func (g *Gateway) desired(ctx context.Context, gen int64, workers []store.Worker, sent map[string]*agentv1.WorkerSpec) (*agentv1.DesiredWorkers, error) {
 	out := &agentv1.DesiredWorkers{Generation: gen}
 	next := make(map[string]*agentv1.WorkerSpec, len(workers))
 	for _, w := range workers {
-		table := g.s.st.Connectors
-		if w.WorkloadKind == KindReplicator {
-			table = g.s.st.Replicators
+		table := g.cfg.Store.Connectors
+		if w.WorkloadKind == "replicator" {
+			table = g.cfg.Store.Replicators
 		}
 		r, err := table.ByARN(ctx, w.WorkloadARN)
 		if errors.Is(err, store.ErrNotFound) {
@@ -276,10 +307,10 @@ func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.W
 		if err != nil {
 			return nil, err
 		}
-		tasks, err := g.s.taskSpecs(ctx, w.WorkloadKind, r, w.Tasks, w.TaskCount)
+		tasks, err := g.cfg.TaskSpecsFunc(ctx, w.WorkloadKind, r, w.Tasks, w.TaskCount)
 		if err != nil {
 			prev := sent[w.ID]
-			g.s.log.Warn("cannot build a worker's tasks; it keeps its last specification", "worker_id", w.ID,
+			g.log.Warn("cannot build a worker's tasks; it keeps its last specification", "worker_id", w.ID,
 				"workload_arn", w.WorkloadARN, "kept", prev != nil, "error", err)
 			if prev != nil {
 				out.Workers = append(out.Workers, prev)
@@ -287,7 +318,7 @@ func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.W
 			}
 			continue
 		}
-		g.s.fleetMetrics.name(w.ID, r.Name, w.WorkloadARN)
+		g.cfg.Metrics.name(w.ID, r.Name, w.WorkloadARN)
 		spec := &agentv1.WorkerSpec{
 			WorkerId: w.ID, WorkloadArn: w.WorkloadARN, WorkloadName: r.Name, WorkloadKind: w.WorkloadKind,
 			Epoch: w.Epoch, Mcu: int32(w.MCU), Tasks: tasks,
@@ -301,13 +332,16 @@ func (g *agentGateway) desired(ctx context.Context, gen int64, workers []store.W
 }
 
 // authorize checks the agent's join token.
-func (g *agentGateway) authorize(ctx context.Context) error {
-	token := g.s.cfg.AgentToken
+func (g *Gateway) authorize(ctx context.Context) error {
+	token := g.cfg.Token
 	if token == "" {
 		return status.Error(codes.PermissionDenied, "this server accepts no agents (no --agent-token)")
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	got := strings.TrimPrefix(first(md.Get("authorization")), "Bearer ")
+	var got string
+	if v := md.Get("authorization"); len(v) > 0 {
+		got = strings.TrimPrefix(v[0], "Bearer ")
+	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 		return status.Error(codes.Unauthenticated, "invalid agent token")
 	}

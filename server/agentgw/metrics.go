@@ -1,4 +1,4 @@
-package server
+package agentgw
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
-// fleetMetrics exposes, on the server's /metrics, the latest metrics every agent connected to
+// Metrics exposes, on the server's /metrics, the latest metrics every agent connected to
 // this replica reported for its workers, under MSK's metric names (fjord_ + snake_case), with
 // workload_name, workload_arn, worker_id and agent_id labels (and cluster for the per-cluster
 // ones). Series of a worker that stopped reporting disappear after staleAfter.
@@ -24,7 +25,7 @@ import (
 // derives from the workers table, which every replica reads: fjord_worker_count and
 // fjord_rebalance_completed_total. Every replica reports the same values; aggregate them
 // across replicas with max, not sum.
-type fleetMetrics struct {
+type Metrics struct {
 	// workersFunc reads the workers table; nil leaves the per-workload metrics empty.
 	workersFunc func(context.Context) ([]store.Worker, error)
 	log         *slog.Logger
@@ -39,6 +40,7 @@ type fleetMetrics struct {
 	workers map[string]fleetSample
 	// names maps worker ids to their workload (filled when desired sets are sent).
 	names map[string][2]string
+	defs  []catalog.Metric
 	descs []*prometheus.Desc
 
 	// Per workload ARN, from the latest read of the workers table.
@@ -62,75 +64,28 @@ const staleAfter = time.Minute
 // workersReadTimeout bounds the read of the workers table a scrape makes.
 const workersReadTimeout = 2 * time.Second
 
-// fleetMetric is one per-worker metric, read from WorkerMetrics as the worker's own
-// (workers/runtime's workloadMetricDefs, which this list follows name for name).
-type fleetMetric struct {
-	name, help string
-	read       func(*agentv1.WorkerMetrics) float64
-	// readClusters, set instead of read, returns the source and target values of a metric
-	// labelled cluster="source"/"target".
-	readClusters func(*agentv1.WorkerMetrics) [2]float64
-	// counter: a count since the worker process started (restarts at 0 with it).
-	counter bool
-}
-
-var fleetMetricDefs = []fleetMetric{
-	{name: "fjord_cpu_utilization", help: "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }},
-	{name: "fjord_memory_utilization", help: "MemoryUtilization: worker memory ÷ (MCU × 4 GiB), percent.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }},
-	{name: "fjord_replicator_throughput", help: "ReplicatorThroughput: records replicated per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
-	{name: "fjord_replicator_bytes_in_per_sec", help: "ReplicatorBytesInPerSec: bytes replicated per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }},
-	{name: "fjord_message_lag", help: "MessageLag: records not yet replicated (source end offset − next offset).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }},
-	{name: "fjord_replication_latency", help: "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }},
-	{name: "fjord_running_task_count", help: "RunningTaskCount: tasks running on the worker.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }},
-	{name: "fjord_errored_task_count", help: "ErroredTaskCount: tasks in error on the worker.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }},
-	{name: "fjord_source_record_poll_rate", help: "SourceRecordPollRate: records read from the source per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPolledPerSecond }},
-	{name: "fjord_source_record_write_rate", help: "SourceRecordWriteRate: records written to the target (and acknowledged) per second.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
-	{name: "fjord_topic_count", help: "TopicCount: distinct source topics the worker's tasks replicate (own a partition of).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Topics) }},
-	{name: "fjord_consumer_group_count", help: "ConsumerGroupCount: consumer groups the worker's checkpoint tasks replicate (after the groups filter).",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ConsumerGroups) }},
-	{name: "fjord_replicator_failure", help: "ReplicatorFailure: task runs that ended in an error (restarted or failed permanently), since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ReplicatorFailures) }, counter: true},
-	{name: "fjord_auth_error", help: "AuthError: authentication and authorization failures with either cluster, since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.AuthErrors) }, counter: true},
-	{name: "fjord_consumer_group_offset_sync_failure", help: "ConsumerGroupOffsetSyncFailure: failed commits of translated offsets to target groups, since the worker started.",
-		read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.OffsetSyncFailures) }, counter: true},
-	{name: "fjord_kafka_cluster_ping_success_count", help: "KafkaClusterPingSuccessCount: metadata requests completed with the cluster, since the worker started.",
-		readClusters: func(m *agentv1.WorkerMetrics) [2]float64 {
-			return [2]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
-		}, counter: true},
-	{name: "fjord_throttle_time", help: "ThrottleTime: longest broker throttle time of the cluster during the worker's latest interval, milliseconds.",
-		readClusters: func(m *agentv1.WorkerMetrics) [2]float64 { return [2]float64{m.SourceThrottleMs, m.TargetThrottleMs} }},
-}
-
-var clusterNames = [2]string{"source", "target"}
-
-func newFleetMetrics(reg prometheus.Registerer, workersFunc func(context.Context) ([]store.Worker, error), log *slog.Logger) *fleetMetrics {
+// NewMetrics registers the fleet metrics on reg; workersFunc reads the workers table (for the
+// per-workload worker count and rebalances).
+func NewMetrics(reg prometheus.Registerer, workersFunc func(context.Context) ([]store.Worker, error), log *slog.Logger) *Metrics {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &fleetMetrics{
+	f := &Metrics{
 		workersFunc: workersFunc, log: log,
 		workers: map[string]fleetSample{}, names: map[string][2]string{},
 		workerN: map[string]int{}, assignment: map[string]string{}, rebalances: map[string]float64{}, workloads: map[string]struct{}{},
 	}
 	perWorker := []string{"workload_name", "workload_arn", "worker_id", "agent_id"}
-	for _, d := range fleetMetricDefs {
+	for _, d := range catalog.WorkerMetrics {
+		if d.PerWorker {
+			continue // the server derives fjord_worker_count per workload (below)
+		}
+		f.defs = append(f.defs, d)
 		labels := perWorker
-		if d.readClusters != nil {
+		if d.ReadClusters != nil {
 			labels = append(slices.Clone(perWorker), "cluster")
 		}
-		f.descs = append(f.descs, prometheus.NewDesc(d.name, d.help, labels, nil))
+		f.descs = append(f.descs, prometheus.NewDesc(d.Name, d.Help, labels, nil))
 	}
 	perWorkload := []string{"workload_name", "workload_arn"}
 	f.workerCountDesc = prometheus.NewDesc("fjord_worker_count",
@@ -142,13 +97,13 @@ func newFleetMetrics(reg prometheus.Registerer, workersFunc func(context.Context
 	return f
 }
 
-func (f *fleetMetrics) observe(agentID string, m *agentv1.WorkerMetrics) {
+func (f *Metrics) observe(agentID string, m *agentv1.WorkerMetrics) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.workers[m.WorkerId] = fleetSample{agentID: agentID, m: m, at: time.Now()}
 }
 
-func (f *fleetMetrics) name(workerID, workloadName, workloadARN string) {
+func (f *Metrics) name(workerID, workloadName, workloadARN string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.names[workerID] = [2]string{workloadName, workloadARN}
@@ -156,7 +111,7 @@ func (f *fleetMetrics) name(workerID, workloadName, workloadARN string) {
 
 // refreshAfterReport is refresh for the agent streams: at most once a second, and never
 // waiting for a read in progress (the stream's receive loop must not queue behind it).
-func (f *fleetMetrics) refreshAfterReport(ctx context.Context) {
+func (f *Metrics) refreshAfterReport(ctx context.Context) {
 	if !f.refreshMu.TryLock() {
 		return
 	}
@@ -171,7 +126,7 @@ func (f *fleetMetrics) refreshAfterReport(ctx context.Context) {
 }
 
 // refresh reads the workers table and updates the per-workload metrics from it.
-func (f *fleetMetrics) refresh(ctx context.Context) {
+func (f *Metrics) refresh(ctx context.Context) {
 	if f.workersFunc == nil {
 		return
 	}
@@ -195,7 +150,7 @@ func (f *fleetMetrics) refresh(ctx context.Context) {
 // once, the workload's first one included; an assignment already complete when the replica
 // first reads the table is not counted. Assignments that start and complete between two reads
 // (reads happen on every status report this replica receives and on every scrape) count once.
-func (f *fleetMetrics) observeWorkers(rows []store.Worker) {
+func (f *Metrics) observeWorkers(rows []store.Worker) {
 	type state struct {
 		n        int
 		settled  bool
@@ -248,7 +203,7 @@ func (f *fleetMetrics) observeWorkers(rows []store.Worker) {
 }
 
 // Describe implements prometheus.Collector.
-func (f *fleetMetrics) Describe(ch chan<- *prometheus.Desc) {
+func (f *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range f.descs {
 		ch <- d
 	}
@@ -257,7 +212,7 @@ func (f *fleetMetrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (f *fleetMetrics) Collect(ch chan<- prometheus.Metric) {
+func (f *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), workersReadTimeout)
 	f.refresh(ctx)
 	cancel()
@@ -270,23 +225,31 @@ func (f *fleetMetrics) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		n := f.names[id]
-		for i, d := range fleetMetricDefs {
+		for i, d := range f.defs {
 			typ := prometheus.GaugeValue
-			if d.counter {
+			if d.Counter {
 				typ = prometheus.CounterValue
 			}
-			if d.readClusters == nil {
-				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, d.read(s.m), n[0], n[1], id, s.agentID)
+			if d.ReadClusters == nil {
+				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, d.Read(s.m), n[0], n[1], id, s.agentID)
 				continue
 			}
-			for c, v := range d.readClusters(s.m) {
-				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, v, n[0], n[1], id, s.agentID, clusterNames[c])
+			for c, v := range d.ReadClusters(s.m) {
+				ch <- prometheus.MustNewConstMetric(f.descs[i], typ, v, n[0], n[1], id, s.agentID, catalog.ClusterValues[c])
 			}
 		}
 	}
 	for arn := range f.workloads {
-		a, _ := ParseARN(arn)
-		ch <- prometheus.MustNewConstMetric(f.workerCountDesc, prometheus.GaugeValue, float64(f.workerN[arn]), a.Name(), arn)
-		ch <- prometheus.MustNewConstMetric(f.rebalanceDesc, prometheus.CounterValue, f.rebalances[arn], a.Name(), arn)
+		name := workloadName(arn)
+		ch <- prometheus.MustNewConstMetric(f.workerCountDesc, prometheus.GaugeValue, float64(f.workerN[arn]), name, arn)
+		ch <- prometheus.MustNewConstMetric(f.rebalanceDesc, prometheus.CounterValue, f.rebalances[arn], name, arn)
 	}
+}
+
+// workloadName is the name in a workload ARN (arn:aws:<service>:<region>:<account>:<type>/<name>/<id>).
+func workloadName(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	_, rest, _ := strings.Cut(parts[len(parts)-1], "/")
+	name, _, _ := strings.Cut(rest, "/")
+	return name
 }

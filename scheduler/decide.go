@@ -1,0 +1,522 @@
+package scheduler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
+)
+
+// The leader's reconcile is read → decide → apply. Read (leader.go) gathers a view of the
+// store and derives every workload's shape; decide (this file) turns the view into a plan
+// without I/O, logging or state of its own; apply writes the plan and logs its decisions.
+
+// view is what one reconcile read: the whole input of decide.
+type view struct {
+	now       time.Time
+	agents    []store.Agent
+	workers   []store.Worker
+	workloads []workloadView
+	// ops is each connector's oldest active operation, by connector ARN.
+	ops map[string]*store.Operation
+	// scales are the autoscaler's standing decisions, by workload ARN.
+	scales map[string]store.AutoscaleState
+	// util is each workload's utilization over the last autoscale window.
+	util map[string]store.Utilization
+}
+
+// workloadView is a workload resource with its table, kind and shape.
+type workloadView struct {
+	kind  string
+	table *store.Resources
+	r     *store.Resource
+	// shape is derived only for workloads that are neither DELETING nor FAILED. noShape says
+	// it could not be derived (read logged why): the workload is not planned, so its workers
+	// stop, and its state is left as it is.
+	shape   Shape
+	noShape bool
+}
+
+// memo is what the leader remembers between reconciles so that a standing condition is one
+// event, not one per reconcile.
+type memo struct {
+	// desc is the unplaceable reason last recorded, by workload ARN.
+	desc map[string]string
+	// withheld is the withheld-tasks reason last recorded, by worker ID.
+	withheld map[string]string
+}
+
+func newMemo() memo { return memo{desc: map[string]string{}, withheld: map[string]string{}} }
+
+// update applies the changes a verdict asks the memo to remember ("" forgets an entry).
+func (m memo) update(ch memo) {
+	for k, v := range ch.desc {
+		if v == "" {
+			delete(m.desc, k)
+		} else {
+			m.desc[k] = v
+		}
+	}
+	for k, v := range ch.withheld {
+		m.withheld[k] = v
+	}
+}
+
+// verdict is what decide returns.
+type verdict struct {
+	// plan is what to apply, without its term; empty when nothing changes.
+	plan store.Plan
+	// again: plan holds only operation steps that replace a connector's description or
+	// restart its workers; the leader applies them on their own and reads again, so that the
+	// next plan sees the new shape and epochs.
+	again bool
+	// remember is what the memo must remember once the plan is applied ("" forgets).
+	remember memo
+	// opErrors are the errors of the operation function, for the log.
+	opErrors []opError
+}
+
+// opError is an operation function's failure to advance an operation.
+type opError struct {
+	workloadARN, operationARN string
+	err                       error
+}
+
+// empty reports whether p changes nothing.
+func empty(p store.Plan) bool {
+	return len(p.Workers) == 0 && len(p.Stop) == 0 && len(p.States) == 0 && len(p.Remove) == 0 && len(p.Events) == 0 &&
+		len(p.Autoscale) == 0 && len(p.Ops) == 0
+}
+
+// decide is the leader's pure core. From a view, the memo of the conditions already recorded,
+// the autoscaler's tuning and the operation function (nil leaves operations alone), it decides
+// workloads' failures and autoscaling, advances their operations, plans their workers
+// (Reconcile, then the task handoff) and derives their lifecycle states.
+func decide(v *view, seen memo, scale AutoscaleConfig, advance OperationFunc) verdict {
+	d := newDecider(v, seen, scale, advance)
+	for _, w := range v.workloads {
+		d.workload(w)
+	}
+	if len(d.structural) > 0 {
+		return verdict{plan: store.Plan{Ops: d.structural, Events: opEvents(d.structural)}, again: true, opErrors: d.out.opErrors}
+	}
+	plan := Reconcile(d.snap)
+	placedOK := d.workers(plan)
+	d.lifecycle(plan, placedOK)
+	p := &d.out.plan
+	p.Events = append(p.Events, opEvents(p.Ops)...)
+	sort.Strings(p.Stop)
+	return d.out
+}
+
+// decider holds one decide's inputs, indexes and partial result.
+type decider struct {
+	v       *view
+	seen    memo
+	scale   AutoscaleConfig
+	advance OperationFunc
+
+	byWorkload map[string][]store.Worker // current rows (stopping ones too) by workload
+	current    map[string]store.Worker   // current rows by worker ID
+	alive      map[string]bool           // agents holding a lease
+	snap       Snapshot                  // Reconcile's input, filled by workload
+
+	kinds      map[string]string
+	failing    map[string]bool  // workloads that fail in this plan
+	taskCount  map[string]int   // planned workloads' task counts
+	shapes     map[string]Shape // planned workloads' shapes (after autoscaling)
+	structural []store.OpChange
+	out        verdict
+}
+
+func newDecider(v *view, seen memo, scale AutoscaleConfig, advance OperationFunc) *decider {
+	d := &decider{v: v, seen: seen, scale: scale, advance: advance,
+		byWorkload: map[string][]store.Worker{}, current: map[string]store.Worker{}, alive: map[string]bool{},
+		kinds: map[string]string{}, failing: map[string]bool{}, taskCount: map[string]int{}, shapes: map[string]Shape{},
+		out: verdict{remember: newMemo()}}
+	for _, a := range v.agents {
+		d.snap.Agents = append(d.snap.Agents, Agent{ID: a.ID, MCU: a.MCUCapacity, Alive: a.State != store.AgentDead,
+			Draining: a.State == store.AgentDraining})
+		d.alive[a.ID] = a.State != store.AgentDead
+	}
+	for _, w := range v.workers {
+		d.byWorkload[w.WorkloadARN] = append(d.byWorkload[w.WorkloadARN], w)
+		d.current[w.ID] = w
+		if !w.Stopping {
+			d.snap.Workers = append(d.snap.Workers, Worker{ID: w.ID, WorkloadARN: w.WorkloadARN, Ordinal: w.Ordinal,
+				AgentID: w.AgentID, Epoch: w.Epoch, MCU: w.MCU, Tasks: w.Tasks})
+		}
+	}
+	return d
+}
+
+// op is the workload's active operation, if operations are advanced.
+func (d *decider) op(arn string) *store.Operation {
+	if d.advance == nil {
+		return nil
+	}
+	return d.v.ops[arn]
+}
+
+// step advances op, recording the operation function's error.
+func (d *decider) step(op *store.Operation, r *store.Resource, obs OpObservation) *store.OpChange {
+	ch, err := d.advance(op, r, obs, d.v.now)
+	if err != nil {
+		d.out.opErrors = append(d.out.opErrors, opError{workloadARN: r.ARN, operationARN: op.ARN, err: err})
+		return nil
+	}
+	return ch
+}
+
+// workload decides one workload before placement: its operation step, autoscaling, failure,
+// or its entry in the placement snapshot.
+func (d *decider) workload(w workloadView) {
+	r, p := w.r, &d.out.plan
+	d.kinds[r.ARN] = w.kind
+	if r.State == "DELETING" || r.State == "FAILED" {
+		d.inactive(w)
+		return // not listed: its workers stop
+	}
+	if w.noShape {
+		return
+	}
+	sh, op := w.shape, d.op(r.ARN)
+	if sh.FailCode == "" {
+		sh = d.autoscale(r.ARN, sh, op != nil)
+	}
+	if op != nil {
+		d.operation(w, sh, op)
+		if sh.FailCode != "" {
+			return // a failed target is the operation's to roll back
+		}
+	}
+	code, msg := sh.FailCode, sh.FailMessage
+	if code == "" && op == nil {
+		code, msg = permanentFailure(d.byWorkload[r.ARN])
+	}
+	if code != "" {
+		d.failing[r.ARN] = true
+		p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "FAILED", StateCode: code, StateMessage: msg, From: r.State})
+		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "failed", Reason: code + ": " + msg})
+		return
+	}
+	// Stopping rows are not in the snapshot, but their epochs are: a re-created worker must
+	// not reuse the epoch its stopping predecessor (same id) still reports.
+	var floor int64
+	for _, row := range d.byWorkload[r.ARN] {
+		floor = max(floor, row.Epoch)
+	}
+	d.taskCount[r.ARN] = sh.Tasks
+	d.shapes[r.ARN] = sh
+	d.snap.Workloads = append(d.snap.Workloads, Workload{ARN: r.ARN, Workers: sh.Workers, MCU: sh.MCU, Tasks: sh.Tasks, EpochFloor: floor})
+}
+
+// inactive decides a DELETING or FAILED workload: its operation is told so, and a failed
+// workload's autoscale state is dropped.
+func (d *decider) inactive(w workloadView) {
+	r, p := w.r, &d.out.plan
+	if op := d.op(r.ARN); op != nil {
+		if ch := d.step(op, r, OpObservation{Waiting: "the connector is " + r.State}); ch != nil {
+			ch.Table, ch.ARN, ch.Doc, ch.State, ch.Restart = nil, r.ARN, nil, "", false
+			p.Ops = append(p.Ops, *ch)
+		}
+	}
+	if sc, ok := d.v.scales[r.ARN]; ok && r.State == "FAILED" {
+		p.Autoscale = append(p.Autoscale, store.AutoscaleState{WorkloadARN: sc.WorkloadARN, Workers: -1})
+	}
+}
+
+// autoscale returns the shape to place for an autoscaled workload (its worker and task count
+// chosen by the autoscaler), recording the autoscaler's step; a workload that stopped being
+// autoscaled loses its autoscale state.
+func (d *decider) autoscale(arn string, sh Shape, busy bool) Shape {
+	p := &d.out.plan
+	if sh.Autoscale == nil {
+		if _, ok := d.v.scales[arn]; ok {
+			p.Autoscale = append(p.Autoscale, store.AutoscaleState{WorkloadARN: arn, Workers: -1})
+		}
+		return sh
+	}
+	sc, known := d.v.scales[arn]
+	sc.WorkloadARN = arn
+	u, hasU := d.v.util[arn]
+	running := sh // the shape the workers were placed for: the recorded count
+	if known {
+		running.Workers = sc.Workers
+		if sh.Autoscale.TasksFor != nil {
+			running.Tasks = sh.Autoscale.TasksFor(sc.Workers)
+		}
+	}
+	n, change := autoscaleStep(d.scale, d.v.now, autoscaleInput{policy: *sh.Autoscale, state: sc, known: known,
+		util: u, hasUtil: hasU, settled: settled(d.byWorkload[arn], running).Settled, busy: busy})
+	if change != nil {
+		p.Autoscale = append(p.Autoscale, *change)
+		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: arn, Kind: "autoscale", Reason: change.Reason})
+	}
+	sh.Workers = n
+	if sh.Autoscale.TasksFor != nil {
+		sh.Tasks = sh.Autoscale.TasksFor(n)
+	}
+	return sh
+}
+
+// operation advances the workload's operation from what its workers do: a step that replaces
+// the connector's description or restarts its workers is structural (applied on its own).
+func (d *decider) operation(w workloadView, sh Shape, op *store.Operation) {
+	r, rows := w.r, d.byWorkload[w.r.ARN]
+	obs := settled(rows, sh)
+	obs.FailCode, obs.FailMessage = sh.FailCode, sh.FailMessage
+	if obs.FailCode == "" {
+		obs.FailCode, obs.FailMessage = failure(rows)
+	}
+	ch := d.step(op, r, obs)
+	if ch == nil {
+		return
+	}
+	if ch.Table == nil {
+		ch.Table, ch.ARN = w.table, r.ARN
+	}
+	if ch.Doc != nil || ch.Restart {
+		d.structural = append(d.structural, *ch)
+	} else {
+		d.out.plan.Ops = append(d.out.plan.Ops, *ch)
+	}
+}
+
+// workers turns Reconcile's plan into worker rows to write and stop, holding back tasks that
+// are being handed over, and records its decisions. It returns, by planned workload, whether
+// every worker runs its assignment and every task is assigned.
+func (d *decider) workers(plan Plan) (placedOK map[string]bool) {
+	planned := map[string][]*store.Worker{}
+	var order []*store.Worker
+	for _, w := range plan.Workers {
+		sw := &store.Worker{ID: w.ID, WorkloadARN: w.WorkloadARN, WorkloadKind: d.kinds[w.WorkloadARN],
+			Ordinal: w.Ordinal, AgentID: w.AgentID, Epoch: w.Epoch, MCU: w.MCU, Tasks: w.Tasks, TaskCount: d.taskCount[w.WorkloadARN]}
+		planned[w.WorkloadARN] = append(planned[w.WorkloadARN], sw)
+		order = append(order, sw)
+	}
+	d.withhold(planned)
+	placedOK, desired := d.rows(order)
+	for arn := range placedOK {
+		if !allTasks(planned[arn], d.taskCount[arn]) {
+			placedOK[arn] = false // tasks are being handed over
+		}
+	}
+	p := &d.out.plan
+	for _, w := range d.v.workers {
+		if !w.Stopping && !desired[w.ID] {
+			p.Stop = append(p.Stop, w.ID)
+		}
+	}
+	changed := map[string]bool{}
+	for _, w := range p.Workers {
+		changed[w.ID] = true
+	}
+	for _, dc := range plan.Decisions {
+		if dc.Kind == KindUnplaceable {
+			continue
+		}
+		if dc.Kind != KindStop && !changed[dc.WorkerID] {
+			continue // undone by the task handoff: nothing changed yet (recorded when it does)
+		}
+		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: dc.WorkloadARN, Kind: string(dc.Kind), Reason: dc.Reason,
+			AgentID: dc.AgentID, WorkerID: dc.WorkerID})
+	}
+	return placedOK
+}
+
+// withhold applies the task handoff to the planned workers, recording newly withheld tasks.
+func (d *decider) withhold(planned map[string][]*store.Worker) {
+	for _, arn := range slices.Sorted(maps.Keys(planned)) {
+		var hs []holder
+		for _, row := range d.byWorkload[arn] {
+			hs = append(hs, holder{row: row, alive: row.AgentID != "" && d.alive[row.AgentID]})
+		}
+		held := withholdTasks(planned[arn], hs, d.taskCount[arn])
+		for _, id := range slices.Sorted(maps.Keys(held)) {
+			if why := held[id]; d.seen.withheld[id] != why {
+				d.out.remember.withheld[id] = why
+				d.out.plan.Events = append(d.out.plan.Events, store.WorkloadEvent{WorkloadARN: arn, Kind: "handoff", Reason: why, WorkerID: id})
+			}
+		}
+	}
+}
+
+// rows compares the planned workers with the current rows: it sets each planned worker's
+// epoch, adds the changed ones to the plan, and returns, by workload, whether all its workers
+// already run their assignment, and the set of desired worker IDs.
+func (d *decider) rows(order []*store.Worker) (placedOK, desired map[string]bool) {
+	placedOK, desired = map[string]bool{}, map[string]bool{}
+	for _, w := range order {
+		desired[w.ID] = true
+		if _, ok := placedOK[w.WorkloadARN]; !ok {
+			placedOK[w.WorkloadARN] = true
+		}
+		cur, had := d.current[w.ID]
+		if had && !cur.Stopping {
+			// Withheld tasks may make the assignment what it already is: keep the epoch then;
+			// any other change needs a newer one than the current.
+			same := cur.AgentID == w.AgentID && cur.MCU == w.MCU && slices.Equal(cur.Tasks, w.Tasks) && cur.TaskCount == w.TaskCount
+			if same {
+				w.Epoch = cur.Epoch
+			} else {
+				w.Epoch = max(w.Epoch, cur.Epoch+1)
+			}
+		}
+		if !had || cur.Stopping || cur.AgentID != w.AgentID || cur.Epoch != w.Epoch || !slices.Equal(cur.Tasks, w.Tasks) || cur.TaskCount != w.TaskCount {
+			d.out.plan.Workers = append(d.out.plan.Workers, *w)
+		}
+		running := had && w.AgentID != "" && cur.Report.State == "RUNNING" && cur.Report.Epoch == w.Epoch && cur.Report.AgentID == w.AgentID
+		if !running {
+			placedOK[w.WorkloadARN] = false
+		}
+	}
+	return placedOK, desired
+}
+
+// lifecycle derives the workloads' states from the plan: a deleted workload whose workers are
+// gone is removed, a workload short of capacity says so, a created one whose workers all run
+// becomes RUNNING, one still creating says what it waits for.
+func (d *decider) lifecycle(plan Plan, placedOK map[string]bool) {
+	unplaceable := map[string]string{}
+	for _, dc := range plan.Decisions {
+		if dc.Kind == KindUnplaceable {
+			unplaceable[dc.WorkloadARN] = dc.Reason
+		}
+	}
+	p := &d.out.plan
+	for _, w := range d.v.workloads {
+		r := w.r
+		switch {
+		case r.State == "DELETING":
+			if len(d.byWorkload[r.ARN]) == 0 {
+				p.Remove = append(p.Remove, store.RemoveWorkload{Table: w.table, ARN: r.ARN})
+			}
+		case r.State == "FAILED" || d.failing[r.ARN]:
+		case plan.MissingMCU[r.ARN] > 0:
+			d.short(w, fmt.Sprintf("waiting for capacity: %d MCU missing in the fleet. %s", plan.MissingMCU[r.ARN], unplaceable[r.ARN]))
+		case placedOK[r.ARN] && r.State == "CREATING":
+			d.forgetDesc(r.ARN)
+			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "RUNNING", From: r.State})
+			p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "running", Reason: "every worker reports its tasks running"})
+		case r.State == "CREATING":
+			// Say what the workload waits for: its workers starting, tasks being handed over.
+			msg := settled(d.byWorkload[r.ARN], d.shapes[r.ARN]).Waiting
+			if msg == "" {
+				msg = "workers are starting"
+			}
+			msg = "waiting: " + msg
+			if r.StateCode != "WAITING_FOR_WORKERS" || r.StateMessage != msg {
+				p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: r.State,
+					StateCode: "WAITING_FOR_WORKERS", StateMessage: msg, From: r.State})
+			}
+		case r.StateCode == "INSUFFICIENT_CAPACITY":
+			d.forgetDesc(r.ARN)
+			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: r.State, From: r.State})
+		}
+	}
+}
+
+// short records a workload short of capacity: an unplaceable event when the reason is new,
+// and the INSUFFICIENT_CAPACITY code in its state.
+func (d *decider) short(w workloadView, msg string) {
+	r, p := w.r, &d.out.plan
+	if d.seen.desc[r.ARN] != msg {
+		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "unplaceable", Reason: msg})
+		d.out.remember.desc[r.ARN] = msg
+	}
+	if r.StateCode != "INSUFFICIENT_CAPACITY" || r.StateMessage != msg {
+		p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: r.State,
+			StateCode: "INSUFFICIENT_CAPACITY", StateMessage: msg, From: r.State})
+	}
+}
+
+// forgetDesc drops the workload's recorded unplaceable reason.
+func (d *decider) forgetDesc(arn string) {
+	if _, ok := d.seen.desc[arn]; ok {
+		d.out.remember.desc[arn] = ""
+	}
+}
+
+// allTasks reports whether the planned workers together run every task of count.
+func allTasks(ws []*store.Worker, count int) bool {
+	n := 0
+	for _, w := range ws {
+		n += len(w.Tasks)
+	}
+	return n >= count
+}
+
+// settled observes whether a workload's workers all run their current assignment, with every
+// task of sh assigned once: what an operation waits for before it validates.
+func settled(ws []store.Worker, sh Shape) OpObservation {
+	live, tasks := 0, 0
+	for _, w := range ws {
+		if w.Stopping {
+			return OpObservation{Waiting: "workers are stopping"}
+		}
+		live++
+		tasks += len(w.Tasks)
+		switch {
+		case w.AgentID == "":
+			return OpObservation{Waiting: "a worker waits for capacity"}
+		case w.TaskCount != sh.Tasks:
+			return OpObservation{Waiting: "tasks are being rebalanced"}
+		case w.Report.State != "RUNNING" || w.Report.Epoch != w.Epoch || w.Report.AgentID != w.AgentID:
+			return OpObservation{Waiting: "workers are starting"}
+		}
+	}
+	switch {
+	case live != sh.Workers:
+		return OpObservation{Waiting: fmt.Sprintf("%d of %d workers exist", live, sh.Workers)}
+	case tasks != sh.Tasks:
+		return OpObservation{Waiting: fmt.Sprintf("%d of %d tasks are assigned", tasks, sh.Tasks)}
+	}
+	return OpObservation{Settled: true}
+}
+
+// failure returns the error of a worker that failed on its current assignment (permanent or
+// not), for operations: any failure of a new configuration counts against it.
+func failure(ws []store.Worker) (string, string) {
+	if code, msg := permanentFailure(ws); code != "" {
+		return code, msg
+	}
+	for _, w := range ws {
+		if !w.Stopping && w.Report.State == "FAILED" && w.Report.Epoch == w.Epoch && w.Report.AgentID == w.AgentID {
+			return "WORKER_FAILED", w.Report.Error
+		}
+	}
+	return "", ""
+}
+
+// permanentFailure returns the code and message of a worker's permanent error, if any worker
+// of the workload reported one for its current assignment.
+func permanentFailure(ws []store.Worker) (string, string) {
+	for _, w := range ws {
+		if w.Stopping || w.Report.State != "FAILED" || w.Report.Epoch != w.Epoch {
+			continue
+		}
+		code, msg, ok := strings.Cut(w.Report.Error, ": ")
+		if ok && slices.Contains(catalog.PermanentCodes, code) {
+			return code, msg
+		}
+	}
+	return "", ""
+}
+
+// opEvents records operation steps in the workloads' events.
+func opEvents(chs []store.OpChange) []store.WorkloadEvent {
+	var out []store.WorkloadEvent
+	for _, ch := range chs {
+		if ch.Op == nil || ch.Note == "" {
+			continue
+		}
+		out = append(out, store.WorkloadEvent{WorkloadARN: ch.ARN, Kind: "operation", Reason: ch.Note})
+	}
+	return out
+}

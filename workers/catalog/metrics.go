@@ -1,0 +1,70 @@
+package catalog
+
+import (
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+)
+
+// Metric is one per-worker workload metric, named as MSK's metric in snake case with the
+// fjord_ prefix and read from a worker's latest WorkerMetrics. Workers expose them for
+// themselves, agents for every worker they run, and server replicas for every worker of the
+// agents connected to them; api-docs/architecture.md documents each and how to aggregate it.
+type Metric struct {
+	// Name and Help are the Prometheus name and help text.
+	Name, Help string
+	// Read returns the value of a metric without a cluster label.
+	Read func(*agentv1.WorkerMetrics) float64
+	// ReadClusters, set instead of Read, returns the source and target values of a metric
+	// labelled cluster="source" / "target".
+	ReadClusters func(*agentv1.WorkerMetrics) [2]float64
+	// Counter marks a count since the worker process started (it restarts at 0 with it).
+	Counter bool
+	// Resource marks CPU and memory utilization, which only the agent measures.
+	Resource bool
+	// PerWorker marks a metric the server derives per workload instead (fjord_worker_count).
+	PerWorker bool
+}
+
+// ClusterValues are the values of the cluster label, in ReadClusters order.
+var ClusterValues = [2]string{"source", "target"}
+
+// WorkerMetrics is the metric catalogue.
+var WorkerMetrics = []Metric{
+	{Name: "fjord_cpu_utilization", Help: "CpuUtilization: worker CPU time ÷ (MCU × wall time), percent.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.CpuUtilization }, Resource: true},
+	{Name: "fjord_memory_utilization", Help: "MemoryUtilization: worker resident memory ÷ (MCU × 4 GiB), percent.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return 100 * m.MemoryUtilization }, Resource: true},
+	{Name: "fjord_replicator_throughput", Help: "ReplicatorThroughput: records replicated per second.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{Name: "fjord_replicator_bytes_in_per_sec", Help: "ReplicatorBytesInPerSec: bytes replicated per second.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return m.BytesPerSecond }},
+	{Name: "fjord_source_record_poll_rate", Help: "SourceRecordPollRate: records read from the source per second.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPolledPerSecond }},
+	{Name: "fjord_source_record_write_rate", Help: "SourceRecordWriteRate: records written to the target (and acknowledged) per second.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return m.RecordsPerSecond }},
+	{Name: "fjord_message_lag", Help: "MessageLag: records not yet replicated (source end offset − next offset).",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Lag) }},
+	{Name: "fjord_replication_latency", Help: "ReplicationLatency: p99 source-append → target-ack latency, milliseconds.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return m.ReplicationLatencyMs }},
+	{Name: "fjord_running_task_count", Help: "RunningTaskCount: tasks running on the worker.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.RunningTasks) }},
+	{Name: "fjord_errored_task_count", Help: "ErroredTaskCount: tasks in error on the worker.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ErroredTasks) }},
+	{Name: "fjord_worker_count", Help: "WorkerCount: 1 per worker (sum over a workload's workers to count them).",
+		Read: func(*agentv1.WorkerMetrics) float64 { return 1 }, PerWorker: true},
+	{Name: "fjord_topic_count", Help: "TopicCount: distinct source topics the worker's tasks replicate (own a partition of).",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.Topics) }},
+	{Name: "fjord_consumer_group_count", Help: "ConsumerGroupCount: consumer groups the worker's checkpoint tasks replicate (after the groups filter).",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ConsumerGroups) }},
+	{Name: "fjord_replicator_failure", Help: "ReplicatorFailure: task runs that ended in an error (restarted or failed permanently), since the worker started.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.ReplicatorFailures) }, Counter: true},
+	{Name: "fjord_auth_error", Help: "AuthError: authentication and authorization failures with either cluster, since the worker started.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.AuthErrors) }, Counter: true},
+	{Name: "fjord_consumer_group_offset_sync_failure", Help: "ConsumerGroupOffsetSyncFailure: failed commits of translated offsets to target groups, since the worker started.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.OffsetSyncFailures) }, Counter: true},
+	{Name: "fjord_kafka_cluster_ping_success_count", Help: "KafkaClusterPingSuccessCount: metadata requests completed with the cluster, since the worker started.",
+		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 {
+			return [2]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
+		}, Counter: true},
+	{Name: "fjord_throttle_time", Help: "ThrottleTime: longest broker throttle time of the cluster during the worker's latest interval, milliseconds.",
+		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 { return [2]float64{m.SourceThrottleMs, m.TargetThrottleMs} }},
+}
