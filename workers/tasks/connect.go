@@ -131,8 +131,12 @@ func (t *connectTask) prepare(ctx context.Context, cl *kgo.Client) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			hint := ""
+			if t.cc.Security.TLS() {
+				hint = " (kafkaClusterEncryptionInTransit is TLS: do its brokers speak TLS?)"
+			}
 			return &runtime.Error{Code: catalog.CodeClusterUnreachable, Permanent: true,
-				Err: fmt.Errorf("%s did not answer within %s: %w", t.where(), ConnectClusterTimeout, last)}
+				Err: fmt.Errorf("%s did not answer within %s%s: %w", t.where(), ConnectClusterTimeout, hint, last)}
 		case <-time.After(backoff):
 		}
 	}
