@@ -40,6 +40,7 @@ func (s *Server) lifecycleLoop(ctx context.Context) {
 	var inflight, indexFailed sync.Map
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	s.backfillConnectorUses(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,6 +147,43 @@ func (s *Server) ingestPlugin(ctx context.Context, k store.Key) {
 	default:
 		log.Info("custom plugin active", "file_size", info.Size, "file_md5", info.MD5,
 			"classes", len(index.Classes), "archives", index.Archives, "unreadable_archives", len(index.Unreadable))
+	}
+}
+
+// backfillConnectorUses records the plugin and worker configuration revisions of connectors
+// created before Fjord recorded them, so that those revisions cannot be deleted under them
+// either. It runs once per start of the loop; every server replica may run it (it is
+// idempotent).
+func (s *Server) backfillConnectorUses(ctx context.Context) {
+	docs, err := s.st.ConnectorsWithoutUses(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("list connectors without recorded uses", "error", err)
+		}
+		return
+	}
+	for _, c := range docs {
+		d := &kc.DescribeConnectorResponse{}
+		if err := decodeDoc(c.Doc, d); err != nil {
+			s.log.Error("decode connector", "connector_arn", c.ARN, "error", err)
+			continue
+		}
+		uses := store.ConnectorUses{Plugins: connectorPlugins(d.Plugins)}
+		if wc := d.WorkerConfiguration; wc != nil && wc.GetWorkerConfigurationArn() != "" {
+			uses.WorkerConfiguration = &store.Use{ARN: wc.GetWorkerConfigurationArn(), Revision: wc.GetRevision()}
+		}
+		err := s.st.ConnectorUsesPut(ctx, c.ARN, uses)
+		var gone *store.GoneError
+		switch {
+		case errors.As(err, &gone):
+			s.log.Warn("connector uses a revision that no longer exists", "connector_arn", c.ARN, "error", err)
+		case errors.Is(err, store.ErrNotFound), err == nil:
+		default:
+			s.log.Warn("record connector uses", "connector_arn", c.ARN, "error", err)
+		}
+	}
+	if len(docs) > 0 {
+		s.log.Info("recorded the uses of earlier connectors", "connectors", len(docs))
 	}
 }
 

@@ -179,7 +179,8 @@ func (s *Store) ConnectorUsesOf(ctx context.Context, connectorARN string) (Conne
 // deleted meanwhile fails the foreign key: a *GoneError naming it.
 func insertUses(ctx context.Context, tx pgx.Tx, connectorARN string, uses ConnectorUses) error {
 	insert := func(table, kind string, u Use) error {
-		_, err := tx.Exec(ctx, `INSERT INTO `+table+` (connector_arn, arn, revision) VALUES ($1,$2,$3)`, connectorARN, u.ARN, u.Revision)
+		_, err := tx.Exec(ctx, `INSERT INTO `+table+` (connector_arn, arn, revision) VALUES ($1,$2,$3)
+			ON CONFLICT (connector_arn, arn) DO NOTHING`, connectorARN, u.ARN, u.Revision)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == fkViolation {
 			return &GoneError{Kind: kind, Use: u}
@@ -195,6 +196,40 @@ func insertUses(ctx context.Context, tx pgx.Tx, connectorARN string, uses Connec
 		return insert("connector_worker_configurations", "worker configuration", *u)
 	}
 	return nil
+}
+
+// ConnectorDoc is a connector's ARN and public description.
+type ConnectorDoc struct {
+	ARN string
+	Doc []byte
+}
+
+// ConnectorsWithoutUses lists the connectors that record no custom plugin use: those created
+// before Fjord recorded uses (every connector created since uses one plugin).
+func (s *Store) ConnectorsWithoutUses(ctx context.Context) ([]ConnectorDoc, error) {
+	rows, err := s.pool.Query(ctx, `SELECT arn, doc FROM connectors c
+		WHERE NOT EXISTS (SELECT 1 FROM connector_plugins p WHERE p.connector_arn = c.arn) ORDER BY arn`)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ConnectorDoc, error) {
+		var c ConnectorDoc
+		err := row.Scan(&c.ARN, &c.Doc)
+		return c, err
+	})
+}
+
+// ConnectorUsesPut records what an existing connector uses (uses already recorded are kept). A
+// revision that no longer exists is a *GoneError and nothing is recorded; a connector that no
+// longer exists is ErrNotFound.
+func (s *Store) ConnectorUsesPut(ctx context.Context, connectorARN string, uses ConnectorUses) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM connectors WHERE arn = $1 FOR KEY SHARE`, connectorARN).Scan(&one); err != nil {
+			return interpret(err)
+		}
+		return insertUses(ctx, tx, connectorARN, uses)
+	})
 }
 
 // GoneError: a revision a new connector names was deleted while the connector was created.

@@ -121,6 +121,29 @@ func TestRemoveInUse(t *testing.T) {
 		t.Fatalf("worker configuration revision after a refused remove: %v", err)
 	}
 
+	// A connector from before uses were recorded: listed, then recorded (idempotently).
+	res := &store.Resource{ARN: "arn:old", AccountID: acct, Region: region, Name: "old", State: "RUNNING", Doc: []byte("old-doc")}
+	if err := st.Connectors.Create(ctx, res, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := st.ConnectorsWithoutUses(ctx); err != nil || len(docs) != 1 || docs[0].ARN != "arn:old" || string(docs[0].Doc) != "old-doc" {
+		t.Fatalf("connectors without uses = %+v, %v", docs, err)
+	}
+	for range 2 {
+		if err := st.ConnectorUsesPut(ctx, "arn:old", store.ConnectorUses{Plugins: []store.Use{{ARN: "arn:p", Revision: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if docs, err := st.ConnectorsWithoutUses(ctx); err != nil || len(docs) != 0 {
+		t.Fatalf("connectors without uses after recording = %+v, %v", docs, err)
+	}
+	if err := st.ConnectorUsesPut(ctx, "arn:nothing", store.ConnectorUses{Plugins: []store.Use{{ARN: "arn:p", Revision: 1}}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("uses of a missing connector: %v", err)
+	}
+	if err := st.ConnectorUsesPut(ctx, "arn:old", store.ConnectorUses{Plugins: []store.Use{{ARN: "arn:none", Revision: 1}}}); !errors.As(err, new(*store.GoneError)) {
+		t.Fatalf("uses of a missing revision: %v", err)
+	}
+
 	// Revisions that do not exist.
 	err = st.Connectors.CreateUsing(ctx, &store.Resource{ARN: "arn:c3", AccountID: acct, Region: region, Name: "c3", State: "CREATING", Doc: []byte("d")},
 		nil, store.ConnectorUses{Plugins: []store.Use{{ARN: "arn:p", Revision: 2}}})
@@ -133,7 +156,7 @@ func TestRemoveInUse(t *testing.T) {
 	}
 
 	// Once no connector uses them (a connector's row goes when it is gone), they can go.
-	for _, c := range []string{"arn:c", "arn:c2"} {
+	for _, c := range []string{"arn:c", "arn:c2", "arn:old"} {
 		if err := st.Connectors.Remove(ctx, acct, region, c, ""); err != nil {
 			t.Fatal(err)
 		}

@@ -267,3 +267,37 @@ func TestPluginIndexBounds(t *testing.T) {
 		t.Logf("%s: %s", aws.ToString(sd.Code), aws.ToString(sd.Message))
 	}
 }
+
+// TestPluginUpgrade: a database from before plugin indexes and recorded uses — a connector
+// whose uses are not recorded, an ACTIVE plugin without an index — is brought up to date by a
+// server: the plugin is indexed, and its plugin and worker configuration cannot be deleted
+// under the connector.
+func TestPluginUpgrade(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	ctx := t.Context()
+	plugin, _ := f.createPlugin(t, "debezium", debeziumZip(t))
+	wc := aws.ToString(must(f.kc.CreateWorkerConfiguration(ctx, workerConfigInput("wc", workerProps))).get(t).WorkerConfigurationArn)
+	in := connectorInput("c", plugin)
+	in.WorkerConfiguration = &kct.WorkerConfiguration{WorkerConfigurationArn: aws.String(wc), Revision: 1}
+	conn := createConnector(t, f.kc, in)
+	for _, q := range []string{`DELETE FROM connector_plugins`, `DELETE FROM connector_worker_configurations`, `DELETE FROM custom_plugin_classes`} {
+		_, err := f.env.Store.Pool().Exec(ctx, q)
+		check(t, err)
+	}
+
+	// A server starting on that database (the first one keeps running: replicas share the work).
+	env := servertest.Start(t, servertest.Options{DatabaseURL: f.env.DatabaseURL, Key: f.env.Key, S3Dir: f.env.S3Dir})
+	g := &fixture{env: env, kc: env.KafkaConnect()}
+	admin := g.admin(t)
+	servertest.Eventually(t, 10*time.Second, "plugin indexed and in use", func() bool {
+		p := must(admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: plugin})).get(t)
+		return p.Indexed && len(p.UsedBy) == 1 && p.UsedBy[0].ConnectorArn == conn
+	})
+	_, err := g.kc.DeleteCustomPlugin(ctx, &kafkaconnect.DeleteCustomPluginInput{CustomPluginArn: aws.String(plugin)})
+	wantCode(t, err, "ConflictException", 409)
+	_, err = g.kc.DeleteWorkerConfiguration(ctx, &kafkaconnect.DeleteWorkerConfigurationInput{WorkerConfigurationArn: aws.String(wc)})
+	wantCode(t, err, "ConflictException", 409)
+	p := must(admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: plugin})).get(t)
+	eqSlice(t, "connector classes after re-indexing", p.ConnectorClasses, []string{mysqlConnector})
+}
