@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kafkaconnect"
 	kct "github.com/aws/aws-sdk-go-v2/service/kafkaconnect/types"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	"github.com/fjord-io/fjord/server/servertest"
@@ -62,11 +64,26 @@ func (f *fixture) createPlugin(t *testing.T, name string, data []byte) (string, 
 // admin returns an admin API client of account 000000000000, signing as `fjord plugins` does.
 func (f *fixture) admin(t *testing.T) adminv1.AdminClient {
 	t.Helper()
+	return f.adminAs(t, servertest.AccessKey, servertest.SecretKey)
+}
+
+// adminAs returns an admin API client signing with the given credential.
+func (f *fixture) adminAs(t *testing.T, access, secret string) adminv1.AdminClient {
+	t.Helper()
 	conn, err := grpc.NewClient(f.env.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(sigv4.UnaryClientInterceptor(sigv4.Credential{AccessKeyID: servertest.AccessKey, SecretAccessKey: servertest.SecretKey}, servertest.Region, "kafka")))
+		grpc.WithUnaryInterceptor(sigv4.UnaryClientInterceptor(sigv4.Credential{AccessKeyID: access, SecretAccessKey: secret}, servertest.Region, "kafka")))
 	check(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return adminv1.NewAdminClient(conn)
+}
+
+// wantStatus asserts a gRPC error's code and that its message contains want.
+func wantStatus(t *testing.T, err error, code codes.Code, want string) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if err == nil || !ok || st.Code() != code || !strings.Contains(st.Message(), want) {
+		t.Fatalf("error %v; want %v containing %q", err, code, want)
+	}
 }
 
 // TestPluginClassIndex: a ZIP holding a JAR holding a JAR with MySqlConnector is indexed when
@@ -109,6 +126,16 @@ func TestPluginClassIndex(t *testing.T) {
 	eqSlice(t, "classes", p.Classes, []string{"io.debezium.connector.mysql.MySqlConnector", "io.debezium.connector.mysql.MySqlConnectorTask", "io.debezium.embedded.EmbeddedEngine"})
 	eqSlice(t, "connector classes", p.ConnectorClasses, []string{mysqlConnector})
 	eq(t, "class count", p.ClassCount, int32(3))
+	// Another account sees nothing; bad arguments are named.
+	other := f.adminAs(t, servertest.OtherAccess, servertest.OtherSecret)
+	_, err := other.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: arn})
+	wantStatus(t, err, codes.NotFound, arn)
+	_, err = admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: "not-an-arn"})
+	wantStatus(t, err, codes.InvalidArgument, "customPluginArn")
+	_, err = admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: arn, Revision: 2})
+	wantStatus(t, err, codes.NotFound, arn)
+	_, err = admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: arn, MaxClasses: 100001})
+	wantStatus(t, err, codes.InvalidArgument, "maxClasses")
 	p = must(admin.DescribePlugin(ctx, &adminv1.DescribePluginRequest{CustomPluginArn: arn, ClassPrefix: "io.debezium.connector.", MaxClasses: 1})).get(t)
 	eqSlice(t, "classes by prefix, at most 1", p.Classes, []string{mysqlConnector})
 	eq(t, "matching", p.MatchingClassCount, int32(2))
