@@ -263,10 +263,12 @@ func TestConnectorLifecycleOnAnAgent(t *testing.T) {
 	})
 }
 
-// TestUnknownConnectorClassRefused: a class no engine runs is refused at CreateConnector with
-// the class registry's message, and nothing is stored (it used to be accepted and FAILED a
-// reconcile later). The scheduler still fails a stored workload whose class is unknown
-// (scheduler's decide table tests).
+// TestUnknownConnectorClassRefused: a class no engine runs is refused at CreateConnector, and
+// nothing is stored (it used to be accepted and FAILED a reconcile later). Here the class is
+// not in the connector's (placeholder) plugin either, so the refusal names the class and the
+// plugin (server/sdktest's TestConnectorClassInPlugin has a class in the plugin, refused with
+// the class registry's message). The scheduler still fails a stored workload whose class is
+// unknown (scheduler's decide table tests).
 func TestUnknownConnectorClassRefused(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
@@ -286,7 +288,7 @@ func TestUnknownConnectorClassRefused(t *testing.T) {
 	})
 	var bad *kctypes.BadRequestException
 	if !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "connector.class") ||
-		!strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") || !strings.Contains(bad.ErrorMessage(), source) {
+		!strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") || !strings.Contains(bad.ErrorMessage(), plugin) {
 		t.Fatalf("CreateConnector with an unknown class: %v", err)
 	}
 	l, err := kc.ListConnectors(context.Background(), &kafkaconnect.ListConnectorsInput{})
