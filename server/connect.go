@@ -373,6 +373,9 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 			return nil, s.storeErr(ctx, err, fmt.Sprintf("revision %d of worker configuration %s", wc.GetRevision(), wc.GetWorkerConfigurationArn()))
 		}
 	}
+	if err := s.checkConfigProviders(ctx, req.GetConnectorConfiguration(), req.GetWorkerConfiguration(), "connectorConfiguration"); err != nil {
+		return nil, err
+	}
 	if err := checkTags(req.GetTags()); err != nil {
 		return nil, err
 	}
@@ -499,6 +502,8 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 			return nil, err
 		}
 	} else if newClass, err = checkConnectorConfiguration(req.ConnectorConfiguration, "connectorConfiguration"); err != nil {
+		return nil, err
+	} else if err := c.checkUpdateProviders(ctx, caller, arn, req.ConnectorConfiguration); err != nil {
 		return nil, err
 	}
 
