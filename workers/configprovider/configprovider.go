@@ -68,17 +68,15 @@ func (r *Result) Scrub(s string) string {
 	return s
 }
 
-// Resolve resolves the references of a task configuration. A configuration without
-// references and provider keys is returned as is.
+// Resolve resolves the references of a task configuration. A configuration that declares no
+// provider (config.providers) and carries no server values is returned as is, whatever its
+// values hold: a replicator's, whose SCRAM password may contain "${a:b}", or a connector's
+// without references (the server refuses a connector whose references its worker
+// configuration does not declare, and sends the declarations with every one that has some).
 func Resolve(conf map[string]string, env Env) (*Result, error) {
-	hasAny := false
-	for k, v := range conf {
-		if catalog.IsProviderKey(k) || k == catalog.ResolvedKey || catalog.HasReference(v) {
-			hasAny = true
-			break
-		}
-	}
-	if !hasAny {
+	_, declared := conf[catalog.ProvidersKey]
+	_, served := conf[catalog.ResolvedKey]
+	if !declared && !served {
 		return &Result{Config: conf}, nil
 	}
 	providers := catalog.ParseProviders(conf)

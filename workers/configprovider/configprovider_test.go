@@ -78,9 +78,10 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Scrub: %q", msg)
 	}
 
-	// A configuration without references or provider keys comes back as is.
-	plainConf := map[string]string{"a": "b"}
-	if r, err := Resolve(plainConf, env(nil)); err != nil || len(r.Config) != 1 || r.Scrub("b") != "b" {
+	// A configuration that declares no provider comes back as is, even with "${" in a value
+	// (a replicator's SCRAM password, say).
+	plainConf := map[string]string{"a": "b", "jaas": `password="x${y:z}";`}
+	if r, err := Resolve(plainConf, env(nil)); err != nil || len(r.Config) != 2 || r.Config["jaas"] != plainConf["jaas"] || r.Scrub("b") != "b" {
 		t.Errorf("plain: %v, %v", r, err)
 	}
 }
