@@ -46,6 +46,10 @@ import (
 // A secret that does not exist, cannot be read or is malformed makes the replicator FAILED with
 // state code SECRET_UNAVAILABLE and a message naming the secret; a Secrets Manager that cannot be
 // reached is retried (the replicator is not failed for an outage).
+//
+// The Secrets Manager references of connector configurations (${secretsmanager:name:key},
+// providers.go) are read the same way and through the same cache, by ARN or by name (then in
+// the provider's region).
 
 // stateSecretUnavailable is the state code of a replicator whose secret cannot be read.
 const stateSecretUnavailable = "SECRET_UNAVAILABLE"
