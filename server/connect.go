@@ -393,6 +393,9 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		"connectorConfiguration"); err != nil {
 		return nil, err
 	}
+	if err := s.checkConfigProviders(ctx, req.GetConnectorConfiguration(), req.GetWorkerConfiguration(), "connectorConfiguration"); err != nil {
+		return nil, err
+	}
 	if err := checkTags(req.GetTags()); err != nil {
 		return nil, err
 	}
@@ -535,6 +538,9 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		}
 		if newClass, err = checkConnectorConfiguration(withRuntimeDefaults(req.ConnectorConfiguration,
 			cur.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()), "connectorConfiguration"); err != nil {
+			return nil, err
+		}
+		if err := c.checkUpdateProviders(ctx, caller, arn, req.ConnectorConfiguration); err != nil {
 			return nil, err
 		}
 	}

@@ -121,6 +121,9 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		if err != nil {
 			return nil, err
 		}
+		if err := s.resolveConfigProviders(ctx, r, d, d.ConnectorConfiguration); err != nil {
+			return nil, err
+		}
 		class := d.ConnectorConfiguration["connector.class"]
 		if c, ok := catalog.Lookup(class); ok {
 			class = c.Name
