@@ -11,8 +11,7 @@ import (
 	"github.com/fjord-io/fjord/workers/connect/data"
 )
 
-func mustJSON(t *testing.T, kind Kind, opts map[string]string) *JSON {
-	t.Helper()
+func mustJSON(t testing.TB, kind Kind, opts map[string]string) *JSON {
 	c, err := NewJSON(kind, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -314,5 +313,18 @@ func TestOptionsAndNew(t *testing.T) {
 	}
 	if _, err := NewHeader("com.example.X", nil); err == nil {
 		t.Error("unknown header converter accepted")
+	}
+}
+
+// BenchmarkJSONFromBytes is JsonConverter's cost per 1 KiB record value (MirrorSource's path).
+func BenchmarkJSONFromBytes(b *testing.B) {
+	c := mustJSON(b, Value, nil)
+	v := []byte(strings.Repeat("x", 1024))
+	b.SetBytes(int64(len(v)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.FromBytes("t", v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
