@@ -336,12 +336,16 @@ func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
 	return nil
 }
 
-// workloadShape is the scheduler's ShapeFunc: cachedShape, and for a replicator whose clusters
+// workloadShape is the scheduler's ShapeFunc: cachedShape; for a connector a check that its
+// worker configuration revision can be read (workerConfigShape); and for a replicator whose clusters
 // use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
 // replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
 // cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
 func (s *Server) workloadShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	sh, err := s.cachedShape(kind, r)
+	if err == nil && kind == KindConnector {
+		return s.workerConfigShape(kind, r, sh), nil // workerconfig.go
+	}
 	if err != nil || sh.FailCode != "" || kind != KindReplicator {
 		return sh, err
 	}

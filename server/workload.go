@@ -125,10 +125,14 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		if c, ok := catalog.Lookup(class); ok {
 			class = c.Name
 		}
+		base, err := s.connectorTaskConfig(ctx, d) // workerconfig.go
+		if err != nil {
+			return nil, err
+		}
 		var out []*agentv1.TaskSpec
 		for _, id := range ids {
 			conf := map[string]string{"name": d.GetConnectorName()}
-			for k, v := range d.ConnectorConfiguration {
+			for k, v := range base {
 				conf[k] = v
 			}
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,
