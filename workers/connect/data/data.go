@@ -17,6 +17,7 @@ package data
 import (
 	"fmt"
 	"math/big"
+	"reflect"
 	"time"
 )
 
@@ -126,12 +127,7 @@ func Equal(a, b *Schema) bool {
 	return true
 }
 
-func equalValues(a, b any) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
-}
+func equalValues(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // The primitive schemas, required and optional (Connect's Schema.INT8_SCHEMA …).
 var (
