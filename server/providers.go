@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,27 +41,6 @@ import (
 type workerConfigurationRef interface {
 	GetWorkerConfigurationArn() string
 	GetRevision() int64
-}
-
-// workerProperties reads the properties of a connector's worker configuration revision; nil
-// when the connector has none.
-func (s *Server) workerProperties(ctx context.Context, wc workerConfigurationRef) (map[string]string, error) {
-	if wc == nil || wc.GetWorkerConfigurationArn() == "" {
-		return nil, nil
-	}
-	rev, err := s.st.WorkerConfigurations.Revision(ctx, wc.GetWorkerConfigurationArn(), wc.GetRevision())
-	if err != nil {
-		return nil, fmt.Errorf("revision %d of worker configuration %s: %w", wc.GetRevision(), wc.GetWorkerConfigurationArn(), err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(string(rev.Secret))
-	if err != nil {
-		return nil, fmt.Errorf("revision %d of worker configuration %s is not base64", wc.GetRevision(), wc.GetWorkerConfigurationArn())
-	}
-	props, err := parseProperties(string(raw))
-	if err != nil {
-		return nil, fmt.Errorf("revision %d of worker configuration %s: %v", wc.GetRevision(), wc.GetWorkerConfigurationArn(), err)
-	}
-	return props, nil
 }
 
 // checkConfigProviders refuses a connector configuration whose references its worker

@@ -368,7 +368,8 @@ func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
 	return nil
 }
 
-// workloadShape is the scheduler's ShapeFunc: cachedShape, and for a replicator whose clusters
+// workloadShape is the scheduler's ShapeFunc: cachedShape; for a connector a check that its
+// worker configuration revision can be read (workerConfigShape); and for a replicator whose clusters
 // use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
 // replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
 // cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
@@ -378,6 +379,9 @@ func (s *Server) workloadShape(kind string, r *store.Resource) (scheduler.Shape,
 		return sh, err
 	}
 	if kind == KindConnector {
+		if sh = s.workerConfigShape(kind, r, sh); sh.FailCode != "" { // workerconfig.go
+			return sh, nil
+		}
 		return s.connectorProviderShape(r, sh)
 	}
 	if kind != KindReplicator {

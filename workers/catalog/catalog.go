@@ -218,9 +218,13 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 		plain[k] = v
 	}
 	errs := validateCommon(plain, c)
+	common := map[string]bool{} // a key the common checks refused is reported once
+	for _, e := range errs {
+		common[e.Key] = true
+	}
 	if c.ValidateFunc != nil {
 		for _, e := range c.ValidateFunc(plain) {
-			if !deferred[e.Key] {
+			if !deferred[e.Key] && !common[e.Key] {
 				errs = append(errs, e)
 			}
 		}

@@ -51,7 +51,8 @@ type SourceOptions struct {
 	// SourceOpts and TargetOpts are extra franz-go options (TLS, SASL, dialer) for the
 	// clients of each cluster; seed brokers come from Config.
 	SourceOpts, TargetOpts []kgo.Opt
-	// CommitInterval is how often progress is written in at-least-once mode (default 1 s) and
+	// CommitInterval is how often progress is written in at-least-once mode (default
+	// Config.OffsetFlushInterval, else 1 s) and
 	// how long a transaction collects records in transactional mode (default 250 ms).
 	CommitInterval time.Duration
 	// StopTimeout bounds the wait for in-flight records on stop; default 15 s.
@@ -100,6 +101,10 @@ type SourceTask struct {
 	// held are partitions whose skipped records wait for a downstream anchor (provenance.go);
 	// only Run's goroutine touches it.
 	held map[*partState]struct{}
+
+	// conv converts copied records (key.converter, value.converter, header.converter); nil
+	// copies them as they are.
+	conv *recordConverter
 
 	// crashOnStop makes Run return without flushing anything when its context ends: tests use
 	// it to simulate a killed process.
@@ -205,6 +210,9 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 	case opts.Transactional && opts.TransactionalID == "":
 		return nil, errors.New("mirror: TransactionalID is required in transactional mode")
 	}
+	if opts.CommitInterval <= 0 && !opts.Transactional {
+		opts.CommitInterval = c.OffsetFlushInterval // offset.flush.interval.ms
+	}
 	if opts.CommitInterval <= 0 {
 		opts.CommitInterval = DefaultCommitInterval
 		if opts.Transactional {
@@ -240,6 +248,7 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		byTarget:      map[tp]*partState{},
 		fatal:         make(chan struct{}),
 		enhanced:      c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
+		conv:          newRecordConverter(c),
 	}, nil
 }
 
@@ -564,6 +573,14 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 					continue
 				}
 				out.Headers = headers[i]
+			}
+			if t.conv != nil {
+				if err := t.conv.apply(out); err != nil {
+					// As Connect with errors.tolerance=none: the task fails, and progress stays
+					// before this record (it and the ones after it are in flight, never acknowledged).
+					t.fail(fmt.Errorf("convert %s/%d offset %d: %w", p.Topic, p.Partition, r.Offset, err))
+					return
+				}
 			}
 			t.tgt.Produce(prodCtx, out, t.onAck)
 		}
