@@ -244,6 +244,11 @@ func (a *adminService) DescribeWorkload(ctx context.Context, req *adminv1.Descri
 	for _, e := range events {
 		out.RecentEvents = append(out.RecentEvents, toAdminEvent(e))
 	}
+	if table == s.st.Connectors {
+		if out.Plugins, err = s.workloadPlugins(ctx, r); err != nil {
+			return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+		}
+	}
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -176,8 +177,13 @@ func (c *connectService) DeleteCustomPlugin(ctx context.Context, req *kc.DeleteC
 	if _, err := resourceARN(caller, arn, "customPluginArn", kafkaConnectSvc, rtCustomPlugin); err != nil {
 		return nil, err
 	}
-	// A plugin has no workload: it is gone as soon as it is deleted.
+	// A plugin has no workload: it is gone as soon as it is deleted, unless a connector (one
+	// that is not gone, whatever its state) uses one of its revisions.
 	if err := s.st.CustomPlugins.Remove(ctx, caller.AccountID, caller.Region, arn, ""); err != nil {
+		var inUse *store.InUseError
+		if errors.As(err, &inUse) {
+			return nil, inUseError("custom plugin", arn, inUse)
+		}
 		return nil, s.storeErr(ctx, err, "custom plugin "+arn)
 	}
 	return &kc.DeleteCustomPluginResponse{CustomPluginArn: proto.String(arn), CustomPluginState: proto.String(stateDeleting)}, nil
@@ -315,6 +321,10 @@ func (c *connectService) DeleteWorkerConfiguration(ctx context.Context, req *kc.
 		return nil, err
 	}
 	if err := s.st.WorkerConfigurations.Remove(ctx, caller.AccountID, caller.Region, arn, ""); err != nil {
+		var inUse *store.InUseError
+		if errors.As(err, &inUse) {
+			return nil, inUseError("worker configuration", arn, inUse)
+		}
 		return nil, s.storeErr(ctx, err, "worker configuration "+arn)
 	}
 	return &kc.DeleteWorkerConfigurationResponse{WorkerConfigurationArn: proto.String(arn), WorkerConfigurationState: proto.String(stateDeleting)}, nil
@@ -334,10 +344,6 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := checkCapacity(req.Capacity, "capacity"); err != nil {
 		return nil, err
 	}
-	if _, err := checkConnectorConfiguration(withRuntimeDefaults(req.GetConnectorConfiguration(), req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()),
-		"connectorConfiguration"); err != nil {
-		return nil, err
-	}
 	if !contains(KafkaConnectVersions, req.GetKafkaConnectVersion()) {
 		return nil, apierr.BadRequest("kafkaConnectVersion", "kafkaConnectVersion %q is not supported; use one of %s",
 			req.GetKafkaConnectVersion(), strings.Join(KafkaConnectVersions, ", "))
@@ -354,6 +360,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if len(req.Plugins) != 1 {
 		return nil, apierr.BadRequest("plugins", "plugins must list exactly one custom plugin")
 	}
+	var uses store.ConnectorUses
 	for i, p := range req.Plugins {
 		member := fmt.Sprintf("plugins.%d.customPlugin.customPluginArn", i+1)
 		plugin, r, err := c.customPlugin(ctx, caller, p.GetCustomPlugin().GetCustomPluginArn(), member)
@@ -366,6 +373,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		if _, err := s.st.CustomPlugins.Revision(ctx, r.ARN, p.GetCustomPlugin().GetRevision()); err != nil {
 			return nil, s.storeErr(ctx, err, fmt.Sprintf("revision %d of custom plugin %s", p.GetCustomPlugin().GetRevision(), plugin.GetCustomPluginArn()))
 		}
+		uses.Plugins = append(uses.Plugins, store.Use{ARN: r.ARN, Revision: p.GetCustomPlugin().GetRevision()})
 	}
 	if wc := req.WorkerConfiguration; wc != nil {
 		if _, err := resourceARN(caller, wc.GetWorkerConfigurationArn(), "workerConfiguration.workerConfigurationArn", kafkaConnectSvc, rtWorkerConfig); err != nil {
@@ -377,6 +385,19 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		if _, err := s.st.WorkerConfigurations.Revision(ctx, wc.GetWorkerConfigurationArn(), wc.GetRevision()); err != nil {
 			return nil, s.storeErr(ctx, err, fmt.Sprintf("revision %d of worker configuration %s", wc.GetRevision(), wc.GetWorkerConfigurationArn()))
 		}
+		uses.WorkerConfiguration = &store.Use{ARN: wc.GetWorkerConfigurationArn(), Revision: wc.GetRevision()}
+	}
+	// The plugin first: a class in no plugin is refused naming the plugin; then the catalog
+	// (a class in the plugin that Fjord has no engine for, and every other key).
+	if err := s.checkPluginClasses(ctx, req.GetConnectorConfiguration(), uses.Plugins, "connectorConfiguration"); err != nil {
+		return nil, err
+	}
+	if _, err := checkConnectorConfiguration(withRuntimeDefaults(req.GetConnectorConfiguration(), req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()),
+		"connectorConfiguration"); err != nil {
+		return nil, err
+	}
+	if err := s.checkConfigProviders(ctx, req.GetConnectorConfiguration(), req.GetWorkerConfiguration(), "connectorConfiguration"); err != nil {
+		return nil, err
 	}
 	if err := checkTags(req.GetTags()); err != nil {
 		return nil, err
@@ -397,7 +418,13 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	}
 	res := &store.Resource{ARN: arn, AccountID: caller.AccountID, Region: caller.Region, Name: req.GetConnectorName(),
 		State: stateCreating, Doc: encodeDoc(doc), Secret: secret}
-	if err := s.st.Connectors.Create(ctx, res, req.GetTags(), nil); err != nil {
+	// The plugin and worker configuration revisions are recorded with the connector: they
+	// cannot be deleted while it exists, and a delete racing this creation makes it fail.
+	if err := s.st.Connectors.CreateUsing(ctx, res, req.GetTags(), uses); err != nil {
+		var gone *store.GoneError
+		if errors.As(err, &gone) {
+			return nil, apierr.NotFound("%s", gone.Error())
+		}
 		return nil, s.storeErr(ctx, err, "connector "+req.GetConnectorName())
 	}
 	s.trigger()
@@ -504,12 +531,19 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 			return nil, err
 		}
 	} else {
+		// The plugin first, as at creation: the connector's plugins cannot change.
 		cur, err := c.connector(ctx, caller, arn, "connectorArn")
 		if err != nil {
 			return nil, err
 		}
+		if err := s.checkPluginClasses(ctx, req.ConnectorConfiguration, connectorPlugins(cur.Plugins), "connectorConfiguration"); err != nil {
+			return nil, err
+		}
 		if newClass, err = checkConnectorConfiguration(withRuntimeDefaults(req.ConnectorConfiguration,
 			cur.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()), "connectorConfiguration"); err != nil {
+			return nil, err
+		}
+		if err := c.checkUpdateProviders(ctx, caller, arn, req.ConnectorConfiguration); err != nil {
 			return nil, err
 		}
 	}

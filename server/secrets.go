@@ -46,6 +46,10 @@ import (
 // A secret that does not exist, cannot be read or is malformed makes the replicator FAILED with
 // state code SECRET_UNAVAILABLE and a message naming the secret; a Secrets Manager that cannot be
 // reached is retried (the replicator is not failed for an outage).
+//
+// The Secrets Manager references of connector configurations (${secretsmanager:name:key},
+// providers.go) are read the same way and through the same cache, by ARN or by name (then in
+// the provider's region).
 
 // stateSecretUnavailable is the state code of a replicator whose secret cannot be read.
 const stateSecretUnavailable = "SECRET_UNAVAILABLE"
@@ -68,7 +72,8 @@ type scramCredentials struct {
 }
 
 // secretError is a failure to read a secret. Transient means the source could not be reached
-// (retry); otherwise the secret is missing, forbidden or malformed.
+// (retry); otherwise the secret is missing, forbidden or malformed. ARN is the secret's ARN or
+// name, as the reader was given it.
 type secretError struct {
 	ARN       string
 	Err       error
@@ -93,30 +98,53 @@ func secretName(arn string) (name, region string) {
 // awsSuffixRE is the random suffix Secrets Manager appends to a secret's name in its ARN.
 var awsSuffixRE = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 
-// secrets reads and caches SCRAM secrets.
+// secrets reads and caches secrets: replicators' SCRAM secrets and the Secrets Manager
+// references of connector configurations (providers.go).
 type secrets struct {
 	dir, endpoint string
 
 	mu      sync.Mutex
-	cache   map[string]cachedSecret
+	cache   map[string]cachedSecret           // by region and secret id
 	clients map[string]*secretsmanager.Client // by region
 }
 
+// secretValue is a secret's SecretString (or SecretBinary) and where it was read, for messages.
+type secretValue struct {
+	raw   []byte
+	where string
+}
+
 type cachedSecret struct {
-	creds scramCredentials
-	err   error
-	at    time.Time
+	val secretValue
+	err error
+	at  time.Time
 }
 
 func newSecrets(dir, endpoint string) *secrets {
 	return &secrets{dir: dir, endpoint: endpoint, cache: map[string]cachedSecret{}, clients: map[string]*secretsmanager.Client{}}
 }
 
-// scram returns the credentials of the secret arn, from the cache when fresh (secretTTL;
-// secretRetryTTL for a source that could not be reached).
+// scram returns the credentials of the SCRAM secret arn.
 func (s *secrets) scram(ctx context.Context, arn string) (scramCredentials, error) {
+	if name, _ := secretName(arn); name == "" {
+		return scramCredentials{}, &secretError{ARN: arn, Err: errors.New("is not a Secrets Manager secret ARN")}
+	}
+	v, err := s.value(ctx, arn, "")
+	if err != nil {
+		return scramCredentials{}, err
+	}
+	return parseScramSecret(arn, v.raw, v.where)
+}
+
+// value returns the secret id (an ARN, or a name in region), from the cache when fresh
+// (secretTTL; secretRetryTTL for a source that could not be reached).
+func (s *secrets) value(ctx context.Context, id, region string) (secretValue, error) {
+	if _, r := secretName(id); r != "" {
+		region = r
+	}
+	key := region + "\x00" + id
 	s.mu.Lock()
-	c, ok := s.cache[arn]
+	c, ok := s.cache[key]
 	s.mu.Unlock()
 	if ok {
 		ttl := secretTTL
@@ -125,25 +153,29 @@ func (s *secrets) scram(ctx context.Context, arn string) (scramCredentials, erro
 			ttl = secretRetryTTL
 		}
 		if time.Since(c.at) < ttl {
-			return c.creds, c.err
+			return c.val, c.err
 		}
 	}
-	creds, err := s.read(ctx, arn)
+	val, err := s.read(ctx, id, region)
 	if ctx.Err() == nil || err == nil {
 		s.mu.Lock()
 		if len(s.cache) > 10_000 {
 			clear(s.cache)
 		}
-		s.cache[arn] = cachedSecret{creds: creds, err: err, at: time.Now()}
+		s.cache[key] = cachedSecret{val: val, err: err, at: time.Now()}
 		s.mu.Unlock()
 	}
-	return creds, err
+	return val, err
 }
 
-func (s *secrets) read(ctx context.Context, arn string) (scramCredentials, error) {
-	name, region := secretName(arn)
+// read reads the secret id (an ARN, or a name in region).
+func (s *secrets) read(ctx context.Context, id, region string) (secretValue, error) {
+	arn := id
+	name, r := secretName(id)
 	if name == "" {
-		return scramCredentials{}, &secretError{ARN: arn, Err: errors.New("is not a Secrets Manager secret ARN")}
+		name = id
+	} else {
+		region = r
 	}
 	if s.dir != "" {
 		var tried []string
@@ -161,29 +193,29 @@ func (s *secrets) read(ctx context.Context, arn string) (scramCredentials, error
 				continue
 			}
 			if err != nil {
-				return scramCredentials{}, &secretError{ARN: arn, Err: fmt.Errorf("read %s: %v", path, errors.Unwrap(err))}
+				return secretValue{}, &secretError{ARN: arn, Err: fmt.Errorf("read %s: %v", path, errors.Unwrap(err))}
 			}
-			return parseScramSecret(arn, raw, path)
+			return secretValue{raw: raw, where: path}, nil
 		}
 		if s.endpoint == "" {
-			return scramCredentials{}, &secretError{ARN: arn, Err: fmt.Errorf("not found in the local secrets folder (looked for %s)", strings.Join(tried, " and "))}
+			return secretValue{}, &secretError{ARN: arn, Err: fmt.Errorf("not found in the local secrets folder (looked for %s)", strings.Join(tried, " and "))}
 		}
 	}
 	cl, err := s.client(ctx, region)
 	if err != nil {
-		return scramCredentials{}, &secretError{ARN: arn, Err: err, Transient: true}
+		return secretValue{}, &secretError{ARN: arn, Err: err, Transient: true}
 	}
 	rctx, cancel := context.WithTimeout(ctx, secretTimeout)
 	defer cancel()
 	out, err := cl.GetSecretValue(rctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return scramCredentials{}, &secretError{ARN: arn, Err: err, Transient: transientAWSError(err)}
+		return secretValue{}, &secretError{ARN: arn, Err: err, Transient: transientAWSError(err)}
 	}
 	raw := []byte(aws.ToString(out.SecretString))
 	if out.SecretString == nil {
 		raw = out.SecretBinary
 	}
-	return parseScramSecret(arn, raw, "its SecretString")
+	return secretValue{raw: raw, where: "its SecretString"}, nil
 }
 
 // transientAWSError says whether a Secrets Manager call failed for a reason a retry may fix:
@@ -336,14 +368,24 @@ func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
 	return nil
 }
 
-// workloadShape is the scheduler's ShapeFunc: cachedShape, and for a replicator whose clusters
+// workloadShape is the scheduler's ShapeFunc: cachedShape; for a connector a check that its
+// worker configuration revision can be read (workerConfigShape); and for a replicator whose clusters
 // use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
 // replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
 // cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
 func (s *Server) workloadShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	sh, err := s.cachedShape(kind, r)
-	if err != nil || sh.FailCode != "" || kind != KindReplicator {
+	if err != nil || sh.FailCode != "" {
 		return sh, err
+	}
+	if kind == KindConnector {
+		if sh = s.workerConfigShape(kind, r, sh); sh.FailCode != "" { // workerconfig.go
+			return sh, nil
+		}
+		return s.connectorProviderShape(r, sh)
+	}
+	if kind != KindReplicator {
+		return sh, nil
 	}
 	d, err := replicatorDescription(r)
 	if err != nil {

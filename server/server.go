@@ -164,6 +164,10 @@ type Server struct {
 	shapeCount  atomic.Int64
 	secrets     *secrets
 
+	// providerPlans caches connectors' config-provider plans (providers.go) by ARN@version.
+	providerPlans     sync.Map
+	providerPlanCount atomic.Int64
+
 	grpcServer *grpc.Server
 	httpServer *http.Server
 	grpcLis    net.Listener

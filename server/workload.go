@@ -125,10 +125,21 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		if c, ok := catalog.Lookup(class); ok {
 			class = c.Name
 		}
+		// The worker configuration merged under the connector's keys (workerconfig.go), the
+		// runtime's defaults, then config-provider declarations and Secrets Manager values
+		// (providers.go) over the merged keys.
+		base, err := s.connectorTaskConfig(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		base = withRuntimeDefaults(base, d.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers())
+		if err := s.resolveConfigProviders(ctx, r, d, base); err != nil {
+			return nil, err
+		}
 		var out []*agentv1.TaskSpec
 		for _, id := range ids {
 			conf := map[string]string{"name": d.GetConnectorName()}
-			for k, v := range withRuntimeDefaults(d.ConnectorConfiguration, d.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()) {
+			for k, v := range base {
 				conf[k] = v
 			}
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Resource is one public resource of the API: a custom plugin, worker configuration, connector
@@ -44,6 +46,9 @@ type Resources struct {
 	s         *Store
 	table     string
 	revisions string
+	// usedBy is the table of the connectors using the resource's revisions
+	// (connector_plugins, connector_worker_configurations); empty for workloads.
+	usedBy string
 }
 
 const resourceCols = `arn, account_id, region, name, state, state_code, state_message, current_version, doc, secret, created_at, updated_at`
@@ -81,6 +86,17 @@ func NewVersion() string {
 // Create inserts a resource, its tags and (when rev is not nil) its first revision in one
 // transaction. A taken name is ErrConflict. CurrentVersion, CreatedAt and UpdatedAt are set here.
 func (r *Resources) Create(ctx context.Context, res *Resource, tags map[string]string, rev *Revision) error {
+	return r.create(ctx, res, tags, rev, nil)
+}
+
+// CreateUsing is Create for a connector that uses the given plugin and worker configuration
+// revisions, recorded in the same transaction: while the connector exists they cannot be
+// deleted. A revision deleted meanwhile is a *GoneError (ErrNotFound) and nothing is created.
+func (r *Resources) CreateUsing(ctx context.Context, res *Resource, tags map[string]string, uses ConnectorUses) error {
+	return r.create(ctx, res, tags, nil, &uses)
+}
+
+func (r *Resources) create(ctx context.Context, res *Resource, tags map[string]string, rev *Revision, uses *ConnectorUses) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	res.CreatedAt, res.UpdatedAt = now, now
 	res.CurrentVersion = NewVersion()
@@ -99,6 +115,11 @@ func (r *Resources) Create(ctx context.Context, res *Resource, tags map[string]s
 		if rev != nil {
 			rev.CreatedAt = now
 			if err := r.insertRevision(ctx, tx, res.ARN, rev); err != nil {
+				return err
+			}
+		}
+		if uses != nil {
+			if err := insertUses(ctx, tx, res.ARN, *uses); err != nil {
 				return err
 			}
 		}
@@ -265,9 +286,12 @@ func (r *Resources) Update(ctx context.Context, account, region, arn string, opt
 }
 
 // Remove deletes a resource, its revisions, operations and tags. With expectVersion not
-// empty, a stale version is ErrStale and nothing is removed.
+// empty, a stale version is ErrStale and nothing is removed. A custom plugin or worker
+// configuration that a connector uses (any connector not yet gone) is an *InUseError
+// (ErrInUse) and nothing is removed; a connector created concurrently is caught by the
+// foreign keys of its use (migrations/0007).
 func (r *Resources) Remove(ctx context.Context, account, region, arn, expectVersion string) error {
-	return r.s.tx(ctx, func(tx pgx.Tx) error {
+	err := r.s.tx(ctx, func(tx pgx.Tx) error {
 		var version, owner, where string
 		if err := tx.QueryRow(ctx, `SELECT current_version, account_id, region FROM `+r.table+` WHERE arn = $1 FOR UPDATE`,
 			arn).Scan(&version, &owner, &where); err != nil {
@@ -279,13 +303,39 @@ func (r *Resources) Remove(ctx context.Context, account, region, arn, expectVers
 		if expectVersion != "" && expectVersion != version {
 			return ErrStale
 		}
+		if r.usedBy != "" {
+			users, err := r.usersTx(ctx, tx, arn, maxUsersListed+1)
+			if err != nil {
+				return err
+			}
+			if len(users) > 0 {
+				return &InUseError{Users: users[:min(len(users), maxUsersListed)], More: len(users) > maxUsersListed}
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM `+r.table+` WHERE arn = $1`, arn); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == fkViolation && r.usedBy != "" {
+				return errUsedMeanwhile
+			}
 			return interpret(err)
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM tags WHERE resource_arn = $1`, arn)
 		return interpret(err)
 	})
+	if errors.Is(err, errUsedMeanwhile) {
+		// A connector using it committed after the check above (the delete waited for it on
+		// the revision's row): it is in use now.
+		users, uerr := r.Users(ctx, arn)
+		if uerr != nil {
+			return uerr
+		}
+		return &InUseError{Users: users[:min(len(users), maxUsersListed)], More: len(users) > maxUsersListed}
+	}
+	return err
 }
+
+// errUsedMeanwhile: Remove's delete failed the foreign key of a connector's use.
+var errUsedMeanwhile = errors.New("used by a connector created meanwhile")
 
 // ARNsInState lists the ARNs of all resources in a state, across accounts (for the loops that
 // advance lifecycles, e.g. DELETING → gone).

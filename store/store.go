@@ -68,8 +68,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s.CustomPlugins = &Resources{s: s, table: "custom_plugins", revisions: "custom_plugin_revisions"}
-	s.WorkerConfigurations = &Resources{s: s, table: "worker_configurations", revisions: "worker_configuration_revisions"}
+	s.CustomPlugins = &Resources{s: s, table: "custom_plugins", revisions: "custom_plugin_revisions", usedBy: "connector_plugins"}
+	s.WorkerConfigurations = &Resources{s: s, table: "worker_configurations", revisions: "worker_configuration_revisions",
+		usedBy: "connector_worker_configurations"}
 	s.Connectors = &Resources{s: s, table: "connectors"}
 	s.Replicators = &Resources{s: s, table: "replicators"}
 	return s, nil

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,7 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	f.str(&serverAddr, "server", "", "127.0.0.1:9090", "gRPC address of any Fjord server")
 	f.str(&tokenFile, "token-file", "", "", "file holding the join token (fjord dev writes <data-dir>/agent.token)")
 	f.str(&token, "token", "", "", "the join token itself (alternative to --token-file)")
-	f.str(&id, "id", "", "", "agent id, stable across restarts (default: the hostname)")
+	f.str(&id, "id", "", "", "agent id, stable across restarts, unique on this host (default: <hostname>-N, the lowest N no other agent here holds)")
 	f.str(&mcu, "mcu", "", "4", "capacity offered, in MCU (1 MCU = 1 vCPU + 4 GiB)")
 	f.str(&httpAddr, "http-addr", "", "127.0.0.1:0", "/healthz and /metrics listen address")
 	f.str(&drain, "drain-timeout", "", "30s", "how long workers may take to finish in-flight batches on SIGTERM")
@@ -55,6 +57,22 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	if err != nil || metricsInterval <= 0 {
 		return fmt.Errorf("--metrics-interval must be a positive duration, got %q", metricsEvery)
 	}
+	// One id, one agent on this host per server: a second process with the same id is refused
+	// here instead of displacing the first at the server; the default id is numbered per host.
+	lockDir := filepath.Join(os.TempDir(), "fjord-agents", url.PathEscape(serverAddr))
+	var release func()
+	if id == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("default --id: %w", err)
+		}
+		if id, release, err = agent.ClaimDefaultID(lockDir, host); err != nil {
+			return err
+		}
+	} else if release, err = agent.ClaimID(lockDir, id); err != nil {
+		return err
+	}
+	defer release()
 	exe, err := os.Executable()
 	if err != nil {
 		return err

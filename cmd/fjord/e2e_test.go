@@ -153,7 +153,6 @@ func TestConnectorsE2E(t *testing.T) {
 	srcARN := f.createConnector(t, plugin, "mirror-source", 1, mm2(classSource, nil))
 	cpARN := f.createConnector(t, plugin, "mirror-checkpoint", 1, mm2(classCheckpoint, nil))
 	hbARN := f.createConnector(t, plugin, "mirror-heartbeat", 1, mm2(classHeartbeat, nil))
-	badARN := f.createConnector(t, plugin, "jdbc", 1, mm2("io.confluent.connect.jdbc.JdbcSourceConnector", nil))
 	bigARN := f.createConnector(t, plugin, "big-heartbeat", 8, mm2(classHeartbeat, map[string]string{"source.cluster.alias": "big"}))
 
 	for _, arn := range []string{srcARN, cpARN, hbARN} {
@@ -161,12 +160,24 @@ func TestConnectorsE2E(t *testing.T) {
 		t.Logf("connector %s create→RUNNING: %.2f s", arnName(arn), time.Since(t0).Seconds())
 	}
 
-	// An unknown class fails, naming itself.
-	bad := f.waitConnector(t, badARN, kctypes.ConnectorStateFailed, time.Minute)
-	if msg := aws.ToString(bad.StateDescription.Message); !strings.Contains(msg, "io.confluent.connect.jdbc.JdbcSourceConnector") {
-		t.Errorf("FAILED connector's stateDescription %q does not name its class", msg)
+	// A class in none of the connector's plugins is refused at creation, naming itself and the
+	// plugin; nothing is stored.
+	_, err := f.api.kc.CreateConnector(t.Context(), &kafkaconnect.CreateConnectorInput{
+		ConnectorName: aws.String("jdbc"), KafkaConnectVersion: aws.String("3.7.x"),
+		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
+		ConnectorConfiguration: mm2("io.confluent.connect.jdbc.JdbcSourceConnector", nil),
+		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
+			BootstrapServers: aws.String(f.tgt), Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
+		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeNone},
+		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
+		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
+		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord-connect"),
+	})
+	var bad *kctypes.BadRequestException
+	if !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") ||
+		!strings.Contains(bad.ErrorMessage(), plugin) {
+		t.Errorf("a class in no plugin: %v", err)
 	}
-	t.Logf("unknown class: FAILED, %s: %s", aws.ToString(bad.StateDescription.Code), aws.ToString(bad.StateDescription.Message))
 
 	// 8 MCU with a 4-MCU agent: CREATING, with the missing MCU named.
 	var big *kafkaconnect.DescribeConnectorOutput

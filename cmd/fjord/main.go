@@ -1,7 +1,8 @@
 // Command fjord is Fjord's single binary: `fjord server` (the API and, later, the scheduler),
 // `fjord dev` (everything on a laptop), `fjord migrate` (schema), `fjord clusters` (the
-// cluster registry's admin CLI), and `fjord agents` / `fjord workloads` (the fleet view). Every
-// flag can also be set by an environment variable, named in its help text.
+// cluster registry's admin CLI), `fjord agents` / `fjord workloads` (the fleet view) and
+// `fjord plugins` (what a custom plugin holds). Every flag can also be set by an environment
+// variable, named in its help text.
 package main
 
 import (
@@ -28,6 +29,7 @@ Usage:
   fjord clusters  manage the cluster registry (register, list, deregister)
   fjord agents    show the agent fleet (list)
   fjord workloads show where a connector or replicator runs and why (describe, events)
+  fjord plugins   show the classes Fjord found in a custom plugin and who uses it (describe)
   fjord agent     run a data-plane agent (offers MCU to the fleet, runs workers)
   fjord worker    run one worker (started by an agent)
 
@@ -56,6 +58,8 @@ func main() {
 		err = runAgents(ctx, args)
 	case "workloads":
 		err = runWorkloads(ctx, args)
+	case "plugins":
+		err = runPlugins(ctx, args)
 	case "agent":
 		err = runAgent(ctx, args)
 	case "worker":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -205,10 +206,26 @@ func TestConnectorOperationsE2E(t *testing.T) {
 		t.Errorf("after the capacity update %d workers run on agents %v; want 2 on distinct agents", n, agents)
 	}
 
-	// 2. A configuration the workers cannot start rolls back.
+	// 2. A configuration the class registry refuses is a 400 naming the key; nothing changes.
 	d = f.describeConnector(t, arn)
+	invalid := maps.Clone(conf)
+	invalid["topics"] = `ops\.(` // not a regular expression
+	_, err = f.api.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
+		ConnectorArn: aws.String(arn), CurrentVersion: d.CurrentVersion, ConnectorConfiguration: invalid,
+	})
+	var badReq *kctypes.BadRequestException
+	if !errors.As(err, &badReq) || !strings.Contains(badReq.ErrorMessage(), "topics") {
+		t.Fatalf("UpdateConnector with topics not a regex: %v, want BadRequestException naming topics", err)
+	}
+	if again := f.describeConnector(t, arn); aws.ToString(again.CurrentVersion) != aws.ToString(d.CurrentVersion) || again.ConnectorState != kctypes.ConnectorStateRunning {
+		t.Fatalf("a refused update changed the connector: %s %s", again.ConnectorState, aws.ToString(again.CurrentVersion))
+	}
+
+	// 3. A configuration only the workers can refuse (a truststore file that is not on their
+	// host: the server does not read the workers' files) rolls back.
 	bad := maps.Clone(conf)
-	bad["topics"] = `ops\.(` // not a regular expression: the tasks refuse it
+	bad["source.cluster.security.protocol"] = "SSL"
+	bad["source.cluster.ssl.truststore.location"] = "/nonexistent/fjord-ca.pem"
 	t1 := time.Now()
 	up2, err := f.api.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
 		ConnectorArn: aws.String(arn), CurrentVersion: d.CurrentVersion, ConnectorConfiguration: bad,
@@ -225,8 +242,9 @@ func TestConnectorOperationsE2E(t *testing.T) {
 	if !slices.Contains(w2.opStates, kctypes.ConnectorOperationStateRollbackInProgress) && len(w2.opStates) > 1 {
 		t.Logf("ROLLBACK_IN_PROGRESS not observed between polls: %v", w2.opStates)
 	}
-	if w2.op.ErrorInfo == nil || aws.ToString(w2.op.ErrorInfo.Code) != "INVALID_CONFIGURATION" || !strings.Contains(aws.ToString(w2.op.ErrorInfo.Message), "topics") {
-		t.Errorf("errorInfo %+v, want INVALID_CONFIGURATION naming topics", w2.op.ErrorInfo)
+	if w2.op.ErrorInfo == nil || aws.ToString(w2.op.ErrorInfo.Code) != "INVALID_CONFIGURATION" ||
+		!strings.Contains(aws.ToString(w2.op.ErrorInfo.Message), "ssl.truststore.location") {
+		t.Errorf("errorInfo %+v, want INVALID_CONFIGURATION naming ssl.truststore.location", w2.op.ErrorInfo)
 	}
 	failed := 0
 	for _, st := range w2.op.OperationSteps {

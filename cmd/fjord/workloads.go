@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -114,6 +115,20 @@ func printWorkload(out io.Writer, d *adminv1.DescribeWorkloadResponse) error {
 			}
 			fmt.Fprintln(w)
 		}
+	}
+	for _, p := range d.Plugins {
+		classes := "classes not indexed"
+		if p.Indexed {
+			classes = fmt.Sprintf("%d classes", p.ClassCount)
+			if cs := p.ConnectorClasses; len(cs) > 0 {
+				more := ""
+				if len(cs) > 5 {
+					cs, more = cs[:5], fmt.Sprintf(" and %d more (fjord plugins describe)", len(p.ConnectorClasses)-5)
+				}
+				classes += "; connectors " + strings.Join(cs, ", ") + more
+			}
+		}
+		fmt.Fprintf(w, "Plugin:\t%s (revision %d): %s\n", p.CustomPluginArn, p.Revision, classes)
 	}
 	fmt.Fprintln(w, "\nPlacement:")
 	if len(d.Workers) == 0 {

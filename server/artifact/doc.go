@@ -11,7 +11,10 @@
 //     or any S3-compatible endpoint through aws-sdk-go-v2; [DirFetcher] serves
 //     buckets from a local folder, which is what `fjord dev` uses.
 //   - [Inspect], which reads the whole object once, records its size and MD5
-//     and checks that it is a readable ZIP archive (a JAR is a ZIP archive too).
+//     and checks that it is a readable ZIP archive (a JAR is a ZIP archive too);
+//     [InspectIndex] does the same and, in that pass, indexes the Java classes
+//     of the object and of the JARs nested in it ([Index], bounded by
+//     MaxNestingDepth, MaxIndexEntries and MaxNestedBytes).
 //
 // Every error that Fetchers and Inspect return for a problem with the object or
 // the storage is an [*Error]: its message is meant to be shown to the API

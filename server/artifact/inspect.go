@@ -69,12 +69,23 @@ type Info struct {
 // Errors are [*Error]s whose message can be shown to the API caller, or the
 // context's error when ctx ends.
 func Inspect(ctx context.Context, f Fetcher, loc Location, contentType string) (Info, error) {
+	info, _, err := InspectIndex(ctx, f, loc, contentType)
+	return info, err
+}
+
+// InspectIndex is Inspect that also indexes the classes the archive holds, in the same
+// pass: its own .class entries and those of every JAR or ZIP inside it, down to
+// MaxNestingDepth (see [Index]). Beyond MaxIndexEntries entries, MaxNestedBytes bytes of
+// nested archives or MaxNestingDepth levels, the object is refused with ErrTooLarge and a
+// message naming the bound. Nested archives are spooled to temporary files (in os.TempDir,
+// removed before InspectIndex returns).
+func InspectIndex(ctx context.Context, f Fetcher, loc Location, contentType string) (Info, *Index, error) {
 	if contentType != ContentTypeZIP && contentType != ContentTypeJAR {
-		return Info{}, newError(ErrContentType, nil,
+		return Info{}, nil, newError(ErrContentType, nil,
 			fmt.Sprintf("contentType %q is not supported; use ZIP or JAR", contentType))
 	}
 	if _, err := loc.bucket(); err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	limit := DefaultMaxSize
 	if l, ok := f.(SizeLimiter); ok && l.MaxSize() > 0 {
@@ -83,7 +94,7 @@ func Inspect(ctx context.Context, f Fetcher, loc Location, contentType string) (
 
 	rc, err := f.Open(ctx, loc)
 	if err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	defer rc.Close()
 
@@ -98,7 +109,7 @@ func Inspect(ctx context.Context, f Fetcher, loc Location, contentType string) (
 	} else {
 		tmp, err := os.CreateTemp("", "fjord-plugin-*")
 		if err != nil {
-			return Info{}, newError(ErrUnavailable, err, "could not create a temporary file to inspect the object")
+			return Info{}, nil, newError(ErrUnavailable, err, "could not create a temporary file to inspect the object")
 		}
 		defer func() {
 			tmp.Close()
@@ -111,30 +122,31 @@ func Inspect(ctx context.Context, f Fetcher, loc Location, contentType string) (
 	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(ctxReader{ctx, rc}, limit+1))
 	switch {
 	case ctx.Err() != nil:
-		return Info{}, ctx.Err()
+		return Info{}, nil, ctx.Err()
 	case err != nil:
 		var e *Error
 		if errors.As(err, &e) {
-			return Info{}, e
+			return Info{}, nil, e
 		}
-		return Info{}, newError(ErrUnavailable, err,
+		return Info{}, nil, newError(ErrUnavailable, err,
 			fmt.Sprintf("bucket %s: reading %s failed", loc.BucketARN, loc.object()))
 	case n > limit:
-		return Info{}, tooLarge(loc, limit)
+		return Info{}, nil, tooLarge(loc, limit)
 	}
 
-	if err := checkArchive(ctx, ra, n, contentType, limit*expansionFactor); err != nil {
+	x := newIndexer(ctx)
+	if err := x.checkArchive(ra, n, contentType, limit*expansionFactor); err != nil {
 		if ctx.Err() != nil {
-			return Info{}, ctx.Err()
+			return Info{}, nil, ctx.Err()
 		}
 		var e *Error
 		if errors.As(err, &e) {
 			e.Message = fmt.Sprintf("object %s %s", loc.Key, e.Message)
-			return Info{}, e
+			return Info{}, nil, e
 		}
-		return Info{}, err
+		return Info{}, nil, err
 	}
-	return Info{Size: n, MD5: hex.EncodeToString(h.Sum(nil))}, nil
+	return Info{Size: n, MD5: hex.EncodeToString(h.Sum(nil))}, x.index(), nil
 }
 
 func tooLarge(loc Location, limit int64) *Error {
@@ -147,6 +159,13 @@ func tooLarge(loc Location, limit int64) *Error {
 // bytes in total. Its *Error messages start with a verb phrase ("is not a
 // readable ZIP archive: …") for the caller to prefix with the object's name.
 func checkArchive(ctx context.Context, ra io.ReaderAt, size int64, contentType string, maxExpanded int64) error {
+	return newIndexer(ctx).checkArchive(ra, size, contentType, maxExpanded)
+}
+
+// checkArchive is checkArchive that indexes the classes on the way: the object's own
+// entries are read once, both to verify them and to index the archives among them.
+func (x *indexer) checkArchive(ra io.ReaderAt, size int64, contentType string, maxExpanded int64) error {
+	ctx := x.ctx
 	bad := func(cause error, format string, args ...any) error {
 		return newError(ErrInvalidArchive, cause,
 			fmt.Sprintf("is not a readable %s archive: ", contentType)+fmt.Sprintf(format, args...))
@@ -170,6 +189,9 @@ func checkArchive(ctx context.Context, ra io.ReaderAt, size int64, contentType s
 				fmt.Sprintf("expands to more than the limit of %d bytes", maxExpanded))
 		}
 	}
+	if err := x.count(len(zr.File)); err != nil {
+		return err
+	}
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -179,17 +201,46 @@ func checkArchive(ctx context.Context, ra io.ReaderAt, size int64, contentType s
 		if _, err := f.DataOffset(); err != nil {
 			return bad(err, "entry %q: %v", f.Name, err)
 		}
+		if c, ok := ClassName(f.Name); ok {
+			x.classes[c] = struct{}{}
+		}
+		nested := isArchiveName(f.Name) && !f.FileInfo().IsDir()
+		if nested {
+			if err := x.deeper(1, f.Name); err != nil {
+				return err
+			}
+		}
 		r, err := f.Open()
 		if err != nil {
 			return bad(err, "entry %q: %v", f.Name, err)
 		}
-		_, err = io.Copy(io.Discard, ctxReader{ctx, r})
+		var tmp *os.File
+		var n int64
+		if nested {
+			tmp, n, err = x.spool(r)
+		} else {
+			_, err = io.Copy(io.Discard, ctxReader{ctx, r})
+		}
 		r.Close()
 		if err != nil {
-			if ctx.Err() != nil {
+			if tmp != nil {
+				removeTemp(tmp)
+			}
+			var e *Error
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
+			case errors.As(err, &e):
+				return e
 			}
 			return bad(err, "entry %q: %v", f.Name, err)
+		}
+		if nested {
+			err = x.walk(tmp, n, 2, f.Name+"!/")
+			removeTemp(tmp)
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -262,14 +263,24 @@ func matches(t *testing.T, what string, re *regexp.Regexp, s string) {
 // plugin, connectors (with auto-pagination), tags, update, delete, and errors.
 func TestKafkaConnectCLI(t *testing.T) {
 	t.Parallel()
-	env := servertest.Start(t)
+	// The connector's sasl.jaas.config refers to Secrets Manager through the worker
+	// configuration's config provider; here the secret is in the local secrets folder.
+	secrets := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "onprem-kafka.json"),
+		[]byte(`{"jaas": "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\";"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := servertest.Start(t, servertest.Options{SecretsDir: secrets})
 	aws := newCLI(t, env, servertest.AccessKey, servertest.SecretKey)
 
 	// ---- create-worker-configuration ----
 	props := "key.converter=org.apache.kafka.connect.storage.StringConverter\n" +
 		"value.converter=org.apache.kafka.connect.json.JsonConverter\n" +
 		"value.converter.schemas.enable=false\n" +
-		"offset.flush.interval.ms=10000\n"
+		"offset.flush.interval.ms=10000\n" +
+		"config.providers=secretManager\n" +
+		"config.providers.secretManager.class=com.github.jcustenborder.kafka.config.aws.SecretsManagerConfigProvider\n" +
+		"config.providers.secretManager.param.aws.region=us-east-1\n"
 	propsB64 := base64.StdEncoding.EncodeToString([]byte(props))
 	wc := aws.ok("kafkaconnect", "create-worker-configuration",
 		"--name", "cli-json-workers",

@@ -62,7 +62,8 @@ func connect(t *testing.T, env *servertest.Env, id string, mcu int32, token stri
 		cancel()
 		return nil, err
 	}
-	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test"}}}); err != nil {
+	// A stream the server already ended fails Send with io.EOF; its status comes from Recv.
+	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test"}}}); err != nil && !errors.Is(err, io.EOF) {
 		cancel()
 		return nil, err
 	}
@@ -263,10 +264,12 @@ func TestConnectorLifecycleOnAnAgent(t *testing.T) {
 	})
 }
 
-// TestUnknownConnectorClassRefused: a class no engine runs is refused at CreateConnector with
-// the class registry's message, and nothing is stored (it used to be accepted and FAILED a
-// reconcile later). The scheduler still fails a stored workload whose class is unknown
-// (scheduler's decide table tests).
+// TestUnknownConnectorClassRefused: a class no engine runs is refused at CreateConnector, and
+// nothing is stored (it used to be accepted and FAILED a reconcile later). Here the class is
+// not in the connector's (placeholder) plugin either, so the refusal names the class and the
+// plugin (server/sdktest's TestConnectorClassInPlugin has a class in the plugin, refused with
+// the class registry's message). The scheduler still fails a stored workload whose class is
+// unknown (scheduler's decide table tests).
 func TestUnknownConnectorClassRefused(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
@@ -286,7 +289,7 @@ func TestUnknownConnectorClassRefused(t *testing.T) {
 	})
 	var bad *kctypes.BadRequestException
 	if !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "connector.class") ||
-		!strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") || !strings.Contains(bad.ErrorMessage(), source) {
+		!strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") || !strings.Contains(bad.ErrorMessage(), plugin) {
 		t.Fatalf("CreateConnector with an unknown class: %v", err)
 	}
 	l, err := kc.ListConnectors(context.Background(), &kafkaconnect.ListConnectorsInput{})

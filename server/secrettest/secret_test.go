@@ -52,11 +52,18 @@ import (
 // envWorker makes this test binary a `fjord worker` (the agent's child processes).
 const envWorker = "FJORD_SECRETTEST_WORKER"
 
+// envWorkerDebug = 1 makes such a worker log at debug level.
+const envWorkerDebug = "FJORD_SECRETTEST_WORKER_DEBUG"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envWorker) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 		defer stop()
-		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		level := slog.LevelWarn
+		if os.Getenv(envWorkerDebug) == "1" {
+			level = slog.LevelDebug
+		}
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		os.Exit(runtime.Main(ctx, tasks.Registry(), os.Stdin, os.Stdout, log))
 	}
 	pgtest.Main(m)

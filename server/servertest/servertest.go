@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -74,6 +75,8 @@ type Options struct {
 	SecretsEndpoint, SecretsDir string
 	// AutoscaleWindow and AutoscaleCooldown are the server's (server.Config); 0 = defaults.
 	AutoscaleWindow, AutoscaleCooldown time.Duration
+	// Log, when set, also receives every server log line, debug level included (JSON).
+	Log io.Writer
 }
 
 // AgentToken is the join token of every Env's agent gateway.
@@ -128,7 +131,11 @@ func Start(t testing.TB, opts ...Options) *Env {
 			e.TargetClusterARN = c.ARN
 		}
 	}
-	log := slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var handler slog.Handler = slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})
+	if o.Log != nil {
+		handler = slog.NewMultiHandler(handler, slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	log := slog.New(handler)
 	srv, err := server.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,

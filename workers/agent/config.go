@@ -27,7 +27,8 @@ type Config struct {
 	// TLS, when set, secures the connection to the server; nil means plaintext (fine on
 	// loopback and inside a trusted network; the token travels in clear otherwise).
 	TLS *tls.Config
-	// AgentID identifies the agent across restarts; default the hostname.
+	// AgentID identifies the agent across restarts; default the hostname (fjord agent numbers it
+	// per host: ClaimDefaultID).
 	AgentID string
 	// MCU is the capacity the agent offers (1 MCU = 1 vCPU + 4 GiB); at least 1.
 	MCU int

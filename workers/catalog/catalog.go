@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -219,9 +218,13 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 		plain[k] = v
 	}
 	errs := validateCommon(plain, c)
+	common := map[string]bool{} // a key the common checks refused is reported once
+	for _, e := range errs {
+		common[e.Key] = true
+	}
 	if c.ValidateFunc != nil {
 		for _, e := range c.ValidateFunc(plain) {
-			if !deferred[e.Key] {
+			if !deferred[e.Key] && !common[e.Key] {
 				errs = append(errs, e)
 			}
 		}
@@ -229,12 +232,6 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 	return c, errs
 }
-
-// reference matches a config-provider reference, ${provider:[path:]key}.
-var reference = regexp.MustCompile(`\$\{[A-Za-z0-9_.\-]+:[^}]*\}`)
-
-// HasReference reports whether a value holds a config-provider reference.
-func HasReference(v string) bool { return reference.MatchString(v) }
 
 // TaskCap is the most tasks a connector of class c with configuration conf runs: tasks.max
 // (0 when unset: the capacity decides), capped by the class's MaxTasks.

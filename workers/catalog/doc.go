@@ -3,7 +3,8 @@
 // its configuration definition and validation, how its tasks are sized, whether it ships with
 // Apache Kafka (and so needs no plugin content), and the engine a worker runs it with. It also
 // owns what both sides must agree on: the error codes of worker and workload states and the
-// transactional-id format of exactly-once tasks.
+// transactional-id format of exactly-once tasks, and the config-provider references
+// (${provider:[path:]key}) and declarations both resolve (providers.go).
 //
 // The control plane (server/) validates a connector configuration here at CreateConnector and
 // UpdateConnector, and sizes workloads from it; workers/tasks maps every class's Engine to a

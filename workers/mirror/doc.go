@@ -26,8 +26,24 @@
 // skipped by loop prevention — are recorded like copied ones once everything before them is
 // acknowledged, so a partition that ends in markers is recorded through its last marker (its
 // last stable offset − 1) without waiting for a later record, and a restart resumes past them.
-// At-least-once tasks write progress every CommitInterval (default 1 s) and on stop; on a crash
-// the records after the last progress are copied again (duplicates, never a loss).
+// At-least-once tasks write progress every CommitInterval (offset.flush.interval.ms, default
+// 1 s) and on stop; on a crash the records after the last progress are copied again
+// (duplicates, never a loss).
+//
+// # Converters
+//
+// In Kafka Connect, MirrorSourceConnector's records have optional bytes keys and values and
+// bytes headers, which the worker's key.converter, value.converter and header.converter turn
+// into the bytes written to the target. The task applies the converters its configuration
+// names (workers/connect/convert) the same way: JsonConverter writes
+// {"schema":{"type":"bytes","optional":true},"payload":"<base64>"}, ByteArrayConverter the
+// bytes as they are. Fjord's own headers (fjord.*, e.g. ProvenanceHeader) are never converted,
+// so loop prevention keeps working, and offsets — hence offset syncs and checkpoints — do not
+// depend on the records' bytes. With no converter configured the bytes are copied as they are
+// and nothing is done per record; that departs from Connect, whose default worker converters
+// would mangle MM2's byte arrays (MSK's guides always set ByteArrayConverter). A record a
+// converter cannot write fails the task (Connect's errors.tolerance=none), progress staying
+// before it.
 //
 // A connector's task runs in its Connect runtime's cluster ([SourceOptions].Runtime, from the
 // connector's kafkaCluster): the producer writes the copies there and the progress, in the same

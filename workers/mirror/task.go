@@ -57,7 +57,8 @@ type SourceOptions struct {
 	// topic creation and the config and ACL sync stay on the target cluster (target.cluster.*),
 	// as MirrorSourceConnector's admin client does in Connect. nil: everything on the target.
 	Runtime *RuntimeCluster
-	// CommitInterval is how often progress is written in at-least-once mode (default 1 s) and
+	// CommitInterval is how often progress is written in at-least-once mode (default
+	// Config.OffsetFlushInterval, else 1 s) and
 	// how long a transaction collects records in transactional mode (default 250 ms).
 	CommitInterval time.Duration
 	// StopTimeout bounds the wait for in-flight records on stop; default 15 s.
@@ -131,6 +132,10 @@ type SourceTask struct {
 	// held are partitions whose skipped records wait for a downstream anchor (provenance.go);
 	// only Run's goroutine touches it.
 	held map[*partState]struct{}
+
+	// conv converts copied records (key.converter, value.converter, header.converter); nil
+	// copies them as they are.
+	conv *recordConverter
 
 	// crashOnStop makes Run return without flushing anything when its context ends: tests use
 	// it to simulate a killed process.
@@ -238,6 +243,9 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 	case opts.Runtime != nil && (len(opts.Runtime.Bootstrap) == 0 || opts.Runtime.OffsetsTopic == ""):
 		return nil, errors.New("mirror: Runtime needs bootstrap servers and an offsets topic")
 	}
+	if opts.CommitInterval <= 0 && !opts.Transactional {
+		opts.CommitInterval = c.OffsetFlushInterval // offset.flush.interval.ms
+	}
 	if opts.CommitInterval <= 0 {
 		opts.CommitInterval = DefaultCommitInterval
 		if opts.Transactional {
@@ -283,6 +291,7 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		byTarget:       map[tp]*partState{},
 		fatal:          make(chan struct{}),
 		enhanced:       c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
+		conv:           newRecordConverter(c),
 	}, nil
 }
 
@@ -629,6 +638,14 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 					continue
 				}
 				out.Headers = headers[i]
+			}
+			if t.conv != nil {
+				if err := t.conv.apply(out); err != nil {
+					// As Connect with errors.tolerance=none: the task fails, and progress stays
+					// before this record (it and the ones after it are in flight, never acknowledged).
+					t.fail(fmt.Errorf("convert %s/%d offset %d: %w", p.Topic, p.Partition, r.Offset, err))
+					return
+				}
 			}
 			t.tgt.Produce(prodCtx, out, t.onAck)
 		}

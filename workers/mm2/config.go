@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fjord-io/fjord/workers/connect/convert"
 )
 
 // Connector classes of MirrorMaker 2 that Fjord runs natively.
@@ -171,6 +173,20 @@ type Config struct {
 	// progress (fjord.progress.*, added by the server for checkpoint tasks); nil means
 	// mm2-offsets.<source alias>.internal on the target cluster.
 	Progress *ProgressLocation
+
+	// KeyConverter, ValueConverter and HeaderConverter are key.converter, value.converter and
+	// header.converter with their options (value.converter.schemas.enable, …): MirrorSource
+	// writes each copied record's key, value and headers (optional bytes, as MM2's records
+	// are in Connect) through them. nil copies the bytes as they are, which is what Fjord does
+	// when no converter is configured (see SupportedKeys).
+	KeyConverter, ValueConverter convert.Converter
+	HeaderConverter              convert.HeaderConverter
+	// KeyConverterClass, ValueConverterClass and HeaderConverterClass name them ("" none).
+	KeyConverterClass, ValueConverterClass, HeaderConverterClass string
+
+	// OffsetFlushInterval is offset.flush.interval.ms: how often an at-least-once
+	// MirrorSource task records its progress; 0 keeps the engine's default (1 s).
+	OffsetFlushInterval time.Duration
 
 	// Extra keeps every key Fjord does not interpret, verbatim. MM2 ignores unknown keys, and
 	// so does Fjord; they are kept for display. Security keys are never in Extra.
@@ -396,6 +412,12 @@ func parseConfig(p *parser) (Config, error) {
 	}
 
 	p.clients(&c)
+	c.KeyConverterClass, c.KeyConverter = p.converter(convert.Key)
+	c.ValueConverterClass, c.ValueConverter = p.converter(convert.Value)
+	c.HeaderConverterClass, c.HeaderConverter = p.headerConverter()
+	if n := p.int64("offset.flush.interval.ms", 0, 1); n > 0 {
+		c.OffsetFlushInterval = time.Duration(n) * time.Millisecond
+	}
 	c.SourceSecurity = p.security(SourceClusterPrefix)
 	c.TargetSecurity = p.security(TargetClusterPrefix)
 	c.Connect = p.connect()
@@ -422,9 +444,9 @@ func parseConfig(p *parser) (Config, error) {
 const DefaultConfigPropertiesExclude = `follower\.replication\.throttled\.replicas, leader\.replication\.throttled\.replicas, message\.timestamp\.difference\.max\.ms, message\.timestamp\.type, unclean\.leader\.election\.enable, min\.insync\.replicas`
 
 var ignoredKeys = []string{
-	"name", "key.converter", "value.converter", "header.converter", "clusters",
+	"name", "clusters",
 	"admin.timeout.ms", "consumer.poll.timeout.ms", "heartbeats.topic.retention.ms",
-	"checkpoints.topic.retention.ms", "offset.flush.interval.ms", "offset.flush.timeout.ms",
+	"checkpoints.topic.retention.ms", "offset.flush.timeout.ms",
 	"errors.tolerance", "errors.log.enable", "errors.log.include.messages", "transaction.boundary",
 	"offset.storage.topic", "metric.reporters", "config.action.reload",
 }
@@ -563,6 +585,52 @@ func (p *parser) filter(includeKey, includeDef, excludeKey, legacyExcludeKey, ex
 		return Filter{}
 	}
 	return f
+}
+
+// converterOptions marks the options of the converter under kind as used and returns them.
+func (p *parser) converterOptions(kind convert.Kind) map[string]string {
+	opts := convert.Options(p.m, kind)
+	for k := range opts {
+		p.used[string(kind)+"."+k] = true
+	}
+	return opts
+}
+
+// converter builds the key or value converter the configuration names, if any.
+func (p *parser) converter(kind convert.Kind) (string, convert.Converter) {
+	class, ok := p.lookup(string(kind))
+	if !ok {
+		return "", nil
+	}
+	c, err := convert.New(kind, class, p.converterOptions(kind))
+	if err != nil {
+		p.convertFail(kind, err)
+		return "", nil
+	}
+	return class, c
+}
+
+// headerConverter builds the header converter the configuration names, if any.
+func (p *parser) headerConverter() (string, convert.HeaderConverter) {
+	class, ok := p.lookup(string(convert.Header))
+	if !ok {
+		return "", nil
+	}
+	c, err := convert.NewHeader(class, p.converterOptions(convert.Header))
+	if err != nil {
+		p.convertFail(convert.Header, err)
+		return "", nil
+	}
+	return class, c
+}
+
+func (p *parser) convertFail(kind convert.Kind, err error) {
+	var ce *convert.Error
+	if errors.As(err, &ce) {
+		p.fail(ce.Key, ce.Problem)
+		return
+	}
+	p.fail(string(kind), err.Error())
 }
 
 func (p *parser) onlyClass(key string, accepted ...string) {

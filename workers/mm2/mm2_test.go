@@ -347,6 +347,48 @@ func TestOffsetSyncMode(t *testing.T) {
 	}
 }
 
+// TestConverters: the converter keys build converters with their options, and a bad class or
+// option is refused naming its key.
+func TestConverters(t *testing.T) {
+	t.Parallel()
+	m := base()
+	m["key.converter"] = "org.apache.kafka.connect.converters.ByteArrayConverter"
+	m["value.converter"] = "org.apache.kafka.connect.json.JsonConverter"
+	m["value.converter.schemas.enable"] = "false"
+	m["header.converter"] = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+	m["offset.flush.interval.ms"] = "2500"
+	c, err := ParseConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyConverter == nil || c.ValueConverter == nil || c.HeaderConverter == nil || len(c.Extra) != 0 {
+		t.Fatalf("converters %v %v %v, extra %v", c.KeyConverter, c.ValueConverter, c.HeaderConverter, c.Extra)
+	}
+	if got, _ := c.ValueConverter.FromConnect("t", nil, "x"); string(got) != `"x"` {
+		t.Errorf("value converter without schemas wrote %s", got)
+	}
+	if c.OffsetFlushInterval != 2500*time.Millisecond {
+		t.Errorf("OffsetFlushInterval %v", c.OffsetFlushInterval)
+	}
+	if c, err := ParseConfig(base()); err != nil || c.KeyConverter != nil || c.ValueConverter != nil || c.HeaderConverter != nil || c.OffsetFlushInterval != 0 {
+		t.Errorf("no converter keys: %+v, %v", c, err)
+	}
+	for key, conf := range map[string]map[string]string{
+		"value.converter":                 {"value.converter": "io.confluent.connect.avro.AvroConverter"},
+		"key.converter":                   {"key.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter"},
+		"value.converter.schemas.enable":  {"value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "yes"},
+		"header.converter.decimal.format": {"header.converter": "org.apache.kafka.connect.json.JsonConverter", "header.converter.decimal.format": "hex"},
+		"offset.flush.interval.ms":        {"offset.flush.interval.ms": "-1"},
+	} {
+		m := base()
+		maps.Copy(m, conf)
+		errs := Validate(m)
+		if len(errs) != 1 || errs[0].Key != key {
+			t.Errorf("%v: %v, want one error naming %s", conf, errs, key)
+		}
+	}
+}
+
 // TestConnectRuntimeKeys: the runtime keys the server adds parse into Config.Connect and
 // Config.Progress; IAM and other protocols are refused naming their key.
 func TestConnectRuntimeKeys(t *testing.T) {

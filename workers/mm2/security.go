@@ -195,10 +195,14 @@ func (p *parser) security(prefix string) ClientSecurity {
 		jaas, ok := vals["sasl.jaas.config"]
 		if !ok || jaas == "" {
 			p.fail(key("sasl.jaas.config"), fmt.Sprintf("is required with security.protocol=%s (a %s or %s line with username and password)", s.Protocol, ScramLoginModule, PlainLoginModule))
-		} else if strings.HasPrefix(jaas, "${") {
-			p.fail(key("sasl.jaas.config"), "config provider references (${provider:path:key}) are not resolved by Fjord; give the JAAS line itself (a replicator's saslScram.secretArn is resolved by the server)")
 		} else if module, opts, err := ParseJAAS(jaas); err != nil {
-			p.fail(key("sasl.jaas.config"), err.Error())
+			msg := err.Error()
+			if strings.Contains(jaas, "${") {
+				// The worker resolves config-provider references before the parser sees the
+				// value; one still here was never resolved.
+				msg += " (it holds an unresolved config provider reference ${provider:[path:]key}: the connector's worker configuration must declare the provider in config.providers)"
+			}
+			p.fail(key("sasl.jaas.config"), msg)
 		} else {
 			want := ScramLoginModule
 			if s.Mechanism == MechanismPlain {

@@ -180,3 +180,24 @@ func TestParseSecurityErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestJAASWithConfigProviders: the worker resolves config-provider references before the
+// parser sees a value, so a password that itself holds "${" is taken as written; a reference
+// that was never resolved is an error saying so.
+func TestJAASWithConfigProviders(t *testing.T) {
+	t.Parallel()
+	m := base()
+	m["source.cluster.security.protocol"] = "SASL_PLAINTEXT"
+	m["source.cluster.sasl.mechanism"] = "SCRAM-SHA-512"
+	m["source.cluster.sasl.jaas.config"] = ScramLoginModule + ` required username="u" password="a${b:c}d";`
+	c, err := ParseConfig(m)
+	if err != nil || c.SourceSecurity.Password.Reveal() != "a${b:c}d" {
+		t.Fatalf("a resolved password holding ${: %v", err)
+	}
+	m["source.cluster.sasl.jaas.config"] = "${secretsmanager:onprem:jaas}"
+	_, err = ParseConfig(m)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "source.cluster.sasl.jaas.config" || !strings.Contains(err.Error(), "unresolved config provider reference") {
+		t.Fatalf("an unresolved reference: %v", err)
+	}
+}

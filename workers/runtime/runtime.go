@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/configprovider"
 )
 
 // Task is one running task of a worker (a MirrorSource, MirrorCheckpoint or MirrorHeartbeat
@@ -198,10 +199,12 @@ type worker struct {
 type taskRun struct {
 	spec    *agentv1.TaskSpec
 	factory TaskFactory
-	first   Task
-	env     TaskEnv
-	reg     *trackingRegisterer
-	metrics *TaskMetrics
+	// resolved scrubs the config-provider values resolved into spec from the task's errors.
+	resolved *configprovider.Result
+	first    Task
+	env      TaskEnv
+	reg      *trackingRegisterer
+	metrics  *TaskMetrics
 
 	status      *agentv1.TaskStatus
 	restarts    int
@@ -237,6 +240,9 @@ func (w *worker) build(ctx context.Context, reg Registry) error {
 			continue
 		}
 		t.factory = f
+		if err := resolveProviders(t); err != nil {
+			fail(t, err)
+		}
 	}
 	for _, t := range w.tasks {
 		if t.factory == nil {
@@ -252,6 +258,7 @@ func (w *worker) build(ctx context.Context, reg Registry) error {
 		}
 		task, err := t.factory(ctx, t.spec, t.env)
 		if err != nil {
+			err = t.scrubbed(err)
 			t.reg.unregisterAll()
 			fail(t, &Error{Code: CodeInvalidConfiguration, Err: err, Permanent: true})
 			continue
@@ -365,6 +372,7 @@ func (w *worker) supervise(ctx context.Context, t *taskRun, events chan<- taskEv
 			ranFor = time.Since(start)
 			task = nil
 		}
+		err = t.scrubbed(err)
 		t.reg.unregisterAll()
 		if ctx.Err() != nil {
 			if err != nil && !errors.Is(err, context.Canceled) {

@@ -1038,7 +1038,10 @@ type DescribeWorkloadResponse struct {
 	// workers are the workload's workers by ordinal (with stopping ones last).
 	Workers []*Worker `protobuf:"bytes,9,rep,name=workers,proto3" json:"workers,omitempty"`
 	// recent_events are the newest events, newest first; list more with ListWorkloadEvents.
-	RecentEvents  []*WorkloadEvent `protobuf:"bytes,10,rep,name=recent_events,json=recentEvents,proto3" json:"recent_events,omitempty"`
+	RecentEvents []*WorkloadEvent `protobuf:"bytes,10,rep,name=recent_events,json=recentEvents,proto3" json:"recent_events,omitempty"`
+	// plugins are a connector's custom plugin revisions with what Fjord found in them (more
+	// with DescribePlugin); none for a replicator.
+	Plugins       []*WorkloadPlugin `protobuf:"bytes,11,rep,name=plugins,proto3" json:"plugins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1143,6 +1146,92 @@ func (x *DescribeWorkloadResponse) GetRecentEvents() []*WorkloadEvent {
 	return nil
 }
 
+func (x *DescribeWorkloadResponse) GetPlugins() []*WorkloadPlugin {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+// WorkloadPlugin is a custom plugin revision a connector uses.
+type WorkloadPlugin struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CustomPluginArn string                 `protobuf:"bytes,1,opt,name=custom_plugin_arn,json=customPluginArn,proto3" json:"custom_plugin_arn,omitempty"`
+	Revision        int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// indexed is false when the revision's classes were not indexed.
+	Indexed    bool  `protobuf:"varint,3,opt,name=indexed,proto3" json:"indexed,omitempty"`
+	ClassCount int32 `protobuf:"varint,4,opt,name=class_count,json=classCount,proto3" json:"class_count,omitempty"`
+	// connector_classes are its classes whose simple name ends in "Connector".
+	ConnectorClasses []string `protobuf:"bytes,5,rep,name=connector_classes,json=connectorClasses,proto3" json:"connector_classes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WorkloadPlugin) Reset() {
+	*x = WorkloadPlugin{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkloadPlugin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkloadPlugin) ProtoMessage() {}
+
+func (x *WorkloadPlugin) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkloadPlugin.ProtoReflect.Descriptor instead.
+func (*WorkloadPlugin) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WorkloadPlugin) GetCustomPluginArn() string {
+	if x != nil {
+		return x.CustomPluginArn
+	}
+	return ""
+}
+
+func (x *WorkloadPlugin) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *WorkloadPlugin) GetIndexed() bool {
+	if x != nil {
+		return x.Indexed
+	}
+	return false
+}
+
+func (x *WorkloadPlugin) GetClassCount() int32 {
+	if x != nil {
+		return x.ClassCount
+	}
+	return 0
+}
+
+func (x *WorkloadPlugin) GetConnectorClasses() []string {
+	if x != nil {
+		return x.ConnectorClasses
+	}
+	return nil
+}
+
 // StateDescription says why a workload is in its state.
 type StateDescription struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1154,7 +1243,7 @@ type StateDescription struct {
 
 func (x *StateDescription) Reset() {
 	*x = StateDescription{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1255,7 @@ func (x *StateDescription) String() string {
 func (*StateDescription) ProtoMessage() {}
 
 func (x *StateDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1268,7 @@ func (x *StateDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateDescription.ProtoReflect.Descriptor instead.
 func (*StateDescription) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StateDescription) GetCode() string {
@@ -1215,7 +1304,7 @@ type WorkloadShape struct {
 
 func (x *WorkloadShape) Reset() {
 	*x = WorkloadShape{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1316,7 @@ func (x *WorkloadShape) String() string {
 func (*WorkloadShape) ProtoMessage() {}
 
 func (x *WorkloadShape) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1329,7 @@ func (x *WorkloadShape) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadShape.ProtoReflect.Descriptor instead.
 func (*WorkloadShape) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WorkloadShape) GetWorkers() int32 {
@@ -1318,7 +1407,7 @@ type WorkloadEvent struct {
 
 func (x *WorkloadEvent) Reset() {
 	*x = WorkloadEvent{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1419,7 @@ func (x *WorkloadEvent) String() string {
 func (*WorkloadEvent) ProtoMessage() {}
 
 func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1432,7 @@ func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadEvent.ProtoReflect.Descriptor instead.
 func (*WorkloadEvent) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WorkloadEvent) GetEventId() int64 {
@@ -1400,7 +1489,7 @@ type ListWorkloadEventsRequest struct {
 
 func (x *ListWorkloadEventsRequest) Reset() {
 	*x = ListWorkloadEventsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1501,7 @@ func (x *ListWorkloadEventsRequest) String() string {
 func (*ListWorkloadEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1514,7 @@ func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListWorkloadEventsRequest) GetWorkloadArn() string {
@@ -1461,7 +1550,7 @@ type ListWorkloadEventsResponse struct {
 
 func (x *ListWorkloadEventsResponse) Reset() {
 	*x = ListWorkloadEventsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1562,7 @@ func (x *ListWorkloadEventsResponse) String() string {
 func (*ListWorkloadEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1575,7 @@ func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
@@ -1501,6 +1590,291 @@ func (x *ListWorkloadEventsResponse) GetNextToken() string {
 		return x.NextToken
 	}
 	return ""
+}
+
+type DescribePluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// custom_plugin_arn is a kafkaconnect custom plugin ARN.
+	CustomPluginArn string `protobuf:"bytes,1,opt,name=custom_plugin_arn,json=customPluginArn,proto3" json:"custom_plugin_arn,omitempty"`
+	// revision is the revision to describe; 0 means the latest.
+	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// class_prefix keeps the classes whose name starts with it (e.g. "io.debezium.").
+	ClassPrefix string `protobuf:"bytes,3,opt,name=class_prefix,json=classPrefix,proto3" json:"class_prefix,omitempty"`
+	// max_classes bounds classes; default 1000, at most 100000.
+	MaxClasses    int32 `protobuf:"varint,4,opt,name=max_classes,json=maxClasses,proto3" json:"max_classes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribePluginRequest) Reset() {
+	*x = DescribePluginRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribePluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribePluginRequest) ProtoMessage() {}
+
+func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribePluginRequest.ProtoReflect.Descriptor instead.
+func (*DescribePluginRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DescribePluginRequest) GetCustomPluginArn() string {
+	if x != nil {
+		return x.CustomPluginArn
+	}
+	return ""
+}
+
+func (x *DescribePluginRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *DescribePluginRequest) GetClassPrefix() string {
+	if x != nil {
+		return x.ClassPrefix
+	}
+	return ""
+}
+
+func (x *DescribePluginRequest) GetMaxClasses() int32 {
+	if x != nil {
+		return x.MaxClasses
+	}
+	return 0
+}
+
+type DescribePluginResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CustomPluginArn string                 `protobuf:"bytes,1,opt,name=custom_plugin_arn,json=customPluginArn,proto3" json:"custom_plugin_arn,omitempty"`
+	Name            string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// state is the plugin's state (CREATING, ACTIVE, CREATE_FAILED).
+	State            string            `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	StateDescription *StateDescription `protobuf:"bytes,4,opt,name=state_description,json=stateDescription,proto3" json:"state_description,omitempty"`
+	Revision         int64             `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	// indexed is false until the revision's classes are indexed (when it becomes ACTIVE).
+	Indexed   bool                   `protobuf:"varint,6,opt,name=indexed,proto3" json:"indexed,omitempty"`
+	IndexTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=index_time,json=indexTime,proto3" json:"index_time,omitempty"`
+	// archive_count counts the archives read: the object and the JARs and ZIPs nested in it.
+	ArchiveCount int32 `protobuf:"varint,8,opt,name=archive_count,json=archiveCount,proto3" json:"archive_count,omitempty"`
+	// class_count counts every class of the revision; matching_class_count those class_prefix
+	// keeps.
+	ClassCount         int32 `protobuf:"varint,9,opt,name=class_count,json=classCount,proto3" json:"class_count,omitempty"`
+	MatchingClassCount int32 `protobuf:"varint,10,opt,name=matching_class_count,json=matchingClassCount,proto3" json:"matching_class_count,omitempty"`
+	// classes are the kept classes, sorted, at most max_classes.
+	Classes []string `protobuf:"bytes,11,rep,name=classes,proto3" json:"classes,omitempty"`
+	// connector_classes are the classes whose simple name ends in "Connector" (prefix or not):
+	// the likely connector.class values.
+	ConnectorClasses []string `protobuf:"bytes,12,rep,name=connector_classes,json=connectorClasses,proto3" json:"connector_classes,omitempty"`
+	// unreadable_archives are nested .jar/.zip entries that are not readable archives (their
+	// classes are not indexed; a Kafka Connect worker could not load them either).
+	UnreadableArchives []string `protobuf:"bytes,13,rep,name=unreadable_archives,json=unreadableArchives,proto3" json:"unreadable_archives,omitempty"`
+	// used_by are the connectors that use the plugin (any revision), with the revision each
+	// uses: while there is one, DeleteCustomPlugin answers ConflictException.
+	UsedBy        []*PluginUse `protobuf:"bytes,14,rep,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribePluginResponse) Reset() {
+	*x = DescribePluginResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribePluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribePluginResponse) ProtoMessage() {}
+
+func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribePluginResponse.ProtoReflect.Descriptor instead.
+func (*DescribePluginResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DescribePluginResponse) GetCustomPluginArn() string {
+	if x != nil {
+		return x.CustomPluginArn
+	}
+	return ""
+}
+
+func (x *DescribePluginResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DescribePluginResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DescribePluginResponse) GetStateDescription() *StateDescription {
+	if x != nil {
+		return x.StateDescription
+	}
+	return nil
+}
+
+func (x *DescribePluginResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *DescribePluginResponse) GetIndexed() bool {
+	if x != nil {
+		return x.Indexed
+	}
+	return false
+}
+
+func (x *DescribePluginResponse) GetIndexTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IndexTime
+	}
+	return nil
+}
+
+func (x *DescribePluginResponse) GetArchiveCount() int32 {
+	if x != nil {
+		return x.ArchiveCount
+	}
+	return 0
+}
+
+func (x *DescribePluginResponse) GetClassCount() int32 {
+	if x != nil {
+		return x.ClassCount
+	}
+	return 0
+}
+
+func (x *DescribePluginResponse) GetMatchingClassCount() int32 {
+	if x != nil {
+		return x.MatchingClassCount
+	}
+	return 0
+}
+
+func (x *DescribePluginResponse) GetClasses() []string {
+	if x != nil {
+		return x.Classes
+	}
+	return nil
+}
+
+func (x *DescribePluginResponse) GetConnectorClasses() []string {
+	if x != nil {
+		return x.ConnectorClasses
+	}
+	return nil
+}
+
+func (x *DescribePluginResponse) GetUnreadableArchives() []string {
+	if x != nil {
+		return x.UnreadableArchives
+	}
+	return nil
+}
+
+func (x *DescribePluginResponse) GetUsedBy() []*PluginUse {
+	if x != nil {
+		return x.UsedBy
+	}
+	return nil
+}
+
+// PluginUse is a connector using a custom plugin or worker configuration revision.
+type PluginUse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectorArn  string                 `protobuf:"bytes,1,opt,name=connector_arn,json=connectorArn,proto3" json:"connector_arn,omitempty"`
+	Revision      int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginUse) Reset() {
+	*x = PluginUse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginUse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginUse) ProtoMessage() {}
+
+func (x *PluginUse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginUse.ProtoReflect.Descriptor instead.
+func (*PluginUse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PluginUse) GetConnectorArn() string {
+	if x != nil {
+		return x.ConnectorArn
+	}
+	return ""
+}
+
+func (x *PluginUse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 var File_fjord_admin_v1_admin_proto protoreflect.FileDescriptor
@@ -1591,7 +1965,7 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x17DescribeWorkloadRequest\x12!\n" +
 	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12\x1d\n" +
 	"\n" +
-	"max_events\x18\x02 \x01(\x05R\tmaxEvents\"\xf4\x03\n" +
+	"max_events\x18\x02 \x01(\x05R\tmaxEvents\"\xae\x04\n" +
 	"\x18DescribeWorkloadResponse\x12!\n" +
 	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12#\n" +
 	"\rworkload_name\x18\x02 \x01(\tR\fworkloadName\x12\x12\n" +
@@ -1603,7 +1977,15 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\adesired\x18\b \x01(\v2\x1d.fjord.admin.v1.WorkloadShapeR\adesired\x120\n" +
 	"\aworkers\x18\t \x03(\v2\x16.fjord.admin.v1.WorkerR\aworkers\x12B\n" +
 	"\rrecent_events\x18\n" +
-	" \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\frecentEvents\"@\n" +
+	" \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\frecentEvents\x128\n" +
+	"\aplugins\x18\v \x03(\v2\x1e.fjord.admin.v1.WorkloadPluginR\aplugins\"\xc0\x01\n" +
+	"\x0eWorkloadPlugin\x12*\n" +
+	"\x11custom_plugin_arn\x18\x01 \x01(\tR\x0fcustomPluginArn\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12\x18\n" +
+	"\aindexed\x18\x03 \x01(\bR\aindexed\x12\x1f\n" +
+	"\vclass_count\x18\x04 \x01(\x05R\n" +
+	"classCount\x12+\n" +
+	"\x11connector_classes\x18\x05 \x03(\tR\x10connectorClasses\"@\n" +
 	"\x10StateDescription\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xb5\x02\n" +
@@ -1636,7 +2018,34 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x1aListWorkloadEventsResponse\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\x06events\x12\x1d\n" +
 	"\n" +
-	"next_token\x18\x02 \x01(\tR\tnextToken2\xd9\x04\n" +
+	"next_token\x18\x02 \x01(\tR\tnextToken\"\xa3\x01\n" +
+	"\x15DescribePluginRequest\x12*\n" +
+	"\x11custom_plugin_arn\x18\x01 \x01(\tR\x0fcustomPluginArn\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12!\n" +
+	"\fclass_prefix\x18\x03 \x01(\tR\vclassPrefix\x12\x1f\n" +
+	"\vmax_classes\x18\x04 \x01(\x05R\n" +
+	"maxClasses\"\xd2\x04\n" +
+	"\x16DescribePluginResponse\x12*\n" +
+	"\x11custom_plugin_arn\x18\x01 \x01(\tR\x0fcustomPluginArn\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12M\n" +
+	"\x11state_description\x18\x04 \x01(\v2 .fjord.admin.v1.StateDescriptionR\x10stateDescription\x12\x1a\n" +
+	"\brevision\x18\x05 \x01(\x03R\brevision\x12\x18\n" +
+	"\aindexed\x18\x06 \x01(\bR\aindexed\x129\n" +
+	"\n" +
+	"index_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tindexTime\x12#\n" +
+	"\rarchive_count\x18\b \x01(\x05R\farchiveCount\x12\x1f\n" +
+	"\vclass_count\x18\t \x01(\x05R\n" +
+	"classCount\x120\n" +
+	"\x14matching_class_count\x18\n" +
+	" \x01(\x05R\x12matchingClassCount\x12\x18\n" +
+	"\aclasses\x18\v \x03(\tR\aclasses\x12+\n" +
+	"\x11connector_classes\x18\f \x03(\tR\x10connectorClasses\x12/\n" +
+	"\x13unreadable_archives\x18\r \x03(\tR\x12unreadableArchives\x122\n" +
+	"\aused_by\x18\x0e \x03(\v2\x19.fjord.admin.v1.PluginUseR\x06usedBy\"L\n" +
+	"\tPluginUse\x12#\n" +
+	"\rconnector_arn\x18\x01 \x01(\tR\fconnectorArn\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision2\xba\x05\n" +
 	"\x05Admin\x12b\n" +
 	"\x0fRegisterCluster\x12&.fjord.admin.v1.RegisterClusterRequest\x1a'.fjord.admin.v1.RegisterClusterResponse\x12Y\n" +
 	"\fListClusters\x12#.fjord.admin.v1.ListClustersRequest\x1a$.fjord.admin.v1.ListClustersResponse\x12h\n" +
@@ -1644,7 +2053,8 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListAgents\x12!.fjord.admin.v1.ListAgentsRequest\x1a\".fjord.admin.v1.ListAgentsResponse\x12e\n" +
 	"\x10DescribeWorkload\x12'.fjord.admin.v1.DescribeWorkloadRequest\x1a(.fjord.admin.v1.DescribeWorkloadResponse\x12k\n" +
-	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
+	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponse\x12_\n" +
+	"\x0eDescribePlugin\x12%.fjord.admin.v1.DescribePluginRequest\x1a&.fjord.admin.v1.DescribePluginResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_fjord_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -1658,7 +2068,7 @@ func file_fjord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fjord_admin_v1_admin_proto_rawDescData
 }
 
-var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_fjord_admin_v1_admin_proto_goTypes = []any{
 	(*Cluster)(nil),                    // 0: fjord.admin.v1.Cluster
 	(*RegisterClusterRequest)(nil),     // 1: fjord.admin.v1.RegisterClusterRequest
@@ -1675,53 +2085,63 @@ var file_fjord_admin_v1_admin_proto_goTypes = []any{
 	(*WorkerMetrics)(nil),              // 12: fjord.admin.v1.WorkerMetrics
 	(*DescribeWorkloadRequest)(nil),    // 13: fjord.admin.v1.DescribeWorkloadRequest
 	(*DescribeWorkloadResponse)(nil),   // 14: fjord.admin.v1.DescribeWorkloadResponse
-	(*StateDescription)(nil),           // 15: fjord.admin.v1.StateDescription
-	(*WorkloadShape)(nil),              // 16: fjord.admin.v1.WorkloadShape
-	(*WorkloadEvent)(nil),              // 17: fjord.admin.v1.WorkloadEvent
-	(*ListWorkloadEventsRequest)(nil),  // 18: fjord.admin.v1.ListWorkloadEventsRequest
-	(*ListWorkloadEventsResponse)(nil), // 19: fjord.admin.v1.ListWorkloadEventsResponse
-	nil,                                // 20: fjord.admin.v1.Agent.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
+	(*WorkloadPlugin)(nil),             // 15: fjord.admin.v1.WorkloadPlugin
+	(*StateDescription)(nil),           // 16: fjord.admin.v1.StateDescription
+	(*WorkloadShape)(nil),              // 17: fjord.admin.v1.WorkloadShape
+	(*WorkloadEvent)(nil),              // 18: fjord.admin.v1.WorkloadEvent
+	(*ListWorkloadEventsRequest)(nil),  // 19: fjord.admin.v1.ListWorkloadEventsRequest
+	(*ListWorkloadEventsResponse)(nil), // 20: fjord.admin.v1.ListWorkloadEventsResponse
+	(*DescribePluginRequest)(nil),      // 21: fjord.admin.v1.DescribePluginRequest
+	(*DescribePluginResponse)(nil),     // 22: fjord.admin.v1.DescribePluginResponse
+	(*PluginUse)(nil),                  // 23: fjord.admin.v1.PluginUse
+	nil,                                // 24: fjord.admin.v1.Agent.LabelsEntry
+	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
 }
 var file_fjord_admin_v1_admin_proto_depIdxs = []int32{
-	21, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
+	25, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
 	0,  // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
 	9,  // 3: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
-	20, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
-	21, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
-	21, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	21, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
+	24, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
+	25, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
+	25, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	25, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
 	10, // 8: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
 	11, // 9: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
-	21, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
+	25, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
 	12, // 11: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
-	21, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
-	15, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	21, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
-	16, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
+	25, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
+	16, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	25, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
+	17, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
 	10, // 16: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
-	17, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
-	21, // 18: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
-	21, // 19: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
-	17, // 20: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
-	1,  // 21: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
-	3,  // 22: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
-	5,  // 23: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
-	7,  // 24: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
-	13, // 25: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
-	18, // 26: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
-	2,  // 27: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
-	4,  // 28: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
-	6,  // 29: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
-	8,  // 30: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
-	14, // 31: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
-	19, // 32: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	18, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
+	15, // 18: fjord.admin.v1.DescribeWorkloadResponse.plugins:type_name -> fjord.admin.v1.WorkloadPlugin
+	25, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
+	25, // 20: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 21: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	16, // 22: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	25, // 23: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
+	23, // 24: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
+	1,  // 25: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
+	3,  // 26: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
+	5,  // 27: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
+	7,  // 28: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
+	13, // 29: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
+	19, // 30: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
+	21, // 31: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
+	2,  // 32: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
+	4,  // 33: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
+	6,  // 34: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
+	8,  // 35: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
+	14, // 36: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
+	20, // 37: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
+	22, // 38: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_fjord_admin_v1_admin_proto_init() }
@@ -1735,7 +2155,7 @@ func file_fjord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_admin_v1_admin_proto_rawDesc), len(file_fjord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

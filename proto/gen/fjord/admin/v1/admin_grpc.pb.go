@@ -25,6 +25,7 @@ const (
 	Admin_ListAgents_FullMethodName         = "/fjord.admin.v1.Admin/ListAgents"
 	Admin_DescribeWorkload_FullMethodName   = "/fjord.admin.v1.Admin/DescribeWorkload"
 	Admin_ListWorkloadEvents_FullMethodName = "/fjord.admin.v1.Admin/ListWorkloadEvents"
+	Admin_DescribePlugin_FullMethodName     = "/fjord.admin.v1.Admin/DescribePlugin"
 )
 
 // AdminClient is the client API for Admin service.
@@ -59,6 +60,11 @@ type AdminClient interface {
 	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
 	// workload: a deleted workload's events stay listable.
 	ListWorkloadEvents(ctx context.Context, in *ListWorkloadEventsRequest, opts ...grpc.CallOption) (*ListWorkloadEventsResponse, error)
+	// DescribePlugin shows what Fjord found in a custom plugin revision of the caller's account
+	// (the Java classes of its object and of the JARs nested in it, indexed when it became
+	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
+	// does not show them.
+	DescribePlugin(ctx context.Context, in *DescribePluginRequest, opts ...grpc.CallOption) (*DescribePluginResponse, error)
 }
 
 type adminClient struct {
@@ -129,6 +135,16 @@ func (c *adminClient) ListWorkloadEvents(ctx context.Context, in *ListWorkloadEv
 	return out, nil
 }
 
+func (c *adminClient) DescribePlugin(ctx context.Context, in *DescribePluginRequest, opts ...grpc.CallOption) (*DescribePluginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribePluginResponse)
+	err := c.cc.Invoke(ctx, Admin_DescribePlugin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -161,6 +177,11 @@ type AdminServer interface {
 	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
 	// workload: a deleted workload's events stay listable.
 	ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error)
+	// DescribePlugin shows what Fjord found in a custom plugin revision of the caller's account
+	// (the Java classes of its object and of the JARs nested in it, indexed when it became
+	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
+	// does not show them.
+	DescribePlugin(context.Context, *DescribePluginRequest) (*DescribePluginResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -188,6 +209,9 @@ func (UnimplementedAdminServer) DescribeWorkload(context.Context, *DescribeWorkl
 }
 func (UnimplementedAdminServer) ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkloadEvents not implemented")
+}
+func (UnimplementedAdminServer) DescribePlugin(context.Context, *DescribePluginRequest) (*DescribePluginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DescribePlugin not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -318,6 +342,24 @@ func _Admin_ListWorkloadEvents_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_DescribePlugin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribePluginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).DescribePlugin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_DescribePlugin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).DescribePlugin(ctx, req.(*DescribePluginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -348,6 +390,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWorkloadEvents",
 			Handler:    _Admin_ListWorkloadEvents_Handler,
+		},
+		{
+			MethodName: "DescribePlugin",
+			Handler:    _Admin_DescribePlugin_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
