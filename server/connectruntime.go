@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -72,7 +70,24 @@ func connectClusterKeys(d *kc.DescribeConnectorResponse) map[string]string {
 		m[mm2.KeyConnectMechanism] = mm2.IAMMechanism // refused by the workers: INVALID_CONFIGURATION
 	}
 	m[mm2.KeyConnectOffsets], m[mm2.KeyConnectConfigs], m[mm2.KeyConnectStatus] = connectTopics(d.GetConnectorArn())
+	m[mm2.KeyConnectConnectorConfig] = mm2.EncodeConnectorConfig(connectConfigRecord(d.ConnectorConfiguration))
 	return m
+}
+
+// connectConfigRecord is connector configuration conf as the runtime's config record holds it
+// (connector-<name>): unresolved, as Kafka Connect stores it, without Fjord's runtime keys and
+// without the values of secret keys that are not config-provider references — Connect would
+// keep them in clear text in a topic every client of the cluster can read.
+func connectConfigRecord(conf map[string]string) map[string]string {
+	class, _ := catalog.Lookup(conf["connector.class"])
+	out := make(map[string]string, len(conf))
+	for k, v := range conf {
+		if mm2.IsRuntimeKey(k) || (class.IsSecretKey(k) && !catalog.HasReference(v)) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // addConnectRuntime adds connector r's Connect runtime keys to its task t, and to a checkpoint
@@ -171,24 +186,9 @@ func sameServerList(a, b string) bool {
 // workerOffsetsTopic is offset.storage.topic of connector d's worker configuration ("" when it
 // has none): MSK Connect lets a connector share or reuse an offsets topic that way.
 func (s *Server) workerOffsetsTopic(ctx context.Context, d *kc.DescribeConnectorResponse) (string, error) {
-	wc := d.GetWorkerConfiguration()
-	if wc.GetWorkerConfigurationArn() == "" {
-		return "", nil
-	}
-	rev, err := s.st.WorkerConfigurations.Revision(ctx, wc.GetWorkerConfigurationArn(), wc.GetRevision())
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil // deleted since: the default topic
-	}
+	props, err := s.workerProperties(ctx, d.GetWorkerConfiguration())
 	if err != nil {
-		return "", fmt.Errorf("worker configuration %s revision %d: %w", wc.GetWorkerConfigurationArn(), wc.GetRevision(), err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(string(rev.Secret))
-	if err != nil {
-		return "", nil // validated at creation; nothing to use
-	}
-	props, err := parseProperties(string(raw))
-	if err != nil {
-		return "", nil
+		return "", fmt.Errorf("connector %s: %w", d.GetConnectorArn(), err)
 	}
 	return strings.TrimSpace(props["offset.storage.topic"]), nil
 }

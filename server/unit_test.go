@@ -148,6 +148,7 @@ func TestConnectClusterKeys(t *testing.T) {
 		KafkaCluster:                    &kc.KafkaClusterDescription{ApacheKafkaCluster: &kc.ApacheKafkaClusterDescription{BootstrapServers: proto.String("b-1:9094,b-2:9094")}},
 		KafkaClusterEncryptionInTransit: &kc.KafkaClusterEncryptionInTransitDescription{EncryptionType: proto.String("TLS")}}
 	got := connectClusterKeys(d)
+	delete(got, "fjord.connect.connector.config") // connectConfigRecord, below
 	want := map[string]string{
 		"fjord.connect.bootstrap.servers":    "b-1:9094,b-2:9094",
 		"fjord.connect.security.protocol":    "SSL",
@@ -161,6 +162,14 @@ func TestConnectClusterKeys(t *testing.T) {
 	d.KafkaClusterClientAuthentication = &kc.KafkaClusterClientAuthenticationDescription{AuthenticationType: proto.String("IAM")}
 	if got := connectClusterKeys(d); got["fjord.connect.sasl.mechanism"] != "AWS_MSK_IAM" {
 		t.Errorf("IAM: %v", got)
+	}
+	rec := connectConfigRecord(map[string]string{"connector.class": "MirrorSourceConnector", "topics": "a.*",
+		"source.cluster.sasl.jaas.config": "${secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:s:jaas}",
+		"target.cluster.sasl.jaas.config": `org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="p";`,
+		"fjord.connect.bootstrap.servers": "x:1"})
+	if !reflect.DeepEqual(rec, map[string]string{"connector.class": "MirrorSourceConnector", "topics": "a.*",
+		"source.cluster.sasl.jaas.config": "${secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:s:jaas}"}) {
+		t.Errorf("config record %v: references kept, literal secrets and runtime keys left out", rec)
 	}
 	if _, _, s := connectTopics("arn:aws:kafkaconnect:us-east-1:1:connector/a b/u-1"); s != "__amazon_msk_connect_status_a_b_u-1" {
 		t.Errorf("a name with a space: %s", s)

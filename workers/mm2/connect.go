@@ -1,6 +1,8 @@
 package mm2
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -28,6 +30,10 @@ const (
 	KeyConnectOffsets = ConnectPrefix + "offset.storage.topic"
 	KeyConnectConfigs = ConnectPrefix + "config.storage.topic"
 	KeyConnectStatus  = ConnectPrefix + "status.storage.topic"
+	// KeyConnectConnectorConfig is the connector's configuration as its Connect config record
+	// holds it (connector-<name>): base64 of a JSON object, so that the config-provider
+	// references it keeps unresolved are not resolved on the worker like the task's own keys.
+	KeyConnectConnectorConfig = ConnectPrefix + "connector.config"
 
 	// ProgressPrefix starts the keys of a checkpoint task that say where the MirrorSource
 	// connector named by fjord.source.connector records its progress: the offsets topic of
@@ -51,6 +57,9 @@ type ConnectCluster struct {
 	Security ClientSecurity
 	// OffsetsTopic, ConfigsTopic and StatusTopic are the runtime's internal topics.
 	OffsetsTopic, ConfigsTopic, StatusTopic string
+	// ConnectorConfig is the connector's configuration for its config record (unresolved,
+	// without literal secrets); nil when the server sent none.
+	ConnectorConfig map[string]string
 }
 
 // ProgressLocation is where a MirrorSource connector's progress is: a topic of a cluster.
@@ -88,7 +97,22 @@ func (p *parser) connect() *ConnectCluster {
 			p.fail(k.key, "is required with "+KeyConnectBootstrap)
 		}
 	}
+	if v, ok := p.lookup(KeyConnectConnectorConfig); ok {
+		raw, err := base64.StdEncoding.DecodeString(v)
+		if err == nil {
+			err = json.Unmarshal(raw, &c.ConnectorConfig)
+		}
+		if err != nil {
+			p.fail(KeyConnectConnectorConfig, "is not base64 of a JSON object of strings")
+		}
+	}
 	return c
+}
+
+// EncodeConnectorConfig is the value of KeyConnectConnectorConfig for conf.
+func EncodeConnectorConfig(conf map[string]string) string {
+	raw, _ := json.Marshal(conf)
+	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // progress reads the fjord.progress.* keys: nil when there are none.

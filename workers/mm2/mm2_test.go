@@ -295,6 +295,7 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 		"source.cluster.alias": "s", "target.cluster.alias": "t",
 		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
 		KeyConnectBootstrap:                     "connect:9092", KeyConnectProtocol: "SSL", KeyConnectMechanism: "",
+		KeyConnectConnectorConfig: "e30=", // {}
 	}
 	m := base()
 	for _, k := range []string{KeyConnectOffsets, KeyConnectConfigs, KeyConnectStatus, KeyProgressTopic, KeyProgressProtocol} {
@@ -398,12 +399,13 @@ func TestConnectRuntimeKeys(t *testing.T) {
 	m[KeyConnectProtocol] = "ssl"
 	m[KeyConnectOffsets], m[KeyConnectConfigs], m[KeyConnectStatus] = "o", "c", "s"
 	m[KeyProgressTopic], m[KeyProgressBootstrap] = "p", "x:3"
+	m[KeyConnectConnectorConfig] = EncodeConnectorConfig(map[string]string{"topics": "${file:/x:y}"})
 	c, err := ParseConfig(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cc := c.Connect; cc == nil || strings.Join(cc.Bootstrap, ",") != "a:1,b:2" || !cc.Security.TLS() ||
-		cc.OffsetsTopic != "o" || cc.ConfigsTopic != "c" || cc.StatusTopic != "s" {
+		cc.OffsetsTopic != "o" || cc.ConfigsTopic != "c" || cc.StatusTopic != "s" || cc.ConnectorConfig["topics"] != "${file:/x:y}" {
 		t.Errorf("Connect = %+v", c.Connect)
 	}
 	if p := c.Progress; p == nil || p.Topic != "p" || strings.Join(p.Bootstrap, ",") != "x:3" || p.Security.TLS() {
@@ -412,13 +414,16 @@ func TestConnectRuntimeKeys(t *testing.T) {
 	if c, err := ParseConfig(base()); err != nil || c.Connect != nil || c.Progress != nil {
 		t.Errorf("without runtime keys: %+v, %v", c.Connect, err)
 	}
-	for key, want := range map[string]string{KeyConnectMechanism: "IAM is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required"} {
+	for key, want := range map[string]string{KeyConnectMechanism: "IAM is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required",
+		KeyConnectConnectorConfig: "not base64"} {
 		bad := maps.Clone(m)
 		switch key {
 		case KeyConnectMechanism:
 			bad[key] = IAMMechanism
 		case KeyConnectProtocol:
 			bad[key] = "SASL_SSL"
+		case KeyConnectConnectorConfig:
+			bad[key] = "{}"
 		default:
 			delete(bad, key)
 		}

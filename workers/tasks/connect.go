@@ -101,7 +101,7 @@ func (t *connectTask) Run(ctx context.Context) error {
 	err = t.Task.Run(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
-		t.writeStatus(cl, stateFailed, err.Error())
+		t.writeStatus(cl, stateFailed, t.scrub(err.Error()))
 	default:
 		t.writeStatus(cl, stateUnassigned, "")
 	}
@@ -180,6 +180,23 @@ func (t *connectTask) prepare(ctx context.Context, cl *kgo.Client) error {
 	return nil
 }
 
+// scrub hides from a status trace the values a trace must not show: those of secret keys, and
+// those resolved from config-provider references (shown as their reference).
+func (t *connectTask) scrub(msg string) string {
+	class, _ := catalog.Lookup(t.spec.Config["connector.class"])
+	for k, v := range t.spec.Config {
+		if len(v) < 3 {
+			continue
+		}
+		if ref, ok := t.cc.ConnectorConfig[k]; ok && ref != v && catalog.HasReference(ref) {
+			msg = strings.ReplaceAll(msg, v, ref)
+		} else if class.IsSecretKey(k) {
+			msg = strings.ReplaceAll(msg, v, "[hidden]")
+		}
+	}
+	return msg
+}
+
 // securityRefusal turns a TLS failure with the cluster into a permanent configuration error.
 func (t *connectTask) securityRefusal(err error) error {
 	var cve *tls.CertificateVerificationError
@@ -234,18 +251,18 @@ func (t *connectTask) writeStatus(cl *kgo.Client, state, trace string) {
 // KafkaConfigBackingStore does: target-state-<name>, connector-<name> with the connector's
 // configuration, task-<name>-<i> for every task, then commit-<name> with the task count.
 //
-// The configuration is the connector's own, unresolved (config-provider references stay
-// ${provider:path:key}, as Connect stores them); Fjord's runtime keys (fjord.connect.*,
-// fjord.progress.*) are left out, and so are the values of secret keys that are not
-// references — passwords, JAAS configurations — which Connect would store in clear text: the
-// topic is readable by every client of the cluster.
+// The configuration is the one the server sent for the record (mm2.KeyConnectConnectorConfig):
+// the connector's own, unresolved — config-provider references stay ${provider:path:key}, as
+// Connect stores them — without Fjord's runtime keys and without the values of secret keys
+// that are not references (passwords, JAAS configurations), which Connect would store in clear
+// text in a topic every client of the cluster can read. The task's own configuration is never
+// written: its references are resolved. Without one, only the status is written.
 func (t *connectTask) writeConfigs(ctx context.Context, cl *kgo.Client) {
-	class, _ := catalog.Lookup(t.spec.Config["connector.class"])
-	props := map[string]string{}
-	for k, v := range t.spec.Config {
-		if mm2.IsRuntimeKey(k) || (class.IsSecretKey(k) && !catalog.HasReference(v)) {
-			continue
-		}
+	if t.cc.ConnectorConfig == nil {
+		return
+	}
+	props := make(map[string]string, len(t.cc.ConnectorConfig)+1)
+	for k, v := range t.cc.ConnectorConfig {
 		props[k] = v
 	}
 	props["name"] = t.name

@@ -14,6 +14,7 @@ import (
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/mm2"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
@@ -32,13 +33,15 @@ func connectConf(src, tgt, connect []string, protocol string) map[string]string 
 		"fjord.connect.offset.storage.topic":   "__amazon_msk_connect_offsets_hb_id-1",
 		"fjord.connect.config.storage.topic":   "__amazon_msk_connect_configs_hb_id-1",
 		"fjord.connect.status.storage.topic":   "__amazon_msk_connect_status_hb_id-1",
+		// The server's record of the configuration: unresolved, without literal secrets.
+		"fjord.connect.connector.config": mm2.EncodeConnectorConfig(map[string]string{
+			"connector.class": catalog.MirrorHeartbeat, "source.cluster.sasl.jaas.config": "${secretManager:hb:jaas}"}),
 	}
 }
 
 // TestConnectRuntime: a task of a connector creates its runtime's internal topics in the
-// Connect cluster (Connect's partition counts, compacted) and writes Connect's status and
-// config records there — the configuration unresolved, without Fjord's runtime keys and without
-// literal secrets.
+// Connect cluster (Connect's partition counts) and writes Connect's status and config records
+// there — the configuration the server sent for the record, never the task's own keys.
 func TestConnectRuntime(t *testing.T) {
 	t.Parallel()
 	src, tgt := newCluster(t), newCluster(t)
@@ -81,13 +84,8 @@ func TestConnectRuntime(t *testing.T) {
 	if err := json.Unmarshal(configs["connector-secure"], &c); err != nil {
 		t.Fatalf("connector-secure = %s: %v", configs["connector-secure"], err)
 	}
-	if c.Properties["source.cluster.sasl.jaas.config"] != "${secretManager:hb:jaas}" || c.Properties["name"] != "secure" {
-		t.Errorf("config record %v: the reference must stay unresolved", c.Properties)
-	}
-	for k := range c.Properties {
-		if strings.HasPrefix(k, "fjord.connect.") || k == "target.cluster.ssl.keystore.password" {
-			t.Errorf("config record holds %s", k)
-		}
+	if len(c.Properties) != 3 || c.Properties["source.cluster.sasl.jaas.config"] != "${secretManager:hb:jaas}" || c.Properties["name"] != "secure" {
+		t.Errorf("config record %v: want the server's record with the connector's name", c.Properties)
 	}
 	if string(configs["commit-secure"]) != `{"tasks":1}` || !strings.Contains(string(configs["task-secure-0"]), `"task.class":"org.apache.kafka.connect.mirror.MirrorHeartbeatTask"`) ||
 		string(configs["target-state-secure"]) != `{"state":"STARTED","state.v2":"STARTED"}` {
