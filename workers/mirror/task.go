@@ -447,7 +447,7 @@ func (t *SourceTask) connect() error {
 		return fmt.Errorf("mirror: target client: %w", err)
 	}
 	t.adm = t.tgt
-	if rt := t.opts.Runtime; rt != nil && !sameServers(rt.Bootstrap, c.TargetBootstrap) {
+	if rt := t.opts.Runtime; rt != nil && !mm2.SameServers(rt.Bootstrap, c.TargetBootstrap) {
 		admOpts := append([]kgo.Opt{kgo.SeedBrokers(c.TargetBootstrap...), logOpt, metaOpt}, t.opts.TargetOpts...)
 		if t.adm, err = kgo.NewClient(admOpts...); err != nil {
 			return fmt.Errorf("mirror: target admin client: %w", err)
@@ -471,14 +471,6 @@ func (t *SourceTask) connect() error {
 	}
 	t.srcAdm, t.tgtAdm, t.rtAdm = kadm.NewClient(t.src), kadm.NewClient(t.adm), kadm.NewClient(t.tgt)
 	return nil
-}
-
-// sameServers reports whether two bootstrap lists name the same brokers, in any order.
-func sameServers(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 // setup creates the internal topics, fences older producers (transactional mode), reads the

@@ -422,6 +422,14 @@ func parseConfig(p *parser) (Config, error) {
 	c.TargetSecurity = p.security(TargetClusterPrefix)
 	c.Connect = p.connect()
 	c.Progress = p.progress()
+	if c.Connect != nil && c.TargetSecurity.Protocol != ProtocolPlaintext && SameServers(c.Connect.Bootstrap, c.TargetBootstrap) {
+		// The Connect cluster is the target: the target's own client settings (SASL, a
+		// private CA) reach it, as a connector's producer.override.* would in Connect.
+		c.Connect.Security = c.TargetSecurity
+	}
+	if c.Progress != nil && c.TargetSecurity.Protocol != ProtocolPlaintext && SameServers(c.Progress.Bootstrap, c.TargetBootstrap) {
+		c.Progress.Security = c.TargetSecurity
+	}
 
 	// Keys accepted for compatibility that change nothing in Fjord.
 	for _, k := range ignoredKeys {

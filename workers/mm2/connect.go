@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -149,4 +150,12 @@ func (p *parser) runtimeSecurity(protocolKey, mechanismKey string) ClientSecurit
 		p.fail(protocolKey, fmt.Sprintf("%q is not PLAINTEXT or SSL", v))
 	}
 	return s
+}
+
+// SameServers reports whether two bootstrap lists name the same brokers, in any order.
+func SameServers(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return len(x) > 0 && slices.Equal(x, y)
 }

@@ -411,6 +411,15 @@ func TestConnectRuntimeKeys(t *testing.T) {
 	if p := c.Progress; p == nil || p.Topic != "p" || strings.Join(p.Bootstrap, ",") != "x:3" || p.Security.TLS() {
 		t.Errorf("Progress = %+v", c.Progress)
 	}
+	// The Connect cluster is the target, which needs SASL: the target's settings reach it.
+	same := maps.Clone(m)
+	same[KeyConnectBootstrap] = same["target.cluster.bootstrap.servers"]
+	same[KeyConnectProtocol] = "PLAINTEXT"
+	same["target.cluster.security.protocol"], same["target.cluster.sasl.mechanism"] = "SASL_SSL", "SCRAM-SHA-512"
+	same["target.cluster.sasl.jaas.config"] = `org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="p";`
+	if c, err := ParseConfig(same); err != nil || c.Connect.Security.Protocol != "SASL_SSL" || c.Connect.Security.Username != "u" {
+		t.Errorf("Connect cluster = target: %+v, %v", c.Connect, err)
+	}
 	if c, err := ParseConfig(base()); err != nil || c.Connect != nil || c.Progress != nil {
 		t.Errorf("without runtime keys: %+v, %v", c.Connect, err)
 	}
