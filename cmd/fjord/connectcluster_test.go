@@ -211,19 +211,22 @@ func TestConnectClusterE2E(t *testing.T) {
 	}
 
 	// A checkpoint connector bounds its translations by the progress of the MirrorSource
-	// connector it names, read from that connector's offsets topic. With offset.lag.max that
-	// high, the only offset sync of kcp.0 is its first record's: translating a group committed
-	// at the partition's end (300) needs the progress.
+	// connector it names, read from that connector's offsets topic — here the one its worker
+	// configuration names (offset.storage.topic, as MSK Connect allows). With offset.lag.max
+	// that high, the only offset sync of kcp.0 is its first record's: translating a group
+	// committed at the partition's end (300) needs the progress.
 	createTopics(t, f.src, 1, "kcp.0")
 	cp := newCorpus()
 	cp.produce(t, prod, []string{"kcp.0"}, 1, 300)
-	alo := f.createConnector(t, plugin, "kc-alo", 1, f.mirrorSourceConfig(`kcp\..*`, map[string]string{"offset.lag.max": "100000"}))
+	wc := f.workerConfiguration(t, "shared-offsets", "offset.storage.topic=kc-shared-offsets\n")
+	alo := f.createConnectorWithWorkerConfig(t, plugin, "kc-alo", 1, wc, f.mirrorSourceConfig(`kcp\..*`, map[string]string{"offset.lag.max": "100000"}))
 	cpARN := f.createConnector(t, plugin, "kc-checkpoint", 1, f.mirrorSourceConfig(`kcp\..*`, map[string]string{
 		"connector.class": classCheckpoint, "groups": "kc-.*", "emit.checkpoints.interval.seconds": "1",
 		"refresh.groups.interval.seconds": "1", "fjord.source.connector": "kc-alo"}))
 	f.waitConnector(t, alo, kctypes.ConnectorStateRunning, time.Minute)
 	f.waitConnector(t, cpARN, kctypes.ConnectorStateRunning, time.Minute)
 	newMirrorCheck(t, cp, f.tgt, func(topic string) string { return "east." + topic }, `^east\.kcp\.`).waitComplete(t, time.Minute, "kcp.0 on the target")
+	readSourceOffsets(t, f.tgt, "kc-shared-offsets", "kc-alo", func(m map[srcTP]int64) bool { return m[srcTP{"kcp.0", 0}] == 299 })
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: "kcp.0", Partition: 0, At: 300, LeaderEpoch: -1})
 	if err := kadm.NewClient(newClient(t, f.src)).CommitAllOffsets(ctx, "kc-group", offs); err != nil {
@@ -233,7 +236,7 @@ func TestConnectClusterE2E(t *testing.T) {
 		c, err := records.DecodeCheckpoint(r.Key, r.Value)
 		return err == nil && c.ConsumerGroupID == "kc-group" && c.Topic == "east.kcp.0" && c.UpstreamOffset == 300 && c.DownstreamOffset == 300
 	})
-	t.Logf("checkpoint connector translated kc-group's offset 300 with kc-alo's progress from its offsets topic")
+	t.Logf("checkpoint connector translated kc-group's offset 300 with kc-alo's progress from its offsets topic kc-shared-offsets")
 }
 
 // createConnectorOn creates a one-worker, 1-MCU connector whose kafkaCluster is bootstrap.
