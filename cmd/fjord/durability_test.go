@@ -498,11 +498,12 @@ func TestDurability(t *testing.T) {
 		ConnectorDescription: aws.String("mirrors source to target"),
 		Capacity:             &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
 		ConnectorConfiguration: map[string]string{
-			"connector.class":                 "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-			"tasks.max":                       "1",
-			"topics":                          ".*",
-			"source.cluster.alias":            "source",
-			"source.cluster.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=hunter2;",
+			"connector.class":                  "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+			"tasks.max":                        "1",
+			"topics":                           ".*",
+			"source.cluster.alias":             "source",
+			"source.cluster.bootstrap.servers": "127.0.0.1:19092",
+			"source.cluster.sasl.jaas.config":  "org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=hunter2;",
 		},
 		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
 			BootstrapServers: aws.String("127.0.0.1:29092"),
@@ -529,11 +530,12 @@ func TestDurability(t *testing.T) {
 	upd, err := c.kc.UpdateConnector(ctx, &kafkaconnect.UpdateConnectorInput{
 		ConnectorArn: aws.String(connARN), CurrentVersion: desc.CurrentVersion,
 		ConnectorConfiguration: map[string]string{
-			"connector.class":                 "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-			"tasks.max":                       "2",
-			"topics":                          ".*",
-			"source.cluster.alias":            "source",
-			"source.cluster.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=hunter2;",
+			"connector.class":                  "org.apache.kafka.connect.mirror.MirrorSourceConnector",
+			"tasks.max":                        "2",
+			"topics":                           ".*",
+			"source.cluster.alias":             "source",
+			"source.cluster.bootstrap.servers": "127.0.0.1:19092",
+			"source.cluster.sasl.jaas.config":  "org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=hunter2;",
 		},
 	})
 	if err != nil {
