@@ -48,49 +48,102 @@ type autoscaleInput struct {
 	busy    bool // an operation is changing the workload
 }
 
+// MaxSampleInterval is the longest interval at which agents may measure workers for every
+// third of the window to hold at least two samples: a sixth of the window.
+func (c AutoscaleConfig) MaxSampleInterval() time.Duration { return c.withDefaults().Window / 6 }
+
+// observeEvery is how often a standing observation is recorded again (its means move with
+// every sample; a new decision or reason is recorded at once).
+func (c AutoscaleConfig) observeEvery() time.Duration {
+	return min(max(c.Window/6, time.Second), 10*time.Second)
+}
+
 // autoscaleStep decides an autoscaled workload's worker count. It returns the count to run
-// now, and the new state to record (nil when unchanged) with its reason.
-func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, *store.AutoscaleState) {
+// now, the new state to record (nil when unchanged) with its reason, and what it saw: the
+// per-third means against the thresholds, its decision or why it made none, and why, a
+// stable code of that reason.
+func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, *store.AutoscaleState, store.AutoscaleObservation, string) {
 	p := in.policy
 	lo, hi := max(p.MinWorkers, 1), max(p.MaxWorkers, p.MinWorkers, 1)
+	seen := store.AutoscaleObservation{WorkloadARN: in.state.WorkloadARN, At: now, Window: cfg.Window,
+		ScaleOutCPU: p.ScaleOutCPU, ScaleInCPU: p.ScaleInCPU, Workers: in.state.Workers}
+	if in.hasUtil {
+		for i := range 3 {
+			seen.ThirdCPU[i], seen.ThirdSamples[i] = in.util.ThirdCPU[i]*100, in.util.ThirdSamples[i]
+		}
+	}
+	step := func(n int, decision, reason string) (int, *store.AutoscaleState, store.AutoscaleObservation, string) {
+		seen.Workers, seen.Decision, seen.Reason = n, decision, reason
+		return n, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: n, ChangedAt: now, Reason: reason}, seen, decision
+	}
+	none := func(decision, why, reason string) (int, *store.AutoscaleState, store.AutoscaleObservation, string) {
+		seen.Decision, seen.Reason = decision, reason
+		return in.state.Workers, nil, seen, why
+	}
 	if !in.known {
-		return lo, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: lo, ChangedAt: now,
-			Reason: fmt.Sprintf("autoscaling starts at the minimum of %d workers", lo)}
+		return step(lo, store.DecisionStart, fmt.Sprintf("autoscaling starts at the minimum of %d workers", lo))
 	}
 	cur := in.state.Workers
 	if cur < lo || cur > hi {
 		n := min(max(cur, lo), hi)
-		return n, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: n, ChangedAt: now,
-			Reason: fmt.Sprintf("worker count %d brought within the policy's limits %d–%d", n, lo, hi)}
+		return step(n, store.DecisionLimits, fmt.Sprintf("worker count %d brought within the policy's limits %d–%d", n, lo, hi))
 	}
 	// A decision needs a full window of samples taken after the last step (so that they
 	// describe the current worker set) and the cooldown since that step.
 	since := now.Sub(in.state.ChangedAt)
-	if in.busy || !in.settled || !in.hasUtil || since < cfg.Cooldown || since < cfg.Window || in.util.Samples < 2 {
-		return cur, nil
+	switch {
+	case in.busy:
+		return none(store.DecisionWait, "busy", "an operation is changing the workload")
+	case !in.settled:
+		return none(store.DecisionWait, "moving", "workers are still starting or moving to their assignment")
+	case since < cfg.Cooldown:
+		return none(store.DecisionWait, "cooldown", fmt.Sprintf("cooldown: %s since the last step, the next is possible in %s (--autoscale-cooldown %s)",
+			since.Round(time.Second), (cfg.Cooldown-since).Round(time.Second), cfg.Cooldown))
+	case since < cfg.Window:
+		return none(store.DecisionWait, "window", fmt.Sprintf("a full window of samples since the last step is needed: %s to go (--autoscale-window %s)",
+			(cfg.Window-since).Round(time.Second), cfg.Window))
+	case !in.hasUtil || in.util.Samples < 2:
+		return none(store.DecisionWait, "samples", fmt.Sprintf("%d CPU samples in the last %s: agents report none (are the workers running?)",
+			in.util.Samples, cfg.Window))
 	}
 	// Agents report every few seconds: allow that much of the window's start to be missing.
 	if slack := min(cfg.Window/5, 10*time.Second); in.util.Oldest.After(now.Add(-cfg.Window + slack)) {
-		return cur, nil
+		return none(store.DecisionWait, "coverage", fmt.Sprintf("the samples cover only the last %s of the %s window",
+			now.Sub(in.util.Oldest).Round(100*time.Millisecond), cfg.Window))
+	}
+	for i, n := range in.util.ThirdSamples {
+		if n == 0 {
+			return none(store.DecisionWait, "third", fmt.Sprintf("no CPU samples in the %s third of the window: agents measure workers less often than every %s",
+				thirdNames[i], cfg.Window/3))
+		}
 	}
 	// "Stays above (below) for a window": the mean of each third of the window is beyond the
 	// threshold, not only the window's mean (a burst at its end must not scale on its own).
 	cpu := in.util.CPU * 100
 	above, below := true, true
-	for i, n := range in.util.ThirdSamples {
+	for i := range in.util.ThirdSamples {
 		part := in.util.ThirdCPU[i] * 100
-		above = above && n > 0 && part > p.ScaleOutCPU
-		below = below && n > 0 && part < p.ScaleInCPU
+		above = above && part > p.ScaleOutCPU
+		below = below && part < p.ScaleInCPU
 	}
+	thirds := fmt.Sprintf("%.1f%%, %.1f%%, %.1f%%", seen.ThirdCPU[0], seen.ThirdCPU[1], seen.ThirdCPU[2])
 	switch {
 	case above && cur < hi:
-		return cur + 1, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: cur + 1, ChangedAt: now,
-			Reason: fmt.Sprintf("scale out to %d workers: average CPU utilization %.1f%% over the last %s is above the scale-out threshold %g%%",
-				cur+1, cpu, cfg.Window, p.ScaleOutCPU)}
+		return step(cur+1, store.DecisionScaleOut, fmt.Sprintf("scale out to %d workers: average CPU utilization %.1f%% over the last %s is above the scale-out threshold %g%%",
+			cur+1, cpu, cfg.Window, p.ScaleOutCPU))
 	case below && cur > lo:
-		return cur - 1, &store.AutoscaleState{WorkloadARN: in.state.WorkloadARN, Workers: cur - 1, ChangedAt: now,
-			Reason: fmt.Sprintf("scale in to %d workers: average CPU utilization %.1f%% over the last %s is below the scale-in threshold %g%%",
-				cur-1, cpu, cfg.Window, p.ScaleInCPU)}
+		return step(cur-1, store.DecisionScaleIn, fmt.Sprintf("scale in to %d workers: average CPU utilization %.1f%% over the last %s is below the scale-in threshold %g%%",
+			cur-1, cpu, cfg.Window, p.ScaleInCPU))
+	case above:
+		return none(store.DecisionHold, "max", fmt.Sprintf("CPU utilization by third (%s) is above the scale-out threshold %g%%, but %d workers is the maximum",
+			thirds, p.ScaleOutCPU, hi))
+	case below:
+		return none(store.DecisionHold, "min", fmt.Sprintf("CPU utilization by third (%s) is below the scale-in threshold %g%%, but %d workers is the minimum",
+			thirds, p.ScaleInCPU, lo))
 	}
-	return cur, nil
+	return none(store.DecisionHold, "within", fmt.Sprintf("CPU utilization by third (%s) is neither above the scale-out threshold %g%% in every third nor below the scale-in threshold %g%% in every third",
+		thirds, p.ScaleOutCPU, p.ScaleInCPU))
 }
+
+// thirdNames name the thirds of a window, oldest first.
+var thirdNames = [3]string{"first", "middle", "last"}

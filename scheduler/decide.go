@@ -49,9 +49,19 @@ type memo struct {
 	desc map[string]string
 	// withheld is the withheld-tasks reason last recorded, by worker ID.
 	withheld map[string]string
+	// observed is the autoscaler's observation last recorded, by workload ARN.
+	observed map[string]observed
 }
 
-func newMemo() memo { return memo{desc: map[string]string{}, withheld: map[string]string{}} }
+// observed is when an autoscaler observation was recorded, and the code of its reason.
+type observed struct {
+	at  time.Time
+	why string
+}
+
+func newMemo() memo {
+	return memo{desc: map[string]string{}, withheld: map[string]string{}, observed: map[string]observed{}}
+}
 
 // update applies the changes a verdict asks the memo to remember ("" forgets an entry).
 func (m memo) update(ch memo) {
@@ -64,6 +74,9 @@ func (m memo) update(ch memo) {
 	}
 	for k, v := range ch.withheld {
 		m.withheld[k] = v
+	}
+	for k, v := range ch.observed {
+		m.observed[k] = v
 	}
 }
 
@@ -90,7 +103,7 @@ type opError struct {
 // empty reports whether p changes nothing.
 func empty(p store.Plan) bool {
 	return len(p.Workers) == 0 && len(p.Stop) == 0 && len(p.States) == 0 && len(p.Remove) == 0 && len(p.Events) == 0 &&
-		len(p.Autoscale) == 0 && len(p.Ops) == 0
+		len(p.Autoscale) == 0 && len(p.Observations) == 0 && len(p.Ops) == 0
 }
 
 // decide is the leader's pure core. From a view, the memo of the conditions already recorded,
@@ -252,11 +265,17 @@ func (d *decider) autoscale(arn string, sh Shape, busy bool) Shape {
 			running.Tasks = sh.Autoscale.TasksFor(sc.Workers)
 		}
 	}
-	n, change := autoscaleStep(d.scale, d.v.now, autoscaleInput{policy: *sh.Autoscale, state: sc, known: known,
+	n, change, seen, why := autoscaleStep(d.scale, d.v.now, autoscaleInput{policy: *sh.Autoscale, state: sc, known: known,
 		util: u, hasUtil: hasU, settled: settled(d.byWorkload[arn], running).Settled, busy: busy})
 	if change != nil {
 		p.Autoscale = append(p.Autoscale, *change)
 		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: arn, Kind: "autoscale", Reason: change.Reason})
+	}
+	// What it saw is recorded when its reason changes, and again every few seconds while it
+	// stands (the means move with every sample).
+	if last, ok := d.seen.observed[arn]; change != nil || !ok || last.why != why || d.v.now.Sub(last.at) >= d.scale.observeEvery() {
+		p.Observations = append(p.Observations, seen)
+		d.out.remember.observed[arn] = observed{at: d.v.now, why: why}
 	}
 	sh.Workers = n
 	if sh.Autoscale.TasksFor != nil {

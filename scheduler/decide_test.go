@@ -58,7 +58,7 @@ func short(workerID string) string { return strings.Replace(workerID, "/worker-"
 
 // planLines renders a plan's changes, events aside, in plan order: "put c/0@a-1#2 [0 1]/2"
 // ("-" for unplaced), "stop c/0", "state c FROM>TO CODE", "remove c", "autoscale c N",
-// "op c STATE[ doc][ restart][ state=S]".
+// "observe c DECISION N", "op c STATE[ doc][ restart][ state=S]".
 func planLines(p store.Plan) []string {
 	var out []string
 	for _, w := range p.Workers {
@@ -79,6 +79,9 @@ func planLines(p store.Plan) []string {
 	}
 	for _, a := range p.Autoscale {
 		out = append(out, fmt.Sprintf("autoscale %s %d", a.WorkloadARN, a.Workers))
+	}
+	for _, o := range p.Observations {
+		out = append(out, fmt.Sprintf("observe %s %s %d", o.WorkloadARN, o.Decision, o.Workers))
 	}
 	for _, o := range p.Ops {
 		line := "op " + o.ARN + " " + o.Op.State
@@ -124,10 +127,14 @@ func texts(p store.Plan) []string {
 	for _, a := range p.Autoscale {
 		out = append(out, a.Reason)
 	}
+	for _, o := range p.Observations {
+		out = append(out, o.Reason)
+	}
 	return out
 }
 
-// rememberLines renders a verdict's memo changes: "desc c", "forget c", "withheld c/1".
+// rememberLines renders a verdict's memo changes: "desc c", "forget c", "withheld c/1",
+// "observed c WHY".
 func rememberLines(m memo) []string {
 	var out []string
 	for k, v := range m.desc {
@@ -139,6 +146,9 @@ func rememberLines(m memo) []string {
 	}
 	for k := range m.withheld {
 		out = append(out, "withheld "+short(k))
+	}
+	for k, o := range m.observed {
+		out = append(out, "observed "+k+" "+o.why)
 	}
 	slices.Sort(out)
 	return out
@@ -333,9 +343,10 @@ func TestDecide(t *testing.T) {
 			v: view{agents: two, workloads: []workloadView{conn("c", "CREATING",
 				Shape{MCU: 1, Autoscale: &AutoscalePolicy{MinWorkers: 2, MaxWorkers: 4, ScaleOutCPU: 80, ScaleInCPU: 20, TasksFor: policy.TasksFor}})}},
 			plan: []string{"put c/0@a-1#1 [0 1]/4", "put c/1@a-2#1 [2 3]/4", "state c CREATING>CREATING WAITING_FOR_WORKERS",
-				"autoscale c 2"},
-			events:  []string{"autoscale c", "place c/0", "place c/1"},
-			reasons: []string{"autoscaling starts at the minimum of 2 workers", "waiting: 0 of 2 workers exist"},
+				"autoscale c 2", "observe c start 2"},
+			events:   []string{"autoscale c", "place c/0", "place c/1"},
+			reasons:  []string{"autoscaling starts at the minimum of 2 workers", "waiting: 0 of 2 workers exist"},
+			remember: []string{"observed c start"},
 		},
 		{
 			name: "a window above the scale-out threshold adds a worker, and tasks follow",
@@ -343,10 +354,10 @@ func TestDecide(t *testing.T) {
 				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 2, 0, 1))},
 				scales:  map[string]store.AutoscaleState{"c": {WorkloadARN: "c", Workers: 1, ChangedAt: t0.Add(-time.Hour)}},
 				util:    busy},
-			plan:     []string{"put c/0@a-1#2 [0 1]/4", "put c/1@a-2#2 []/4", "autoscale c 2"},
+			plan:     []string{"put c/0@a-1#2 [0 1]/4", "put c/1@a-2#2 []/4", "autoscale c 2", "observe c scale-out 2"},
 			events:   []string{"autoscale c", "handoff c/1", "place c/1"},
 			reasons:  []string{"scale out to 2 workers: average CPU utilization 90.0% over the last 1m0s is above the scale-out threshold 80%"},
-			remember: []string{"withheld c/1"},
+			remember: []string{"observed c scale-out", "withheld c/1"},
 		},
 		{
 			name: "no autoscale step within the cooldown",
@@ -354,6 +365,37 @@ func TestDecide(t *testing.T) {
 				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 2, 0, 1))},
 				scales:  map[string]store.AutoscaleState{"c": {WorkloadARN: "c", Workers: 1, ChangedAt: t0.Add(-time.Minute)}},
 				util:    busy},
+			plan:     []string{"observe c wait 1"},
+			reasons:  []string{"cooldown: 1m0s since the last step, the next is possible in 1m0s (--autoscale-cooldown 2m0s)"},
+			remember: []string{"observed c cooldown"},
+		},
+		{
+			name: "a standing observation is not recorded again within a few seconds",
+			v: view{agents: two, workloads: []workloadView{conn("c", "RUNNING", Shape{MCU: 1, Autoscale: policy})},
+				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 2, 0, 1))},
+				scales:  map[string]store.AutoscaleState{"c": {WorkloadARN: "c", Workers: 1, ChangedAt: t0.Add(-time.Minute)}},
+				util:    busy},
+			seen: memo{observed: map[string]observed{"c": {at: t0.Add(-9 * time.Second), why: "cooldown"}}},
+		},
+		{
+			name: "a standing observation is recorded again after a while",
+			v: view{agents: two, workloads: []workloadView{conn("c", "RUNNING", Shape{MCU: 1, Autoscale: policy})},
+				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 2, 0, 1))},
+				scales:  map[string]store.AutoscaleState{"c": {WorkloadARN: "c", Workers: 1, ChangedAt: t0.Add(-time.Minute)}},
+				util:    busy},
+			seen:     memo{observed: map[string]observed{"c": {at: t0.Add(-10 * time.Second), why: "cooldown"}}},
+			plan:     []string{"observe c wait 1"},
+			remember: []string{"observed c cooldown"},
+		},
+		{
+			name: "a new reason is recorded at once",
+			v: view{agents: two, workloads: []workloadView{conn("c", "RUNNING", Shape{MCU: 1, Autoscale: policy})},
+				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 2, 0, 1))},
+				scales:  map[string]store.AutoscaleState{"c": {WorkloadARN: "c", Workers: 1, ChangedAt: t0.Add(-time.Minute)}},
+				util:    busy},
+			seen:     memo{observed: map[string]observed{"c": {at: t0.Add(-time.Second), why: "moving"}}},
+			plan:     []string{"observe c wait 1"},
+			remember: []string{"observed c cooldown"},
 		},
 		{
 			name: "no autoscale step while an operation changes the workload",
@@ -364,6 +406,9 @@ func TestDecide(t *testing.T) {
 			advance: func(*store.Operation, *store.Resource, OpObservation, time.Time) (*store.OpChange, error) {
 				return nil, nil
 			},
+			plan:     []string{"observe c wait 1"},
+			reasons:  []string{"an operation is changing the workload"},
+			remember: []string{"observed c busy"},
 		},
 		{
 			name: "a workload no longer autoscaled loses its autoscale state",

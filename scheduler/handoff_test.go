@@ -183,43 +183,53 @@ func TestAutoscaleStep(t *testing.T) {
 		mutate func(*autoscaleInput)
 		want   int
 		change bool
+		// decision and why are what the observation records.
+		decision, why string
 	}{
-		{"first sight starts at the minimum", func(in *autoscaleInput) { in.known = false }, 1, true},
-		{"above the scale-out threshold for a window", func(in *autoscaleInput) { in.util = full(0.25) }, 3, true},
-		{"below the scale-in threshold", func(in *autoscaleInput) { in.util = full(0.02) }, 1, true},
-		{"between the thresholds", func(in *autoscaleInput) { in.util = full(0.10) }, 2, false},
-		{"at the maximum", func(in *autoscaleInput) { in.util = full(0.9); in.state.Workers = 3 }, 3, false},
-		{"at the minimum", func(in *autoscaleInput) { in.util = full(0.0); in.state.Workers = 1 }, 1, false},
+		{"first sight starts at the minimum", func(in *autoscaleInput) { in.known = false }, 1, true, store.DecisionStart, store.DecisionStart},
+		{"above the scale-out threshold for a window", func(in *autoscaleInput) { in.util = full(0.25) }, 3, true, store.DecisionScaleOut, store.DecisionScaleOut},
+		{"below the scale-in threshold", func(in *autoscaleInput) { in.util = full(0.02) }, 1, true, store.DecisionScaleIn, store.DecisionScaleIn},
+		{"between the thresholds", func(in *autoscaleInput) { in.util = full(0.10) }, 2, false, store.DecisionHold, "within"},
+		{"at the maximum", func(in *autoscaleInput) { in.util = full(0.9); in.state.Workers = 3 }, 3, false, store.DecisionHold, "max"},
+		{"at the minimum", func(in *autoscaleInput) { in.util = full(0.0); in.state.Workers = 1 }, 1, false, store.DecisionHold, "min"},
 		{"within the cooldown", func(in *autoscaleInput) {
 			in.util = full(0.9)
 			in.state.ChangedAt = now.Add(-90 * time.Second)
-		}, 2, false},
+		}, 2, false, store.DecisionWait, "cooldown"},
+		{"no samples", func(in *autoscaleInput) { in.hasUtil = false }, 2, false, store.DecisionWait, "samples"},
 		{"samples do not cover the window", func(in *autoscaleInput) {
 			in.util = full(0.9)
 			in.util.Oldest = now.Add(-20 * time.Second)
-		}, 2, false},
+		}, 2, false, store.DecisionWait, "coverage"},
 		{"a burst at the end of an idle window", func(in *autoscaleInput) {
 			in.util = full(0.3) // the window's mean is above 20 %, but not each third
 			in.util.ThirdCPU = [3]float64{0.01, 0.01, 0.88}
-		}, 2, false},
+		}, 2, false, store.DecisionHold, "within"},
 		{"a third without samples", func(in *autoscaleInput) {
 			in.util = full(0.9)
 			in.util.ThirdSamples[1] = 0
-		}, 2, false},
-		{"workers still moving", func(in *autoscaleInput) { in.util = full(0.9); in.settled = false }, 2, false},
-		{"an operation runs", func(in *autoscaleInput) { in.util = full(0.9); in.busy = true }, 2, false},
-		{"policy lowered below the count", func(in *autoscaleInput) { in.policy.MaxWorkers = 1 }, 1, true},
+		}, 2, false, store.DecisionWait, "third"},
+		{"workers still moving", func(in *autoscaleInput) { in.util = full(0.9); in.settled = false }, 2, false, store.DecisionWait, "moving"},
+		{"an operation runs", func(in *autoscaleInput) { in.util = full(0.9); in.busy = true }, 2, false, store.DecisionWait, "busy"},
+		{"policy lowered below the count", func(in *autoscaleInput) { in.policy.MaxWorkers = 1 }, 1, true, store.DecisionLimits, store.DecisionLimits},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := base
 			in.util = full(0.1)
 			c.mutate(&in)
-			n, ch := autoscaleStep(cfg, now, in)
+			n, ch, seen, why := autoscaleStep(cfg, now, in)
 			if n != c.want || (ch != nil) != c.change {
 				t.Fatalf("got %d workers, change %+v; want %d, change %v", n, ch, c.want, c.change)
 			}
 			if ch != nil && (ch.Workers != n || ch.Reason == "" || !ch.ChangedAt.Equal(now)) {
 				t.Fatalf("change %+v", ch)
+			}
+			if seen.Decision != c.decision || why != c.why || seen.Reason == "" || seen.Workers != n || seen.WorkloadARN != "w" ||
+				!seen.At.Equal(now) || seen.Window != cfg.Window || seen.ScaleOutCPU != in.policy.ScaleOutCPU || seen.ScaleInCPU != in.policy.ScaleInCPU {
+				t.Fatalf("observation %+v (why %q); want decision %s, why %s", seen, why, c.decision, c.why)
+			}
+			if in.hasUtil && (seen.ThirdCPU[2] != in.util.ThirdCPU[2]*100 || seen.ThirdSamples != in.util.ThirdSamples) {
+				t.Fatalf("observation's thirds %v %v; util %v %v", seen.ThirdCPU, seen.ThirdSamples, in.util.ThirdCPU, in.util.ThirdSamples)
 			}
 		})
 	}

@@ -69,7 +69,9 @@ type Config struct {
 	// ReconcileInterval is the scheduler's period without a trigger; default 1s.
 	ReconcileInterval time.Duration
 	// AutoscaleWindow is how long a workload's average CPU utilization must stay beyond a
-	// threshold before the autoscaler adds or removes a worker; default 1m.
+	// threshold before the autoscaler adds or removes a worker; default 1m. Agents are told
+	// to measure workers at least every sixth of it (Welcome.max_metrics_interval), so that
+	// each third of the window holds samples.
 	AutoscaleWindow time.Duration
 	// AutoscaleCooldown is the least time between two scaling steps of a workload; default 2m.
 	AutoscaleCooldown time.Duration
@@ -210,14 +212,16 @@ func New(cfg Config) (*Server, error) {
 		MaxSkew:  cfg.MaxSkew,
 	})
 	s.metrics = newAPIMetrics(cfg.Registry)
+	autoscale := scheduler.AutoscaleConfig{Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown}
 	s.agents = agentgw.New(agentgw.Config{
 		Store: cfg.Store, ServerID: cfg.ID, Token: cfg.AgentToken, HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
+		MaxMetricsInterval: autoscale.MaxSampleInterval(),
 		TaskSpecsFunc: s.taskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
 	})
 	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
 		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.workloadShape, Logger: cfg.Logger,
 		OnReconcile: s.metrics.observeReconcile,
-		Autoscale:   scheduler.AutoscaleConfig{Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown},
+		Autoscale:   autoscale,
 		Operation:   s.advanceOperation,
 	})
 	if err != nil {

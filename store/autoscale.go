@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -28,6 +30,51 @@ type AutoscaleState struct {
 	Workers     int
 	ChangedAt   time.Time
 	Reason      string
+	// Observed is what the autoscaler last saw of the workload; nil when not recorded yet.
+	// Writing a state leaves the recorded observation alone (Plan.Observations writes it).
+	Observed *AutoscaleObservation
+}
+
+// AutoscaleObservation is one look of the autoscaler at a workload: the utilization of each
+// third of its window against the thresholds, and what it decided or why it did not.
+type AutoscaleObservation struct {
+	WorkloadARN string    `json:"-"`
+	At          time.Time `json:"at"`
+	// Window is the autoscaler's window; Workers the worker count it decided about.
+	Window  time.Duration `json:"window"`
+	Workers int           `json:"workers"`
+	// ThirdCPU (percent) and ThirdSamples are each third's mean CPU utilization and sample
+	// count, oldest first.
+	ThirdCPU     [3]float64 `json:"thirdCpuPercent"`
+	ThirdSamples [3]int     `json:"thirdSamples"`
+	// ScaleOutCPU and ScaleInCPU are the policy's thresholds, in percent.
+	ScaleOutCPU float64 `json:"scaleOutCpuPercent"`
+	ScaleInCPU  float64 `json:"scaleInCpuPercent"`
+	// Decision is one of the Decision constants; Reason says why.
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
+// The autoscaler's decisions.
+const (
+	DecisionScaleOut = "scale-out"
+	DecisionScaleIn  = "scale-in"
+	DecisionStart    = "start"  // the first count: the policy's minimum
+	DecisionLimits   = "limits" // the count brought within a changed policy's limits
+	DecisionHold     = "hold"   // the samples ask for no step, or a limit is reached
+	DecisionWait     = "wait"   // no decision possible yet (cooldown, too few samples, moving)
+)
+
+// scanObservation decodes an autoscale_state.observation column.
+func scanObservation(arn string, raw []byte) (*AutoscaleObservation, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	o := &AutoscaleObservation{WorkloadARN: arn}
+	if err := json.Unmarshal(raw, o); err != nil {
+		return nil, fmt.Errorf("autoscale observation of %s: %w", arn, err)
+	}
+	return o, nil
 }
 
 // OpChange is an operation's progress, applied with a plan: the operation's new state and
@@ -120,13 +167,19 @@ func (s *Store) WorkloadUtilization(ctx context.Context, since, until time.Time)
 
 // AutoscaleStates returns the autoscaler's state of every workload that has one.
 func (s *Store) AutoscaleStates(ctx context.Context) (map[string]AutoscaleState, error) {
-	rows, err := s.pool.Query(ctx, `SELECT workload_arn, workers, changed_at, reason FROM autoscale_state`)
+	rows, err := s.pool.Query(ctx, `SELECT workload_arn, workers, changed_at, reason, observation FROM autoscale_state`)
 	if err != nil {
 		return nil, interpret(err)
 	}
 	states, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AutoscaleState, error) {
 		var a AutoscaleState
-		return a, row.Scan(&a.WorkloadARN, &a.Workers, &a.ChangedAt, &a.Reason)
+		var raw []byte
+		if err := row.Scan(&a.WorkloadARN, &a.Workers, &a.ChangedAt, &a.Reason, &raw); err != nil {
+			return a, err
+		}
+		var err error
+		a.Observed, err = scanObservation(a.WorkloadARN, raw)
+		return a, err
 	})
 	if err != nil {
 		return nil, interpret(err)
@@ -190,6 +243,15 @@ func (s *Store) applyExtras(ctx context.Context, tx pgx.Tx, p Plan, touched map[
 		if _, err := tx.Exec(ctx, `INSERT INTO autoscale_state (workload_arn, workers, changed_at, reason) VALUES ($1,$2,$3,$4)
 			ON CONFLICT (workload_arn) DO UPDATE SET workers = $2, changed_at = $3, reason = $4`,
 			a.WorkloadARN, a.Workers, a.ChangedAt, a.Reason); err != nil {
+			return interpret(err)
+		}
+	}
+	for _, o := range p.Observations {
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE autoscale_state SET observation = $2 WHERE workload_arn = $1`, o.WorkloadARN, raw); err != nil {
 			return interpret(err)
 		}
 	}

@@ -66,3 +66,59 @@ func TestWorkloadUtilization(t *testing.T) {
 		t.Errorf("prune: %d, %v; want 3 (two in the first third and the one before the window)", n, err)
 	}
 }
+
+// TestAutoscaleObservation: a plan records what the autoscaler saw next to its state; a new
+// decision leaves the observation until one replaces it, and dropping the state drops it.
+func TestAutoscaleObservation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _, _ := open(t)
+	lead, err := st.LeaderAcquire(ctx, "test")
+	if err != nil || lead == nil {
+		t.Fatalf("LeaderAcquire: %v %v", lead, err)
+	}
+	defer lead.Release()
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	seen := store.AutoscaleObservation{WorkloadARN: "arn:c", At: at, Window: 10 * time.Second, Workers: 2,
+		ThirdCPU: [3]float64{85.5, 91, 88.25}, ThirdSamples: [3]int{3, 4, 3}, ScaleOutCPU: 80, ScaleInCPU: 20,
+		Decision: store.DecisionScaleOut, Reason: "scale out to 2 workers"}
+	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term,
+		Autoscale:    []store.AutoscaleState{{WorkloadARN: "arn:c", Workers: 2, ChangedAt: at, Reason: "scale out to 2 workers"}},
+		Observations: []store.AutoscaleObservation{seen, {WorkloadARN: "arn:none", At: at, Decision: store.DecisionWait}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.AutoscaleStateGet(ctx, "arn:c")
+	if err != nil || got.Workers != 2 || got.Observed == nil {
+		t.Fatalf("AutoscaleStateGet: %+v, %v", got, err)
+	}
+	if o := *got.Observed; !o.At.Equal(at) || o.ThirdCPU != seen.ThirdCPU || o.ThirdSamples != seen.ThirdSamples || o.Window != seen.Window ||
+		o.Decision != seen.Decision || o.Reason != seen.Reason || o.ScaleOutCPU != 80 || o.ScaleInCPU != 20 || o.Workers != 2 || o.WorkloadARN != "arn:c" {
+		t.Errorf("observation %+v, want %+v", o, seen)
+	}
+	if _, err := st.AutoscaleStateGet(ctx, "arn:none"); err != store.ErrNotFound {
+		t.Errorf("an observation without a state created one: %v", err)
+	}
+	// A new state keeps the last observation; a later one replaces it.
+	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term,
+		Autoscale: []store.AutoscaleState{{WorkloadARN: "arn:c", Workers: 3, ChangedAt: at.Add(time.Second), Reason: "r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.AutoscaleStates(ctx)
+	if err != nil || all["arn:c"].Workers != 3 || all["arn:c"].Observed == nil || all["arn:c"].Observed.Decision != store.DecisionScaleOut {
+		t.Fatalf("AutoscaleStates: %+v, %v", all, err)
+	}
+	seen.Decision, seen.Reason = store.DecisionHold, "within the thresholds"
+	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term, Observations: []store.AutoscaleObservation{seen}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.AutoscaleStateGet(ctx, "arn:c"); err != nil || got.Observed == nil || got.Observed.Decision != store.DecisionHold {
+		t.Fatalf("after a new observation: %+v, %v", got, err)
+	}
+	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term, Autoscale: []store.AutoscaleState{{WorkloadARN: "arn:c", Workers: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AutoscaleStateGet(ctx, "arn:c"); err != store.ErrNotFound {
+		t.Errorf("after the state was dropped: %v", err)
+	}
+}

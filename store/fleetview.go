@@ -68,9 +68,14 @@ func (s *Store) WorkerMetricsOf(ctx context.Context, ids []string) (map[string]W
 // none (not autoscaled, or no decision yet).
 func (s *Store) AutoscaleStateGet(ctx context.Context, workloadARN string) (AutoscaleState, error) {
 	a := AutoscaleState{WorkloadARN: workloadARN}
-	err := s.pool.QueryRow(ctx, `SELECT workers, changed_at, reason FROM autoscale_state WHERE workload_arn = $1`, workloadARN).
-		Scan(&a.Workers, &a.ChangedAt, &a.Reason)
-	return a, interpret(err)
+	var raw []byte
+	if err := s.pool.QueryRow(ctx, `SELECT workers, changed_at, reason, observation FROM autoscale_state WHERE workload_arn = $1`, workloadARN).
+		Scan(&a.Workers, &a.ChangedAt, &a.Reason, &raw); err != nil {
+		return a, interpret(err)
+	}
+	var err error
+	a.Observed, err = scanObservation(workloadARN, raw)
+	return a, err
 }
 
 // WorkloadEventsPage returns up to limit of a workload's events, newest first, older than the

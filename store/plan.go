@@ -92,6 +92,9 @@ type Plan struct {
 	Events []WorkloadEvent
 	// Autoscale records the autoscaler's decisions (Workers < 0 deletes a workload's state).
 	Autoscale []AutoscaleState
+	// Observations record what the autoscaler saw of workloads that have a state (applied
+	// after Autoscale).
+	Observations []AutoscaleObservation
 	// Ops advance connector operations (with the connector changes they make).
 	Ops []OpChange
 }

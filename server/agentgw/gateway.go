@@ -79,6 +79,9 @@ type Config struct {
 	Token string
 	// HeartbeatInterval and LeaseTTL are told to agents in the Welcome.
 	HeartbeatInterval, LeaseTTL time.Duration
+	// MaxMetricsInterval, when set, is told to agents in the Welcome: the longest interval at
+	// which they may measure workers for the autoscaler to have enough samples.
+	MaxMetricsInterval time.Duration
 	// TaskSpecsFunc builds the task specifications of a worker: the given task ids of the
 	// workload, numbered among count tasks. Required.
 	TaskSpecsFunc func(ctx context.Context, kind string, r *store.Resource, ids []int, count int) ([]*agentv1.TaskSpec, error)
@@ -95,6 +98,14 @@ func New(cfg Config) *Gateway {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gateway{cfg: cfg, log: log, conns: map[string]*agentConn{}}
+}
+
+// maxMetricsInterval is the Welcome's max_metrics_interval: unset when d is not.
+func maxMetricsInterval(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 // helloTimeout bounds the wait for an agent's first message.
@@ -173,6 +184,7 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 
 	if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{
 		HeartbeatInterval: durationpb.New(cfg.HeartbeatInterval), LeaseTtl: durationpb.New(cfg.LeaseTTL), ServerId: cfg.ServerID,
+		MaxMetricsInterval: maxMetricsInterval(cfg.MaxMetricsInterval),
 	}}}); err != nil {
 		return err
 	}

@@ -178,9 +178,20 @@ func (l *loop) handle(ev any) {
 			iv = defaultHeartbeat
 		}
 		l.hb.Reset(iv)
+		every := l.a.cfg.MetricsInterval
+		if limit := e.w.GetMaxMetricsInterval().AsDuration(); limit > 0 && limit < every {
+			every = max(limit, minMetricsInterval)
+		}
+		if old := l.a.metricsInterval(); every != old {
+			l.a.sampleEvery.Store(int64(every))
+			if every != l.a.cfg.MetricsInterval {
+				l.log.Info("measuring workers more often than configured: the server's autoscaler needs samples at least every "+
+					e.w.GetMaxMetricsInterval().AsDuration().String(), "metrics_interval", every.String(), "configured", l.a.cfg.MetricsInterval.String())
+			}
+		}
 		l.a.ready.Store(true)
 		l.a.m.connected.Set(1)
-		l.log.Info("connected to the Fjord server", "server_id", e.w.ServerId, "heartbeat_interval", iv.String(),
+		l.log.Info("connected to the Fjord server", "server_id", e.w.ServerId, "heartbeat_interval", iv.String(), "metrics_interval", l.a.metricsInterval().String(),
 			"lease_ttl", e.w.GetLeaseTtl().AsDuration().String())
 	case desiredSet:
 		if e.s != l.sess || l.draining {

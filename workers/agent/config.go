@@ -50,7 +50,8 @@ type Config struct {
 	// SIGTERM before it is killed; default 30s.
 	DrainTimeout time.Duration
 	// MetricsInterval is how often the agent measures each worker and sends WorkerMetrics (and
-	// how often workers report their throughput); default 5s.
+	// how often workers report their throughput); default 5s. A server whose autoscaler needs
+	// samples more often says so in its Welcome (max_metrics_interval), and wins.
 	MetricsInterval time.Duration
 	// RestartBackoff is the delay before restarting a worker process that exited unexpectedly;
 	// default runtime.DefaultBackoff (1s doubling to 30s, reset after 60s of running).
@@ -138,7 +139,16 @@ type Agent struct {
 	started atomic.Bool
 	// ready is true while a stream is open and welcomed (for /readyz).
 	ready atomic.Bool
+	// sampleEvery is the interval at which workers are measured now: MetricsInterval, or
+	// the server's shorter Welcome.max_metrics_interval (nanoseconds).
+	sampleEvery atomic.Int64
 }
+
+// minMetricsInterval bounds how often a worker is measured, whatever the server asks.
+const minMetricsInterval = 100 * time.Millisecond
+
+// metricsInterval is the interval at which workers are measured now.
+func (a *Agent) metricsInterval() time.Duration { return time.Duration(a.sampleEvery.Load()) }
 
 // New validates cfg, fills in its defaults and registers the agent's metrics.
 func New(cfg Config) (*Agent, error) {
@@ -153,7 +163,9 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("register agent metrics: %w", err)
 	}
 	m.mcuCapacity.Set(float64(cfg.MCU))
-	return &Agent{cfg: cfg, m: m, log: cfg.Logger.With("component", "agent", "agent_id", cfg.AgentID)}, nil
+	a := &Agent{cfg: cfg, m: m, log: cfg.Logger.With("component", "agent", "agent_id", cfg.AgentID)}
+	a.sampleEvery.Store(int64(cfg.MetricsInterval))
+	return a, nil
 }
 
 // Handler serves the agent's HTTP endpoints: /metrics (the Config.Registry), /healthz (200

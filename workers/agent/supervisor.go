@@ -74,7 +74,8 @@ func (w *workerRun) run() {
 	defer func() { w.events <- supDone{w.sup} }()
 	w.spec = <-w.sup.specs // the loop offers a spec before starting us
 	w.launch()
-	tick := time.NewTicker(w.a.cfg.MetricsInterval)
+	every := w.a.metricsInterval()
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		var lines <-chan runtime.Line
@@ -107,6 +108,10 @@ func (w *workerRun) run() {
 			w.launch()
 		case <-tick.C:
 			w.measure()
+			if now := w.a.metricsInterval(); now != every { // a server asked for another interval
+				every = now
+				tick.Reset(every)
+			}
 		}
 	}
 }

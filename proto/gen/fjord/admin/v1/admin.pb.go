@@ -9,6 +9,7 @@ package adminv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1298,8 +1299,11 @@ type WorkloadShape struct {
 	// autoscale_reason and autoscale_time are the autoscaler's last decision.
 	AutoscaleReason string                 `protobuf:"bytes,7,opt,name=autoscale_reason,json=autoscaleReason,proto3" json:"autoscale_reason,omitempty"`
 	AutoscaleTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=autoscale_time,json=autoscaleTime,proto3" json:"autoscale_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// autoscale_observation is what the autoscaler last saw of the workload and what it made of
+	// it ("why didn't it scale?"); unset until the autoscaler has looked at it.
+	AutoscaleObservation *AutoscaleObservation `protobuf:"bytes,9,opt,name=autoscale_observation,json=autoscaleObservation,proto3" json:"autoscale_observation,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WorkloadShape) Reset() {
@@ -1388,6 +1392,132 @@ func (x *WorkloadShape) GetAutoscaleTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *WorkloadShape) GetAutoscaleObservation() *AutoscaleObservation {
+	if x != nil {
+		return x.AutoscaleObservation
+	}
+	return nil
+}
+
+// AutoscaleObservation is one look of the autoscaler at a workload: the CPU utilization of
+// each third of its window against the thresholds, and its decision.
+type AutoscaleObservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// window is the autoscaler's window (server flag --autoscale-window).
+	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	// third_cpu_percent and third_samples are the mean CPU utilization (percent of the workers'
+	// MCU) and the sample count of each third of the window, oldest first. A scale-out needs
+	// every third above scale_out_cpu_percent, a scale-in every third below scale_in_cpu_percent.
+	ThirdCpuPercent    []float64 `protobuf:"fixed64,3,rep,packed,name=third_cpu_percent,json=thirdCpuPercent,proto3" json:"third_cpu_percent,omitempty"`
+	ThirdSamples       []int32   `protobuf:"varint,4,rep,packed,name=third_samples,json=thirdSamples,proto3" json:"third_samples,omitempty"`
+	ScaleOutCpuPercent float64   `protobuf:"fixed64,5,opt,name=scale_out_cpu_percent,json=scaleOutCpuPercent,proto3" json:"scale_out_cpu_percent,omitempty"`
+	ScaleInCpuPercent  float64   `protobuf:"fixed64,6,opt,name=scale_in_cpu_percent,json=scaleInCpuPercent,proto3" json:"scale_in_cpu_percent,omitempty"`
+	// decision is scale-out, scale-in, start (the first count: the minimum), limits (the count
+	// brought within a changed policy's limits), hold (the samples ask for no step, or a limit
+	// is reached) or wait (the autoscaler cannot decide yet: cooldown, a window not yet full of
+	// samples, workers moving, an operation); reason says why.
+	Decision string `protobuf:"bytes,7,opt,name=decision,proto3" json:"decision,omitempty"`
+	Reason   string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	// workers is the worker count after the decision.
+	Workers       int32 `protobuf:"varint,9,opt,name=workers,proto3" json:"workers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoscaleObservation) Reset() {
+	*x = AutoscaleObservation{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoscaleObservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoscaleObservation) ProtoMessage() {}
+
+func (x *AutoscaleObservation) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoscaleObservation.ProtoReflect.Descriptor instead.
+func (*AutoscaleObservation) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AutoscaleObservation) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AutoscaleObservation) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *AutoscaleObservation) GetThirdCpuPercent() []float64 {
+	if x != nil {
+		return x.ThirdCpuPercent
+	}
+	return nil
+}
+
+func (x *AutoscaleObservation) GetThirdSamples() []int32 {
+	if x != nil {
+		return x.ThirdSamples
+	}
+	return nil
+}
+
+func (x *AutoscaleObservation) GetScaleOutCpuPercent() float64 {
+	if x != nil {
+		return x.ScaleOutCpuPercent
+	}
+	return 0
+}
+
+func (x *AutoscaleObservation) GetScaleInCpuPercent() float64 {
+	if x != nil {
+		return x.ScaleInCpuPercent
+	}
+	return 0
+}
+
+func (x *AutoscaleObservation) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+func (x *AutoscaleObservation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AutoscaleObservation) GetWorkers() int32 {
+	if x != nil {
+		return x.Workers
+	}
+	return 0
+}
+
 // WorkloadEvent is one recorded decision or lifecycle step of a workload. Kinds the scheduler
 // writes: place, move, evict, resize, retask, stop (placement), unplaceable (capacity
 // shortage), running and failed (state changes), and what the autoscaler and connector
@@ -1407,7 +1537,7 @@ type WorkloadEvent struct {
 
 func (x *WorkloadEvent) Reset() {
 	*x = WorkloadEvent{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1549,7 @@ func (x *WorkloadEvent) String() string {
 func (*WorkloadEvent) ProtoMessage() {}
 
 func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1562,7 @@ func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadEvent.ProtoReflect.Descriptor instead.
 func (*WorkloadEvent) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WorkloadEvent) GetEventId() int64 {
@@ -1489,7 +1619,7 @@ type ListWorkloadEventsRequest struct {
 
 func (x *ListWorkloadEventsRequest) Reset() {
 	*x = ListWorkloadEventsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1631,7 @@ func (x *ListWorkloadEventsRequest) String() string {
 func (*ListWorkloadEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1644,7 @@ func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWorkloadEventsRequest) GetWorkloadArn() string {
@@ -1550,7 +1680,7 @@ type ListWorkloadEventsResponse struct {
 
 func (x *ListWorkloadEventsResponse) Reset() {
 	*x = ListWorkloadEventsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1692,7 @@ func (x *ListWorkloadEventsResponse) String() string {
 func (*ListWorkloadEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1705,7 @@ func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
@@ -1608,7 +1738,7 @@ type DescribePluginRequest struct {
 
 func (x *DescribePluginRequest) Reset() {
 	*x = DescribePluginRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1750,7 @@ func (x *DescribePluginRequest) String() string {
 func (*DescribePluginRequest) ProtoMessage() {}
 
 func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1763,7 @@ func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginRequest.ProtoReflect.Descriptor instead.
 func (*DescribePluginRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DescribePluginRequest) GetCustomPluginArn() string {
@@ -1698,7 +1828,7 @@ type DescribePluginResponse struct {
 
 func (x *DescribePluginResponse) Reset() {
 	*x = DescribePluginResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1840,7 @@ func (x *DescribePluginResponse) String() string {
 func (*DescribePluginResponse) ProtoMessage() {}
 
 func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1853,7 @@ func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginResponse.ProtoReflect.Descriptor instead.
 func (*DescribePluginResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DescribePluginResponse) GetCustomPluginArn() string {
@@ -1835,7 +1965,7 @@ type PluginUse struct {
 
 func (x *PluginUse) Reset() {
 	*x = PluginUse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +1977,7 @@ func (x *PluginUse) String() string {
 func (*PluginUse) ProtoMessage() {}
 
 func (x *PluginUse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +1990,7 @@ func (x *PluginUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginUse.ProtoReflect.Descriptor instead.
 func (*PluginUse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PluginUse) GetConnectorArn() string {
@@ -1881,7 +2011,7 @@ var File_fjord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1afjord/admin/v1/admin.proto\x12\x0efjord.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
+	"\x1afjord/admin/v1/admin.proto\x12\x0efjord.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
 	"\aCluster\x12\x1f\n" +
 	"\vcluster_arn\x18\x01 \x01(\tR\n" +
 	"clusterArn\x12!\n" +
@@ -1988,7 +2118,7 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x11connector_classes\x18\x05 \x03(\tR\x10connectorClasses\"@\n" +
 	"\x10StateDescription\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xb5\x02\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x90\x03\n" +
 	"\rWorkloadShape\x12\x18\n" +
 	"\aworkers\x18\x01 \x01(\x05R\aworkers\x12$\n" +
 	"\x0emcu_per_worker\x18\x02 \x01(\x05R\fmcuPerWorker\x12\x14\n" +
@@ -2001,7 +2131,18 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\vmax_workers\x18\x06 \x01(\x05R\n" +
 	"maxWorkers\x12)\n" +
 	"\x10autoscale_reason\x18\a \x01(\tR\x0fautoscaleReason\x12A\n" +
-	"\x0eautoscale_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rautoscaleTime\"\xbe\x01\n" +
+	"\x0eautoscale_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rautoscaleTime\x12Y\n" +
+	"\x15autoscale_observation\x18\t \x01(\v2$.fjord.admin.v1.AutoscaleObservationR\x14autoscaleObservation\"\xfc\x02\n" +
+	"\x14AutoscaleObservation\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x121\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12*\n" +
+	"\x11third_cpu_percent\x18\x03 \x03(\x01R\x0fthirdCpuPercent\x12#\n" +
+	"\rthird_samples\x18\x04 \x03(\x05R\fthirdSamples\x121\n" +
+	"\x15scale_out_cpu_percent\x18\x05 \x01(\x01R\x12scaleOutCpuPercent\x12/\n" +
+	"\x14scale_in_cpu_percent\x18\x06 \x01(\x01R\x11scaleInCpuPercent\x12\x1a\n" +
+	"\bdecision\x18\a \x01(\tR\bdecision\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x18\n" +
+	"\aworkers\x18\t \x01(\x05R\aworkers\"\xbe\x01\n" +
 	"\rWorkloadEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -2068,7 +2209,7 @@ func file_fjord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fjord_admin_v1_admin_proto_rawDescData
 }
 
-var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_fjord_admin_v1_admin_proto_goTypes = []any{
 	(*Cluster)(nil),                    // 0: fjord.admin.v1.Cluster
 	(*RegisterClusterRequest)(nil),     // 1: fjord.admin.v1.RegisterClusterRequest
@@ -2088,60 +2229,65 @@ var file_fjord_admin_v1_admin_proto_goTypes = []any{
 	(*WorkloadPlugin)(nil),             // 15: fjord.admin.v1.WorkloadPlugin
 	(*StateDescription)(nil),           // 16: fjord.admin.v1.StateDescription
 	(*WorkloadShape)(nil),              // 17: fjord.admin.v1.WorkloadShape
-	(*WorkloadEvent)(nil),              // 18: fjord.admin.v1.WorkloadEvent
-	(*ListWorkloadEventsRequest)(nil),  // 19: fjord.admin.v1.ListWorkloadEventsRequest
-	(*ListWorkloadEventsResponse)(nil), // 20: fjord.admin.v1.ListWorkloadEventsResponse
-	(*DescribePluginRequest)(nil),      // 21: fjord.admin.v1.DescribePluginRequest
-	(*DescribePluginResponse)(nil),     // 22: fjord.admin.v1.DescribePluginResponse
-	(*PluginUse)(nil),                  // 23: fjord.admin.v1.PluginUse
-	nil,                                // 24: fjord.admin.v1.Agent.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
+	(*AutoscaleObservation)(nil),       // 18: fjord.admin.v1.AutoscaleObservation
+	(*WorkloadEvent)(nil),              // 19: fjord.admin.v1.WorkloadEvent
+	(*ListWorkloadEventsRequest)(nil),  // 20: fjord.admin.v1.ListWorkloadEventsRequest
+	(*ListWorkloadEventsResponse)(nil), // 21: fjord.admin.v1.ListWorkloadEventsResponse
+	(*DescribePluginRequest)(nil),      // 22: fjord.admin.v1.DescribePluginRequest
+	(*DescribePluginResponse)(nil),     // 23: fjord.admin.v1.DescribePluginResponse
+	(*PluginUse)(nil),                  // 24: fjord.admin.v1.PluginUse
+	nil,                                // 25: fjord.admin.v1.Agent.LabelsEntry
+	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
 }
 var file_fjord_admin_v1_admin_proto_depIdxs = []int32{
-	25, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
+	26, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
 	0,  // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
 	9,  // 3: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
-	24, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
-	25, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
-	25, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	25, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
+	25, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
+	26, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
+	26, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	26, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
 	10, // 8: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
 	11, // 9: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
-	25, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
+	26, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
 	12, // 11: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
-	25, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
+	26, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
 	16, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	25, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
+	26, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
 	17, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
 	10, // 16: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
-	18, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
+	19, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
 	15, // 18: fjord.admin.v1.DescribeWorkloadResponse.plugins:type_name -> fjord.admin.v1.WorkloadPlugin
-	25, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
-	25, // 20: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
-	18, // 21: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
-	16, // 22: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	25, // 23: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
-	23, // 24: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
-	1,  // 25: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
-	3,  // 26: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
-	5,  // 27: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
-	7,  // 28: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
-	13, // 29: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
-	19, // 30: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
-	21, // 31: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
-	2,  // 32: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
-	4,  // 33: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
-	6,  // 34: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
-	8,  // 35: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
-	14, // 36: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
-	20, // 37: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
-	22, // 38: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	26, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
+	18, // 20: fjord.admin.v1.WorkloadShape.autoscale_observation:type_name -> fjord.admin.v1.AutoscaleObservation
+	26, // 21: fjord.admin.v1.AutoscaleObservation.time:type_name -> google.protobuf.Timestamp
+	27, // 22: fjord.admin.v1.AutoscaleObservation.window:type_name -> google.protobuf.Duration
+	26, // 23: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
+	19, // 24: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	16, // 25: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	26, // 26: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
+	24, // 27: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
+	1,  // 28: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
+	3,  // 29: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
+	5,  // 30: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
+	7,  // 31: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
+	13, // 32: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
+	20, // 33: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
+	22, // 34: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
+	2,  // 35: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
+	4,  // 36: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
+	6,  // 37: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
+	8,  // 38: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
+	14, // 39: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
+	21, // 40: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
+	23, // 41: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_fjord_admin_v1_admin_proto_init() }
@@ -2155,7 +2301,7 @@ func file_fjord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_admin_v1_admin_proto_rawDesc), len(file_fjord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -881,8 +881,12 @@ type Welcome struct {
 	HeartbeatInterval *durationpb.Duration   `protobuf:"bytes,1,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
 	LeaseTtl          *durationpb.Duration   `protobuf:"bytes,2,opt,name=lease_ttl,json=leaseTtl,proto3" json:"lease_ttl,omitempty"`
 	ServerId          string                 `protobuf:"bytes,3,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// max_metrics_interval is the longest interval at which the server's autoscaler can use
+	// workers' CPU samples (a sixth of its window: each third of the window needs at least two).
+	// An agent configured to sample less often samples at this interval instead. Unset: no limit.
+	MaxMetricsInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=max_metrics_interval,json=maxMetricsInterval,proto3" json:"max_metrics_interval,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
@@ -934,6 +938,13 @@ func (x *Welcome) GetServerId() string {
 		return x.ServerId
 	}
 	return ""
+}
+
+func (x *Welcome) GetMaxMetricsInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxMetricsInterval
+	}
+	return nil
 }
 
 // DesiredWorkers is the whole set of workers an agent must run.
@@ -1246,11 +1257,12 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\rServerMessage\x123\n" +
 	"\awelcome\x18\x01 \x01(\v2\x17.fjord.agent.v1.WelcomeH\x00R\awelcome\x12:\n" +
 	"\adesired\x18\x02 \x01(\v2\x1e.fjord.agent.v1.DesiredWorkersH\x00R\adesiredB\x05\n" +
-	"\x03msg\"\xa8\x01\n" +
+	"\x03msg\"\xf5\x01\n" +
 	"\aWelcome\x12H\n" +
 	"\x12heartbeat_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x126\n" +
 	"\tlease_ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bleaseTtl\x12\x1b\n" +
-	"\tserver_id\x18\x03 \x01(\tR\bserverId\"f\n" +
+	"\tserver_id\x18\x03 \x01(\tR\bserverId\x12K\n" +
+	"\x14max_metrics_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x12maxMetricsInterval\"f\n" +
 	"\x0eDesiredWorkers\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x03R\n" +
@@ -1335,16 +1347,17 @@ var file_fjord_agent_v1_agent_proto_depIdxs = []int32{
 	10, // 12: fjord.agent.v1.ServerMessage.desired:type_name -> fjord.agent.v1.DesiredWorkers
 	16, // 13: fjord.agent.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
 	16, // 14: fjord.agent.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	11, // 15: fjord.agent.v1.DesiredWorkers.workers:type_name -> fjord.agent.v1.WorkerSpec
-	12, // 16: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
-	14, // 17: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
-	1,  // 18: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
-	8,  // 19: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
-	19, // [19:20] is the sub-list for method output_type
-	18, // [18:19] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 15: fjord.agent.v1.Welcome.max_metrics_interval:type_name -> google.protobuf.Duration
+	11, // 16: fjord.agent.v1.DesiredWorkers.workers:type_name -> fjord.agent.v1.WorkerSpec
+	12, // 17: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
+	14, // 18: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
+	1,  // 19: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
+	8,  // 20: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
+	20, // [20:21] is the sub-list for method output_type
+	19, // [19:20] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_fjord_agent_v1_agent_proto_init() }

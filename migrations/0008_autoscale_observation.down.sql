@@ -1,0 +1,1 @@
+ALTER TABLE autoscale_state DROP COLUMN observation;
