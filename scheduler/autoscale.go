@@ -98,10 +98,10 @@ func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, 
 		return none(store.DecisionWait, "moving", "workers are still starting or moving to their assignment")
 	case since < cfg.Cooldown:
 		return none(store.DecisionWait, "cooldown", fmt.Sprintf("cooldown: %s since the last step, the next is possible in %s (--autoscale-cooldown %s)",
-			since.Round(time.Second), (cfg.Cooldown-since).Round(time.Second), cfg.Cooldown))
+			since.Round(100*time.Millisecond), (cfg.Cooldown-since).Round(100*time.Millisecond), cfg.Cooldown))
 	case since < cfg.Window:
 		return none(store.DecisionWait, "window", fmt.Sprintf("a full window of samples since the last step is needed: %s to go (--autoscale-window %s)",
-			(cfg.Window-since).Round(time.Second), cfg.Window))
+			(cfg.Window-since).Round(100*time.Millisecond), cfg.Window))
 	case !in.hasUtil || in.util.Samples < 2:
 		return none(store.DecisionWait, "samples", fmt.Sprintf("%d CPU samples in the last %s: agents report none (are the workers running?)",
 			in.util.Samples, cfg.Window))

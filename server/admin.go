@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
@@ -270,6 +271,7 @@ func (s *Server) desiredShape(ctx context.Context, kind string, r *store.Resourc
 				out.Tasks = int32(max(p.TasksFor(st.Workers), 1))
 			}
 			out.AutoscaleReason, out.AutoscaleTime = st.Reason, ts(st.ChangedAt)
+			out.AutoscaleObservation = toAdminObservation(st.Observed)
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
@@ -278,6 +280,20 @@ func (s *Server) desiredShape(ctx context.Context, kind string, r *store.Resourc
 		out.Workers = 0
 	}
 	return out, nil
+}
+
+// toAdminObservation is what the autoscaler last saw of a workload; nil when nothing yet.
+func toAdminObservation(o *store.AutoscaleObservation) *adminv1.AutoscaleObservation {
+	if o == nil {
+		return nil
+	}
+	out := &adminv1.AutoscaleObservation{Time: ts(o.At), Window: durationpb.New(o.Window), Workers: int32(o.Workers),
+		ScaleOutCpuPercent: o.ScaleOutCPU, ScaleInCpuPercent: o.ScaleInCPU, Decision: o.Decision, Reason: o.Reason}
+	for i := range o.ThirdCPU {
+		out.ThirdCpuPercent = append(out.ThirdCpuPercent, o.ThirdCPU[i])
+		out.ThirdSamples = append(out.ThirdSamples, int32(o.ThirdSamples[i]))
+	}
+	return out
 }
 
 // ListWorkloadEvents pages through a workload's events, newest first. A workload that no

@@ -216,7 +216,7 @@ func New(cfg Config) (*Server, error) {
 	s.agents = agentgw.New(agentgw.Config{
 		Store: cfg.Store, ServerID: cfg.ID, Token: cfg.AgentToken, HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
 		MaxMetricsInterval: autoscale.MaxSampleInterval(),
-		TaskSpecsFunc: s.taskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
+		TaskSpecsFunc:      s.taskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
 	})
 	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
 		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.workloadShape, Logger: cfg.Logger,

@@ -29,7 +29,7 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	f.str(&mcu, "mcu", "", "4", "capacity offered, in MCU (1 MCU = 1 vCPU + 4 GiB)")
 	f.str(&httpAddr, "http-addr", "", "127.0.0.1:0", "/healthz and /metrics listen address")
 	f.str(&drain, "drain-timeout", "", "30s", "how long workers may take to finish in-flight batches on SIGTERM")
-	f.str(&metricsEvery, "metrics-interval", "", "5s", "how often each worker's CPU and memory are measured and reported (the autoscaler's samples)")
+	f.str(&metricsEvery, "metrics-interval", "", "5s", "how often each worker's CPU and memory are measured and reported (the autoscaler's samples); a server whose --autoscale-window needs samples more often lowers it")
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return err

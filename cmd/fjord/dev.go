@@ -18,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/store"
@@ -37,7 +38,7 @@ func runDev(ctx context.Context, args []string) error {
 server. Ctrl-C stops everything.`)
 	var (
 		dataDir, databaseURL, httpAddr, grpcAddr, sourceAddr, targetAddr, credsFile, region, logLevel string
-		agents, agentMCU, leaseTTL                                                                    string
+		agents, agentMCU, leaseTTL, metricsEvery                                                      string
 	)
 	f.str(&dataDir, "data-dir", "", "./.fjord-dev", "where Postgres, the encryption key and the local S3 buckets live")
 	f.str(&databaseURL, "database-url", "DATABASE_URL", "", "use this Postgres instead of starting one")
@@ -51,12 +52,17 @@ server. Ctrl-C stops everything.`)
 	f.str(&agents, "agents", "", "1", "in-process agents to run (0: none, so that external fjord agent processes join)")
 	f.str(&agentMCU, "agent-mcu", "", "4", "MCU each in-process agent offers")
 	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
+	f.str(&metricsEvery, "metrics-interval", "", agent.DefaultMetricsInterval.String(),
+		"how often the in-process agents measure each worker's CPU and memory (the autoscaler's samples); at most a sixth of --autoscale-window is used")
 	var sched scheduling
 	sched.register(f)
 	var secretsEndpoint, secretsDir string
 	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets; also used for secrets missing from --secrets-dir")
 	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets: secretArn …:secret:NAME reads <dir>/NAME.json ({\"username\",\"password\"}); default <data-dir>/secrets")
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if err := sched.apply(&server.Config{}); err != nil { // refused before anything starts
 		return err
 	}
 	nAgents, err := strconv.Atoi(agents)
@@ -70,6 +76,10 @@ server. Ctrl-C stops everything.`)
 	ttl, err := time.ParseDuration(leaseTTL)
 	if err != nil || ttl <= 0 {
 		return fmt.Errorf("--lease-ttl must be a positive duration, got %q", leaseTTL)
+	}
+	metricsInterval, err := time.ParseDuration(metricsEvery)
+	if err != nil || metricsInterval <= 0 {
+		return fmt.Errorf("--metrics-interval must be a positive duration, got %q", metricsEvery)
 	}
 	log := newLogger(logLevel)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -171,7 +181,8 @@ server. Ctrl-C stops everything.`)
 	var agentsDone sync.WaitGroup
 	for i := 1; i <= nAgents; i++ {
 		a, err := agent.New(agent.Config{ServerAddr: srv.GRPCAddr(), Token: token, AgentID: fmt.Sprintf("dev-agent-%d", i),
-			MCU: mcu, Version: version, WorkerCommand: []string{exe, "worker"}, Logger: log, DrainTimeout: 20 * time.Second})
+			MCU: mcu, Version: version, WorkerCommand: []string{exe, "worker"}, Logger: log, DrainTimeout: 20 * time.Second,
+			MetricsInterval: metricsInterval})
 		if err != nil {
 			return err
 		}
@@ -185,7 +196,8 @@ server. Ctrl-C stops everything.`)
 	}
 	defer agentsDone.Wait()
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), Source: sourceAddr, Target: targetAddr,
-		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath})
+		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
+		Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown, Sampling: sampling(metricsInterval, cfg.AutoscaleWindow)})
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
@@ -228,6 +240,14 @@ type banner struct {
 	Creds                                              bool
 	Agents, AgentMCU                                   int
 	TokenPath                                          string
+	Window, Cooldown, Sampling                         time.Duration
+}
+
+// sampling is the interval at which agents configured with metricsInterval measure workers
+// for a server whose autoscale window is window (Welcome.max_metrics_interval).
+func sampling(metricsInterval, window time.Duration) time.Duration {
+	limit := scheduler.AutoscaleConfig{Window: window}.MaxSampleInterval()
+	return min(metricsInterval, max(limit, agent.MinMetricsInterval))
 }
 
 var bannerTmpl = template.Must(template.New("banner").Parse(`
@@ -241,6 +261,7 @@ Fjord dev is ready.
   data dir         {{.DataDir}}   (Postgres URL in database.url)
   secrets          {{.DataDir}}/secrets/<name>.json   ({"username","password"} for a saslScram secretArn …:secret:<name>)
   agents           {{.Agents}} in-process × {{.AgentMCU}} MCU; more: fjord agent --server {{.GRPC}} --token-file {{.TokenPath}} --mcu 4
+  autoscaling      window {{.Window}} (CPU sampled every {{.Sampling}}), cooldown {{.Cooldown}}; why a workload did not scale: fjord workloads describe <arn>
 {{if .Creds}}  credentials      access key "test", secret "test" → account 000000000000
 {{end}}
 Try:

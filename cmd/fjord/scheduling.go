@@ -5,7 +5,12 @@ import (
 	"time"
 
 	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/workers/agent"
 )
+
+// minAutoscaleWindow is the shortest --autoscale-window: agents measure workers every sixth of
+// it, and no more often than agent.MinMetricsInterval.
+const minAutoscaleWindow = time.Second
 
 // scheduling holds the scheduler flags that `fjord server` and `fjord dev` share.
 type scheduling struct {
@@ -15,7 +20,8 @@ type scheduling struct {
 }
 
 func (s *scheduling) register(f *flags) {
-	f.str(&s.window, "autoscale-window", "", "1m", "how long a workload's average CPU utilization must stay beyond a scaling threshold before a worker is added or removed")
+	f.str(&s.window, "autoscale-window", "", "1m", "how long a workload's average CPU utilization must stay beyond a scaling threshold (in each third of the window) before a worker is added or removed; at least "+
+		minAutoscaleWindow.String()+"; agents are told to measure workers' CPU at least every sixth of it")
 	f.str(&s.cooldown, "autoscale-cooldown", "", "2m", "least time between two scaling steps of one workload")
 	f.str(&s.validation, "update-validation", "", "10s", "how long a connector's workers must run an update before the operation completes")
 	f.str(&s.timout, "update-timeout", "", "5m", "how long a connector update step or rollback may take before it fails (a replicator update: before it ends RUNNING unsettled)")
@@ -39,6 +45,10 @@ func (s *scheduling) apply(cfg *server.Config) error {
 			return fmt.Errorf("--%s must be a positive duration, got %q", d.name, d.value)
 		}
 		*d.into = v
+	}
+	if cfg.AutoscaleWindow < minAutoscaleWindow {
+		return fmt.Errorf("--autoscale-window must be at least %s, got %s: each third of the window needs CPU samples, and agents measure workers no more often than every %s",
+			minAutoscaleWindow, cfg.AutoscaleWindow, agent.MinMetricsInterval)
 	}
 	switch s.delivery {
 	case server.DeliveryExactlyOnce, server.DeliveryAtLeastOnce:

@@ -39,6 +39,9 @@ func runServer(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(logLevel)
+	if err := sched.apply(&server.Config{}); err != nil { // refused before anything starts
+		return err
+	}
 	if databaseURL == "" {
 		return errors.New("--database-url (or $DATABASE_URL) is required")
 	}

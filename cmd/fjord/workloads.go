@@ -28,7 +28,8 @@ func runWorkloads(ctx context.Context, args []string) error {
 	switch action {
 	case "describe":
 		f = newFlags("workloads describe ARN", `Describes a connector or replicator through the admin gRPC API: its state, desired shape
-(workers × MCU, tasks, autoscaling), where each worker runs with its tasks, epoch, state and
+(workers × MCU, tasks, autoscaling, and what the autoscaler last saw: the CPU utilization of each
+third of its window against the thresholds, its decision or why it made none), where each worker runs with its tasks, epoch, state and
 latest CPU and memory utilization, and its most recent events (newest first).`)
 		limitFlag = "events"
 		f.str(&limitText, limitFlag, "", "20", "how many recent events to show (at most 100)")
@@ -114,6 +115,11 @@ func printWorkload(out io.Writer, d *adminv1.DescribeWorkloadResponse) error {
 				fmt.Fprintf(w, "; last decision %s: %s", s.AutoscaleTime.AsTime().Format(time.RFC3339), s.AutoscaleReason)
 			}
 			fmt.Fprintln(w)
+			if o := s.AutoscaleObservation; o != nil {
+				fmt.Fprintf(w, "Autoscaler saw:\t%s, window %s: CPU by third %s; scale out above %g%%, in below %g%%\n",
+					o.Time.AsTime().Format(time.RFC3339), o.Window.AsDuration(), formatThirds(o), o.ScaleOutCpuPercent, o.ScaleInCpuPercent)
+				fmt.Fprintf(w, "Autoscaler verdict:\t%s: %s\n", o.Decision, o.Reason)
+			}
 		}
 	}
 	for _, p := range d.Plugins {
@@ -139,6 +145,28 @@ func printWorkload(out io.Writer, d *adminv1.DescribeWorkloadResponse) error {
 	fmt.Fprintln(w, "\nRecent events (newest first):")
 	printEvents(w, d.RecentEvents, d.WorkloadArn)
 	return w.Flush()
+}
+
+// formatThirds renders an observation's CPU means by third of the window, oldest first, with
+// their sample counts: "85.1% (3 samples), 91.0% (4), 88.3% (3)".
+func formatThirds(o *adminv1.AutoscaleObservation) string {
+	parts := make([]string, len(o.ThirdCpuPercent))
+	for i, cpu := range o.ThirdCpuPercent {
+		var n int32
+		if i < len(o.ThirdSamples) {
+			n = o.ThirdSamples[i]
+		}
+		mean := fmt.Sprintf("%.1f%%", cpu)
+		if n == 0 {
+			mean = "–"
+		}
+		if i == 0 {
+			parts[i] = fmt.Sprintf("%s (%d samples)", mean, n)
+		} else {
+			parts[i] = fmt.Sprintf("%s (%d)", mean, n)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printEvents writes an events table; worker ids are shown without the workload's ARN.

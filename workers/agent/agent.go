@@ -180,7 +180,7 @@ func (l *loop) handle(ev any) {
 		l.hb.Reset(iv)
 		every := l.a.cfg.MetricsInterval
 		if limit := e.w.GetMaxMetricsInterval().AsDuration(); limit > 0 && limit < every {
-			every = max(limit, minMetricsInterval)
+			every = max(limit, MinMetricsInterval)
 		}
 		if old := l.a.metricsInterval(); every != old {
 			l.a.sampleEvery.Store(int64(every))

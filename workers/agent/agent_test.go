@@ -622,3 +622,39 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Errorf("memoryLimit(1) = %d", got)
 	}
 }
+
+// TestServerLowersMetricsInterval: a server whose autoscaler needs samples more often than the
+// agent's MetricsInterval says so in its Welcome, and the agent measures its workers that often;
+// a longer limit leaves a shorter configured interval alone.
+func TestServerLowersMetricsInterval(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name                string
+		configured, limit   time.Duration
+		want                time.Duration
+		minSamplesPerSecond int
+	}{
+		{"lowered", 5 * time.Second, 200 * time.Millisecond, 200 * time.Millisecond, 3},
+		{"kept", 150 * time.Millisecond, 10 * time.Second, 150 * time.Millisecond, 3},
+		{"floored", 5 * time.Second, time.Millisecond, MinMetricsInterval, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGateway()
+			g.maxMetrics = c.limit
+			srv := serve(t, g, "127.0.0.1:0")
+			a := startAgent(t, srv.addr, func(cfg *Config) { cfg.MetricsInterval = c.configured })
+			waitUntil(t, "the Welcome", func() bool { return a.ready.Load() })
+			if got := a.metricsInterval(); got != c.want {
+				t.Fatalf("metrics interval %s, want %s", got, c.want)
+			}
+			g.setDesired(workerSpec("w-1", 1, 1, "test.Sleep", nil))
+			waitStatus(t, g, "w-1", "RUNNING", isState(stateRunning, 1))
+			start := len(g.workerMetrics("w-1"))
+			time.Sleep(2 * time.Second)
+			if n := len(g.workerMetrics("w-1")) - start; n < 2*c.minSamplesPerSecond {
+				t.Fatalf("%d metrics in 2s with an interval of %s", n, c.want)
+			}
+		})
+	}
+}

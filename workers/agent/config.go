@@ -144,8 +144,8 @@ type Agent struct {
 	sampleEvery atomic.Int64
 }
 
-// minMetricsInterval bounds how often a worker is measured, whatever the server asks.
-const minMetricsInterval = 100 * time.Millisecond
+// MinMetricsInterval bounds how often a worker is measured, whatever the server asks.
+const MinMetricsInterval = 100 * time.Millisecond
 
 // metricsInterval is the interval at which workers are measured now.
 func (a *Agent) metricsInterval() time.Duration { return time.Duration(a.sampleEvery.Load()) }

@@ -26,6 +26,8 @@ const testToken = "s3cret"
 type gateway struct {
 	agentv1.UnimplementedAgentGatewayServer
 	heartbeat time.Duration
+	// maxMetrics is the Welcome's max_metrics_interval (0: unset).
+	maxMetrics time.Duration
 
 	mu          sync.Mutex
 	gen         int64
@@ -40,6 +42,13 @@ type gateway struct {
 type received struct {
 	stream int
 	msg    *agentv1.AgentMessage
+}
+
+func (g *gateway) welcomeMaxMetrics() *durationpb.Duration {
+	if g.maxMetrics <= 0 {
+		return nil
+	}
+	return durationpb.New(g.maxMetrics)
 }
 
 func newGateway() *gateway {
@@ -75,6 +84,7 @@ func (g *gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 	}()
 	if err := stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{
 		HeartbeatInterval: durationpb.New(g.heartbeat), LeaseTtl: durationpb.New(10 * time.Second), ServerId: "test-server",
+		MaxMetricsInterval: g.welcomeMaxMetrics(),
 	}}}); err != nil {
 		return err
 	}
