@@ -81,7 +81,7 @@ func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, 
 		return in.state.Workers, nil, seen, why
 	}
 	if !in.known {
-		return step(lo, store.DecisionStart, fmt.Sprintf("autoscaling starts at the minimum of %d workers", lo))
+		return step(lo, store.DecisionStart, fmt.Sprintf("autoscaling starts at the minimum of %s", workerCount(lo)))
 	}
 	cur := in.state.Workers
 	if cur < lo || cur > hi {
@@ -135,14 +135,22 @@ func autoscaleStep(cfg AutoscaleConfig, now time.Time, in autoscaleInput) (int, 
 		return step(cur-1, store.DecisionScaleIn, fmt.Sprintf("scale in to %d workers: average CPU utilization %.1f%% over the last %s is below the scale-in threshold %g%%",
 			cur-1, cpu, cfg.Window, p.ScaleInCPU))
 	case above:
-		return none(store.DecisionHold, "max", fmt.Sprintf("CPU utilization by third (%s) is above the scale-out threshold %g%%, but %d workers is the maximum",
-			thirds, p.ScaleOutCPU, hi))
+		return none(store.DecisionHold, "max", fmt.Sprintf("CPU utilization by third (%s) is above the scale-out threshold %g%%, but %s is the maximum",
+			thirds, p.ScaleOutCPU, workerCount(hi)))
 	case below:
-		return none(store.DecisionHold, "min", fmt.Sprintf("CPU utilization by third (%s) is below the scale-in threshold %g%%, but %d workers is the minimum",
-			thirds, p.ScaleInCPU, lo))
+		return none(store.DecisionHold, "min", fmt.Sprintf("CPU utilization by third (%s) is below the scale-in threshold %g%%, but %s is the minimum",
+			thirds, p.ScaleInCPU, workerCount(lo)))
 	}
 	return none(store.DecisionHold, "within", fmt.Sprintf("CPU utilization by third (%s) is neither above the scale-out threshold %g%% in every third nor below the scale-in threshold %g%% in every third",
 		thirds, p.ScaleOutCPU, p.ScaleInCPU))
+}
+
+// workerCount is "1 worker" or "N workers".
+func workerCount(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
 }
 
 // thirdNames name the thirds of a window, oldest first.

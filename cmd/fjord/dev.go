@@ -197,7 +197,7 @@ server. Ctrl-C stops everything.`)
 	defer agentsDone.Wait()
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), Source: sourceAddr, Target: targetAddr,
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
-		Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown, Sampling: sampling(metricsInterval, cfg.AutoscaleWindow)})
+		Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown, Sampling: sampling(metricsInterval, cfg.AutoscaleWindow).Round(time.Millisecond)})
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil

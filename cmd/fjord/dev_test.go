@@ -116,16 +116,16 @@ type devRun struct {
 	http, grpc, source, target string
 }
 
-func startDev(t *testing.T, bin, dataDir string) *devRun {
+func startDev(t *testing.T, bin, dataDir string, extra ...string) *devRun {
 	t.Helper()
 	d := &devRun{dataDir: dataDir, http: freeAddr(t), grpc: freeAddr(t), source: freeAddr(t), target: freeAddr(t)}
-	d.proc = startProc(t, "fjord dev", bin, "dev",
+	d.proc = startProc(t, "fjord dev", bin, append([]string{"dev",
 		"--data-dir", dataDir,
 		"--http-addr", d.http,
 		"--grpc-addr", d.grpc,
 		"--source-kafka-addr", d.source,
 		"--target-kafka-addr", d.target,
-	)
+	}, extra...)...)
 	// The cleanup of startProc stops the process; this one, registered later, runs first and
 	// looks for survivors only after it: a failing test must not leave Postgres running either.
 	t.Cleanup(func() {
