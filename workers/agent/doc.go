@@ -7,7 +7,8 @@
 //
 // One Connect stream at a time: Hello{agent_id, mcu_capacity, version, labels, running} first,
 // then Heartbeat{applied_generation} every Welcome.heartbeat_interval, WorkerStatus on every
-// change, WorkerMetrics every MetricsInterval. The server answers with Welcome and then the
+// change, WorkerMetrics every MetricsInterval (or the Welcome's shorter max_metrics_interval:
+// the server's autoscaler needs samples in every third of its window). The server answers with Welcome and then the
 // whole DesiredWorkers set whenever it changes. When the stream breaks the agent reconnects
 // forever (ReconnectBackoff, 1s doubling to 30s, reset by a Welcome) and its workers KEEP
 // RUNNING; the next Hello lists them in running. Messages produced while disconnected are
