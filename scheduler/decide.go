@@ -53,7 +53,8 @@ type memo struct {
 	observed map[string]observed
 }
 
-// observed is when an autoscaler observation was recorded, and the code of its reason.
+// observed is when an autoscaler observation was recorded, and the code of its reason (the
+// zero value, in a verdict, forgets the workload's).
 type observed struct {
 	at  time.Time
 	why string
@@ -76,7 +77,11 @@ func (m memo) update(ch memo) {
 		m.withheld[k] = v
 	}
 	for k, v := range ch.observed {
-		m.observed[k] = v
+		if v.at.IsZero() {
+			delete(m.observed, k)
+		} else {
+			m.observed[k] = v
+		}
 	}
 }
 
@@ -115,6 +120,11 @@ func decide(v *view, seen memo, scale AutoscaleConfig, advance OperationFunc) ve
 	for _, w := range v.workloads {
 		d.workload(w)
 	}
+	for arn := range seen.observed { // a workload gone, failed or no longer autoscaled
+		if _, ok := d.out.remember.observed[arn]; !ok && !d.observing[arn] {
+			d.out.remember.observed[arn] = observed{}
+		}
+	}
 	if len(d.structural) > 0 {
 		return verdict{plan: store.Plan{Ops: d.structural, Events: opEvents(d.structural)}, again: true, opErrors: d.out.opErrors}
 	}
@@ -143,6 +153,7 @@ type decider struct {
 	failing    map[string]bool  // workloads that fail in this plan
 	taskCount  map[string]int   // planned workloads' task counts
 	shapes     map[string]Shape // planned workloads' shapes (after autoscaling)
+	observing  map[string]bool  // autoscaled workloads the autoscaler looked at
 	structural []store.OpChange
 	out        verdict
 }
@@ -151,7 +162,8 @@ func newDecider(v *view, seen memo, scale AutoscaleConfig, advance OperationFunc
 	d := &decider{v: v, seen: seen, scale: scale, advance: advance,
 		byWorkload: map[string][]store.Worker{}, current: map[string]store.Worker{}, alive: map[string]bool{},
 		kinds: map[string]string{}, failing: map[string]bool{}, taskCount: map[string]int{}, shapes: map[string]Shape{},
-		out: verdict{remember: newMemo()}}
+		observing: map[string]bool{},
+		out:       verdict{remember: newMemo()}}
 	for _, a := range v.agents {
 		d.snap.Agents = append(d.snap.Agents, Agent{ID: a.ID, MCU: a.MCUCapacity, Alive: a.State != store.AgentDead,
 			Draining: a.State == store.AgentDraining})
@@ -271,6 +283,7 @@ func (d *decider) autoscale(arn string, sh Shape, busy bool) Shape {
 		p.Autoscale = append(p.Autoscale, *change)
 		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: arn, Kind: "autoscale", Reason: change.Reason})
 	}
+	d.observing[arn] = true
 	// What it saw is recorded when its reason changes, and again every few seconds while it
 	// stands (the means move with every sample).
 	if last, ok := d.seen.observed[arn]; change != nil || !ok || last.why != why || d.v.now.Sub(last.at) >= d.scale.observeEvery() {

@@ -134,7 +134,7 @@ func texts(p store.Plan) []string {
 }
 
 // rememberLines renders a verdict's memo changes: "desc c", "forget c", "withheld c/1",
-// "observed c WHY".
+// "observed c WHY", "unobserved c".
 func rememberLines(m memo) []string {
 	var out []string
 	for k, v := range m.desc {
@@ -148,7 +148,11 @@ func rememberLines(m memo) []string {
 		out = append(out, "withheld "+short(k))
 	}
 	for k, o := range m.observed {
-		out = append(out, "observed "+k+" "+o.why)
+		if o.at.IsZero() {
+			out = append(out, "unobserved "+k)
+		} else {
+			out = append(out, "observed "+k+" "+o.why)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -396,6 +400,13 @@ func TestDecide(t *testing.T) {
 			seen:     memo{observed: map[string]observed{"c": {at: t0.Add(-time.Second), why: "moving"}}},
 			plan:     []string{"observe c wait 1"},
 			remember: []string{"observed c cooldown"},
+		},
+		{
+			name: "the memo forgets the observations of workloads no longer autoscaled or gone",
+			v: view{agents: two, workloads: []workloadView{conn("c", "RUNNING", one)},
+				workers: []store.Worker{up(wrow("c", 0, "a-1", 1, 1, 1, 0))}},
+			seen:     memo{observed: map[string]observed{"c": {at: t0.Add(-time.Second), why: "cooldown"}, "gone": {at: t0, why: "within"}}},
+			remember: []string{"unobserved c", "unobserved gone"},
 		},
 		{
 			name: "no autoscale step while an operation changes the workload",
