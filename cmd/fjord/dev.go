@@ -18,8 +18,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/workers/agent"
@@ -142,17 +144,19 @@ server. Ctrl-C stops everything.`)
 		return err
 	}
 	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key,
-		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl, SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
-	if cfg.SecretsDir == "" {
-		cfg.SecretsDir = filepath.Join(dataDir, "secrets")
+		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl}
+	wl := workload.Config{SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
+	if wl.SecretsDir == "" {
+		wl.SecretsDir = filepath.Join(dataDir, "secrets")
 	}
-	if err := os.MkdirAll(cfg.SecretsDir, 0o700); err != nil {
+	if err := os.MkdirAll(wl.SecretsDir, 0o700); err != nil {
 		return err
 	}
-	if err := sched.apply(&cfg); err != nil {
+	var lc scheduler.LeaderConfig
+	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
-	srv, err := server.New(cfg)
+	srv, err := newReplica(cfg, wl, lc)
 	if err != nil {
 		return err
 	}
