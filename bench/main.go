@@ -66,7 +66,7 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
-	"github.com/fjord-io/fjord/server/servertest"
+	"github.com/fjord-io/fjord/server/replica"
 	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
@@ -339,7 +339,7 @@ func startEnv(ctx context.Context, c config) (e *env, err error) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.logLevel))
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if e.srv, err = servertest.NewServer(server.Config{
+	if e.srv, err = replica.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: e.st, Secret: key,
 		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log,
 	}, workload.Config{}, scheduler.LeaderConfig{}); err != nil {

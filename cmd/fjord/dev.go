@@ -21,6 +21,7 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/replica"
 	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
@@ -156,7 +157,7 @@ server. Ctrl-C stops everything.`)
 	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
-	srv, err := newReplica(cfg, wl, lc)
+	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/server/replica"
 	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
@@ -90,7 +91,7 @@ func runServer(ctx context.Context, args []string) error {
 	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
-	srv, err := newReplica(cfg, wl, lc)
+	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/replica"
 	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgtest"
@@ -139,7 +140,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 		handler = slog.NewMultiHandler(handler, slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	log := slog.New(handler)
-	srv, err := NewServer(server.Config{
+	srv, err := replica.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
 		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL,
