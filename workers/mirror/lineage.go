@@ -87,7 +87,8 @@ func remoteLineage(source, topic string, up Lineage, target string) Lineage {
 
 // LineageCycle reports whether copying a topic with lineage up to the cluster target, as
 // the topic remote, would bring records back to target under another name: up lists a topic
-// of target other than remote itself. Copies into the very topic the records came from (an
+// of target other than remote itself. Only copies under another name than their source topic
+// have a lineage (see recordLineage). Copies into the very topic the records came from (an
 // IDENTICAL replicator's active-active topics) are not cycles at the topic level; the
 // provenance header keeps their records from looping (provenance.go).
 func LineageCycle(up Lineage, target, remote string) bool {
@@ -161,6 +162,13 @@ func (l *lineageLog) refresh(ctx context.Context) error {
 		if rctx.Err() != nil {
 			return fmt.Errorf("read %s: %w", LineageTopic, rctx.Err())
 		}
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			// Nothing left to read below the end listed: the rest was compacted away.
+			if end, ok := want[p.Partition]; ok && p.Err == nil && len(p.Records) == 0 && p.HighWatermark >= end {
+				l.next[p.Partition] = max(l.next[p.Partition], end)
+				delete(want, p.Partition)
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) {
 			l.next[r.Partition] = r.Offset + 1
 			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
@@ -274,7 +282,9 @@ func (t *SourceTask) isBlocked(topic string) bool {
 
 // recordLineage makes the target's lineage of the copy of each source topic in topics cover
 // where its records come from, before the copies are created or written: a copy never exists
-// without its lineage, whatever stops the task. Topics whose lineage could not be recorded are
+// without its lineage, whatever stops the task. Only copies under another name than their
+// source topic's are recorded: a topic of the same name on the target (IDENTICAL replication)
+// also holds the target's own records, and replicating it elsewhere is no cycle. Topics whose lineage could not be recorded are
 // still replicated (a warning is logged): the record is written again at the next discovery.
 func (t *SourceTask) recordLineage(ctx context.Context, topics []string) {
 	if t.lin == nil || len(topics) == 0 {
@@ -283,6 +293,11 @@ func (t *SourceTask) recordLineage(ctx context.Context, topics []string) {
 	var recs []*kgo.Record
 	for _, topic := range topics {
 		remote := t.policy.FormatRemoteTopic(t.cfg.SourceAlias, topic)
+		if remote == topic {
+			// IDENTICAL names: the target topic is shared with the target cluster's own
+			// producers (active-active), not a copy; the provenance header guards its records.
+			continue
+		}
 		want := remoteLineage(t.lin.source, topic, t.lin.src.byTopic[topic], t.lin.target)
 		have := t.lin.tgt.byTopic[remote]
 		if have.covers(want) {
