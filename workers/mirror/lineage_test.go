@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fjord-io/fjord/workers/checkpoint"
 	"github.com/fjord-io/fjord/workers/heartbeat"
 	"github.com/fjord-io/fjord/workers/mm2"
 )
@@ -73,10 +74,23 @@ func userTopics(tb testing.TB, addrs []string) []string {
 	return out
 }
 
+// runBackground runs fn until the test ends; an error from it fails the test.
+func runBackground(t *testing.T, what string, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	})
+}
+
 // TestNoRunawayTopicChain reproduces the runaway of two replication flows between the same two
-// clusters under different aliases: IDENTICAL replicators a→b and b→a, and a MirrorSource
-// connector src→dst (default replication policy) with its heartbeat task writing heartbeats
-// to dst. By alias alone nothing there is a cycle, and the clusters grew src.b.heartbeats,
+// clusters under different aliases: IDENTICAL replicators a→b and b→a, and MirrorSource,
+// MirrorCheckpoint and MirrorHeartbeat connectors src→dst (default replication policy; the
+// heartbeat task writes heartbeats to dst). By alias alone nothing there is a cycle, and the clusters grew src.b.heartbeats,
 // src.b.src.b.heartbeats, … and src.orders, src.src.orders, … without end. With the topic
 // lineage the topic sets settle at once on what a correct topology holds and stay flat, and
 // every copy holds exactly the records produced once.
@@ -104,26 +118,45 @@ func TestNoRunawayTopicChain(t *testing.T) {
 	}
 	startTask(t, SourceOptions{Config: msCfg, ConnectorName: "mirror-source", TaskCount: 2}, false)
 	startTask(t, SourceOptions{Config: msCfg, ConnectorName: "mirror-source", TaskID: 1, TaskCount: 2}, false)
+	cpOpts := checkpoint.FromConfig(msCfg, 0, 1)
+	cpOpts.Logger, cpOpts.Interval = testLogger(t), time.Second
+	cp, err := checkpoint.NewTask(cpOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBackground(t, "checkpoint task", cp.Run)
+	// A consumer group on a, for the checkpoint task to translate.
+	group := client(t, a, kgo.ConsumerGroup("orders-app"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	for polled := 0; polled < n; {
+		fs := group.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consume orders on a: %v", ctx.Err())
+		}
+		polled += fs.NumRecords()
+	}
+	if err := group.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
 	hb, err := heartbeat.NewTask(heartbeat.Options{SourceAlias: "src", TargetAlias: "dst", Target: []kgo.Opt{kgo.SeedBrokers(b...)},
 		Interval: 200 * time.Millisecond, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hbCtx, hbCancel := context.WithCancel(context.Background())
-	hbDone := make(chan error, 1)
-	go func() { hbDone <- hb.Run(hbCtx) }()
-	t.Cleanup(func() {
-		hbCancel()
-		if err := <-hbDone; err != nil {
-			t.Errorf("heartbeat task: %v", err)
-		}
-	})
+	runBackground(t, "heartbeat task", hb.Run)
 
 	wantA := []string{"b.heartbeats", "orders"}
-	wantB := []string{"heartbeats", "orders", "src.orders"}
-	waitFor(t, 30*time.Second, "the expected topics on both clusters", func() bool {
-		return slices.Equal(userTopics(t, a), wantA) && slices.Equal(userTopics(t, b), wantB)
-	})
+	wantB := []string{"heartbeats", "orders", "src.orders"} // and src.checkpoints.internal
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		gotA, gotB := userTopics(t, a), userTopics(t, b)
+		if slices.Equal(gotA, wantA) && slices.Equal(gotB, wantB) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: topics on a = %v, on b = %v; want %v and %v", gotA, gotB, wantA, wantB)
+		}
+	}
 	// Flat: twenty refresh intervals of every task later (and heartbeats all along), nothing new.
 	for i := 0; i < 20; i++ {
 		time.Sleep(time.Second)
@@ -132,6 +165,9 @@ func TestNoRunawayTopicChain(t *testing.T) {
 			t.Fatalf("after %d s: topics on a = %v, on b = %v; want %v and %v", i+1, gotA, gotB, wantA, wantB)
 		}
 	}
+	waitFor(t, 10*time.Second, "checkpoints of orders-app on b", func() bool {
+		return endOffsets(t, kadm.NewClient(client(t, b)), "src.checkpoints.internal") > 0
+	})
 	for _, topic := range append(userTopics(t, a), userTopics(t, b)...) {
 		if strings.Count(topic, "src.") > 1 || strings.Count(topic, "b.") > 1 {
 			t.Errorf("topic %q repeats an alias chain", topic)
