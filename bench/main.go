@@ -63,8 +63,11 @@ import (
 	kctypes "github.com/aws/aws-sdk-go-v2/service/kafkaconnect/types"
 
 	"github.com/fjord-io/fjord/migrations"
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/replica"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
 )
@@ -336,10 +339,10 @@ func startEnv(ctx context.Context, c config) (e *env, err error) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.logLevel))
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if e.srv, err = server.New(server.Config{
+	if e.srv, err = replica.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: e.st, Secret: key,
 		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log,
-	}); err != nil {
+	}, workload.Config{}, scheduler.LeaderConfig{}); err != nil {
 		return e, err
 	}
 	// Every goroutine the server starts, and those they start, carry side=server in profiles.

@@ -51,7 +51,7 @@ import (
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/scheduler"
-	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/workers/catalog"
@@ -233,12 +233,12 @@ func schedWorkloads(n int) []schedWorkload {
 	for i := range out {
 		if i%5 == 4 {
 			name := fmt.Sprintf("bench-replicator-%05d", i)
-			out[i] = schedWorkload{kind: server.KindReplicator, workers: 1, mcu: 1, name: name,
+			out[i] = schedWorkload{kind: workload.KindReplicator, workers: 1, mcu: 1, name: name,
 				arn: fmt.Sprintf("arn:aws:kafka:%s:%s:replicator/%s/%s", region, account, name, uuidish(rng))}
 			continue
 		}
 		name := fmt.Sprintf("bench-connector-%05d", i)
-		w := schedWorkload{kind: server.KindConnector, workers: 1 + rng.IntN(4), mcu: 1 << rng.IntN(4), name: name,
+		w := schedWorkload{kind: workload.KindConnector, workers: 1 + rng.IntN(4), mcu: 1 << rng.IntN(4), name: name,
 			arn:            fmt.Sprintf("arn:aws:kafkaconnect:%s:%s:connector/%s/%s", region, account, name, uuidish(rng)),
 			connectorClass: catalog.MirrorSource}
 		w.tasksMax = w.workers * (1 + rng.IntN(4))
@@ -259,7 +259,7 @@ func (w schedWorkload) resource() (*store.Resource, map[string]string, error) {
 	tags := map[string]string{"team": "bench"}
 	var doc proto.Message
 	switch w.kind {
-	case server.KindConnector:
+	case workload.KindConnector:
 		conf := map[string]string{
 			"connector.class":                  w.connectorClass,
 			"tasks.max":                        strconv.Itoa(w.tasksMax),
@@ -298,7 +298,7 @@ func (w schedWorkload) resource() (*store.Resource, map[string]string, error) {
 				Revision:        proto.Int64(1)}}},
 			ServiceExecutionRoleArn: proto.String("arn:aws:iam::000000000000:role/bench-connect"),
 		}
-	case server.KindReplicator:
+	case workload.KindReplicator:
 		doc = &kv.DescribeReplicatorResponse{
 			ReplicatorArn:           proto.String(w.arn),
 			ReplicatorResourceArn:   proto.String(w.arn),
@@ -389,9 +389,10 @@ func measureScheduler(ctx context.Context, sc schedConfig, pg *schedPostgres, n 
 		if err := resetPlacement(ctx, pool); err != nil {
 			return 0, 0, err
 		}
-		// A new leader, as after a fail-over: nothing remembered, shapes computed afresh (the
-		// server memoises them by ARN and version, as this cache does).
-		leader, err := scheduler.NewLeader(scheduler.LeaderConfig{Store: st, ID: "bench", Shape: memoShape(), Logger: log})
+		// A new leader, as after a fail-over: nothing remembered, shapes computed afresh (a new
+		// compiler's cache, by ARN and version; its checks that read secrets are left out).
+		compiler := workload.New(workload.Config{Store: st, Logger: log})
+		leader, err := scheduler.NewLeader(scheduler.LeaderConfig{Store: st, ID: "bench", Shape: compiler.CachedShape, Logger: log})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -498,7 +499,7 @@ func createWorkloads(ctx context.Context, st *store.Store, wls []schedWorkload) 
 				res, tags, err := w.resource()
 				if err == nil {
 					table := st.Connectors
-					if w.kind == server.KindReplicator {
+					if w.kind == workload.KindReplicator {
 						table = st.Replicators
 					}
 					err = table.Create(ctx, res, tags, nil)
@@ -563,20 +564,4 @@ func planWrites(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM workload_events), (SELECT coalesce(sum(generation), 0) FROM agents),
 		(SELECT coalesce(max(updated_at), 'epoch') FROM workers)`).Scan(&events, &gens, &workers)
 	return fmt.Sprintf("%d events, generations sum %d, workers updated at %s", events, gens, workers.Format(time.RFC3339Nano)), err
-}
-
-// memoShape is server.Shape memoised by ARN and version, as the server's leader uses it.
-func memoShape() scheduler.ShapeFunc {
-	var m sync.Map
-	return func(kind string, r *store.Resource) (scheduler.Shape, error) {
-		key := r.ARN + "@" + r.CurrentVersion
-		if v, ok := m.Load(key); ok {
-			return v.(scheduler.Shape), nil
-		}
-		sh, err := server.Shape(kind, r)
-		if err == nil {
-			m.Store(key, sh)
-		}
-		return sh, err
-	}
 }

@@ -21,6 +21,8 @@ type AutoscalePolicy struct {
 // AutoscaleConfig tunes the autoscaler.
 type AutoscaleConfig struct {
 	// Window is how long the average CPU utilization must stay beyond a threshold; default 1m.
+	// Agents are told to measure workers at least every sixth of it (MaxSampleInterval, the
+	// Welcome's max_metrics_interval), so that each third of the window holds samples.
 	Window time.Duration
 	// Cooldown is the least time between two steps of one workload, and from its creation to
 	// its first step; default 2m.

@@ -153,6 +153,10 @@ func (l *Leader) lead(ctx context.Context, lead *store.Leadership) {
 	}
 }
 
+// MaxSampleInterval is the longest interval at which agents may measure workers for this
+// leader's autoscaler (AutoscaleConfig.MaxSampleInterval): the agent gateway tells agents.
+func (l *Leader) MaxSampleInterval() time.Duration { return l.cfg.Autoscale.MaxSampleInterval() }
+
 // Reconcile runs one full reconcile: expire silent agents, then read → decide → apply (see
 // decide.go): advance connector operations, autoscale, plan, hold back tasks that are still
 // being handed over, and apply the plan with the workloads' state changes in one transaction

@@ -15,6 +15,7 @@ import (
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/server/agentgw"
 	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -165,7 +166,7 @@ func (a *adminService) ListAgents(ctx context.Context, _ *adminv1.ListAgentsRequ
 
 // ownWorkload reports whether a workload ARN belongs to the caller's account and region.
 func ownWorkload(c Caller, arn string) bool {
-	a, ok := ParseARN(arn)
+	a, ok := workload.ParseARN(arn)
 	return ok && a.Account == c.AccountID && a.Region == c.Region
 }
 
@@ -173,7 +174,7 @@ func ownWorkload(c Caller, arn string) bool {
 // or region's ARN is NotFound; an ARN that is neither a connector nor a replicator is a
 // BadRequest naming member.
 func (s *Server) workloadTable(c Caller, arn, member string) (string, *store.Resources, error) {
-	a, ok := ParseARN(arn)
+	a, ok := workload.ParseARN(arn)
 	if !ok {
 		return "", nil, apierr.BadRequest(member, "%s is not a valid ARN: %q", member, arn)
 	}
@@ -181,9 +182,9 @@ func (s *Server) workloadTable(c Caller, arn, member string) (string, *store.Res
 	var table *store.Resources
 	switch {
 	case a.Service == awsmodel.KafkaConnect && a.ResourceType == rtConnector:
-		kind, table = KindConnector, s.st.Connectors
+		kind, table = workload.KindConnector, s.st.Connectors
 	case a.Service == kafkaSvc && a.ResourceType == rtReplicator:
-		kind, table = KindReplicator, s.st.Replicators
+		kind, table = workload.KindReplicator, s.st.Replicators
 	default:
 		return "", nil, apierr.BadRequest(member, "%s must be the ARN of a connector (kafkaconnect) or a replicator (kafka)", member)
 	}
@@ -256,7 +257,7 @@ func (a *adminService) DescribeWorkload(ctx context.Context, req *adminv1.Descri
 // desiredShape is what the scheduler places for r: its shape, with the autoscaler's current
 // worker count when it is autoscaled. A FAILED or DELETING workload wants no workers.
 func (s *Server) desiredShape(ctx context.Context, kind string, r *store.Resource) (*adminv1.WorkloadShape, error) {
-	sh, err := s.cachedShape(kind, r)
+	sh, err := s.workload.CachedShape(kind, r)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func toAdminEvent(e store.WorkloadEvent) *adminv1.WorkloadEvent {
 // the latest metrics its current agent reported.
 func toAdminWorker(w store.Worker, metrics map[string]store.WorkerMetricsRow) *adminv1.Worker {
 	name := ""
-	if a, ok := ParseARN(w.WorkloadARN); ok {
+	if a, ok := workload.ParseARN(w.WorkloadARN); ok {
 		name = a.Name()
 	}
 	out := &adminv1.Worker{

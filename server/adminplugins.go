@@ -8,6 +8,7 @@ import (
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -96,7 +97,7 @@ func connectorClasses(classes []string) []string {
 // workloadPlugins describes a connector's plugin revisions for DescribeWorkload.
 func (s *Server) workloadPlugins(ctx context.Context, r *store.Resource) ([]*adminv1.WorkloadPlugin, error) {
 	d := &kc.DescribeConnectorResponse{}
-	if err := decodeDoc(r.Doc, d); err != nil {
+	if err := workload.DecodeDoc(r.Doc, d); err != nil {
 		return nil, err
 	}
 	var out []*adminv1.WorkloadPlugin

@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -31,16 +31,16 @@ func (s *Server) caller(ctx context.Context) (Caller, error) {
 // resourceARN parses an ARN that must name a resource of the given service and type. An ARN of
 // another account or region is NotFound, as AWS isolates accounts; a malformed one or one of the
 // wrong type is a BadRequest naming member.
-func resourceARN(c Caller, s, member, service, resourceType string) (ARN, error) {
-	a, ok := ParseARN(s)
+func resourceARN(c Caller, s, member, service, resourceType string) (workload.ARN, error) {
+	a, ok := workload.ParseARN(s)
 	if !ok {
-		return ARN{}, apierr.BadRequest(member, "%s is not a valid ARN: %q", member, s)
+		return workload.ARN{}, apierr.BadRequest(member, "%s is not a valid ARN: %q", member, s)
 	}
 	if a.Service != service || a.ResourceType != resourceType {
-		return ARN{}, apierr.BadRequest(member, "%s must be the ARN of a %s %s resource", member, service, resourceType)
+		return workload.ARN{}, apierr.BadRequest(member, "%s must be the ARN of a %s %s resource", member, service, resourceType)
 	}
 	if a.Account != c.AccountID || a.Region != c.Region {
-		return ARN{}, apierr.NotFound("%s %s not found", resourceType, s)
+		return workload.ARN{}, apierr.NotFound("%s %s not found", resourceType, s)
 	}
 	return a, nil
 }
@@ -65,22 +65,6 @@ func (s *Server) storeErr(ctx context.Context, err error, what string) error {
 	}
 	s.log.ErrorContext(ctx, "store error", "resource", what, "error", err)
 	return apierr.Internal("internal error while handling %s", what)
-}
-
-// encodeDoc and decodeDoc keep a resource's description as deterministic proto bytes.
-func encodeDoc(m proto.Message) []byte {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("encode %T: %v", m, err)) // our own messages always encode
-	}
-	return b
-}
-
-func decodeDoc(b []byte, m proto.Message) error {
-	if err := proto.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("decode stored %T: %w", m, err)
-	}
-	return nil
 }
 
 func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }

@@ -16,6 +16,7 @@ import (
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/workers/catalog"
 )
@@ -28,11 +29,11 @@ type connectService struct {
 
 // Connector lifecycle states (ConnectorState).
 const (
-	stateCreating = "CREATING"
-	stateRunning  = "RUNNING"
-	stateUpdating = "UPDATING"
-	stateDeleting = "DELETING"
-	stateFailed   = "FAILED"
+	stateCreating = workload.StateCreating
+	stateRunning  = workload.StateRunning
+	stateUpdating = workload.StateUpdating
+	stateDeleting = workload.StateDeleting
+	stateFailed   = workload.StateFailed
 	stateActive   = "ACTIVE"
 )
 
@@ -89,8 +90,8 @@ func (c *connectService) CreateCustomPlugin(ctx context.Context, req *kc.CreateC
 		Name:            req.Name,
 	}
 	// Creation times are set by the store; stamp them into the document after.
-	res.Doc = encodeDoc(doc)
-	storeRev := &store.Revision{Revision: 1, Doc: encodeDoc(rev)}
+	res.Doc = workload.EncodeDoc(doc)
+	storeRev := &store.Revision{Revision: 1, Doc: workload.EncodeDoc(rev)}
 	if err := s.st.CustomPlugins.Create(ctx, res, req.GetTags(), storeRev); err != nil {
 		return nil, s.storeErr(ctx, err, "custom plugin "+req.GetName())
 	}
@@ -113,7 +114,7 @@ func (c *connectService) customPlugin(ctx context.Context, caller Caller, arn, m
 		return nil, nil, c.s.storeErr(ctx, err, "custom plugin "+arn)
 	}
 	out := &kc.DescribeCustomPluginResponse{}
-	if err := decodeDoc(r.Doc, out); err != nil {
+	if err := workload.DecodeDoc(r.Doc, out); err != nil {
 		return nil, nil, c.s.storeErr(ctx, err, "custom plugin "+arn)
 	}
 	out.CreationTime = ts(r.CreatedAt)
@@ -223,8 +224,8 @@ func (c *connectService) CreateWorkerConfiguration(ctx context.Context, req *kc.
 		WorkerConfigurationArn: proto.String(arn),
 	}
 	res := &store.Resource{ARN: arn, AccountID: caller.AccountID, Region: caller.Region, Name: req.GetName(),
-		State: stateActive, Doc: encodeDoc(doc)}
-	rev := &store.Revision{Revision: 1, Doc: encodeDoc(doc.LatestRevision), Secret: []byte(req.GetPropertiesFileContent())}
+		State: stateActive, Doc: workload.EncodeDoc(doc)}
+	rev := &store.Revision{Revision: 1, Doc: workload.EncodeDoc(doc.LatestRevision), Secret: []byte(req.GetPropertiesFileContent())}
 	if err := s.st.WorkerConfigurations.Create(ctx, res, req.GetTags(), rev); err != nil {
 		return nil, s.storeErr(ctx, err, "worker configuration "+req.GetName())
 	}
@@ -248,7 +249,7 @@ func (c *connectService) workerConfiguration(ctx context.Context, caller Caller,
 		return nil, c.s.storeErr(ctx, err, "worker configuration "+arn)
 	}
 	out := &kc.DescribeWorkerConfigurationResponse{}
-	if err := decodeDoc(r.Doc, out); err != nil {
+	if err := workload.DecodeDoc(r.Doc, out); err != nil {
 		return nil, c.s.storeErr(ctx, err, "worker configuration "+arn)
 	}
 	out.CreationTime = ts(r.CreatedAt)
@@ -258,7 +259,7 @@ func (c *connectService) workerConfiguration(ctx context.Context, caller Caller,
 		return nil, c.s.storeErr(ctx, err, "worker configuration "+arn)
 	}
 	out.LatestRevision = &kc.WorkerConfigurationRevisionDescription{}
-	if err := decodeDoc(rev.Doc, out.LatestRevision); err != nil {
+	if err := workload.DecodeDoc(rev.Doc, out.LatestRevision); err != nil {
 		return nil, c.s.storeErr(ctx, err, "worker configuration "+arn)
 	}
 	out.LatestRevision.CreationTime = ts(rev.CreatedAt)
@@ -354,7 +355,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := checkKafkaClusterAuth(req.GetKafkaClusterClientAuthentication()); err != nil {
 		return nil, err
 	}
-	if _, ok := ParseARN(req.GetServiceExecutionRoleArn()); !ok {
+	if _, ok := workload.ParseARN(req.GetServiceExecutionRoleArn()); !ok {
 		return nil, apierr.BadRequest("serviceExecutionRoleArn", "serviceExecutionRoleArn must be an IAM role ARN")
 	}
 	if len(req.Plugins) != 1 {
@@ -392,7 +393,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := s.checkPluginClasses(ctx, req.GetConnectorConfiguration(), uses.Plugins, "connectorConfiguration"); err != nil {
 		return nil, err
 	}
-	if _, err := checkConnectorConfiguration(withRuntimeDefaults(req.GetConnectorConfiguration(), req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()),
+	if _, err := checkConnectorConfiguration(workload.WithRuntimeDefaults(req.GetConnectorConfiguration(), req.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()),
 		"connectorConfiguration"); err != nil {
 		return nil, err
 	}
@@ -417,7 +418,7 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		return nil, apierr.Internal("encode connector configuration")
 	}
 	res := &store.Resource{ARN: arn, AccountID: caller.AccountID, Region: caller.Region, Name: req.GetConnectorName(),
-		State: stateCreating, Doc: encodeDoc(doc), Secret: secret}
+		State: stateCreating, Doc: workload.EncodeDoc(doc), Secret: secret}
 	// The plugin and worker configuration revisions are recorded with the connector: they
 	// cannot be deleted while it exists, and a delete racing this creation makes it fail.
 	if err := s.st.Connectors.CreateUsing(ctx, res, req.GetTags(), uses); err != nil {
@@ -440,32 +441,7 @@ func (c *connectService) connector(ctx context.Context, caller Caller, arn, memb
 	if err != nil {
 		return nil, c.s.storeErr(ctx, err, "connector "+arn)
 	}
-	return connectorDescription(r)
-}
-
-func connectorDescription(r *store.Resource) (*kc.DescribeConnectorResponse, error) {
-	return describeConnector(r, true)
-}
-
-// describeConnector decodes a connector; withConfig false skips the (sealed, JSON) connector
-// configuration, which summaries do not show.
-func describeConnector(r *store.Resource, withConfig bool) (*kc.DescribeConnectorResponse, error) {
-	out := &kc.DescribeConnectorResponse{}
-	if err := decodeDoc(r.Doc, out); err != nil {
-		return nil, err
-	}
-	if withConfig && len(r.Secret) > 0 {
-		if err := json.Unmarshal(r.Secret, &out.ConnectorConfiguration); err != nil {
-			return nil, fmt.Errorf("decode connector configuration: %w", err)
-		}
-	}
-	out.CreationTime = ts(r.CreatedAt)
-	out.ConnectorState = proto.String(r.State)
-	out.CurrentVersion = proto.String(r.CurrentVersion)
-	if code, msg := stateCodeMessage(r); code != nil {
-		out.StateDescription = &kc.StateDescription{Code: code, Message: msg}
-	}
-	return out, nil
+	return workload.ConnectorDescription(r)
 }
 
 func (c *connectService) DescribeConnector(ctx context.Context, req *kc.DescribeConnectorRequest) (*kc.DescribeConnectorResponse, error) {
@@ -491,7 +467,7 @@ func (c *connectService) ListConnectors(ctx context.Context, req *kc.ListConnect
 	out := &kc.ListConnectorsResponse{}
 	next, err := s.listResources(ctx, caller, s.st.Connectors, "connectors", req.GetConnectorNamePrefix(), "", req.NextToken, pageSize(req.MaxResults),
 		func(r *store.Resource) error {
-			d, err := describeConnector(r, false)
+			d, err := workload.DescribeConnector(r, false)
 			if err != nil {
 				return err
 			}
@@ -539,7 +515,7 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		if err := s.checkPluginClasses(ctx, req.ConnectorConfiguration, connectorPlugins(cur.Plugins), "connectorConfiguration"); err != nil {
 			return nil, err
 		}
-		if newClass, err = checkConnectorConfiguration(withRuntimeDefaults(req.ConnectorConfiguration,
+		if newClass, err = checkConnectorConfiguration(workload.WithRuntimeDefaults(req.ConnectorConfiguration,
 			cur.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()), "connectorConfiguration"); err != nil {
 			return nil, err
 		}
@@ -548,7 +524,7 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		}
 	}
 
-	opARN := ARN{Partition: "aws", Service: kafkaConnectSvc, Region: caller.Region, Account: caller.AccountID,
+	opARN := workload.ARN{Partition: "aws", Service: kafkaConnectSvc, Region: caller.Region, Account: caller.AccountID,
 		ResourceType: rtConnectorOp, Resource: a.Name() + "/" + uuid.NewString() + "/" + uuid.NewString()}.String()
 	op := &store.Operation{ARN: opARN, ConnectorARN: arn, AccountID: caller.AccountID}
 	var opType string
@@ -560,7 +536,7 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 			if r.State != stateRunning && r.State != stateCreating {
 				return apierr.BadRequest("connectorArn", "connector %s is %s; only a RUNNING connector can be updated", arn, r.State)
 			}
-			cur, err := connectorDescription(r)
+			cur, err := workload.ConnectorDescription(r)
 			if err != nil {
 				return err
 			}
@@ -568,7 +544,7 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 				ConnectorArn:          proto.String(arn),
 				ConnectorOperationArn: proto.String(opARN),
 			}
-			var state opState
+			var state workload.OpState
 			if hasCap {
 				opType = "UPDATE_WORKER_SETTING"
 				desc.OriginWorkerSetting = &kc.WorkerSetting{Capacity: cur.Capacity}
@@ -585,13 +561,13 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 				desc.OriginConnectorConfiguration = maskConfiguration(state.Origin)
 				desc.TargetConnectorConfiguration = maskConfiguration(state.Target)
 			}
-			// The scheduler's leader carries the operation through its steps (operations.go);
+			// The scheduler's leader carries the operation through its steps (server/workload/operations.go);
 			// the connector keeps its description until the first step applies the target.
-			desc.OperationSteps = newOperationSteps(opType)
+			desc.OperationSteps = workload.NewOperationSteps(opType)
 			desc.ConnectorOperationType = proto.String(opType)
 			desc.ConnectorOperationState = proto.String("UPDATE_IN_PROGRESS")
 			op.State = "UPDATE_IN_PROGRESS"
-			op.Doc = encodeDoc(desc)
+			op.Doc = workload.EncodeDoc(desc)
 			state.Creating = r.State == stateCreating
 			sec, err := json.Marshal(state)
 			if err != nil {
@@ -668,20 +644,7 @@ func (c *connectService) DescribeConnectorOperation(ctx context.Context, req *kc
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "connector operation "+arn)
 	}
-	return operationDescription(op)
-}
-
-func operationDescription(op *store.Operation) (*kc.DescribeConnectorOperationResponse, error) {
-	out := &kc.DescribeConnectorOperationResponse{}
-	if err := decodeDoc(op.Doc, out); err != nil {
-		return nil, err
-	}
-	out.CreationTime = ts(op.CreatedAt)
-	switch op.State {
-	case "UPDATE_COMPLETE", "UPDATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED":
-		out.EndTime = ts(op.UpdatedAt)
-	}
-	return out, nil
+	return workload.OperationDescription(op)
 }
 
 func (c *connectService) ListConnectorOperations(ctx context.Context, req *kc.ListConnectorOperationsRequest) (*kc.ListConnectorOperationsResponse, error) {
@@ -718,7 +681,7 @@ func (c *connectService) ListConnectorOperations(ctx context.Context, req *kc.Li
 				ARN: last.ARN, Time: last.CreatedAt.UnixMicro()}))
 			break
 		}
-		d, err := operationDescription(op)
+		d, err := workload.OperationDescription(op)
 		if err != nil {
 			return nil, s.storeErr(ctx, err, "connector operation "+op.ARN)
 		}
@@ -820,22 +783,6 @@ func fillCapacityDefaults(c *kc.CapacityDescription) {
 	if c.AutoScaling.ScaleOutPolicy == nil {
 		c.AutoScaling.ScaleOutPolicy = &kc.ScaleOutPolicyDescription{CpuUtilizationPercentage: proto.Int32(80)}
 	}
-}
-
-// withRuntimeDefaults is a connector configuration as its tasks see it: MirrorMaker 2's
-// target.cluster.bootstrap.servers defaults to the connector's Kafka cluster, where the Connect
-// runtime writes a source connector's records (MSK Connect's MirrorMaker guides often leave it
-// out for that reason).
-func withRuntimeDefaults(conf map[string]string, kafkaCluster string) map[string]string {
-	if _, ok := conf["target.cluster.bootstrap.servers"]; ok || kafkaCluster == "" {
-		return conf
-	}
-	out := make(map[string]string, len(conf)+1)
-	for k, v := range conf {
-		out[k] = v
-	}
-	out["target.cluster.bootstrap.servers"] = kafkaCluster
-	return out
 }
 
 // checkConnectorConfiguration validates a connector configuration against the class registry

@@ -11,4 +11,9 @@
 // (server/validate) and the rules AWS documents beyond the model, calls the store, and returns
 // an *apierr.Error for anything the client got wrong, which the gateway's error handler writes
 // in AWS's error form (X-Amzn-ErrorType header, {"message": …} body).
+//
+// What a stored connector or replicator becomes for the scheduler and the workers (shapes,
+// task specifications, operation steps) is the workload compiler's (server/workload). The
+// caller (cmd/fjord) builds it and the scheduler's leader and passes both in Config: the server
+// runs the leader and hands the compiler's task specs to the agent gateway.
 package server

@@ -13,6 +13,7 @@ import (
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -43,7 +44,7 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	if err := k.validate("CreateReplicator", req); err != nil {
 		return nil, err
 	}
-	if _, ok := ParseARN(req.GetServiceExecutionRoleArn()); !ok {
+	if _, ok := workload.ParseARN(req.GetServiceExecutionRoleArn()); !ok {
 		return nil, apierr.BadRequest("serviceExecutionRoleArn", "serviceExecutionRoleArn must be an IAM role ARN")
 	}
 	if len(req.KafkaClusters) != 2 {
@@ -112,7 +113,7 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	doc.ReplicatorResourceArn = proto.String(arn)
 	doc.IsReplicatorReference = proto.Bool(false)
 	res := &store.Resource{ARN: arn, AccountID: caller.AccountID, Region: caller.Region, Name: req.GetReplicatorName(),
-		State: stateCreating, Doc: encodeDoc(doc)}
+		State: stateCreating, Doc: workload.EncodeDoc(doc)}
 	if err := s.st.Replicators.Create(ctx, res, req.GetTags(), nil); err != nil {
 		return nil, s.storeErr(ctx, err, "replicator "+req.GetReplicatorName())
 	}
@@ -215,20 +216,6 @@ func fillReplicationDefaults(d *kv.ReplicationInfoDescription) {
 	}
 }
 
-func replicatorDescription(r *store.Resource) (*kv.DescribeReplicatorResponse, error) {
-	out := &kv.DescribeReplicatorResponse{}
-	if err := decodeDoc(r.Doc, out); err != nil {
-		return nil, err
-	}
-	out.CreationTime = ts(r.CreatedAt)
-	out.CurrentVersion = proto.String(r.CurrentVersion)
-	out.ReplicatorState = proto.String(r.State)
-	if code, msg := stateCodeMessage(r); code != nil {
-		out.StateInfo = &kv.ReplicationStateInfo{Code: code, Message: msg}
-	}
-	return out, nil
-}
-
 func (k *kafkaService) DescribeReplicator(ctx context.Context, req *kv.DescribeReplicatorRequest) (*kv.DescribeReplicatorResponse, error) {
 	s := k.s
 	caller, err := s.caller(ctx)
@@ -246,7 +233,7 @@ func (k *kafkaService) DescribeReplicator(ctx context.Context, req *kv.DescribeR
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "replicator "+arn)
 	}
-	out, err := replicatorDescription(r)
+	out, err := workload.ReplicatorDescription(r)
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "replicator "+arn)
 	}
@@ -268,7 +255,7 @@ func (k *kafkaService) ListReplicators(ctx context.Context, req *kv.ListReplicat
 	out := &kv.ListReplicatorsResponse{}
 	next, err := s.listResources(ctx, caller, s.st.Replicators, "replicators", req.GetReplicatorNameFilter(), "", req.NextToken, pageSize(req.MaxResults),
 		func(r *store.Resource) error {
-			d, err := replicatorDescription(r)
+			d, err := workload.ReplicatorDescription(r)
 			if err != nil {
 				return err
 			}
@@ -326,12 +313,12 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 			return nil, err
 		}
 	}
-	a, _ := ParseARN(arn)
-	op := &store.Operation{ARN: ARN{Partition: "aws", Service: kafkaSvc, Region: caller.Region, Account: caller.AccountID,
+	a, _ := workload.ParseARN(arn)
+	op := &store.Operation{ARN: workload.ARN{Partition: "aws", Service: kafkaSvc, Region: caller.Region, Account: caller.AccountID,
 		ResourceType: rtReplicatorOp, Resource: a.Name() + "/" + uuid.NewString()}.String(),
 		ConnectorARN: arn, AccountID: caller.AccountID, State: "UPDATE_IN_PROGRESS", Replicator: true}
 	// The new replication info is stored here, with the operation that brings it to the
-	// workers (replicatorupdate.go) and the UPDATING state, in one transaction: a refused
+	// workers (server/workload/replicatorupdate.go) and the UPDATING state, in one transaction: a refused
 	// update writes nothing.
 	updated, err := s.st.Replicators.Update(ctx, caller.AccountID, caller.Region, arn,
 		store.UpdateOptions{ExpectVersion: req.GetCurrentVersion(), Operation: op},
@@ -342,7 +329,7 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 			case stateUpdating:
 				return apierr.BadRequest("replicatorArn", "replicator %s is UPDATING: a previous update is still being applied; retry once it is RUNNING", arn)
 			}
-			d, err := replicatorDescription(r)
+			d, err := workload.ReplicatorDescription(r)
 			if err != nil {
 				return err
 			}
@@ -384,8 +371,8 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 				d.LogDelivery = req.LogDelivery // stored only: Fjord delivers no replicator logs yet
 			}
 			d.CreationTime, d.CurrentVersion, d.ReplicatorState, d.StateInfo, d.Tags = nil, nil, nil, nil, nil
-			r.Doc = encodeDoc(d)
-			st := replicatorUpdate{
+			r.Doc = workload.EncodeDoc(d)
+			st := workload.ReplicatorUpdate{
 				// Only the replication info reaches the workers' task configurations.
 				Restart:  !proto.Equal(before, info),
 				Creating: r.State == stateCreating,

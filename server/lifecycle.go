@@ -11,6 +11,7 @@ import (
 
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -101,7 +102,7 @@ func (s *Server) ingestPlugin(ctx context.Context, k store.Key) {
 		return
 	}
 	doc := &kc.DescribeCustomPluginResponse{}
-	if err := decodeDoc(r.Doc, doc); err != nil {
+	if err := workload.DecodeDoc(r.Doc, doc); err != nil {
 		log.Error("decode plugin", "error", err)
 		return
 	}
@@ -135,7 +136,7 @@ func (s *Server) ingestPlugin(ctx context.Context, k store.Key) {
 		}
 		rev.FileDescription = &kc.CustomPluginFileDescription{FileMd5: proto.String(info.MD5), FileSize: proto.Int64(info.Size)}
 		r.State, r.StateCode, r.StateMessage = stateActive, "", ""
-		r.Doc = encodeDoc(doc)
+		r.Doc = workload.EncodeDoc(doc)
 		return nil
 	})
 	switch {
@@ -164,7 +165,7 @@ func (s *Server) backfillConnectorUses(ctx context.Context) {
 	}
 	for _, c := range docs {
 		d := &kc.DescribeConnectorResponse{}
-		if err := decodeDoc(c.Doc, d); err != nil {
+		if err := workload.DecodeDoc(c.Doc, d); err != nil {
 			s.log.Error("decode connector", "connector_arn", c.ARN, "error", err)
 			continue
 		}
@@ -209,7 +210,7 @@ func (s *Server) indexPlugin(ctx context.Context, u store.Use) error {
 		return err
 	}
 	desc := &kc.CustomPluginRevisionSummary{}
-	if err := decodeDoc(rev.Doc, desc); err != nil {
+	if err := workload.DecodeDoc(rev.Doc, desc); err != nil {
 		return err
 	}
 	loc := desc.GetLocation().GetS3Location()

@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +33,7 @@ import (
 	"github.com/fjord-io/fjord/server/artifact"
 	"github.com/fjord-io/fjord/server/sigv4"
 	"github.com/fjord-io/fjord/server/validate"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -66,32 +66,15 @@ type Config struct {
 	LeaseTTL time.Duration
 	// HeartbeatInterval is how often agents heartbeat; default LeaseTTL / 5.
 	HeartbeatInterval time.Duration
-	// ReconcileInterval is the scheduler's period without a trigger; default 1s.
-	ReconcileInterval time.Duration
-	// AutoscaleWindow is how long a workload's average CPU utilization must stay beyond a
-	// threshold before the autoscaler adds or removes a worker; default 1m. Agents are told
-	// to measure workers at least every sixth of it (Welcome.max_metrics_interval), so that
-	// each third of the window holds samples.
-	AutoscaleWindow time.Duration
-	// AutoscaleCooldown is the least time between two scaling steps of a workload; default 2m.
-	AutoscaleCooldown time.Duration
-	// UpdateValidation is how long a connector's workers must run an update's target before
-	// the operation completes; default 10s. UpdateTimeout bounds an update step and a
-	// rollback, and how long a replicator stays UPDATING with workers that do not settle;
-	// default 5m.
-	UpdateValidation, UpdateTimeout time.Duration
-	// ReplicatorDelivery is the replicators' default delivery guarantee, DeliveryExactlyOnce
-	// (the default, "") or DeliveryAtLeastOnce; a replicator's fjord:delivery tag overrides it.
-	ReplicatorDelivery string
 	// ID names this replica (leadership, logs); default hostname-pid-random.
 	ID string
-	// SecretsEndpoint is the Secrets Manager endpoint from which replicators' SASL/SCRAM
-	// secrets are read (e.g. http://127.0.0.1:5000); "" = the AWS SDK's own resolution
-	// (AWS_ENDPOINT_URL_SECRETS_MANAGER, shared config, AWS). The region is the secret ARN's.
-	SecretsEndpoint string
-	// SecretsDir, when set, is a folder of local secrets read before Secrets Manager:
-	// <SecretsDir>/<secret name>.json holding {"username","password"} (see secrets.go).
-	SecretsDir string
+	// Workload compiles stored workloads into shapes and task specifications: the agent
+	// gateway's task specs and the admin API's desired shapes. Required.
+	Workload *workload.Compiler
+	// Leader is the scheduler's leader the server runs (built by the caller with the same Store,
+	// ID and LeaseTTL, and Workload's Shape and AdvanceOperation; its OnReconcile is typically
+	// ReconcileMetric(Registry)). Required.
+	Leader *scheduler.Leader
 }
 
 func (c *Config) fill() error {
@@ -116,18 +99,8 @@ func (c *Config) fill() error {
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = c.LeaseTTL / 5
 	}
-	if c.UpdateValidation <= 0 {
-		c.UpdateValidation = 10 * time.Second
-	}
-	if c.UpdateTimeout <= 0 {
-		c.UpdateTimeout = 5 * time.Minute
-	}
-	if c.ReconcileInterval == 0 {
-		c.ReconcileInterval = time.Second
-	}
 	if c.ID == "" {
-		host, _ := os.Hostname()
-		c.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+		c.ID = NewReplicaID()
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
@@ -139,8 +112,19 @@ func (c *Config) fill() error {
 		return errors.New("server: Secret is required")
 	case c.Artifacts == nil:
 		return errors.New("server: Artifacts is required")
+	case c.Workload == nil:
+		return errors.New("server: Workload is required")
+	case c.Leader == nil:
+		return errors.New("server: Leader is required")
 	}
 	return nil
+}
+
+// NewReplicaID is a replica name unique to this process: hostname-pid-random. The server and
+// its scheduler leader must be given the same one.
+func NewReplicaID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 // Server is one replica of Fjord's API.
@@ -162,13 +146,7 @@ type Server struct {
 	metrics     *apiMetrics
 	agents      *agentgw.Gateway
 	leader      *scheduler.Leader
-	shapes      sync.Map // ARN@version → scheduler.Shape
-	shapeCount  atomic.Int64
-	secrets     *secrets
-
-	// providerPlans caches connectors' config-provider plans (providers.go) by ARN@version.
-	providerPlans     sync.Map
-	providerPlanCount atomic.Int64
+	workload    *workload.Compiler
 
 	grpcServer *grpc.Server
 	httpServer *http.Server
@@ -204,7 +182,8 @@ func New(cfg Config) (*Server, error) {
 		routes:      modelRoutes(),
 		kick:        make(chan struct{}, 1),
 		ready:       make(chan struct{}),
-		secrets:     newSecrets(cfg.SecretsDir, cfg.SecretsEndpoint),
+		leader:      cfg.Leader,
+		workload:    cfg.Workload,
 	}
 	s.verifier = sigv4.NewVerifier(sigv4.Config{
 		Store:    &credentialCache{st: cfg.Store, ttl: time.Minute, m: map[string]cachedCredential{}},
@@ -212,22 +191,11 @@ func New(cfg Config) (*Server, error) {
 		MaxSkew:  cfg.MaxSkew,
 	})
 	s.metrics = newAPIMetrics(cfg.Registry)
-	autoscale := scheduler.AutoscaleConfig{Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown}
 	s.agents = agentgw.New(agentgw.Config{
 		Store: cfg.Store, ServerID: cfg.ID, Token: cfg.AgentToken, HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
-		MaxMetricsInterval: autoscale.MaxSampleInterval(),
-		TaskSpecsFunc:      s.taskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
+		MaxMetricsInterval: cfg.Leader.MaxSampleInterval(),
+		TaskSpecsFunc:      cfg.Workload.TaskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
 	})
-	leader, err := scheduler.NewLeader(scheduler.LeaderConfig{
-		Store: cfg.Store, ID: cfg.ID, LeaseTTL: cfg.LeaseTTL, Interval: cfg.ReconcileInterval, Shape: s.workloadShape, Logger: cfg.Logger,
-		OnReconcile: s.metrics.observeReconcile,
-		Autoscale:   autoscale,
-		Operation:   s.advanceOperation,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.leader = leader
 	return s, nil
 }
 
@@ -414,9 +382,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 
 // apiMetrics are the API's Prometheus metrics.
 type apiMetrics struct {
-	requests   *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	reconciles *prometheus.HistogramVec
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
@@ -431,19 +398,24 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"service", "operation"}),
 	}
-	m.reconciles = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// ReconcileMetric registers fjord_scheduler_reconcile_seconds in reg and returns the
+// scheduler.LeaderConfig.OnReconcile that observes it.
+func ReconcileMetric(reg prometheus.Registerer) func(time.Duration, error) {
+	reconciles := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "fjord_scheduler_reconcile_seconds",
 		Help:    "Duration of the scheduler's reconciles on this replica (while it leads), by outcome.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}, []string{"outcome"})
-	reg.MustRegister(m.requests, m.latency, m.reconciles)
-	return m
-}
-
-func (m *apiMetrics) observeReconcile(d time.Duration, err error) {
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
+	reg.MustRegister(reconciles)
+	return func(d time.Duration, err error) {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		reconciles.WithLabelValues(outcome).Observe(d.Seconds())
 	}
-	m.reconciles.WithLabelValues(outcome).Observe(d.Seconds())
 }

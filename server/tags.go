@@ -6,6 +6,7 @@ import (
 
 	"github.com/fjord-io/fjord/proto/awsmodel"
 	"github.com/fjord-io/fjord/server/apierr"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -16,7 +17,7 @@ func (s *Server) taggable(ctx context.Context, arn string) (*store.Resources, Ca
 	if err != nil {
 		return nil, caller, err
 	}
-	a, ok := ParseARN(arn)
+	a, ok := workload.ParseARN(arn)
 	if !ok {
 		return nil, caller, apierr.BadRequest("resourceArn", "resourceArn is not a valid ARN: %q", arn)
 	}
@@ -52,7 +53,7 @@ func (s *Server) tagResource(ctx context.Context, arn string, tags map[string]st
 	if err := s.st.TagsSet(ctx, arn, tags); err != nil {
 		return s.storeErr(ctx, err, "resource "+arn)
 	}
-	if _, ok := tags[DeliveryTag]; ok {
+	if _, ok := tags[workload.DeliveryTag]; ok {
 		s.respec(ctx, arn)
 	}
 	return nil
@@ -72,7 +73,7 @@ func (s *Server) untagResource(ctx context.Context, arn string, keys []string) e
 	if err := s.st.TagsRemove(ctx, arn, keys); err != nil {
 		return s.storeErr(ctx, err, "resource "+arn)
 	}
-	if slices.Contains(keys, DeliveryTag) {
+	if slices.Contains(keys, workload.DeliveryTag) {
 		s.respec(ctx, arn)
 	}
 	return nil

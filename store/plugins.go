@@ -68,11 +68,7 @@ func (s *Store) PluginsUnindexed(ctx context.Context) ([]Use, error) {
 	if err != nil {
 		return nil, interpret(err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Use, error) {
-		var u Use
-		err := row.Scan(&u.ARN, &u.Revision)
-		return u, err
-	})
+	return collectUses(rows)
 }
 
 // Use names a revision of a custom plugin or worker configuration, or (in InUseError) a
@@ -121,11 +117,7 @@ func (r *Resources) usersTx(ctx context.Context, tx pgx.Tx, arn string, limit in
 	if err != nil {
 		return nil, interpret(err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Use, error) {
-		var u Use
-		err := row.Scan(&u.ARN, &u.Revision)
-		return u, err
-	})
+	return collectUses(rows)
 }
 
 // Users lists the connectors using a custom plugin or worker configuration (any revision),
@@ -249,3 +241,12 @@ func (e *GoneError) Is(target error) bool { return target == ErrNotFound }
 
 // fkViolation is Postgres's foreign_key_violation.
 const fkViolation = "23503"
+
+// collectUses reads rows of (arn, revision).
+func collectUses(rows pgx.Rows) ([]Use, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Use, error) {
+		var u Use
+		err := row.Scan(&u.ARN, &u.Revision)
+		return u, err
+	})
+}

@@ -150,19 +150,9 @@ func (f *fleet) workerConfiguration(t *testing.T, name, properties string) strin
 // configuration wc.
 func (f *fleet) createConnectorWithWorkerConfig(t *testing.T, plugin, name string, mcu int32, wc string, conf map[string]string) string {
 	t.Helper()
-	out, err := f.api.kc.CreateConnector(t.Context(), &kafkaconnect.CreateConnectorInput{
-		ConnectorName:          aws.String(name),
-		KafkaConnectVersion:    aws.String("3.7.x"),
-		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: mcu, WorkerCount: 1}},
-		ConnectorConfiguration: conf,
-		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
-			BootstrapServers: aws.String(f.tgt), Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
-		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeNone},
-		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
-		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
-		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord-connect"),
-		WorkerConfiguration:              &kctypes.WorkerConfiguration{WorkerConfigurationArn: aws.String(wc), Revision: 1},
-	})
+	in := f.connectorInput(plugin, name, &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: mcu, WorkerCount: 1}}, conf)
+	in.WorkerConfiguration = &kctypes.WorkerConfiguration{WorkerConfigurationArn: aws.String(wc), Revision: 1}
+	out, err := f.api.kc.CreateConnector(t.Context(), in)
 	if err != nil {
 		t.Fatalf("CreateConnector %s: %v", name, err)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/replica"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/workers/agent"
@@ -34,8 +36,9 @@ const (
 
 func runDev(ctx context.Context, args []string) error {
 	f := newFlags("dev", `Starts everything on this machine: a throwaway Postgres under --data-dir (unless
---database-url), two in-process Kafka clusters registered as "source" and "target", and the
-server. Ctrl-C stops everything.`)
+--database-url), two in-process Kafka clusters registered as "source" and "target" (cluster IDs fjord-dev-source
+and fjord-dev-target; they keep records in memory, bounded by --kafka-retention and
+--kafka-retention-bytes), and the server. Ctrl-C stops everything.`)
 	var (
 		dataDir, databaseURL, httpAddr, grpcAddr, sourceAddr, targetAddr, credsFile, region, logLevel string
 		agents, agentMCU, leaseTTL, metricsEvery                                                      string
@@ -56,13 +59,18 @@ server. Ctrl-C stops everything.`)
 		"how often the in-process agents measure each worker's CPU and memory (the autoscaler's samples); at most a sixth of --autoscale-window is used")
 	var sched scheduling
 	sched.register(f)
+	var kafkaRetention, kafkaRetentionBytes string
+	f.str(&kafkaRetention, "kafka-retention", "", defaultDevKafkaLimits.Retention.String(),
+		"the in-process Kafka clusters keep records this long (log.retention.ms; they live in memory)")
+	f.str(&kafkaRetentionBytes, "kafka-retention-bytes", "", strconv.FormatInt(defaultDevKafkaLimits.RetentionBytes, 10),
+		"and at most this many bytes per partition (log.retention.bytes)")
 	var secretsEndpoint, secretsDir string
 	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets; also used for secrets missing from --secrets-dir")
 	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets: secretArn …:secret:NAME reads <dir>/NAME.json ({\"username\",\"password\"}); default <data-dir>/secrets")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	if err := sched.apply(&server.Config{}); err != nil { // refused before anything starts
+	if err := sched.apply(&workload.Config{}, &scheduler.LeaderConfig{}); err != nil { // refused before anything starts
 		return err
 	}
 	nAgents, err := strconv.Atoi(agents)
@@ -80,6 +88,10 @@ server. Ctrl-C stops everything.`)
 	metricsInterval, err := time.ParseDuration(metricsEvery)
 	if err != nil || metricsInterval <= 0 {
 		return fmt.Errorf("--metrics-interval must be a positive duration, got %q", metricsEvery)
+	}
+	limits, err := parseDevKafkaLimits(kafkaRetention, kafkaRetentionBytes)
+	if err != nil {
+		return err
 	}
 	log := newLogger(logLevel)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -124,7 +136,7 @@ server. Ctrl-C stops everything.`)
 
 	clusters := map[string]string{"source": sourceAddr, "target": targetAddr}
 	for _, name := range []string{"source", "target"} {
-		kc, err := startKafka(clusters[name])
+		kc, err := startKafka(clusters[name], "fjord-dev-"+name, limits)
 		if err != nil {
 			return fmt.Errorf("start Kafka cluster %s on %s: %w", name, clusters[name], err)
 		}
@@ -139,7 +151,8 @@ server. Ctrl-C stops everything.`)
 				return fmt.Errorf("register cluster %s: %w", name, err)
 			}
 		}
-		log.Info("kafka cluster ready", "cluster", name, "bootstrap_servers", clusters[name])
+		log.Info("kafka cluster ready", "cluster", name, "bootstrap_servers", clusters[name], "cluster_id", "fjord-dev-"+name,
+			"retention", limits.Retention, "retention_bytes_per_partition", limits.RetentionBytes)
 	}
 
 	s3Dir := filepath.Join(dataDir, "s3")
@@ -152,17 +165,19 @@ server. Ctrl-C stops everything.`)
 		return err
 	}
 	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key,
-		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl, SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
-	if cfg.SecretsDir == "" {
-		cfg.SecretsDir = filepath.Join(dataDir, "secrets")
+		Artifacts: artifact.NewDirFetcher(s3Dir), Logger: log, AgentToken: token, LeaseTTL: ttl}
+	wl := workload.Config{SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
+	if wl.SecretsDir == "" {
+		wl.SecretsDir = filepath.Join(dataDir, "secrets")
 	}
-	if err := os.MkdirAll(cfg.SecretsDir, 0o700); err != nil {
+	if err := os.MkdirAll(wl.SecretsDir, 0o700); err != nil {
 		return err
 	}
-	if err := sched.apply(&cfg); err != nil {
+	var lc scheduler.LeaderConfig
+	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
-	srv, err := server.New(cfg)
+	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {
 		return err
 	}
@@ -197,7 +212,8 @@ server. Ctrl-C stops everything.`)
 	defer agentsDone.Wait()
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), Source: sourceAddr, Target: targetAddr,
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
-		Window: cfg.AutoscaleWindow, Cooldown: cfg.AutoscaleCooldown, Sampling: sampling(metricsInterval, cfg.AutoscaleWindow).Round(time.Millisecond)})
+		KafkaLimits: limits.String(),
+		Window:      lc.Autoscale.Window, Cooldown: lc.Autoscale.Cooldown, Sampling: sampling(metricsInterval, lc.Autoscale.Window).Round(time.Millisecond)})
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
@@ -219,8 +235,62 @@ func ensureToken(path string) (string, error) {
 	return token, nil
 }
 
-// startKafka starts a one-broker kfake cluster on addr (127.0.0.1:PORT).
-func startKafka(addr string) (*kfake.Cluster, error) {
+// devKafkaLimits bound what each in-process Kafka cluster keeps. kfake keeps every record in
+// memory, so without a bound a busy (or runaway) replication flow grows `fjord dev` until the
+// machine kills it.
+type devKafkaLimits struct {
+	// Retention is log.retention.ms: records older than this are deleted.
+	Retention time.Duration
+	// RetentionBytes is log.retention.bytes: a partition keeps at most this many bytes (plus
+	// one segment, the unit in which memory is freed).
+	RetentionBytes int64
+	// Every is how often the retention is applied (kfake itself applies it only hourly).
+	Every time.Duration
+}
+
+// defaultDevKafkaLimits: an hour, and 32 MiB per partition.
+var defaultDevKafkaLimits = devKafkaLimits{Retention: time.Hour, RetentionBytes: 32 << 20, Every: 10 * time.Second}
+
+func parseDevKafkaLimits(retention, retentionBytes string) (devKafkaLimits, error) {
+	l := defaultDevKafkaLimits
+	d, err := time.ParseDuration(retention)
+	if err != nil || d < time.Second {
+		return l, fmt.Errorf("--kafka-retention must be a duration of at least 1s, got %q", retention)
+	}
+	n, err := strconv.ParseInt(retentionBytes, 10, 64)
+	if err != nil || n < 1<<20 {
+		return l, fmt.Errorf("--kafka-retention-bytes must be a whole number of bytes, at least 1048576, got %q", retentionBytes)
+	}
+	l.Retention, l.RetentionBytes = d, n
+	return l, nil
+}
+
+// segmentBytes is log.segment.bytes: a quarter of the retention, at most 8 MiB, so that
+// retention frees memory in small steps.
+func (l devKafkaLimits) segmentBytes() int64 { return min(l.RetentionBytes/4, 8<<20) }
+
+func (l devKafkaLimits) String() string {
+	return fmt.Sprintf("records kept %v, at most %d MiB per partition (in memory; --kafka-retention, --kafka-retention-bytes)",
+		l.Retention, l.RetentionBytes>>20)
+}
+
+// devKafka is an in-process Kafka cluster whose retention is applied every Every.
+type devKafka struct {
+	*kfake.Cluster
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Close stops applying the retention, then the cluster.
+func (k *devKafka) Close() {
+	close(k.stop)
+	<-k.done
+	k.Cluster.Close()
+}
+
+// startKafka starts a one-broker kfake cluster on addr (127.0.0.1:PORT) with the given
+// cluster ID (distinct per cluster: replication tells clusters apart by it) and limits.
+func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -232,7 +302,33 @@ func startKafka(addr string) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kfake.NewCluster(kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	c, err := kfake.NewCluster(kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3),
+		kfake.ClusterID(clusterID),
+		kfake.BrokerConfigs(map[string]string{
+			"log.retention.ms":    strconv.FormatInt(lim.Retention.Milliseconds(), 10),
+			"log.retention.bytes": strconv.FormatInt(lim.RetentionBytes, 10),
+			"log.segment.bytes":   strconv.FormatInt(lim.segmentBytes(), 10),
+			// Compacted topics (Connect's and MirrorMaker 2's internal topics) too.
+			"log.cleaner.backoff.ms": strconv.FormatInt(lim.Every.Milliseconds(), 10),
+		}))
+	if err != nil {
+		return nil, err
+	}
+	k := &devKafka{Cluster: c, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		tick := time.NewTicker(lim.Every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-k.stop:
+				return
+			case <-tick.C:
+				c.ApplyRetention()
+			}
+		}
+	}()
+	return k, nil
 }
 
 type banner struct {
@@ -240,6 +336,7 @@ type banner struct {
 	Creds                                              bool
 	Agents, AgentMCU                                   int
 	TokenPath                                          string
+	KafkaLimits                                        string
 	Window, Cooldown, Sampling                         time.Duration
 }
 
@@ -257,6 +354,7 @@ Fjord dev is ready.
   gRPC             {{.GRPC}}
   Kafka "source"   {{.Source}}
   Kafka "target"   {{.Target}}
+  Kafka limits     {{.KafkaLimits}}
   S3 buckets       {{.S3Dir}}/<bucket>/   (bucket ARN arn:aws:s3:::<bucket>)
   data dir         {{.DataDir}}   (Postgres URL in database.url)
   secrets          {{.DataDir}}/secrets/<name>.json   ({"username","password"} for a saslScram secretArn …:secret:<name>)

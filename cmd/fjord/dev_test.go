@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -34,6 +36,7 @@ func TestDev(t *testing.T) {
 		"gRPC             " + d.grpc,
 		`Kafka "source"   ` + d.source,
 		`Kafka "target"   ` + d.target,
+		"Kafka limits     records kept 1h0m0s, at most 32 MiB per partition",
 		"data dir         " + dataDir,
 		`access key "test", secret "test" → account 000000000000`,
 		"aws --endpoint-url http://" + d.http + " kafka list-clusters-v2",
@@ -269,4 +272,80 @@ func produceConsume(t *testing.T, bootstrap string) {
 			return
 		}
 	}
+}
+
+// TestDevKafkaBound: the dev clusters do not keep more than their retention bound. A partition
+// given four times its retention.bytes keeps at most the bound plus one segment, its log start
+// moves past the first records, and the cluster reports the ID it was given.
+func TestDevKafkaBound(t *testing.T) {
+	t.Parallel()
+	if _, err := parseDevKafkaLimits("1h", "1000"); err == nil {
+		t.Error("--kafka-retention-bytes 1000 accepted")
+	}
+	if _, err := parseDevKafkaLimits("0s", "33554432"); err == nil {
+		t.Error("--kafka-retention 0s accepted")
+	}
+	lim, err := parseDevKafkaLimits("1h", "1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim.Every = 100 * time.Millisecond
+	addr := freeAddr(t)
+	kc, err := startKafka(addr, "fjord-dev-bound", lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("big"), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "big"); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil || meta.Cluster != "fjord-dev-bound" {
+		t.Fatalf("cluster id = %q (%v), want fjord-dev-bound", meta.Cluster, err)
+	}
+	const total = 4 << 20
+	value := make([]byte, 16<<10)
+	for i := 0; i < total/len(value); i++ {
+		_, _ = rand.Read(value) // incompressible
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var size, start int64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size = 0
+		dirs.Each(func(d kadm.DescribedLogDir) {
+			for _, p := range d.Topics["big"] {
+				size += p.Size
+			}
+		})
+		starts, err := adm.ListStartOffsets(ctx, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := starts.Lookup("big", 0)
+		start = o.Offset
+		if size <= lim.RetentionBytes+lim.segmentBytes() && start > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s partition big holds %d bytes from offset %d; want at most %d and a log start past 0",
+				size, start, lim.RetentionBytes+lim.segmentBytes())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("produced %d bytes; the partition keeps %d bytes from offset %d", total, size, start)
 }

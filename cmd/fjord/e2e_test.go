@@ -162,17 +162,9 @@ func TestConnectorsE2E(t *testing.T) {
 
 	// A class in none of the connector's plugins is refused at creation, naming itself and the
 	// plugin; nothing is stored.
-	_, err := f.api.kc.CreateConnector(t.Context(), &kafkaconnect.CreateConnectorInput{
-		ConnectorName: aws.String("jdbc"), KafkaConnectVersion: aws.String("3.7.x"),
-		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
-		ConnectorConfiguration: mm2("io.confluent.connect.jdbc.JdbcSourceConnector", nil),
-		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
-			BootstrapServers: aws.String(f.tgt), Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
-		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeNone},
-		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
-		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
-		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord-connect"),
-	})
+	_, err := f.api.kc.CreateConnector(t.Context(), f.connectorInput(plugin, "jdbc",
+		&kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
+		mm2("io.confluent.connect.jdbc.JdbcSourceConnector", nil)))
 	var bad *kctypes.BadRequestException
 	if !errors.As(err, &bad) || !strings.Contains(bad.ErrorMessage(), "io.confluent.connect.jdbc.JdbcSourceConnector") ||
 		!strings.Contains(bad.ErrorMessage(), plugin) {

@@ -36,7 +36,17 @@ func (f *fleet) mirrorSourceConfig(topicsRegex string, extra map[string]string) 
 // createConnectorWith creates a connector with the given capacity and configuration.
 func (f *fleet) createConnectorWith(t *testing.T, plugin, name string, capacity *kctypes.Capacity, conf map[string]string) string {
 	t.Helper()
-	out, err := f.api.kc.CreateConnector(t.Context(), &kafkaconnect.CreateConnectorInput{
+	out, err := f.api.kc.CreateConnector(t.Context(), f.connectorInput(plugin, name, capacity, conf))
+	if err != nil {
+		t.Fatalf("CreateConnector %s: %v", name, err)
+	}
+	return aws.ToString(out.ConnectorArn)
+}
+
+// connectorInput is the CreateConnector request of the fleet's connectors: the target cluster
+// as kafkaCluster, revision 1 of plugin.
+func (f *fleet) connectorInput(plugin, name string, capacity *kctypes.Capacity, conf map[string]string) *kafkaconnect.CreateConnectorInput {
+	return &kafkaconnect.CreateConnectorInput{
 		ConnectorName:          aws.String(name),
 		KafkaConnectVersion:    aws.String("3.7.x"),
 		Capacity:               capacity,
@@ -47,11 +57,7 @@ func (f *fleet) createConnectorWith(t *testing.T, plugin, name string, capacity 
 		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypePlaintext},
 		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: aws.String(plugin), Revision: 1}}},
 		ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/fjord-connect"),
-	})
-	if err != nil {
-		t.Fatalf("CreateConnector %s: %v", name, err)
 	}
-	return aws.ToString(out.ConnectorArn)
 }
 
 // opWatch is what waitOperation saw while an operation ran.

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/scheduler"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/workers/agent"
 )
 
@@ -25,20 +26,21 @@ func (s *scheduling) register(f *flags) {
 	f.str(&s.cooldown, "autoscale-cooldown", "", "2m", "least time between two scaling steps of one workload")
 	f.str(&s.validation, "update-validation", "", "10s", "how long a connector's workers must run an update before the operation completes")
 	f.str(&s.timout, "update-timeout", "", "5m", "how long a connector update step or rollback may take before it fails (a replicator update: before it ends RUNNING unsettled)")
-	f.str(&s.delivery, "replicator-delivery", "", server.DeliveryExactlyOnce,
+	f.str(&s.delivery, "replicator-delivery", "", workload.DeliveryExactlyOnce,
 		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
 }
 
-// apply validates the flags and sets them on cfg.
-func (s *scheduling) apply(cfg *server.Config) error {
+// apply validates the flags and sets them on the workload compiler's and the scheduler's
+// configurations.
+func (s *scheduling) apply(wl *workload.Config, lc *scheduler.LeaderConfig) error {
 	for _, d := range []struct {
 		name, value string
 		into        *time.Duration
 	}{
-		{"autoscale-window", s.window, &cfg.AutoscaleWindow},
-		{"autoscale-cooldown", s.cooldown, &cfg.AutoscaleCooldown},
-		{"update-validation", s.validation, &cfg.UpdateValidation},
-		{"update-timeout", s.timout, &cfg.UpdateTimeout},
+		{"autoscale-window", s.window, &lc.Autoscale.Window},
+		{"autoscale-cooldown", s.cooldown, &lc.Autoscale.Cooldown},
+		{"update-validation", s.validation, &wl.UpdateValidation},
+		{"update-timeout", s.timout, &wl.UpdateTimeout},
 	} {
 		v, err := time.ParseDuration(d.value)
 		if err != nil || v <= 0 {
@@ -46,15 +48,15 @@ func (s *scheduling) apply(cfg *server.Config) error {
 		}
 		*d.into = v
 	}
-	if cfg.AutoscaleWindow < minAutoscaleWindow {
+	if lc.Autoscale.Window < minAutoscaleWindow {
 		return fmt.Errorf("--autoscale-window must be at least %s, got %s: each third of the window needs CPU samples, and agents measure workers no more often than every %s",
-			minAutoscaleWindow, cfg.AutoscaleWindow, agent.MinMetricsInterval)
+			minAutoscaleWindow, lc.Autoscale.Window, agent.MinMetricsInterval)
 	}
 	switch s.delivery {
-	case server.DeliveryExactlyOnce, server.DeliveryAtLeastOnce:
-		cfg.ReplicatorDelivery = s.delivery
+	case workload.DeliveryExactlyOnce, workload.DeliveryAtLeastOnce:
+		wl.ReplicatorDelivery = s.delivery
 	default:
-		return fmt.Errorf("--replicator-delivery must be %s or %s, got %q", server.DeliveryExactlyOnce, server.DeliveryAtLeastOnce, s.delivery)
+		return fmt.Errorf("--replicator-delivery must be %s or %s, got %q", workload.DeliveryExactlyOnce, workload.DeliveryAtLeastOnce, s.delivery)
 	}
 	return nil
 }

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
+	"github.com/fjord-io/fjord/server/replica"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -39,7 +42,7 @@ func runServer(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(logLevel)
-	if err := sched.apply(&server.Config{}); err != nil { // refused before anything starts
+	if err := sched.apply(&workload.Config{}, &scheduler.LeaderConfig{}); err != nil { // refused before anything starts
 		return err
 	}
 	if databaseURL == "" {
@@ -85,11 +88,13 @@ func runServer(ctx context.Context, args []string) error {
 		return fmt.Errorf("plugin source: %w", err)
 	}
 	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
-		AgentToken: agentToken, LeaseTTL: ttl, SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
-	if err := sched.apply(&cfg); err != nil {
+		AgentToken: agentToken, LeaseTTL: ttl}
+	wl := workload.Config{SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
+	var lc scheduler.LeaderConfig
+	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
-	srv, err := server.New(cfg)
+	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {
 		return err
 	}

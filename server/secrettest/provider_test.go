@@ -78,24 +78,11 @@ func TestConnectorConfigProviders(t *testing.T) {
 	// Server, agent and worker processes, every log captured at debug level.
 	serverLogs, agentLogs, workerLogs := &syncBuffer{}, &syncBuffer{}, &syncBuffer{}
 	env := servertest.Start(t, servertest.Options{SecretsEndpoint: moto, Log: serverLogs})
-	a, err := agent.New(agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "provider-agent", MCU: 4,
+	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "provider-agent", MCU: 4,
 		WorkerCommand: []string{os.Args[0]},
 		WorkerEnv:     []string{envWorker + "=1", envWorkerDebug + "=1", "PROVIDERTEST_SOURCE_BOOTSTRAP=" + srcBoot},
 		Stderr:        workerLogs, MetricsInterval: 200 * time.Millisecond, DrainTimeout: 10 * time.Second,
 		Logger: slog.New(slog.NewJSONHandler(agentLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, stopAgent := context.WithCancel(ctx)
-	agentDone := make(chan struct{})
-	go func() {
-		defer close(agentDone)
-		_ = a.Run(actx)
-	}()
-	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
-	})
 
 	kc := env.KafkaConnect()
 	bucket := env.PutPluginZip(t, "plugins", "mm2.zip")

@@ -187,23 +187,10 @@ func TestReplicatorWithScramAndTLS(t *testing.T) {
 	// Server, agent and worker processes.
 	env := servertest.Start(t, servertest.Options{SecretsEndpoint: moto})
 	workerLogs := &syncBuffer{}
-	a, err := agent.New(agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "secure-agent", MCU: 4,
+	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "secure-agent", MCU: 4,
 		WorkerCommand: []string{os.Args[0]}, WorkerEnv: []string{envWorker + "=1"}, Stderr: workerLogs,
 		MetricsInterval: 200 * time.Millisecond, DrainTimeout: 10 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(workerLogs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, stopAgent := context.WithCancel(ctx)
-	agentDone := make(chan struct{})
-	go func() {
-		defer close(agentDone)
-		_ = a.Run(actx)
-	}()
-	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
-	})
 
 	k := env.Kafka()
 	cluster := func(id, boot, secretARN string, mech ktypes.KafkaClusterSaslScramMechanism, ca string) ktypes.KafkaCluster {
@@ -396,5 +383,25 @@ func TestLocalSecretsDir(t *testing.T) {
 		return err == nil && d.ReplicatorState == ktypes.ReplicatorStateFailed && d.StateInfo != nil &&
 			strings.Contains(aws.ToString(d.StateInfo.Message), "secret:broken") &&
 			strings.Contains(aws.ToString(d.StateInfo.Message), "broken.json")
+	})
+}
+
+// runAgent runs an in-process agent (its workers are processes of this test binary) until the
+// test ends.
+func runAgent(ctx context.Context, t *testing.T, cfg agent.Config) {
+	t.Helper()
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Run(actx)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
 	})
 }

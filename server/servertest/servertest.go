@@ -25,8 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kafkaconnect"
 
 	"github.com/fjord-io/fjord/migrations"
+	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/replica"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgtest"
 )
@@ -71,9 +74,10 @@ type Options struct {
 	S3Dir string
 	// LeaseTTL is the agents' lease; default 10s.
 	LeaseTTL time.Duration
-	// SecretsEndpoint and SecretsDir are the server's (server.Config); "" = unset.
+	// SecretsEndpoint and SecretsDir are the workload compiler's (workload.Config); "" = unset.
 	SecretsEndpoint, SecretsDir string
-	// AutoscaleWindow and AutoscaleCooldown are the server's (server.Config); 0 = defaults.
+	// AutoscaleWindow and AutoscaleCooldown are the scheduler's (scheduler.AutoscaleConfig);
+	// 0 = defaults.
 	AutoscaleWindow, AutoscaleCooldown time.Duration
 	// Log, when set, also receives every server log line, debug level included (JSON).
 	Log io.Writer
@@ -136,12 +140,13 @@ func Start(t testing.TB, opts ...Options) *Env {
 		handler = slog.NewMultiHandler(handler, slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	log := slog.New(handler)
-	srv, err := server.New(server.Config{
+	srv, err := replica.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
-		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, ReconcileInterval: 200 * time.Millisecond,
-		SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir,
-		AutoscaleWindow: o.AutoscaleWindow, AutoscaleCooldown: o.AutoscaleCooldown,
+		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL,
+	}, workload.Config{SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir}, scheduler.LeaderConfig{
+		Interval:  200 * time.Millisecond,
+		Autoscale: scheduler.AutoscaleConfig{Window: o.AutoscaleWindow, Cooldown: o.AutoscaleCooldown},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func (t *SourceTask) syncTopicACLs(ctx context.Context) error {
 	}
 	want := map[aclBinding]bool{}
 	for _, b := range src {
-		if !ShouldReplicate(t.cfg, b.topic) {
+		if !ShouldReplicate(t.cfg, b.topic) || t.isBlocked(b.topic) {
 			continue
 		}
 		if tb, ok := targetACL(b, t.policy.FormatRemoteTopic(t.cfg.SourceAlias, b.topic)); ok {

@@ -11,6 +11,14 @@
 // Each task lists the source topics every refresh.topics.interval (Fjord default 5 s) and
 // starts copying new topics and partitions without a restart.
 //
+// # Cycles
+//
+// Besides the replication policy's alias rule ([ShouldReplicate]), a source topic is not
+// replicated when its lineage (recorded by Fjord in [LineageTopic] on every cluster it writes
+// to, by cluster ID) says its records came from a topic of the target cluster other than the
+// copy it would write ([LineageCycle]); records copied under IDENTICAL names carry
+// [ProvenanceHeader] so that they never come back either.
+//
 // # Progress
 //
 // Progress lives in the target cluster, in the compacted topic

@@ -126,6 +126,8 @@ type SourceTask struct {
 
 	// prov is the loop-prevention state (provenance.go); set in setup, read-only after.
 	prov provenance
+	// lin is the topic-level cycle prevention (lineage.go); set in setup.
+	lin *lineage
 	// enhanced tags offset syncs with their kind and writes one at both ends of every run
 	// (fjord.consumer.group.offset.sync.mode=ENHANCED; runs.go).
 	enhanced bool
@@ -500,6 +502,9 @@ func (t *SourceTask) setup(ctx context.Context) error {
 		return err
 	}
 	if err := t.resolveProvenance(ctx); err != nil {
+		return err
+	}
+	if err := t.resolveLineage(ctx); err != nil {
 		return err
 	}
 	return retry(ctx, t.log, "discover source partitions", func() error { return t.discover(ctx) })

@@ -51,16 +51,23 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list source topics: %w", err)
 	}
+	// Read the lineage after listing the topics: a copy's lineage is recorded before the copy
+	// is created, so every listed copy made by Fjord has its lineage in what is read now.
+	t.refreshLineage(ctx)
 	need := map[string]int32{} // source topic → partition count, for topics with new owned partitions
 	var fresh []tp
+	var owned []string // source topics with owned partitions
 	present := map[tp]bool{}
 	for topic, d := range details {
-		if d.err != nil || d.internal || !ShouldReplicate(t.cfg, topic) {
+		if d.err != nil || d.internal || !ShouldReplicate(t.cfg, topic) || t.lineageCycle(topic) {
 			continue
 		}
 		for p := range d.partitions {
 			if Owner(topic, p, t.opts.TaskCount) != t.opts.TaskID {
 				continue
+			}
+			if !slices.Contains(owned, topic) {
+				owned = append(owned, topic)
 			}
 			k := tp{topic, p}
 			present[k] = true
@@ -71,6 +78,8 @@ func (t *SourceTask) discover(ctx context.Context) error {
 		}
 	}
 	t.dropVanished(present)
+	sort.Strings(owned)
+	t.recordLineage(ctx, owned)
 	if len(fresh) == 0 {
 		t.mu.Lock()
 		t.started = true

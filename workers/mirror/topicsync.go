@@ -92,7 +92,7 @@ func (t *SourceTask) replicatedTopics(ctx context.Context) (map[string]string, e
 	}
 	out := map[string]string{}
 	for topic, d := range details {
-		if d.err == nil && !d.internal && ShouldReplicate(t.cfg, topic) {
+		if d.err == nil && !d.internal && ShouldReplicate(t.cfg, topic) && !t.isBlocked(topic) {
 			out[topic] = t.policy.FormatRemoteTopic(t.cfg.SourceAlias, topic)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"context"
@@ -23,9 +23,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
-	"github.com/fjord-io/fjord/scheduler"
-	"github.com/fjord-io/fjord/server/apierr"
-	"github.com/fjord-io/fjord/store"
 )
 
 // A replicator's cluster may authenticate with SASL/SCRAM: clientAuthentication.saslScram names
@@ -271,7 +268,7 @@ func (s *secrets) client(ctx context.Context, region string) (*secretsmanager.Cl
 // "target.cluster."): TLS → SSL with the root CA as a PEM truststore, SASL/SCRAM →
 // SASL_PLAINTEXT (SASL_SSL with TLS) with a ScramLoginModule line holding the secret's
 // credentials.
-func (s *Server) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDescription, prefix string, conf map[string]string) error {
+func (w *Compiler) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDescription, prefix string, conf map[string]string) error {
 	tls := c.GetEncryptionInTransit().GetEncryptionType() == "TLS"
 	scram := c.GetClientAuthentication().GetSaslScram()
 	switch {
@@ -299,7 +296,7 @@ func (s *Server) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDe
 		if scram.GetMechanism() == "SHA256" {
 			conf[prefix+"sasl.mechanism"] = "SCRAM-SHA-256"
 		}
-		creds, err := s.secrets.scram(ctx, scram.GetSecretArn())
+		creds, err := w.secrets.scram(ctx, scram.GetSecretArn())
 		if err != nil {
 			return err
 		}
@@ -349,71 +346,9 @@ func rootCAPEM(s string) (string, error) {
 	return s, nil
 }
 
-// checkClusterSecurity validates a replicator cluster's clientAuthentication and
-// encryptionInTransit at CreateReplicator, beyond the model's enums (mechanism SHA256 or
-// SHA512, encryptionType TLS): saslScram is required in clientAuthentication and its secretArn
-// must be a Secrets Manager secret ARN. The root CA certificate is checked when the replicator
-// is scheduled (workloadShape), as MSK accepts it at creation.
-func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
-	if a := c.GetClientAuthentication(); a != nil {
-		sc := a.GetSaslScram()
-		if sc == nil {
-			return apierr.BadRequest(member+".clientAuthentication.saslScram", "%s.clientAuthentication.saslScram is required", member)
-		}
-		if name, _ := secretName(sc.GetSecretArn()); name == "" {
-			return apierr.BadRequest(member+".clientAuthentication.saslScram.secretArn",
-				"%s.clientAuthentication.saslScram.secretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", member)
-		}
-	}
-	return nil
-}
-
-// workloadShape is the scheduler's ShapeFunc: cachedShape; for a connector a check that its
-// worker configuration revision can be read (workerConfigShape); and for a replicator whose clusters
-// use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
-// replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
-// cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
-func (s *Server) workloadShape(kind string, r *store.Resource) (scheduler.Shape, error) {
-	sh, err := s.cachedShape(kind, r)
-	if err != nil || sh.FailCode != "" {
-		return sh, err
-	}
-	if kind == KindConnector {
-		if sh = s.workerConfigShape(kind, r, sh); sh.FailCode != "" { // workerconfig.go
-			return sh, nil
-		}
-		return s.connectorProviderShape(r, sh)
-	}
-	if kind != KindReplicator {
-		return sh, nil
-	}
-	d, err := replicatorDescription(r)
-	if err != nil {
-		return sh, err
-	}
-	for _, c := range d.KafkaClusters {
-		if e := c.GetEncryptionInTransit(); e.GetEncryptionType() == "TLS" && e.GetRootCaCertificate() != "" {
-			if _, err := rootCAPEM(e.GetRootCaCertificate()); err != nil {
-				return scheduler.Shape{FailCode: "INVALID_CONFIGURATION", FailMessage: fmt.Sprintf(
-					"encryptionInTransit.rootCaCertificate of Kafka cluster %s %v", c.GetKafkaClusterAlias(), err)}, nil
-			}
-		}
-		sc := c.GetClientAuthentication().GetSaslScram()
-		if sc == nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := s.secrets.scram(ctx, sc.GetSecretArn())
-		cancel()
-		var se *secretError
-		switch {
-		case err == nil:
-		case errors.As(err, &se) && !se.Transient:
-			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
-				"the SASL/SCRAM secret %s of Kafka cluster %s cannot be used: %v", sc.GetSecretArn(), c.GetKafkaClusterAlias(), se.Err)}, nil
-		default:
-			s.log.Warn("read replicator secret; will retry", "workload_arn", r.ARN, "secret_arn", sc.GetSecretArn(), "error", err)
-		}
-	}
-	return sh, nil
+// IsSecretARN says whether arn is a Secrets Manager secret ARN
+// (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>).
+func IsSecretARN(arn string) bool {
+	name, _ := secretName(arn)
+	return name != ""
 }

@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"context"
@@ -93,22 +93,22 @@ func isWorkerOnlyKey(k string) bool {
 // connectorTaskConfig is the configuration a connector's tasks run with: its connector
 // configuration merged with its worker configuration's revision, if it has one. A revision
 // that cannot be read is an error, never a silent fallback to the connector's keys alone.
-func (s *Server) connectorTaskConfig(ctx context.Context, d *kc.DescribeConnectorResponse) (map[string]string, error) {
-	worker, err := s.workerProperties(ctx, d.GetWorkerConfiguration())
+func (w *Compiler) connectorTaskConfig(ctx context.Context, d *kc.DescribeConnectorResponse) (map[string]string, error) {
+	worker, err := w.WorkerProperties(ctx, d.GetWorkerConfiguration())
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", d.GetConnectorArn(), err)
 	}
 	return mergeWorkerConfig(worker, d.ConnectorConfiguration), nil
 }
 
-// workerProperties reads and parses a connector's worker configuration revision (as given to
+// WorkerProperties reads and parses a connector's worker configuration revision (as given to
 // CreateConnector or described); nil when the connector has none.
-func (s *Server) workerProperties(ctx context.Context, wc workerConfigurationRef) (map[string]string, error) {
+func (w *Compiler) WorkerProperties(ctx context.Context, wc WorkerConfigurationRef) (map[string]string, error) {
 	if wc == nil || wc.GetWorkerConfigurationArn() == "" {
 		return nil, nil
 	}
 	arn, revision := wc.GetWorkerConfigurationArn(), wc.GetRevision()
-	rev, err := s.st.WorkerConfigurations.Revision(ctx, arn, revision)
+	rev, err := w.st.WorkerConfigurations.Revision(ctx, arn, revision)
 	if err != nil {
 		return nil, &workerConfigError{arn: arn, revision: revision, err: err, permanent: errors.Is(err, store.ErrNotFound)}
 	}
@@ -116,7 +116,7 @@ func (s *Server) workerProperties(ctx context.Context, wc workerConfigurationRef
 	if err != nil {
 		return nil, &workerConfigError{arn: arn, revision: revision, err: errors.New("its properties are not base64"), permanent: true}
 	}
-	props, err := parseProperties(string(raw))
+	props, err := catalog.ParseProperties(string(raw))
 	if err != nil {
 		return nil, &workerConfigError{arn: arn, revision: revision, err: err, permanent: true}
 	}
@@ -146,24 +146,24 @@ func (e *workerConfigError) Unwrap() error { return e.err }
 // revision is gone or unusable, so that it turns FAILED with the reason instead of waiting for
 // tasks that can never be built. A transient store error leaves sh as is: the task specs
 // report it (and are retried) until the revision can be read.
-func (s *Server) workerConfigShape(kind string, r *store.Resource, sh scheduler.Shape) scheduler.Shape {
+func (w *Compiler) workerConfigShape(kind string, r *store.Resource, sh scheduler.Shape) scheduler.Shape {
 	if kind != KindConnector || sh.FailCode != "" {
 		return sh
 	}
-	d, err := describeConnector(r, false)
+	d, err := DescribeConnector(r, false)
 	if err != nil || d.GetWorkerConfiguration() == nil {
 		return sh
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = s.workerProperties(ctx, d.GetWorkerConfiguration())
+	_, err = w.WorkerProperties(ctx, d.GetWorkerConfiguration())
 	var we *workerConfigError
 	switch {
 	case err == nil:
 	case errors.As(err, &we) && we.permanent:
 		return scheduler.Shape{FailCode: catalog.CodeInvalidConfiguration, FailMessage: "workerConfiguration: " + err.Error()}
 	default:
-		s.log.Warn("read worker configuration; will retry", "workload_arn", r.ARN, "error", err)
+		w.log.Warn("read worker configuration; will retry", "workload_arn", r.ARN, "error", err)
 	}
 	return sh
 }

@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
-	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/mm2"
@@ -26,16 +25,6 @@ const (
 	connectConfigsPrefix = "__amazon_msk_connect_configs_"
 	connectStatusPrefix  = "__amazon_msk_connect_status_"
 )
-
-// checkKafkaClusterAuth refuses what Fjord cannot run yet: IAM client authentication with the
-// connector's cluster (a later issue). NONE, and PLAINTEXT or TLS encryption, are accepted.
-func checkKafkaClusterAuth(auth *kc.KafkaClusterClientAuthentication) error {
-	if strings.EqualFold(auth.GetAuthenticationType(), "IAM") {
-		return apierr.BadRequest("kafkaClusterClientAuthentication.authenticationType",
-			"kafkaClusterClientAuthentication IAM is not supported by Fjord yet; use NONE")
-	}
-	return nil
-}
 
 // connectTopics are the names of a connector's internal topics: MSK Connect's
 // __amazon_msk_connect_<offsets|configs|status>_<connector name>_<connector id>, the id being
@@ -92,14 +81,14 @@ func connectConfigRecord(conf map[string]string) map[string]string {
 
 // addConnectRuntime adds connector r's Connect runtime keys to its task t, and to a checkpoint
 // task the location of its MirrorSource connector's progress.
-func (s *Server) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc.DescribeConnectorResponse, t *agentv1.TaskSpec) error {
+func (w *Compiler) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc.DescribeConnectorResponse, t *agentv1.TaskSpec) error {
 	if d.GetConnectorArn() == "" {
 		d.ConnectorArn = &r.ARN
 	}
 	for k, v := range connectClusterKeys(d) {
 		t.Config[k] = v
 	}
-	topic, err := s.workerOffsetsTopic(ctx, d)
+	topic, err := w.workerOffsetsTopic(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -109,12 +98,12 @@ func (s *Server) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc
 	if t.ConnectorClass != catalog.MirrorCheckpoint {
 		return nil
 	}
-	src, err := s.progressSource(ctx, r, t.Config)
+	src, err := w.progressSource(ctx, r, t.Config)
 	if err != nil || src == nil {
 		return err
 	}
 	keys := connectClusterKeys(src)
-	if topic, err := s.workerOffsetsTopic(ctx, src); err != nil {
+	if topic, err := w.workerOffsetsTopic(ctx, src); err != nil {
 		return err
 	} else if topic != "" {
 		keys[mm2.KeyConnectOffsets] = topic
@@ -130,13 +119,13 @@ func (s *Server) addConnectRuntime(ctx context.Context, r *store.Resource, d *kc
 // fjord.source.connector or, without that key, the only MirrorSource connector there with the
 // same source alias and target cluster. nil when there is none (the checkpoint task then reads
 // mm2-offsets.<source alias>.internal on the target, where replicators record theirs).
-func (s *Server) progressSource(ctx context.Context, r *store.Resource, conf map[string]string) (*kc.DescribeConnectorResponse, error) {
+func (w *Compiler) progressSource(ctx context.Context, r *store.Resource, conf map[string]string) (*kc.DescribeConnectorResponse, error) {
 	name := strings.TrimSpace(conf["fjord.source.connector"])
 	p := store.ListParams{AccountID: r.AccountID, Region: r.Region, Limit: 1000}
 	if name != "" {
 		p.NamePrefix = name
 	}
-	list, err := s.st.Connectors.List(ctx, p)
+	list, err := w.st.Connectors.List(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +140,7 @@ func (s *Server) progressSource(ctx context.Context, r *store.Resource, conf map
 		if o.ARN == r.ARN || o.State == "DELETING" || (name != "" && o.Name != name) {
 			continue
 		}
-		od, err := connectorDescription(o)
+		od, err := ConnectorDescription(o)
 		if err != nil {
 			continue
 		}
@@ -168,7 +157,7 @@ func (s *Server) progressSource(ctx context.Context, r *store.Resource, conf map
 	}
 	if len(found) != 1 {
 		if len(found) > 1 {
-			s.log.Warn("several MirrorSource connectors match a checkpoint connector; set fjord.source.connector to name one",
+			w.log.Warn("several MirrorSource connectors match a checkpoint connector; set fjord.source.connector to name one",
 				"connector", r.ARN, "matches", len(found))
 		}
 		return nil, nil
@@ -185,8 +174,8 @@ func sameServerList(a, b string) bool {
 
 // workerOffsetsTopic is offset.storage.topic of connector d's worker configuration ("" when it
 // has none): MSK Connect lets a connector share or reuse an offsets topic that way.
-func (s *Server) workerOffsetsTopic(ctx context.Context, d *kc.DescribeConnectorResponse) (string, error) {
-	props, err := s.workerProperties(ctx, d.GetWorkerConfiguration())
+func (w *Compiler) workerOffsetsTopic(ctx context.Context, d *kc.DescribeConnectorResponse) (string, error) {
+	props, err := w.WorkerProperties(ctx, d.GetWorkerConfiguration())
 	if err != nil {
 		return "", fmt.Errorf("connector %s: %w", d.GetConnectorArn(), err)
 	}

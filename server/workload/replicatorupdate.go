@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // CREATING) and records a replicator operation, all in one transaction; a replicator already
 // UPDATING refuses another update (BadRequestException naming replicatorArn), so nothing is
 // half-written. The scheduler's leader then carries the operation through the same hook as
-// connector operations (advanceOperation), one step per observation:
+// connector operations (AdvanceOperation), one step per observation:
 //
 //  1. restart: when the replication info changed, every worker of the replicator gets a new
 //     epoch (store.OpChange.Restart, applied by the leader on its own before it plans), so its
@@ -34,8 +34,8 @@ import (
 // replicator is RUNNING on the new info and its workers' trouble is reported as it would be
 // at any other time. MSK has no rollback of replication info: none is made.
 
-// replicatorUpdate is a replicator operation's progress (its Doc).
-type replicatorUpdate struct {
+// ReplicatorUpdate is a replicator operation's progress (its Doc).
+type ReplicatorUpdate struct {
 	// Restart: the replication info changed, so the workers restart with it.
 	Restart bool `json:"restart"`
 	// Restarted: step 1 is done; PhaseAt is when.
@@ -46,9 +46,9 @@ type replicatorUpdate struct {
 	Creating bool `json:"creating,omitempty"`
 }
 
-// advanceReplicatorUpdate is advanceOperation for replicator operations.
-func (s *Server) advanceReplicatorUpdate(op *store.Operation, r *store.Resource, obs scheduler.OpObservation, now time.Time) (*store.OpChange, error) {
-	var st replicatorUpdate
+// advanceReplicatorUpdate is AdvanceOperation for replicator operations.
+func (w *Compiler) advanceReplicatorUpdate(op *store.Operation, r *store.Resource, obs scheduler.OpObservation, now time.Time) (*store.OpChange, error) {
+	var st ReplicatorUpdate
 	if err := json.Unmarshal(op.Doc, &st); err != nil {
 		return nil, fmt.Errorf("decode replicator operation %s: %w", op.ARN, err)
 	}
@@ -63,7 +63,7 @@ func (s *Server) advanceReplicatorUpdate(op *store.Operation, r *store.Resource,
 		return change, nil
 	}
 	switch {
-	case r.State == stateDeleting || r.State == stateFailed:
+	case r.State == StateDeleting || r.State == StateFailed:
 		return finish("UPDATE_FAILED", "replication info update cancelled: the replicator is "+r.State)
 
 	case !st.Restarted:
@@ -73,25 +73,25 @@ func (s *Server) advanceReplicatorUpdate(op *store.Operation, r *store.Resource,
 		if !st.Restart {
 			note = "replication info updated: the workers' task configurations are unchanged"
 		}
-		if r.State == stateCreating {
+		if r.State == StateCreating {
 			// Nothing is validated before the replicator first runs: the scheduler's
 			// CREATING → RUNNING waits for the restarted workers.
 			return finish("UPDATE_COMPLETE", note+" (the replicator is still being created)")
 		}
-		change.State = stateUpdating
+		change.State = StateUpdating
 		return finish("UPDATE_IN_PROGRESS", note)
 
 	case obs.FailCode != "" && obs.FailCode != transientWorkerFailure:
-		change.State, change.StateCode, change.StateMessage = stateFailed, obs.FailCode, obs.FailMessage
+		change.State, change.StateCode, change.StateMessage = StateFailed, obs.FailCode, obs.FailMessage
 		return finish("UPDATE_FAILED", fmt.Sprintf("replication info update failed: %s: %s", obs.FailCode, obs.FailMessage))
 
 	case obs.Settled:
-		change.State = stateRunning
+		change.State = StateRunning
 		return finish("UPDATE_COMPLETE", "replication info update complete: every worker runs it")
 
-	case now.Sub(st.PhaseAt) > s.cfg.UpdateTimeout:
-		change.State = stateRunning
-		return finish("UPDATE_COMPLETE", fmt.Sprintf("replication info update ends unsettled after %s: %s", s.cfg.UpdateTimeout, obs.Waiting))
+	case now.Sub(st.PhaseAt) > w.cfg.UpdateTimeout:
+		change.State = StateRunning
+		return finish("UPDATE_COMPLETE", fmt.Sprintf("replication info update ends unsettled after %s: %s", w.cfg.UpdateTimeout, obs.Waiting))
 	}
 	return nil, nil
 }

@@ -1,7 +1,8 @@
-package server
+package workload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,31 +37,82 @@ const (
 // the checkpoint task, then the heartbeat task.
 func replicatorTasks(workers int) int { return ReplicatorSourceTasks*max(workers, 1) + 2 }
 
-// cachedShape is Shape memoised by (ARN, current version): the scheduler asks for every
+// CachedShape is BaseShape memoised by (ARN, current version): the scheduler asks for every
 // workload's shape on every reconcile, and a shape only changes with a client's change, which
 // renews the version.
-func (s *Server) cachedShape(kind string, r *store.Resource) (scheduler.Shape, error) {
+func (w *Compiler) CachedShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	key := r.ARN + "@" + r.CurrentVersion
-	if v, ok := s.shapes.Load(key); ok {
+	if v, ok := w.shapes.Load(key); ok {
 		return v.(scheduler.Shape), nil
 	}
-	sh, err := Shape(kind, r)
+	sh, err := BaseShape(kind, r)
 	if err != nil {
 		return sh, err
 	}
-	if s.shapeCount.Add(1) > 100_000 {
-		s.shapes.Clear() // bounded: stale versions are never asked for again
-		s.shapeCount.Store(0)
+	if w.shapeCount.Add(1) > 100_000 {
+		w.shapes.Clear() // bounded: stale versions are never asked for again
+		w.shapeCount.Store(0)
 	}
-	s.shapes.Store(key, sh)
+	w.shapes.Store(key, sh)
 	return sh, nil
 }
 
-// Shape derives a workload's worker count, size and task count from its stored description.
-func Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
+// Shape is the scheduler's ShapeFunc: CachedShape; for a connector a check that its
+// worker configuration revision can be read (workerConfigShape); and for a replicator whose clusters
+// use SASL/SCRAM a check that every secret can be read, so that a missing secret fails the
+// replicator (SECRET_UNAVAILABLE) before any worker is placed. Reads go through the secrets
+// cache, so the check costs a Secrets Manager call per secret at most once per secretTTL.
+func (w *Compiler) Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
+	sh, err := w.CachedShape(kind, r)
+	if err != nil || sh.FailCode != "" {
+		return sh, err
+	}
+	if kind == KindConnector {
+		if sh = w.workerConfigShape(kind, r, sh); sh.FailCode != "" { // workerconfig.go
+			return sh, nil
+		}
+		return w.connectorProviderShape(r, sh)
+	}
+	if kind != KindReplicator {
+		return sh, nil
+	}
+	d, err := ReplicatorDescription(r)
+	if err != nil {
+		return sh, err
+	}
+	for _, c := range d.KafkaClusters {
+		if e := c.GetEncryptionInTransit(); e.GetEncryptionType() == "TLS" && e.GetRootCaCertificate() != "" {
+			if _, err := rootCAPEM(e.GetRootCaCertificate()); err != nil {
+				return scheduler.Shape{FailCode: "INVALID_CONFIGURATION", FailMessage: fmt.Sprintf(
+					"encryptionInTransit.rootCaCertificate of Kafka cluster %s %v", c.GetKafkaClusterAlias(), err)}, nil
+			}
+		}
+		sc := c.GetClientAuthentication().GetSaslScram()
+		if sc == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
+		_, err := w.secrets.scram(ctx, sc.GetSecretArn())
+		cancel()
+		var se *secretError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && !se.Transient:
+			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
+				"the SASL/SCRAM secret %s of Kafka cluster %s cannot be used: %v", sc.GetSecretArn(), c.GetKafkaClusterAlias(), se.Err)}, nil
+		default:
+			w.log.Warn("read replicator secret; will retry", "workload_arn", r.ARN, "secret_arn", sc.GetSecretArn(), "error", err)
+		}
+	}
+	return sh, nil
+}
+
+// BaseShape derives a workload's worker count, size and task count from its stored description
+// alone (Shape adds the checks that read worker configurations and secrets).
+func BaseShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	switch kind {
 	case KindConnector:
-		d, err := connectorDescription(r)
+		d, err := ConnectorDescription(r)
 		if err != nil {
 			return scheduler.Shape{}, err
 		}
@@ -97,7 +149,7 @@ func Shape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	return scheduler.Shape{}, fmt.Errorf("unknown workload kind %q", kind)
 }
 
-// Delivery guarantees of replicators: the tag DeliveryTag on a replicator, or the server's
+// Delivery guarantees of replicators: the tag DeliveryTag on a replicator, or the compiler's
 // Config.ReplicatorDelivery default.
 const (
 	DeliveryTag         = "fjord:delivery"
@@ -105,11 +157,11 @@ const (
 	DeliveryAtLeastOnce = "at-least-once"
 )
 
-// taskSpecs builds the TaskSpecs of the given task ids of a workload, numbered among count
+// TaskSpecs builds the TaskSpecs of the given task ids of a workload, numbered among count
 // tasks (the count the worker's assignment was made for; 0 takes the current shape's).
-func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, ids []int, count int) ([]*agentv1.TaskSpec, error) {
+func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource, ids []int, count int) ([]*agentv1.TaskSpec, error) {
 	if count <= 0 {
-		sh, err := Shape(kind, r)
+		sh, err := BaseShape(kind, r)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +169,7 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 	}
 	switch kind {
 	case KindConnector:
-		d, err := connectorDescription(r)
+		d, err := ConnectorDescription(r)
 		if err != nil {
 			return nil, err
 		}
@@ -128,12 +180,12 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 		// The worker configuration merged under the connector's keys (workerconfig.go), the
 		// runtime's defaults, then config-provider declarations and Secrets Manager values
 		// (providers.go) over the merged keys.
-		base, err := s.connectorTaskConfig(ctx, d)
+		base, err := w.connectorTaskConfig(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		base = withRuntimeDefaults(base, d.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers())
-		if err := s.resolveConfigProviders(ctx, r, d, base); err != nil {
+		base = WithRuntimeDefaults(base, d.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers())
+		if err := w.resolveConfigProviders(ctx, r, d, base); err != nil {
 			return nil, err
 		}
 		var out []*agentv1.TaskSpec
@@ -147,28 +199,28 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 			if conf["exactly.once.support"] == "required" {
 				t.TransactionalId = catalog.TransactionalIDForARN(r.ARN, id)
 			}
-			if err := s.addConnectRuntime(ctx, r, d, t); err != nil {
+			if err := w.addConnectRuntime(ctx, r, d, t); err != nil {
 				return nil, err
 			}
 			out = append(out, t)
 		}
 		return out, nil
 	case KindReplicator:
-		d, err := replicatorDescription(r)
+		d, err := ReplicatorDescription(r)
 		if err != nil {
 			return nil, err
 		}
-		base, err := s.replicatorConfig(ctx, r, d)
+		base, err := w.replicatorConfig(ctx, r, d)
 		if err != nil {
 			return nil, err
 		}
-		tags, err := s.st.Tags(ctx, r.ARN)
+		tags, err := w.st.Tags(ctx, r.ARN)
 		if err != nil {
 			return nil, err
 		}
-		// Replicators deliver exactly once unless the server's default or the replicator's
+		// Replicators deliver exactly once unless Config.ReplicatorDelivery or the replicator's
 		// fjord:delivery tag says at-least-once.
-		exactlyOnce := s.cfg.ReplicatorDelivery != DeliveryAtLeastOnce
+		exactlyOnce := w.cfg.ReplicatorDelivery != DeliveryAtLeastOnce
 		switch tags[DeliveryTag] {
 		case DeliveryExactlyOnce:
 			exactlyOnce = true
@@ -203,12 +255,12 @@ func (s *Server) taskSpecs(ctx context.Context, kind string, r *store.Resource, 
 }
 
 // replicatorConfig maps a replicator's ReplicationInfo to MirrorMaker 2 keys.
-func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.DescribeReplicatorResponse) (map[string]string, error) {
+func (w *Compiler) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.DescribeReplicatorResponse) (map[string]string, error) {
 	if len(d.ReplicationInfoList) == 0 {
 		return nil, fmt.Errorf("replicator %s has no replication info", r.ARN)
 	}
 	ri := d.ReplicationInfoList[0]
-	bootstrap, err := s.replicatorBootstraps(ctx, r, d)
+	bootstrap, err := w.replicatorBootstraps(ctx, r, d)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +297,7 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 	if gr.GetConsumerGroupOffsetSyncMode() == "ENHANCED" {
 		// Failback translates through the history of the replicator in the opposite
 		// direction: only its progress may vouch for it.
-		peer, err := s.reverseReplicator(ctx, r, bootstrap[src], bootstrap[dst])
+		peer, err := w.reverseReplicator(ctx, r, bootstrap[src], bootstrap[dst])
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +332,7 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 		default:
 			continue
 		}
-		if err := s.clusterSecurityConfig(ctx, c, prefix, conf); err != nil {
+		if err := w.clusterSecurityConfig(ctx, c, prefix, conf); err != nil {
 			return nil, fmt.Errorf("replicator %s: %w", r.ARN, err)
 		}
 	}
@@ -288,12 +340,12 @@ func (s *Server) replicatorConfig(ctx context.Context, r *store.Resource, d *kv.
 }
 
 // replicatorBootstraps resolves a replicator's clusters to bootstrap servers by alias.
-func (s *Server) replicatorBootstraps(ctx context.Context, r *store.Resource, d *kv.DescribeReplicatorResponse) (map[string]string, error) {
+func (w *Compiler) replicatorBootstraps(ctx context.Context, r *store.Resource, d *kv.DescribeReplicatorResponse) (map[string]string, error) {
 	bootstrap := map[string]string{}
 	for _, c := range d.KafkaClusters {
 		alias := c.GetKafkaClusterAlias()
 		if m := c.GetAmazonMskCluster(); m != nil {
-			cl, err := s.st.Cluster(ctx, r.AccountID, r.Region, m.GetMskClusterArn())
+			cl, err := w.st.Cluster(ctx, r.AccountID, r.Region, m.GetMskClusterArn())
 			if err != nil {
 				return nil, fmt.Errorf("cluster %s of replicator %s: %w", m.GetMskClusterArn(), r.ARN, err)
 			}
@@ -307,8 +359,8 @@ func (s *Server) replicatorBootstraps(ctx context.Context, r *store.Resource, d 
 
 // reverseReplicator names the replicator of r's account and region that copies from target to
 // source (r's clusters the other way round), or "" if there is none.
-func (s *Server) reverseReplicator(ctx context.Context, r *store.Resource, source, target string) (string, error) {
-	all, err := s.st.Replicators.All(ctx)
+func (w *Compiler) reverseReplicator(ctx context.Context, r *store.Resource, source, target string) (string, error) {
+	all, err := w.st.Replicators.All(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -316,11 +368,11 @@ func (s *Server) reverseReplicator(ctx context.Context, r *store.Resource, sourc
 		if o.ARN == r.ARN || o.AccountID != r.AccountID || o.Region != r.Region || o.State == "DELETING" {
 			continue
 		}
-		d, err := replicatorDescription(o)
+		d, err := ReplicatorDescription(o)
 		if err != nil || len(d.ReplicationInfoList) == 0 {
 			continue
 		}
-		b, err := s.replicatorBootstraps(ctx, o, d)
+		b, err := w.replicatorBootstraps(ctx, o, d)
 		if err != nil {
 			continue // a cluster deregistered since: not a peer to trust
 		}

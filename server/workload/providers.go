@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"bytes"
@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/scheduler"
-	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/workers/catalog"
 )
@@ -20,14 +18,14 @@ import (
 // (config.providers=…, config.providers.<name>.class, config.providers.<name>.param.*) and its
 // connector configuration refers to them, ${provider:[path:]key}:
 //
-//   - CreateConnector and UpdateConnector refuse a reference to a provider the worker
+//   - CreateConnector and UpdateConnector (server/checks.go) refuse a reference to a provider the worker
 //     configuration does not declare, or of a class Fjord does not implement, or of the wrong
 //     shape, with a BadRequestException naming the key and the provider (Kafka would leave the
 //     reference in the value as written).
-//   - The scheduler's shape check (workloadShape) reads every Secrets Manager reference
+//   - The scheduler's shape check (Shape) reads every Secrets Manager reference
 //     through the secrets cache: a secret or JSON key that cannot be read fails the connector
 //     with SECRET_UNAVAILABLE naming the key and the reference, before any worker is placed.
-//   - When the task specifications are built (taskSpecs), the server resolves the Secrets
+//   - When the task specifications are built (TaskSpecs), the server resolves the Secrets
 //     Manager references and hands the values to the worker under catalog.ResolvedKey, with
 //     the provider declarations; the worker process resolves the file, environment and
 //     directory references on its host and puts everything in place in one pass
@@ -36,40 +34,11 @@ import (
 // Resolved values are never stored, logged or returned: the API shows the references, errors
 // name the key and the reference.
 
-// workerConfigurationRef is a connector's worker configuration, as given to CreateConnector or
+// WorkerConfigurationRef is a connector's worker configuration, as given to CreateConnector or
 // described.
-type workerConfigurationRef interface {
+type WorkerConfigurationRef interface {
 	GetWorkerConfigurationArn() string
 	GetRevision() int64
-}
-
-// checkConfigProviders refuses a connector configuration whose references its worker
-// configuration cannot resolve (catalog.CheckReferences): a BadRequestException naming
-// member, the first key and its provider, listing every problem.
-func (s *Server) checkConfigProviders(ctx context.Context, conf map[string]string, wc workerConfigurationRef, member string) error {
-	has := false
-	for _, v := range conf {
-		if catalog.HasReference(v) {
-			has = true
-			break
-		}
-	}
-	if !has {
-		return nil
-	}
-	props, err := s.workerProperties(ctx, wc)
-	if err != nil {
-		return s.storeErr(ctx, err, "the connector's worker configuration")
-	}
-	problems := catalog.CheckReferences(conf, props)
-	if len(problems) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(problems))
-	for i, p := range problems {
-		msgs[i] = p.Error()
-	}
-	return apierr.BadRequest(member, "%s: %s", member, strings.Join(msgs, "; "))
 }
 
 // serverReference is a Secrets Manager reference of a connector configuration.
@@ -89,7 +58,7 @@ type providerPlan struct {
 
 // connectorProviderPlan builds the plan of connector r (d is its description); nil when its
 // configuration has no reference.
-func (s *Server) connectorProviderPlan(ctx context.Context, r *store.Resource, conf map[string]string, d *kc.DescribeConnectorResponse) (*providerPlan, error) {
+func (w *Compiler) connectorProviderPlan(ctx context.Context, r *store.Resource, conf map[string]string, d *kc.DescribeConnectorResponse) (*providerPlan, error) {
 	keys := make([]string, 0, len(conf))
 	for k, v := range conf {
 		if catalog.HasReference(v) {
@@ -100,7 +69,7 @@ func (s *Server) connectorProviderPlan(ctx context.Context, r *store.Resource, c
 		return nil, nil
 	}
 	sort.Strings(keys)
-	props, err := s.workerProperties(ctx, d.GetWorkerConfiguration())
+	props, err := w.WorkerProperties(ctx, d.GetWorkerConfiguration())
 	if errors.Is(err, store.ErrNotFound) {
 		return &providerPlan{err: fmt.Errorf("the connector's configuration refers to config providers, and %v", err)}, nil
 	}
@@ -140,8 +109,8 @@ func (s *Server) connectorProviderPlan(ctx context.Context, r *store.Resource, c
 // resolveReference reads the value of a Secrets Manager reference. Its errors are
 // *secretError (Transient when Secrets Manager could not be reached) and name the secret and
 // the JSON key, never a value.
-func (s *Server) resolveReference(ctx context.Context, sr catalog.SecretRef) (string, error) {
-	v, err := s.secrets.value(ctx, sr.SecretID, sr.Region)
+func (w *Compiler) resolveReference(ctx context.Context, sr catalog.SecretRef) (string, error) {
+	v, err := w.secrets.value(ctx, sr.SecretID, sr.Region)
 	if err != nil {
 		return "", err
 	}
@@ -171,7 +140,7 @@ func (s *Server) resolveReference(ctx context.Context, sr catalog.SecretRef) (st
 // resolveConfigProviders prepares a connector's task configuration conf for its worker: the
 // provider declarations of its worker configuration, and the values of its Secrets Manager
 // references under catalog.ResolvedKey.
-func (s *Server) resolveConfigProviders(ctx context.Context, r *store.Resource, d *kc.DescribeConnectorResponse, conf map[string]string) error {
+func (w *Compiler) resolveConfigProviders(ctx context.Context, r *store.Resource, d *kc.DescribeConnectorResponse, conf map[string]string) error {
 	// Only the worker configuration declares providers (as in Kafka Connect), and only the
 	// server hands out resolved values.
 	for k := range conf {
@@ -179,7 +148,7 @@ func (s *Server) resolveConfigProviders(ctx context.Context, r *store.Resource, 
 			delete(conf, k)
 		}
 	}
-	plan, err := s.connectorProviderPlan(ctx, r, conf, d)
+	plan, err := w.connectorProviderPlan(ctx, r, conf, d)
 	if err != nil || plan == nil {
 		return err
 	}
@@ -194,7 +163,7 @@ func (s *Server) resolveConfigProviders(ctx context.Context, r *store.Resource, 
 	}
 	values := make(map[string]string, len(plan.refs))
 	for _, sr := range plan.refs {
-		v, err := s.resolveReference(ctx, sr.secret)
+		v, err := w.resolveReference(ctx, sr.secret)
 		if err != nil {
 			return fmt.Errorf("%s: config provider reference %s: %w", sr.key, sr.ref.Text, err)
 		}
@@ -208,23 +177,23 @@ func (s *Server) resolveConfigProviders(ctx context.Context, r *store.Resource, 
 	return nil
 }
 
-// connectorProviderShape is workloadShape's check of a connector's config providers: a
+// connectorProviderShape is Shape's check of a connector's config providers: a
 // configuration that cannot be resolved fails it with INVALID_CONFIGURATION, a Secrets Manager
 // reference whose secret or key cannot be read with SECRET_UNAVAILABLE (both naming the key
 // and the reference). The plan is built once per connector version; the secrets are read
 // through the secrets cache.
-func (s *Server) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (scheduler.Shape, error) {
+func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (scheduler.Shape, error) {
 	key := r.ARN + "@" + r.CurrentVersion
 	var plan *providerPlan
-	if v, ok := s.providerPlans.Load(key); ok {
+	if v, ok := w.providerPlans.Load(key); ok {
 		plan = v.(*providerPlan)
 	} else {
-		d, err := connectorDescription(r)
+		d, err := ConnectorDescription(r)
 		if err != nil {
 			return sh, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		plan, err = s.connectorProviderPlan(ctx, r, d.ConnectorConfiguration, d)
+		plan, err = w.connectorProviderPlan(ctx, r, d.ConnectorConfiguration, d)
 		cancel()
 		if err != nil {
 			return sh, err
@@ -232,18 +201,18 @@ func (s *Server) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (
 		if plan == nil {
 			plan = &providerPlan{}
 		}
-		if s.providerPlanCount.Add(1) > 10_000 {
-			s.providerPlans.Clear() // bounded: stale versions are never asked for again
-			s.providerPlanCount.Store(0)
+		if w.providerPlanCount.Add(1) > 10_000 {
+			w.providerPlans.Clear() // bounded: stale versions are never asked for again
+			w.providerPlanCount.Store(0)
 		}
-		s.providerPlans.Store(key, plan)
+		w.providerPlans.Store(key, plan)
 	}
 	if plan.err != nil {
 		return scheduler.Shape{FailCode: catalog.CodeInvalidConfiguration, FailMessage: plan.err.Error()}, nil
 	}
 	for _, ref := range plan.refs {
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := s.resolveReference(ctx, ref.secret)
+		_, err := w.resolveReference(ctx, ref.secret)
 		cancel()
 		var se *secretError
 		switch {
@@ -252,24 +221,9 @@ func (s *Server) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (
 			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
 				"config provider reference %s of connector configuration key %s cannot be resolved: %v", ref.ref.Text, ref.key, err)}, nil
 		default:
-			s.log.Warn("read a connector's config provider secret; will retry", "workload_arn", r.ARN, "key", ref.key,
+			w.log.Warn("read a connector's config provider secret; will retry", "workload_arn", r.ARN, "key", ref.key,
 				"reference", ref.ref.Text, "error", err)
 		}
 	}
 	return sh, nil
-}
-
-// checkUpdateProviders is checkConfigProviders of UpdateConnector's new configuration against
-// the connector's worker configuration (which an update cannot change).
-func (c *connectService) checkUpdateProviders(ctx context.Context, caller Caller, arn string, conf map[string]string) error {
-	for _, v := range conf {
-		if catalog.HasReference(v) {
-			cur, err := c.connector(ctx, caller, arn, "connectorArn")
-			if err != nil {
-				return err
-			}
-			return c.s.checkConfigProviders(ctx, conf, cur.GetWorkerConfiguration(), "connectorConfiguration")
-		}
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package workload
 
 import (
 	"encoding/json"
@@ -30,8 +30,8 @@ import (
 // the workers run it the operation is ROLLBACK_COMPLETE and the connector RUNNING on its old
 // settings. Each step is also a workload event.
 
-// opState is the operation's private progress, sealed with it.
-type opState struct {
+// OpState is the operation's private progress, sealed with it.
+type OpState struct {
 	Origin map[string]string `json:"origin,omitempty"` // connector configurations (config updates)
 	Target map[string]string `json:"target,omitempty"`
 	// PhaseAt is when the current step began; SettledAt when the workers were last seen all
@@ -43,8 +43,8 @@ type opState struct {
 	Creating bool `json:"creating,omitempty"`
 }
 
-// newOperationSteps are the steps of a new operation of type opType.
-func newOperationSteps(opType string) []*kc.ConnectorOperationStep {
+// NewOperationSteps are the steps of a new operation of type opType.
+func NewOperationSteps(opType string) []*kc.ConnectorOperationStep {
 	steps := []*kc.ConnectorOperationStep{{StepType: proto.String("INITIALIZE_UPDATE"), StepState: proto.String("IN_PROGRESS")}}
 	for _, st := range []string{opType, "VALIDATE_UPDATE", "FINALIZE_UPDATE"} {
 		steps = append(steps, &kc.ConnectorOperationStep{StepType: proto.String(st), StepState: proto.String("PENDING")})
@@ -52,18 +52,18 @@ func newOperationSteps(opType string) []*kc.ConnectorOperationStep {
 	return steps
 }
 
-// advanceOperation is the scheduler's OperationFunc, for connector operations and (in
+// AdvanceOperation is the scheduler's OperationFunc, for connector operations and (in
 // replicatorupdate.go) replicator updates.
-func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs scheduler.OpObservation, now time.Time) (*store.OpChange, error) {
+func (w *Compiler) AdvanceOperation(op *store.Operation, r *store.Resource, obs scheduler.OpObservation, now time.Time) (*store.OpChange, error) {
 	if op.Replicator {
-		return s.advanceReplicatorUpdate(op, r, obs, now)
+		return w.advanceReplicatorUpdate(op, r, obs, now)
 	}
-	desc, err := operationDescription(op)
+	desc, err := OperationDescription(op)
 	if err != nil {
 		return nil, err
 	}
 	desc.CreationTime, desc.EndTime = nil, nil // derived from the row when read
-	var state opState
+	var state OpState
 	if len(op.Secret) > 0 {
 		if err := json.Unmarshal(op.Secret, &state); err != nil {
 			return nil, fmt.Errorf("decode operation state: %w", err)
@@ -74,7 +74,7 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 	finish := func(opState string, note string) (*store.OpChange, error) {
 		next.State = opState
 		desc.ConnectorOperationState = proto.String(opState)
-		next.Doc = encodeDoc(desc)
+		next.Doc = EncodeDoc(desc)
 		sec, err := json.Marshal(state)
 		if err != nil {
 			return nil, err
@@ -97,7 +97,7 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 	opType := desc.GetConnectorOperationType()
 	name := r.Name
 
-	if r.State == stateDeleting || r.State == stateFailed {
+	if r.State == StateDeleting || r.State == StateFailed {
 		for _, st := range desc.OperationSteps {
 			if st.GetStepState() == "IN_PROGRESS" || st.GetStepState() == "PENDING" {
 				st.StepState = proto.String("CANCELLED")
@@ -110,7 +110,7 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 
 	// apply replaces the connector's description with the origin or target settings.
 	apply := func(target bool) error {
-		cur, err := connectorDescription(r)
+		cur, err := ConnectorDescription(r)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 		conf := cur.ConnectorConfiguration
 		cur.ConnectorConfiguration = nil
 		cur.ConnectorState, cur.CurrentVersion, cur.CreationTime, cur.StateDescription = nil, nil, nil, nil
-		change.Doc = encodeDoc(cur)
+		change.Doc = EncodeDoc(cur)
 		change.Secret, err = json.Marshal(conf)
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 		state.PhaseAt, state.SettledAt = now, time.Time{}
 		return finish("ROLLBACK_IN_PROGRESS", fmt.Sprintf("update rolls back to the previous settings: %s: %s", code, msg))
 	}
-	timedOut := !state.PhaseAt.IsZero() && now.Sub(state.PhaseAt) > s.cfg.UpdateTimeout
+	timedOut := !state.PhaseAt.IsZero() && now.Sub(state.PhaseAt) > w.cfg.UpdateTimeout
 
 	switch op.State {
 	case "PENDING", "UPDATE_IN_PROGRESS":
@@ -165,22 +165,22 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 				for _, st := range []string{opType, "VALIDATE_UPDATE", "FINALIZE_UPDATE"} {
 					set(st, "COMPLETED")
 				}
-				change.State = stateCreating
+				change.State = StateCreating
 				return finish("UPDATE_COMPLETE", "update applied before the connector started: it goes on creating with the target settings")
 			}
-			change.State = stateUpdating
+			change.State = StateUpdating
 			return finish("UPDATE_IN_PROGRESS", "update started: the connector's workers move to the target settings")
 		case step(opType).GetStepState() == "IN_PROGRESS":
 			switch {
 			case obs.FailCode != "":
 				return rollback(opType, obs.FailCode, obs.FailMessage)
 			case timedOut:
-				return rollback(opType, "UPDATE_TIMEOUT", fmt.Sprintf("the workers did not reach the target settings within %s: %s", s.cfg.UpdateTimeout, obs.Waiting))
+				return rollback(opType, "UPDATE_TIMEOUT", fmt.Sprintf("the workers did not reach the target settings within %s: %s", w.cfg.UpdateTimeout, obs.Waiting))
 			case obs.Settled:
 				set(opType, "COMPLETED")
 				set("VALIDATE_UPDATE", "IN_PROGRESS")
 				state.PhaseAt, state.SettledAt = now, now
-				return finish("UPDATE_IN_PROGRESS", "workers run the target settings; validating for "+s.cfg.UpdateValidation.String())
+				return finish("UPDATE_IN_PROGRESS", "workers run the target settings; validating for "+w.cfg.UpdateValidation.String())
 			}
 			return nil, nil
 		default: // VALIDATE_UPDATE
@@ -198,10 +198,10 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 			case state.SettledAt.IsZero():
 				state.SettledAt = now
 				return finish(op.State, "")
-			case now.Sub(state.SettledAt) >= s.cfg.UpdateValidation:
+			case now.Sub(state.SettledAt) >= w.cfg.UpdateValidation:
 				set("VALIDATE_UPDATE", "COMPLETED")
 				set("FINALIZE_UPDATE", "COMPLETED")
-				change.State = stateRunning
+				change.State = StateRunning
 				return finish("UPDATE_COMPLETE", "update complete: the connector runs the target settings")
 			}
 			return nil, nil
@@ -209,10 +209,10 @@ func (s *Server) advanceOperation(op *store.Operation, r *store.Resource, obs sc
 	case "ROLLBACK_IN_PROGRESS":
 		switch {
 		case obs.Settled:
-			change.State = stateRunning
+			change.State = StateRunning
 			return finish("ROLLBACK_COMPLETE", "rollback complete: the connector runs its previous settings")
 		case timedOut:
-			change.State = stateFailed
+			change.State = StateFailed
 			return finish("ROLLBACK_FAILED", "rollback failed: the workers did not reach the previous settings: "+obs.Waiting)
 		}
 	}
