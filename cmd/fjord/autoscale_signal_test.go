@@ -54,7 +54,7 @@ func TestAutoscaleDefaultSamplingE2E(t *testing.T) {
 	f := startFleet(t, 3*time.Second, "--autoscale-window", "10s", "--autoscale-cooldown", "10s")
 	f.startAgent(t, "signal-a", 4) // default --metrics-interval
 	f.startAgent(t, "signal-b", 4)
-	checkAutoscaleSignal(t, f, "signal")
+	checkAutoscaleSignal(t, f, "signal", true)
 }
 
 // TestAutoscaleDevE2E: what a new user tries, `fjord dev --autoscale-window 10s` with its
@@ -85,7 +85,9 @@ func TestAutoscaleDevE2E(t *testing.T) {
 	defer db.Close()
 	f := &fleet{bin: bin, db: db, api: newAPIClients(t, d.http), src: d.source, tgt: d.target,
 		srv: &fjordServer{httpAddr: d.http, grpcAddr: d.grpc}}
-	checkAutoscaleSignal(t, f, "devsignal")
+	// fjord dev's in-memory clusters drop old records (--kafka-retention-bytes) under this load:
+	// the target's completeness is TestAutoscaleDefaultSamplingE2E's to check.
+	checkAutoscaleSignal(t, f, "devsignal", false)
 	d.sigterm(t)
 }
 
@@ -94,7 +96,8 @@ func TestAutoscaleDevE2E(t *testing.T) {
 // sample at their default interval. Idle, `fjord workloads describe` shows what the autoscaler
 // saw (each third's CPU mean and sample count against the thresholds, its verdict); under load
 // the connector scales out to two workers; each worker was sampled every sixth of the window.
-func checkAutoscaleSignal(t *testing.T, f *fleet, name string) {
+// With complete, the target must then hold every source record, in order.
+func checkAutoscaleSignal(t *testing.T, f *fleet, name string, complete bool) {
 	t.Helper()
 	const window = 10 * time.Second
 	plugin := f.customPlugin(t)
@@ -192,6 +195,9 @@ func checkAutoscaleSignal(t *testing.T, f *fleet, name string) {
 		t.Logf("after the scale-out: %s: %s", o.Decision, o.Reason)
 	}
 	s.halt(t)
+	if !complete {
+		return
+	}
 	check := newMirrorCheck(t, c, f.tgt, func(topic string) string { return "east." + topic }, `^east\.`+name+`\.`)
 	check.waitComplete(t, 2*time.Minute, "every source record on the target")
 }
