@@ -4,12 +4,17 @@
 // Postgres (store/pgembed). Each result is compared with a baseline measured in the same run:
 // the same client against a bare net/http handler that returns a canned body (a response
 // captured from the real server), so that the ratio shows what the server costs on top of the
-// client, HTTP and loopback. Server and baseline are measured in alternating slices (-rounds),
-// so that both see the same share of a machine that other processes use too.
+// client, HTTP and loopback. Server and baseline are measured in alternating slices (-rounds
+// rounds after an unmeasured warm-up of -warmup each, the order alternating from round to
+// round), so that both see the same share of a machine that other processes use too.
 //
 // It prints one JSON object per line:
 //
-//	{"bench":"describe_connector_throughput","value":3512.4,"unit":"requests/s","baseline":9210.7,"ratio":0.381}
+//	{"bench":"describe_connector_throughput","value":3512.4,"unit":"requests/s","baseline":9210.7,"ratio":0.383,"min":0.35,"max":0.41,"rounds":10}
+//
+// value and baseline are the medians over the rounds; ratio is the median of the same-round
+// ratios value/baseline, min and max their extremes (paired.go). A figure measured once has
+// rounds 1.
 //
 // The "replication" suite (replication.go) measures the data plane the same way, each result
 // against a baseline from the same run: replication_throughput, replication_latency_p99,
@@ -21,7 +26,8 @@
 // (the first, placing reconcile) and scheduler_reconcile_steady_ms_N, each against the
 // smallest size's cost per workload times N (ratio 1 = linear growth).
 //
-// Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`. Progress, setup
+// Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`; -only (or
+// $BENCH_ONLY, or `make bench ONLY=...`) runs some suites: `go run ./bench -only replication`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
 // PREFIX writes CPU profiles of the comparisons (PREFIX-describe.pprof, PREFIX-list.pprof) in
 // which the server's goroutines carry the label side=server and the client's side=client:

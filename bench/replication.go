@@ -11,7 +11,12 @@ package main
 // baseline: a raw franz-go consume→produce loop in this process, between the same clusters, in
 // the same run.
 //
-//   - replication_throughput: in each of -repl-rounds rounds, -repl-records records (16-byte
+// Every figure with a measured baseline is paired (paired.go): a discarded warm-up round (round
+// 0) and then -repl-rounds rounds, each round's copies run one after the other in an order that
+// alternates from round to round (raw, at-least-once, exactly-once; then the reverse), and the
+// line's ratio is the median of the same-round ratios, with their min and max.
+//
+//   - replication_throughput: in each round, -repl-records records (16-byte
 //     keys, -repl-value-size values, -repl-partitions partitions, no compression anywhere) are
 //     preloaded on a fresh source topic, which the raw loop and a new replicator (EARLIEST,
 //     target compression NONE, tag fjord:delivery=at-least-once: one worker of 1 MCU, so
@@ -19,7 +24,8 @@ package main
 //     topics are deleted after the round. Each copy's rate is measured the same way, from the target topic's end
 //     offsets sampled every 20 ms (records after the first sample that shows any, over the time
 //     until the last one landed), in MB of key+value per second. Value: the median replicator
-//     rate; baseline: the median raw rate. The raw loop runs with GOMAXPROCS -raw-procs
+//     rate; baseline: the median raw rate; ratio: the median of the rounds' replicator/raw. The
+//     raw loop runs with GOMAXPROCS -raw-procs
 //     (default 1, the CPU a 1-MCU worker gets).
 //   - replication_throughput_eos: in the same rounds, a third copy — a replicator created with
 //     the tag fjord:delivery=exactly-once (same shape: one worker of 1 MCU, two MirrorSource
@@ -29,13 +35,17 @@ package main
 //     its progress, committed in the same transactions as the records, is read read_committed
 //     from the progress topic. Value: the median exactly-once rate; baseline: the median raw
 //     rate. replication_throughput_eos_vs_alo is the same value against the at-least-once
-//     median. The three copies run in an order that rotates from round to round.
+//     rates of the same rounds.
 //   - replication_latency_p99: -latency-rate records/s (1 KiB values) produced for
 //     -latency-duration after a 1 s warm-up to a topic that both the replicator and the raw loop
 //     (running at once) copy; latency is the time a consumer of the target receives a record
-//     minus the record's timestamp, set when it was produced. Baseline: the raw loop's p99.
+//     minus the record's timestamp, set when it was produced. Baseline: the raw loop's p99. Both
+//     copies run at once, so a round here is a window: the measured stream is cut into
+//     -repl-rounds windows by produce time, and each window's replicator p99 is paired with the
+//     raw loop's p99 of the same window (the warm-up second is the discarded round).
 //   - create_to_running_s: CreateReplicator until DescribeReplicator says RUNNING (polled
-//     every 10 ms), the median over the throughput rounds' replicators. Baseline: the 2 s target.
+//     every 10 ms), the median over the throughput rounds' at-least-once replicators. Baseline:
+//     the 2 s target.
 //   - failover_s: kill -9 of the agent running the latency replicator's worker until the other
 //     agent reports it running (its /metrics, polled every 20 ms). Baseline: lease TTL + 5 s.
 //
