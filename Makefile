@@ -57,8 +57,8 @@ verify: generate ## Regenerate and fail if the committed generated code differs
 	@git diff --exit-code -- proto api-docs || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- proto api-docs)" || { git status --porcelain -- proto api-docs; echo "untracked generated files"; exit 1; }
 
-bench: ## Run the benchmarks; prints one JSON object per line
-	$(GO) run ./bench
+bench: ## Run the benchmarks (ONLY=replication,... for some suites); prints one JSON object per line
+	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
 
 clean: ## Remove build output and the dev data dir
 	rm -rf $(BIN) .fjord-dev

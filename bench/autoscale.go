@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -51,9 +50,7 @@ func runAutoscaleSuite(ac autoscaleConfig, fjordBin string) error {
 	if err != nil {
 		return err
 	}
-	r.Value, r.Baseline = round(r.Value), round(r.Baseline)
-	r.Ratio = round(r.Value / r.Baseline)
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return emit(os.Stdout, r)
 }
 
 func runAutoscale(ctx context.Context, ac autoscaleConfig) (res result, err error) {
@@ -232,7 +229,7 @@ func runAutoscale(ctx context.Context, ac autoscaleConfig) (res result, err erro
 	var reason string
 	_ = db.QueryRow(ctx, `SELECT reason FROM workload_events WHERE workload_arn = $1 AND kind = 'autoscale' ORDER BY id DESC LIMIT 1`, arn).Scan(&reason)
 	logf("autoscale: second worker RUNNING %.1f s after the load started (%d records produced); %s", reaction.Seconds(), produced.Load(), reason)
-	return result{Bench: "autoscale_reaction_s", Value: reaction.Seconds(), Unit: "s", Baseline: (ac.window + ac.cooldown).Seconds()}, nil
+	return single("autoscale_reaction_s", "s", reaction.Seconds(), (ac.window + ac.cooldown).Seconds()), nil
 }
 
 // devDatabaseURL reads the Postgres URL fjord dev wrote into its data directory.

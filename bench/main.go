@@ -4,12 +4,17 @@
 // Postgres (store/pgembed). Each result is compared with a baseline measured in the same run:
 // the same client against a bare net/http handler that returns a canned body (a response
 // captured from the real server), so that the ratio shows what the server costs on top of the
-// client, HTTP and loopback. Server and baseline are measured in alternating slices (-rounds),
-// so that both see the same share of a machine that other processes use too.
+// client, HTTP and loopback. Server and baseline are measured in alternating slices (-rounds
+// rounds after an unmeasured warm-up of -warmup each, the order alternating from round to
+// round), so that both see the same share of a machine that other processes use too.
 //
 // It prints one JSON object per line:
 //
-//	{"bench":"describe_connector_throughput","value":3512.4,"unit":"requests/s","baseline":9210.7,"ratio":0.381}
+//	{"bench":"describe_connector_throughput","value":3512.4,"unit":"requests/s","baseline":9210.7,"ratio":0.383,"min":0.35,"max":0.41,"rounds":10}
+//
+// value and baseline are the medians over the rounds; ratio is the median of the same-round
+// ratios value/baseline, min and max their extremes (paired.go). A figure measured once has
+// rounds 1.
 //
 // The "replication" suite (replication.go) measures the data plane the same way, each result
 // against a baseline from the same run: replication_throughput, replication_latency_p99,
@@ -21,7 +26,8 @@
 // (the first, placing reconcile) and scheduler_reconcile_steady_ms_N, each against the
 // smallest size's cost per workload times N (ratio 1 = linear growth).
 //
-// Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`. Progress, setup
+// Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`; -only (or
+// $BENCH_ONLY, or `make bench ONLY=...`) runs some suites: `go run ./bench -only replication`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
 // PREFIX writes CPU profiles of the comparisons (PREFIX-describe.pprof, PREFIX-list.pprof) in
 // which the server's goroutines carry the label side=server and the client's side=client:
@@ -35,7 +41,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,8 +115,15 @@ func main() {
 	tc.register()
 	var ac autoscaleConfig
 	ac.register()
-	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go) and "autoscale" (the autoscaler's reaction, autoscale.go)`)
+	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go) and "autoscale" (the autoscaler's reaction, autoscale.go); $BENCH_ONLY, when set, overrides the default`)
+	only := flag.String("only", "", "the same as -suites, which it overrides when set")
+	if v := os.Getenv("BENCH_ONLY"); v != "" {
+		*suites = v
+	}
 	flag.Parse()
+	if *only != "" {
+		*suites = *only
+	}
 	if c.client != "raw" && c.client != "sdk" {
 		fmt.Fprintln(os.Stderr, "bench: -client must be raw or sdk")
 		os.Exit(2)
@@ -141,15 +153,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-// result is one line of output.
-type result struct {
-	Bench    string  `json:"bench"`
-	Value    float64 `json:"value"`
-	Unit     string  `json:"unit"`
-	Baseline float64 `json:"baseline"`
-	Ratio    float64 `json:"ratio"`
 }
 
 func run(c config) error {
@@ -221,21 +224,18 @@ func run(c config) error {
 		}
 	}
 
-	out := json.NewEncoder(os.Stdout)
-	for _, r := range []result{
-		{Bench: "describe_connector_throughput", Value: descSrv.rate(), Unit: "requests/s", Baseline: descBase.rate()},
-		{Bench: "describe_connector_p99_ms", Value: descSrv.p(0.99), Unit: "ms", Baseline: descBase.p(0.99)},
-		{Bench: "list_connectors_throughput", Value: listSrv.rate(), Unit: "requests/s", Baseline: listBase.rate()},
-	} {
-		r.Value, r.Baseline = round(r.Value), round(r.Baseline)
-		if r.Baseline > 0 {
-			r.Ratio = round(r.Value / r.Baseline)
-		}
-		if err := out.Encode(r); err != nil {
-			return err
-		}
+	// Each figure pairs the server's and the baseline's slice of the same round.
+	descRate := newPaired("describe_connector_throughput", "requests/s")
+	descP99 := newPaired("describe_connector_p99_ms", "ms")
+	listRate := newPaired("list_connectors_throughput", "requests/s")
+	for i := range descSrv.rounds {
+		descRate.add(descSrv.rounds[i].rate, descBase.rounds[i].rate)
+		descP99.add(descSrv.rounds[i].p99, descBase.rounds[i].p99)
 	}
-	return nil
+	for i := range listSrv.rounds {
+		listRate.add(listSrv.rounds[i].rate, listBase.rounds[i].rate)
+	}
+	return emit(os.Stdout, descRate.result(), descP99.result(), listRate.result())
 }
 
 // profiled runs m, with a CPU profile written to PREFIX-name.pprof when -cpuprofile PREFIX is
@@ -258,8 +258,6 @@ func profiled(c config, name string, m func()) error {
 	logf("CPU profile written to %s", f.Name())
 	return nil
 }
-
-func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
@@ -729,7 +727,11 @@ type measurement struct {
 	firstErr  error
 	// cpuSelf is the CPU time this process (client and server) used; cpuPG that of Postgres.
 	cpuSelf, cpuPG time.Duration
+	// rounds are the rate and p99 (ms) of each round's slice.
+	rounds []sliceStat
 }
+
+type sliceStat struct{ rate, p99 float64 }
 
 // perRequest returns the CPU time per request of this process and of Postgres.
 func (m measurement) perRequest() (self, pg time.Duration) {
@@ -754,27 +756,45 @@ type target struct {
 	url  string
 }
 
-// comparison runs call against the baseline and the server alternately, in c.rounds slices of
-// c.duration/c.rounds each after a warm-up of c.warmup each, so that both see the same
-// machine: on a shared machine other processes come and go, and measuring one after the other
-// would compare two different machines. It returns the two measurements, latencies sorted.
+// comparison runs call against the baseline and the server alternately, in c.rounds rounds of a
+// slice of c.duration/c.rounds each (in alternating order: baseline first in odd rounds) after
+// a warm-up of c.warmup each, so that both see the same machine: on a shared machine other
+// processes come and go, and measuring one after the other would compare two different
+// machines. It returns the two measurements, latencies sorted, with each round's rate and p99.
 func comparison(ctx context.Context, c config, pgDir string, targets [2]target, call func(ctx context.Context, url string) error) [2]measurement {
 	var out [2]measurement
 	for i, t := range targets {
 		out[i].name = t.name
-		if c.warmup > 0 {
-			load(ctx, c, c.warmup, t.url, call, nil)
-		}
 	}
 	slice := c.duration / time.Duration(c.rounds)
-	for range c.rounds {
-		for i, t := range targets {
+	steps := make([]func(int) error, len(targets))
+	for i, t := range targets {
+		steps[i] = func(round int) error {
+			if round == 0 { // the warm-up
+				if c.warmup > 0 {
+					load(ctx, c, c.warmup, t.url, call, nil)
+				}
+				return nil
+			}
+			var m measurement
 			self0, pg0 := selfCPU(), postgresCPU(pgDir)
-			load(ctx, c, slice, t.url, call, &out[i])
-			out[i].cpuSelf += selfCPU() - self0
-			out[i].cpuPG += postgresCPU(pgDir) - pg0
+			load(ctx, c, slice, t.url, call, &m)
+			m.cpuSelf, m.cpuPG = selfCPU()-self0, postgresCPU(pgDir)-pg0
+			o := &out[i]
+			o.latencies = append(o.latencies, m.latencies...)
+			o.elapsed += m.elapsed
+			o.errors += m.errors
+			if o.firstErr == nil {
+				o.firstErr = m.firstErr
+			}
+			o.cpuSelf += m.cpuSelf
+			o.cpuPG += m.cpuPG
+			slices.Sort(m.latencies)
+			o.rounds = append(o.rounds, sliceStat{m.rate(), m.p(0.99)})
+			return nil
 		}
 	}
+	_ = interleave(c.rounds, nil, steps, nil)
 	for i := range out {
 		m := &out[i]
 		slices.Sort(m.latencies)

@@ -116,19 +116,12 @@ func runSchedulerSuite(sc schedConfig) error {
 
 	// Baseline: the smallest size's cost per workload, times N.
 	n0 := float64(sizes[0])
-	out := json.NewEncoder(os.Stdout)
 	for i, n := range sizes {
-		for _, r := range []result{
-			{Bench: fmt.Sprintf("scheduler_reconcile_ms_%d", n), Value: got[i].first, Unit: "ms", Baseline: got[0].first / n0 * float64(n)},
-			{Bench: fmt.Sprintf("scheduler_reconcile_steady_ms_%d", n), Value: got[i].steady, Unit: "ms", Baseline: got[0].steady / n0 * float64(n)},
-		} {
-			r.Value, r.Baseline = round(r.Value), round(r.Baseline)
-			if r.Baseline > 0 {
-				r.Ratio = round(r.Value / r.Baseline)
-			}
-			if err := out.Encode(r); err != nil {
-				return err
-			}
+		if err := emit(os.Stdout,
+			single(fmt.Sprintf("scheduler_reconcile_ms_%d", n), "ms", got[i].first, got[0].first/n0*float64(n)),
+			single(fmt.Sprintf("scheduler_reconcile_steady_ms_%d", n), "ms", got[i].steady, got[0].steady/n0*float64(n)),
+		); err != nil {
+			return err
 		}
 	}
 	logf("scheduler suite took %v", time.Since(t0).Round(time.Millisecond))
