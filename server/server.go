@@ -249,7 +249,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.httpServer = &http.Server{
 		Handler:           s.accessLog(mux),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// A client gets 30 s to send a request (bodies are at most awsjson.MaxBodyBytes) and 60 s
+		// to read the answer; an idle keep-alive connection is closed after 2 minutes.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 
 	loopCtx, cancel := context.WithCancel(context.Background())
