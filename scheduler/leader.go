@@ -68,6 +68,9 @@ type Leader struct {
 	// standing shortage is one event, not one per second.
 	seen      memo
 	lastPrune time.Time
+	// lastContact is when this leader last reconciled with the database; zero at the start of
+	// a term (renewLeasesAfterGap).
+	lastContact time.Time
 }
 
 // NewLeader validates cfg and fills its defaults.
@@ -129,6 +132,7 @@ func (l *Leader) lead(ctx context.Context, lead *store.Leadership) {
 	t := time.NewTicker(l.cfg.Interval)
 	defer t.Stop()
 	l.seen = newMemo()
+	l.lastContact = time.Time{} // a new term judges no lease on heartbeats it did not see
 	for {
 		start := time.Now()
 		err := l.Reconcile(ctx, lead.Term)
@@ -162,9 +166,13 @@ func (l *Leader) MaxSampleInterval() time.Duration { return l.cfg.Autoscale.MaxS
 // being handed over, and apply the plan with the workloads' state changes in one transaction
 // bound to term.
 func (l *Leader) Reconcile(ctx context.Context, term int64) error {
+	if err := l.renewLeasesAfterGap(ctx); err != nil {
+		return err
+	}
 	if _, err := l.cfg.Store.AgentsExpire(ctx, l.cfg.LeaseTTL); err != nil {
 		return fmt.Errorf("expire agents: %w", err)
 	}
+	l.lastContact = time.Now()
 	// An operation step that changes a connector's description is applied on its own, and the
 	// snapshot is read again: the plan must see the new shape and epochs.
 	for range 3 {
@@ -172,6 +180,32 @@ func (l *Leader) Reconcile(ctx context.Context, term int64) error {
 		if err != nil || !again {
 			return err
 		}
+	}
+	return nil
+}
+
+// renewLeasesAfterGap gives every agent a fresh lease when this leader cannot vouch that the
+// database could record heartbeats over the last lease: at the start of a term, and after a
+// gap of more than a third of the lease TTL since its last successful contact (a database
+// outage; the leader reconciles every Interval otherwise). Without it, a database outage
+// longer than the TTL would be followed by every agent declared DEAD and the whole fleet moved,
+// though no agent missed a heartbeat that could have been recorded. A truly dead agent is
+// declared one TTL after the renewal instead.
+func (l *Leader) renewLeasesAfterGap(ctx context.Context) error {
+	gap := time.Since(l.lastContact)
+	if !l.lastContact.IsZero() && gap <= max(l.cfg.LeaseTTL/3, 3*l.cfg.Interval) {
+		return nil
+	}
+	n, err := l.cfg.Store.AgentsRenewLeases(ctx)
+	if err != nil {
+		return fmt.Errorf("renew agent leases: %w", err)
+	}
+	if n > 0 {
+		reason := "a new leadership term"
+		if !l.lastContact.IsZero() {
+			reason = fmt.Sprintf("no contact with the database for %s", gap.Round(time.Millisecond))
+		}
+		l.log.Info("agent leases renewed", "agents", n, "reason", reason)
 	}
 	return nil
 }

@@ -95,6 +95,18 @@ func (s *Store) AgentsExpire(ctx context.Context, ttl time.Duration) ([]string, 
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// AgentsRenewLeases restarts the lease of every agent that is not DEAD from now: the leader
+// calls it when it could not have seen heartbeats for a while (a database outage, a new
+// leadership term), so that a lease is only ever judged on heartbeats the database could have
+// recorded. It returns how many leases it renewed.
+func (s *Store) AgentsRenewLeases(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE agents SET last_heartbeat = now() WHERE state <> 'DEAD' AND last_heartbeat < now()`)
+	if err != nil {
+		return 0, interpret(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Agents lists every agent.
 func (s *Store) Agents(ctx context.Context) ([]Agent, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, mcu_capacity, version, labels, state, generation, applied_generation,
