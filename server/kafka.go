@@ -44,6 +44,9 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	if err := k.validate("CreateReplicator", req); err != nil {
 		return nil, err
 	}
+	if err := checkTags(req.GetTags()); err != nil {
+		return nil, err
+	}
 	if _, ok := workload.ParseARN(req.GetServiceExecutionRoleArn()); !ok {
 		return nil, apierr.BadRequest("serviceExecutionRoleArn", "serviceExecutionRoleArn must be an IAM role ARN")
 	}
@@ -104,9 +107,6 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 		d.SourceKafkaClusterAlias = proto.String(refs[src].alias)
 		d.TargetKafkaClusterAlias = proto.String(refs[dst].alias)
 		fillReplicationDefaults(d)
-	}
-	if err := checkTags(req.GetTags()); err != nil {
-		return nil, err
 	}
 	arn := newARN(kafkaSvc, caller.Region, caller.AccountID, rtReplicator, req.GetReplicatorName())
 	doc.ReplicatorArn = proto.String(arn)

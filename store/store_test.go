@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/fjord-io/fjord/migrations"
@@ -166,11 +167,48 @@ func TestTagsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := st.TagsSet(ctx, "arn:x", map[string]string{"one-more": "v"}); !errors.Is(err, store.ErrTooManyTags) {
-		t.Fatalf("201st tag: %v", err)
+		t.Fatalf("tag %d: %v", store.MaxTags+1, err)
 	}
 	got, _ := st.Tags(ctx, "arn:x")
 	if len(got) != store.MaxTags {
 		t.Fatalf("a refused tag change was partly applied: %d tags", len(got))
+	}
+}
+
+// TestTagsLimitConcurrent: concurrent tag changes of one resource cannot together exceed
+// MaxTags, though each alone would fit.
+func TestTagsLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _, _ := open(t)
+	const writers, each = 25, 5
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			tags := map[string]string{}
+			for i := range each {
+				tags[fmt.Sprintf("w%d-k%d", w, i)] = "v"
+			}
+			errs[w] = st.TagsSet(ctx, "arn:y", tags)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrTooManyTags):
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Tags(ctx, "arn:y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != store.MaxTags/each || len(got) != ok*each {
+		t.Fatalf("%d of %d writers succeeded, %d tags; want %d writers and %d tags", ok, writers, len(got), store.MaxTags/each, store.MaxTags)
 	}
 }
 

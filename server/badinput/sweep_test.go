@@ -358,6 +358,44 @@ func handCases(bases map[string][]body, f fixtures) []tcase {
 		edit(cr, 0, fmt.Sprintf("serviceExecutionRoleArn %q", v), path{"serviceExecutionRoleArn"}, v, "serviceExecutionRoleArn")
 	}
 	edit(cr, 0, "reserved tag prefix", path{"tags"}, body{"aws:owner": "x"}, "tags")
+
+	// ---- tag bounds (AWS's documented limits; the kafka model states none), every create ----
+	// Each is also sent with a reference the handler would have to look up in the database
+	// (an unknown plugin, worker configuration or cluster): the answer still names tags, so
+	// the bounds were checked before any lookup.
+	unknown := map[string]struct {
+		p path
+		v any
+	}{
+		cc: {path{"plugins", 0, "customPlugin", "customPluginArn"}, strings.Replace(f.pluginARN, "fixture-plugin", "no-such-plugin", 1)},
+		cr: {path{"kafkaClusters", 0, "amazonMskCluster", "mskClusterArn"}, strings.Replace(f.source, "/source/", "/no-such-cluster/", 1)},
+	}
+	for _, op := range []string{cc, wc, cp, cr} {
+		for _, tc := range []struct {
+			name string
+			tags body
+			want string
+		}{
+			{"51 tags", manyTags(51), "tags"},
+			{"tag key of 129 characters", body{strings.Repeat("k", 129): "v"}, "tags"},
+			{"tag key empty", body{"": "v"}, "tags"},
+			{"tag value of 257 characters", body{"team": strings.Repeat("v", 257)}, "tags.team"},
+		} {
+			edit(op, 0, tc.name, path{"tags"}, tc.tags, tc.want)
+			if u, ok := unknown[op]; ok {
+				add(op, tc.name+", with an unknown reference", marshal(set(set(bases[op][0], u.p, u.v, false), path{"tags"}, tc.tags, false)), tc.want)
+			}
+		}
+	}
+	return out
+}
+
+// manyTags returns n distinct tags.
+func manyTags(n int) body {
+	out := body{}
+	for i := range n {
+		out[fmt.Sprintf("key-%03d", i)] = "v"
+	}
 	return out
 }
 
