@@ -79,6 +79,8 @@ type Options struct {
 	// AutoscaleWindow and AutoscaleCooldown are the scheduler's (scheduler.AutoscaleConfig);
 	// 0 = defaults.
 	AutoscaleWindow, AutoscaleCooldown time.Duration
+	// Retention is the scheduler leader's (scheduler.RetentionConfig); zero = defaults.
+	Retention scheduler.RetentionConfig
 	// PluginIngestConcurrency is the server's (server.Config); 0 = default.
 	PluginIngestConcurrency int
 	// WrapArtifacts, when set, wraps the server's plugin fetcher (a spy around the real one).
@@ -155,6 +157,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 	}, workload.Config{SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir}, scheduler.LeaderConfig{
 		Interval:  200 * time.Millisecond,
 		Autoscale: scheduler.AutoscaleConfig{Window: o.AutoscaleWindow, Cooldown: o.AutoscaleCooldown},
+		Retention: o.Retention,
 	})
 	if err != nil {
 		t.Fatal(err)
