@@ -53,6 +53,9 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	if len(req.KafkaClusters) != 2 {
 		return nil, apierr.BadRequest("kafkaClusters", "kafkaClusters must list exactly two clusters, the source and the target")
 	}
+	if len(req.ReplicationInfoList) != 1 {
+		return nil, apierr.BadRequest("replicationInfoList", "replicationInfoList must have exactly one entry")
+	}
 	refs := make([]clusterRef, len(req.KafkaClusters))
 	for i, c := range req.KafkaClusters {
 		member := fmt.Sprintf("kafkaClusters.%d", i+1)
@@ -64,9 +67,6 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	}
 	if (refs[0].arn != "" && refs[0].arn == refs[1].arn) || (refs[0].id != "" && refs[0].id == refs[1].id) {
 		return nil, apierr.BadRequest("kafkaClusters", "kafkaClusters must name two different clusters")
-	}
-	if len(req.ReplicationInfoList) != 1 {
-		return nil, apierr.BadRequest("replicationInfoList", "replicationInfoList must have exactly one entry")
 	}
 	doc := &kv.DescribeReplicatorResponse{}
 	project(doc, req)
