@@ -43,6 +43,36 @@ type LeaderConfig struct {
 	Autoscale AutoscaleConfig
 	// Operation advances connector operations; nil leaves them alone.
 	Operation OperationFunc
+	// Retention bounds the tables that grow with time (workload events, worker metrics and
+	// utilization samples); the leader prunes them.
+	Retention RetentionConfig
+}
+
+// RetentionConfig says how long the leader keeps what grows with time. Zero values take the
+// defaults.
+type RetentionConfig struct {
+	// EventsMaxAge: workload events older than this are deleted; default 7 days.
+	EventsMaxAge time.Duration
+	// EventsPerWorkload: of each workload only the newest this many events are kept; default
+	// 1000.
+	EventsPerWorkload int
+	// Interval is how often the leader prunes; default 1 minute.
+	Interval time.Duration
+	// Batch is how many rows one delete statement removes (store.DefaultPruneBatch when 0).
+	Batch int
+}
+
+func (c RetentionConfig) withDefaults() RetentionConfig {
+	if c.EventsMaxAge <= 0 {
+		c.EventsMaxAge = 7 * 24 * time.Hour
+	}
+	if c.EventsPerWorkload <= 0 {
+		c.EventsPerWorkload = 1000
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Minute
+	}
+	return c
 }
 
 // OpObservation is what the leader observed of the workload a connector operation changes.
@@ -66,8 +96,7 @@ type Leader struct {
 	log *slog.Logger
 	// seen remembers the unplaceable reasons and withheld tasks already recorded, so that a
 	// standing shortage is one event, not one per second.
-	seen      memo
-	lastPrune time.Time
+	seen memo
 	// lastContact is when this leader last reconciled with the database; zero at the start of
 	// a term (renewLeasesAfterGap).
 	lastContact time.Time
@@ -88,6 +117,7 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Autoscale = cfg.Autoscale.withDefaults()
+	cfg.Retention = cfg.Retention.withDefaults()
 	return &Leader{cfg: cfg, log: cfg.Logger.With("component", "scheduler", "replica", cfg.ID), seen: newMemo()}, nil
 }
 
@@ -128,7 +158,12 @@ func (l *Leader) lead(ctx context.Context, lead *store.Leadership) {
 			}
 		}, store.NotifyScheduler)
 	}()
-	defer func() { cancel(); <-done }()
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		l.pruneLoop(ctx)
+	}()
+	defer func() { cancel(); <-done; <-pruned }()
 	t := time.NewTicker(l.cfg.Interval)
 	defer t.Stop()
 	l.seen = newMemo()
@@ -217,7 +252,6 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 	if err != nil {
 		return false, err
 	}
-	l.prune(ctx, v.now)
 	vd := decide(v, l.seen, l.cfg.Autoscale, l.cfg.Operation)
 	if err := l.apply(ctx, term, vd); err != nil {
 		return false, err
@@ -279,15 +313,40 @@ func (l *Leader) read(ctx context.Context) (*view, error) {
 	return v, nil
 }
 
-// prune deletes utilization samples too old for any autoscale decision, once a minute.
-func (l *Leader) prune(ctx context.Context, now time.Time) {
-	if now.Sub(l.lastPrune) <= time.Minute {
-		return
+// pruneLoop prunes while this replica leads, every Retention.Interval, beside the reconcile
+// loop: a backlog drains in batches without delaying a reconcile.
+func (l *Leader) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(l.cfg.Retention.Interval)
+	defer t.Stop()
+	for {
+		l.Prune(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
-	l.lastPrune = now
-	if _, err := l.cfg.Store.WorkerSamplesPrune(ctx, now.Add(-3*max(l.cfg.Autoscale.Window, l.cfg.Autoscale.Cooldown))); err != nil {
-		l.log.Warn("prune utilization samples", "error", err)
+}
+
+// Prune deletes what is past retention: utilization samples too old for any autoscale
+// decision, workload events older than Retention.EventsMaxAge or beyond the newest
+// Retention.EventsPerWorkload of their workload, and the metrics of workers that are gone.
+func (l *Leader) Prune(ctx context.Context, now time.Time) {
+	st, r := l.cfg.Store, l.cfg.Retention
+	report := func(what string, n int64, err error) {
+		switch {
+		case err != nil && ctx.Err() == nil:
+			l.log.Warn("prune "+what, "error", err)
+		case n > 0:
+			l.log.Debug("pruned "+what, "rows", n)
+		}
 	}
+	n, err := st.WorkerSamplesPrune(ctx, now.Add(-3*max(l.cfg.Autoscale.Window, l.cfg.Autoscale.Cooldown)), r.Batch)
+	report("utilization samples", n, err)
+	n, err = st.WorkloadEventsPrune(ctx, now.Add(-r.EventsMaxAge), r.EventsPerWorkload, r.Batch)
+	report("workload events", n, err)
+	n, err = st.WorkerMetricsPrune(ctx, r.Batch)
+	report("worker metrics", n, err)
 }
 
 // apply logs the operation errors, remembers what the verdict recorded, writes its plan bound

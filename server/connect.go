@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -67,12 +68,12 @@ func (c *connectService) CreateCustomPlugin(ctx context.Context, req *kc.CreateC
 	if err := c.validate("CreateCustomPlugin", req); err != nil {
 		return nil, err
 	}
+	if err := checkTags(req.GetTags()); err != nil {
+		return nil, err
+	}
 	loc := req.GetLocation().GetS3Location()
 	if _, err := artifact.ParseBucketARN(loc.GetBucketArn()); err != nil {
 		return nil, apierr.BadRequest("location.s3Location.bucketArn", "location.s3Location.bucketArn must be an S3 bucket ARN such as arn:aws:s3:::my-bucket")
-	}
-	if err := checkTags(req.GetTags()); err != nil {
-		return nil, err
 	}
 	arn := newARN(kafkaConnectSvc, caller.Region, caller.AccountID, rtCustomPlugin, req.GetName())
 	res := &store.Resource{ARN: arn, AccountID: caller.AccountID, Region: caller.Region, Name: req.GetName(), State: stateCreating}
@@ -201,6 +202,9 @@ func (c *connectService) CreateWorkerConfiguration(ctx context.Context, req *kc.
 	if err := c.validate("CreateWorkerConfiguration", req); err != nil {
 		return nil, err
 	}
+	if err := checkTags(req.GetTags()); err != nil {
+		return nil, err
+	}
 	raw, err := base64.StdEncoding.DecodeString(req.GetPropertiesFileContent())
 	if err != nil {
 		return nil, apierr.BadRequest("propertiesFileContent", "propertiesFileContent must be base64-encoded Java properties text")
@@ -212,9 +216,6 @@ func (c *connectService) CreateWorkerConfiguration(ctx context.Context, req *kc.
 	if bad := forbiddenWorkerKeys(props); len(bad) > 0 {
 		return nil, apierr.BadRequest("propertiesFileContent",
 			"propertiesFileContent sets properties that MSK Connect does not allow in a worker configuration: %s", strings.Join(bad, ", "))
-	}
-	if err := checkTags(req.GetTags()); err != nil {
-		return nil, err
 	}
 	arn := newARN(kafkaConnectSvc, caller.Region, caller.AccountID, rtWorkerConfig, req.GetName())
 	doc := &kc.DescribeWorkerConfigurationResponse{
@@ -342,6 +343,9 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 	if err := c.validate("CreateConnector", req); err != nil {
 		return nil, err
 	}
+	if err := checkTags(req.GetTags()); err != nil {
+		return nil, err
+	}
 	if err := checkCapacity(req.Capacity, "capacity"); err != nil {
 		return nil, err
 	}
@@ -398,9 +402,6 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		return nil, err
 	}
 	if err := s.checkConfigProviders(ctx, req.GetConnectorConfiguration(), req.GetWorkerConfiguration(), "connectorConfiguration"); err != nil {
-		return nil, err
-	}
-	if err := checkTags(req.GetTags()); err != nil {
 		return nil, err
 	}
 
@@ -819,16 +820,59 @@ func checkBootstrapServers(s, member string) error {
 	return nil
 }
 
-// checkTags enforces AWS's tag rules beyond the model: the aws: prefix is reserved.
+// AWS's documented tag limits (Amazon MSK's tag restrictions; the kafkaconnect model agrees on
+// the lengths, the kafka model states none of them): at most store.MaxTags (50) tags per
+// resource, keys of 1 to 128 characters not starting with aws:, values of at most 256. Handlers
+// check them right after the model's validation, before any database work.
+const (
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+	// maxTagKeys bounds an UntagResource's tagKeys (the kafkaconnect model's TagKeyList).
+	maxTagKeys = 200
+)
+
+// checkTags enforces AWS's tag rules beyond the model: the count, the key and value lengths and
+// the reserved aws: prefix. Over-long keys are not echoed.
 func checkTags(tags map[string]string) error {
+	if len(tags) > store.MaxTags {
+		return apierr.BadRequest("tags", "tags: a resource can have at most %d tags; the request has %d", store.MaxTags, len(tags))
+	}
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return apierr.BadRequest("tags", "tags: tag key %q uses the reserved prefix aws:", k)
+		if err := checkTagKey(k, "tags"); err != nil {
+			return err
+		}
+		if n := utf8.RuneCountInString(tags[k]); n > maxTagValueLen {
+			return apierr.BadRequest("tags."+k, "tags.%s: a tag value can have at most %d characters; it has %d", k, maxTagValueLen, n)
+		}
+	}
+	return nil
+}
+
+// checkTagKey checks one tag key; member names the list or map it is in.
+func checkTagKey(k, member string) error {
+	if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyLen {
+		return apierr.BadRequest(member, "%s: a tag key must have 1 to %d characters; one has %d", member, maxTagKeyLen, n)
+	}
+	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		return apierr.BadRequest(member, "%s: tag key %q uses the reserved prefix aws:", member, k)
+	}
+	return nil
+}
+
+// checkTagKeys checks an UntagResource's tagKeys: at most maxTagKeys keys of 1 to 128
+// characters.
+func checkTagKeys(keys []string) error {
+	if len(keys) > maxTagKeys {
+		return apierr.BadRequest("tagKeys", "tagKeys: at most %d tag keys per request; the request has %d", maxTagKeys, len(keys))
+	}
+	for _, k := range keys {
+		if n := utf8.RuneCountInString(k); n < 1 || n > maxTagKeyLen {
+			return apierr.BadRequest("tagKeys", "tagKeys: a tag key must have 1 to %d characters; one has %d", maxTagKeyLen, n)
 		}
 	}
 	return nil

@@ -44,11 +44,17 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	if err := k.validate("CreateReplicator", req); err != nil {
 		return nil, err
 	}
+	if err := checkTags(req.GetTags()); err != nil {
+		return nil, err
+	}
 	if _, ok := workload.ParseARN(req.GetServiceExecutionRoleArn()); !ok {
 		return nil, apierr.BadRequest("serviceExecutionRoleArn", "serviceExecutionRoleArn must be an IAM role ARN")
 	}
 	if len(req.KafkaClusters) != 2 {
 		return nil, apierr.BadRequest("kafkaClusters", "kafkaClusters must list exactly two clusters, the source and the target")
+	}
+	if len(req.ReplicationInfoList) != 1 {
+		return nil, apierr.BadRequest("replicationInfoList", "replicationInfoList must have exactly one entry")
 	}
 	refs := make([]clusterRef, len(req.KafkaClusters))
 	for i, c := range req.KafkaClusters {
@@ -61,9 +67,6 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 	}
 	if (refs[0].arn != "" && refs[0].arn == refs[1].arn) || (refs[0].id != "" && refs[0].id == refs[1].id) {
 		return nil, apierr.BadRequest("kafkaClusters", "kafkaClusters must name two different clusters")
-	}
-	if len(req.ReplicationInfoList) != 1 {
-		return nil, apierr.BadRequest("replicationInfoList", "replicationInfoList must have exactly one entry")
 	}
 	doc := &kv.DescribeReplicatorResponse{}
 	project(doc, req)
@@ -104,9 +107,6 @@ func (k *kafkaService) CreateReplicator(ctx context.Context, req *kv.CreateRepli
 		d.SourceKafkaClusterAlias = proto.String(refs[src].alias)
 		d.TargetKafkaClusterAlias = proto.String(refs[dst].alias)
 		fillReplicationDefaults(d)
-	}
-	if err := checkTags(req.GetTags()); err != nil {
-		return nil, err
 	}
 	arn := newARN(kafkaSvc, caller.Region, caller.AccountID, rtReplicator, req.GetReplicatorName())
 	doc.ReplicatorArn = proto.String(arn)

@@ -41,6 +41,35 @@ func (s *Server) lifecycleLoop(ctx context.Context) {
 	var inflight, indexFailed sync.Map
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// slots bounds the fetches of this replica (PluginIngestConcurrency). A plugin that finds
+	// none stays CREATING and is taken at the next tick; a finished fetch kicks the loop so that
+	// the next one starts at once.
+	slots := make(chan struct{}, s.cfg.PluginIngestConcurrency)
+	start := func(key string, fn func()) bool {
+		if _, busy := inflight.Load(key); busy {
+			return true
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			return false
+		}
+		inflight.Store(key, true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				inflight.Delete(key)
+				<-slots
+				select {
+				case s.kick <- struct{}{}:
+				default:
+				}
+			}()
+			fn()
+		}()
+		return true
+	}
 	s.backfillConnectorUses(ctx)
 	for {
 		select {
@@ -51,15 +80,9 @@ func (s *Server) lifecycleLoop(ctx context.Context) {
 		}
 		if keys, err := s.st.CustomPlugins.ARNsInState(ctx, stateCreating); err == nil {
 			for _, k := range keys {
-				if _, busy := inflight.LoadOrStore(k.ARN, true); busy {
-					continue
+				if !start(k.ARN, func() { s.ingestPlugin(ctx, k) }) {
+					break
 				}
-				wg.Add(1)
-				go func(k store.Key) {
-					defer wg.Done()
-					defer inflight.Delete(k.ARN)
-					s.ingestPlugin(ctx, k)
-				}(k)
 			}
 		} else if ctx.Err() == nil {
 			s.log.Warn("list plugins to ingest", "error", err)
@@ -70,18 +93,14 @@ func (s *Server) lifecycleLoop(ctx context.Context) {
 				if at, failed := indexFailed.Load(key); failed && time.Since(at.(time.Time)) < indexRetry {
 					continue
 				}
-				if _, busy := inflight.LoadOrStore(key, true); busy {
-					continue
-				}
-				wg.Add(1)
-				go func(u store.Use) {
-					defer wg.Done()
-					defer inflight.Delete(key)
+				if !start(key, func() {
 					if err := s.indexPlugin(ctx, u); err != nil && ctx.Err() == nil {
 						indexFailed.Store(key, time.Now())
 						s.log.Warn("index custom plugin", "custom_plugin_arn", u.ARN, "revision", u.Revision, "error", err)
 					}
-				}(u)
+				}) {
+					break
+				}
 			}
 		} else if ctx.Err() == nil {
 			s.log.Warn("list plugins to index", "error", err)

@@ -66,6 +66,10 @@ type Config struct {
 	// LifecycleInterval is how often lifecycles (plugin ingestion, deletion) are advanced
 	// without a trigger; default 1s.
 	LifecycleInterval time.Duration
+	// PluginIngestConcurrency is how many custom plugin objects this replica fetches and
+	// indexes at once; the other CREATING plugins wait (still CREATING) for a free slot.
+	// Default 2.
+	PluginIngestConcurrency int
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Registry receives the server's metrics; default a new registry.
@@ -109,6 +113,9 @@ func (c *Config) fill() error {
 	}
 	if c.LifecycleInterval == 0 {
 		c.LifecycleInterval = time.Second
+	}
+	if c.PluginIngestConcurrency <= 0 {
+		c.PluginIngestConcurrency = 2
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -43,11 +43,13 @@ func (s *Server) taggable(ctx context.Context, arn string) (*store.Resources, Ca
 	return table, caller, nil
 }
 
+// tagResource adds or overwrites tags. The request's own bounds are checked before any database
+// work; the store refuses, atomically, a change that would leave more than store.MaxTags tags.
 func (s *Server) tagResource(ctx context.Context, arn string, tags map[string]string) error {
-	if _, _, err := s.taggable(ctx, arn); err != nil {
+	if err := checkTags(tags); err != nil {
 		return err
 	}
-	if err := checkTags(tags); err != nil {
+	if _, _, err := s.taggable(ctx, arn); err != nil {
 		return err
 	}
 	if err := s.st.TagsSet(ctx, arn, tags); err != nil {
@@ -67,6 +69,9 @@ func (s *Server) respec(ctx context.Context, arn string) {
 }
 
 func (s *Server) untagResource(ctx context.Context, arn string, keys []string) error {
+	if err := checkTagKeys(keys); err != nil {
+		return err
+	}
 	if _, _, err := s.taggable(ctx, arn); err != nil {
 		return err
 	}

@@ -107,13 +107,11 @@ func (s *Store) WorkerSamplePut(ctx context.Context, workerID string, epoch int6
 	return interpret(err)
 }
 
-// WorkerSamplesPrune deletes samples older than before.
-func (s *Store) WorkerSamplesPrune(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM worker_samples WHERE at < $1`, before)
-	if err != nil {
-		return 0, interpret(err)
-	}
-	return tag.RowsAffected(), nil
+// WorkerSamplesPrune deletes samples older than before, in batches (see prune.go; batch 0 =
+// DefaultPruneBatch).
+func (s *Store) WorkerSamplesPrune(ctx context.Context, before time.Time, batch int) (int64, error) {
+	return s.pruneBatches(ctx, batch, `DELETE FROM worker_samples WHERE ctid IN (
+		SELECT ctid FROM worker_samples WHERE at < $2 LIMIT $1)`, before)
 }
 
 // WorkloadUtilization averages every workload's samples of the window (since, until], as a

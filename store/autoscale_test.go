@@ -62,7 +62,7 @@ func TestWorkloadUtilization(t *testing.T) {
 	if !got.Oldest.Equal(until.Add(-25*time.Second)) || !got.Newest.Equal(until.Add(-5*time.Second)) {
 		t.Errorf("oldest %v newest %v", got.Oldest, got.Newest)
 	}
-	if n, err := st.WorkerSamplesPrune(ctx, until.Add(-20*time.Second)); err != nil || n != 3 {
+	if n, err := st.WorkerSamplesPrune(ctx, until.Add(-20*time.Second), 0); err != nil || n != 3 {
 		t.Errorf("prune: %d, %v; want 3 (two in the first third and the one before the window)", n, err)
 	}
 }

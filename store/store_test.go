@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/fjord-io/fjord/migrations"
@@ -166,11 +167,60 @@ func TestTagsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := st.TagsSet(ctx, "arn:x", map[string]string{"one-more": "v"}); !errors.Is(err, store.ErrTooManyTags) {
-		t.Fatalf("201st tag: %v", err)
+		t.Fatalf("tag %d: %v", store.MaxTags+1, err)
 	}
 	got, _ := st.Tags(ctx, "arn:x")
 	if len(got) != store.MaxTags {
 		t.Fatalf("a refused tag change was partly applied: %d tags", len(got))
+	}
+}
+
+// TestTagsLimitConcurrent: concurrent tag changes of one resource cannot together exceed
+// MaxTags, though each alone would fit: a resource with MaxTags-10 tags, 40 writers adding one
+// tag each over 16 connections; exactly 10 succeed.
+func TestTagsLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, url, key := open(t)
+	st, err := store.Open(ctx, store.Config{DatabaseURL: url, Key: key, MaxConns: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := map[string]string{}
+	for i := range store.MaxTags - 10 {
+		base[fmt.Sprint("base-", i)] = "v"
+	}
+	if err := st.TagsSet(ctx, "arn:y", base); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 40
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			<-start
+			errs[w] = st.TagsSet(ctx, "arn:y", map[string]string{fmt.Sprint("w-", w): "v"})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrTooManyTags):
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Tags(ctx, "arn:y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 10 || len(got) != store.MaxTags {
+		t.Fatalf("%d of %d writers succeeded, %d tags; want 10 writers and %d tags", ok, writers, len(got), store.MaxTags)
 	}
 }
 

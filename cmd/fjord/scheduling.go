@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fjord-io/fjord/scheduler"
@@ -18,6 +20,9 @@ type scheduling struct {
 	window, cooldown   string
 	validation, timout string
 	delivery           string
+	// Retention and plugin ingestion.
+	eventsRetention, eventsPerWorkload, pluginIngest string
+	pluginIngestN                                    int
 }
 
 func (s *scheduling) register(f *flags) {
@@ -28,6 +33,34 @@ func (s *scheduling) register(f *flags) {
 	f.str(&s.timout, "update-timeout", "", "5m", "how long a connector update step or rollback may take before it fails (a replicator update: before it ends RUNNING unsettled)")
 	f.str(&s.delivery, "replicator-delivery", "", workload.DeliveryExactlyOnce,
 		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
+	f.str(&s.eventsRetention, "events-retention", "", "7d", "how long workload events (the scheduler's recorded decisions) are kept; a Go duration or a number of days such as 7d")
+	f.str(&s.eventsPerWorkload, "events-per-workload", "", "1000", "how many of each workload's most recent events are kept at most")
+	f.str(&s.pluginIngest, "plugin-ingest-concurrency", "", "2", "how many custom plugin objects this replica fetches and indexes at once; the others wait CREATING")
+}
+
+// parseRetention parses a positive Go duration or a whole number of days ("7d").
+func parseRetention(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("bad number of days %q", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	return d, nil
+}
+
+// positive parses a positive integer flag.
+func positive(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--%s must be a positive integer, got %q", name, v)
+	}
+	return n, nil
 }
 
 // apply validates the flags and sets them on the workload compiler's and the scheduler's
@@ -51,6 +84,17 @@ func (s *scheduling) apply(wl *workload.Config, lc *scheduler.LeaderConfig) erro
 	if lc.Autoscale.Window < minAutoscaleWindow {
 		return fmt.Errorf("--autoscale-window must be at least %s, got %s: each third of the window needs CPU samples, and agents measure workers no more often than every %s",
 			minAutoscaleWindow, lc.Autoscale.Window, agent.MinMetricsInterval)
+	}
+	age, err := parseRetention(s.eventsRetention)
+	if err != nil {
+		return fmt.Errorf("--events-retention must be a positive duration (e.g. 168h) or number of days (e.g. 7d), got %q", s.eventsRetention)
+	}
+	lc.Retention.EventsMaxAge = age
+	if lc.Retention.EventsPerWorkload, err = positive("events-per-workload", s.eventsPerWorkload); err != nil {
+		return err
+	}
+	if s.pluginIngestN, err = positive("plugin-ingest-concurrency", s.pluginIngest); err != nil {
+		return err
 	}
 	switch s.delivery {
 	case workload.DeliveryExactlyOnce, workload.DeliveryAtLeastOnce:

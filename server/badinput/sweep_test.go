@@ -336,6 +336,16 @@ func handCases(bases map[string][]body, f fixtures) []tcase {
 	ri := bases[cr][0]["replicationInfoList"].([]any)
 	edit(cr, 0, "no replication info", path{"replicationInfoList"}, []any{}, "replicationInfoList")
 	edit(cr, 0, "two replication infos", path{"replicationInfoList"}, []any{ri[0], ri[0]}, "replicationInfoList")
+	// List counts are checked before the clusters are looked up: with an unknown cluster too,
+	// the answer still names the list.
+	unknownCluster := strings.Replace(f.source, "/source/", "/no-such-cluster/", 1)
+	add(cr, "two replication infos, with an unknown cluster", marshal(set(set(bases[cr][0], path{"kafkaClusters", 0, "amazonMskCluster", "mskClusterArn"}, unknownCluster, false),
+		path{"replicationInfoList"}, []any{ri[0], ri[0]}, false)), "replicationInfoList")
+	add(cr, "three clusters, one unknown", marshal(set(bases[cr][0], path{"kafkaClusters"}, []any{msk[0], msk[1],
+		set(msk[0].(map[string]any), path{"amazonMskCluster", "mskClusterArn"}, unknownCluster, false)}, false)), "kafkaClusters")
+	cp0 := bases[cc][0]["plugins"].([]any)[0]
+	add(cc, "two plugins, one unknown", marshal(set(bases[cc][0], path{"plugins"}, []any{cp0,
+		set(cp0.(map[string]any), path{"customPlugin", "customPluginArn"}, strings.Replace(f.pluginARN, "fixture-plugin", "no-such-plugin", 1), false)}, false)), "plugins")
 	edit(cr, 0, "source not among kafkaClusters", path{"replicationInfoList", 0, "sourceKafkaClusterArn"},
 		strings.Replace(f.source, "/source/", "/elsewhere/", 1), "replicationInfoList.1.sourceKafkaClusterArn")
 	edit(cr, 0, "target not among kafkaClusters", path{"replicationInfoList", 0, "targetKafkaClusterArn"}, "arn:aws:kafka:us-east-1:000000000000:cluster/x/y", "replicationInfoList.1.targetKafkaClusterArn")
@@ -358,6 +368,44 @@ func handCases(bases map[string][]body, f fixtures) []tcase {
 		edit(cr, 0, fmt.Sprintf("serviceExecutionRoleArn %q", v), path{"serviceExecutionRoleArn"}, v, "serviceExecutionRoleArn")
 	}
 	edit(cr, 0, "reserved tag prefix", path{"tags"}, body{"aws:owner": "x"}, "tags")
+
+	// ---- tag bounds (AWS's documented limits; the kafka model states none), every create ----
+	// Each is also sent with a reference the handler would have to look up in the database
+	// (an unknown plugin, worker configuration or cluster): the answer still names tags, so
+	// the bounds were checked before any lookup.
+	unknown := map[string]struct {
+		p path
+		v any
+	}{
+		cc: {path{"plugins", 0, "customPlugin", "customPluginArn"}, strings.Replace(f.pluginARN, "fixture-plugin", "no-such-plugin", 1)},
+		cr: {path{"kafkaClusters", 0, "amazonMskCluster", "mskClusterArn"}, strings.Replace(f.source, "/source/", "/no-such-cluster/", 1)},
+	}
+	for _, op := range []string{cc, wc, cp, cr} {
+		for _, tc := range []struct {
+			name string
+			tags body
+			want string
+		}{
+			{"51 tags", manyTags(51), "tags"},
+			{"tag key of 129 characters", body{strings.Repeat("k", 129): "v"}, "tags"},
+			{"tag key empty", body{"": "v"}, "tags"},
+			{"tag value of 257 characters", body{"team": strings.Repeat("v", 257)}, "tags.team"},
+		} {
+			edit(op, 0, tc.name, path{"tags"}, tc.tags, tc.want)
+			if u, ok := unknown[op]; ok {
+				add(op, tc.name+", with an unknown reference", marshal(set(set(bases[op][0], u.p, u.v, false), path{"tags"}, tc.tags, false)), tc.want)
+			}
+		}
+	}
+	return out
+}
+
+// manyTags returns n distinct tags.
+func manyTags(n int) body {
+	out := body{}
+	for i := range n {
+		out[fmt.Sprintf("key-%03d", i)] = "v"
+	}
 	return out
 }
 

@@ -251,7 +251,7 @@ func TestCustomPluginErrors(t *testing.T) {
 	_, err = f.kc.CreateCustomPlugin(ctx, in)
 	wantErr[*kct.BadRequestException](t, err, 400, "aws:")
 	in = pluginInput("too-many-tags", "x.zip", kct.CustomPluginContentTypeZip)
-	in.Tags = manyTags("k", 201)
+	in.Tags = manyTags("k", 51)
 	_, err = f.kc.CreateCustomPlugin(ctx, in)
 	wantErr[*kct.BadRequestException](t, err, 400, "tags")
 	l = must(f.kc.ListCustomPlugins(ctx, &kafkaconnect.ListCustomPluginsInput{})).get(t)

@@ -465,7 +465,7 @@ func TestCreateReplicatorRefused(t *testing.T) {
 			in.KafkaClusters[0] = kt.KafkaCluster{ApacheKafkaCluster: &kt.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("x"), BootstrapBrokerString: aws.String("host-without-port")}}
 		}, "bootstrapBrokerString"},
 		{"reserved tag", func(in *kafka.CreateReplicatorInput) { in.Tags = map[string]string{"aws:x": "y"} }, "aws:"},
-		{"too many tags", func(in *kafka.CreateReplicatorInput) { in.Tags = manyTags("t", 201) }, "200"},
+		{"too many tags", func(in *kafka.CreateReplicatorInput) { in.Tags = manyTags("t", 51) }, "50"},
 	}
 	for _, tc := range badRequest {
 		in := f.replicatorInput("r")

@@ -146,22 +146,22 @@ func TestTags(t *testing.T) {
 			// Reserved prefix, in any case, even among good tags.
 			api.badRequest(t, api.tag(false, arn, map[string]string{"fine": "1", "aws:createdBy": "me"}), "aws:")
 			api.badRequest(t, api.tag(false, arn, map[string]string{"AWS:x": "1"}), "aws:")
-			// More than 200 tags: in one call, or in all.
-			api.badRequest(t, api.tag(false, arn, manyTags("n", 201)), "200")
-			api.badRequest(t, api.tag(false, arn, manyTags("n", 198)), "200")
+			// More than 50 tags (AWS's limit per resource): in one call, or in all.
+			api.badRequest(t, api.tag(false, arn, manyTags("n", 51)), "50")
+			api.badRequest(t, api.tag(false, arn, manyTags("n", 48)), "50")
 			tags(want, "tags after refused calls")
-			check(t, api.tag(false, arn, manyTags("n", 197)))
+			check(t, api.tag(false, arn, manyTags("n", 47)))
 			got, err := api.list(false, arn)
 			check(t, err)
-			eq(t, "tag count at the limit", len(got), 200)
-			eq(t, "a tag at the limit", got["n196"], "196")
-			api.badRequest(t, api.tag(false, arn, map[string]string{"one-more": "x"}), "200")
+			eq(t, "tag count at the limit", len(got), 50)
+			eq(t, "a tag at the limit", got["n046"], "46")
+			api.badRequest(t, api.tag(false, arn, map[string]string{"one-more": "x"}), "50")
 			// Overwriting at the limit is fine.
 			check(t, api.tag(false, arn, map[string]string{"env": "staging"}))
 			got, err = api.list(false, arn)
 			check(t, err)
 			eq(t, "env after overwrite", got["env"], "staging")
-			eq(t, "tag count after overwrite", len(got), 200)
+			eq(t, "tag count after overwrite", len(got), 50)
 		})
 	}
 

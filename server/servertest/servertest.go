@@ -79,6 +79,12 @@ type Options struct {
 	// AutoscaleWindow and AutoscaleCooldown are the scheduler's (scheduler.AutoscaleConfig);
 	// 0 = defaults.
 	AutoscaleWindow, AutoscaleCooldown time.Duration
+	// Retention is the scheduler leader's (scheduler.RetentionConfig); zero = defaults.
+	Retention scheduler.RetentionConfig
+	// PluginIngestConcurrency is the server's (server.Config); 0 = default.
+	PluginIngestConcurrency int
+	// WrapArtifacts, when set, wraps the server's plugin fetcher (a spy around the real one).
+	WrapArtifacts func(artifact.Fetcher) artifact.Fetcher
 	// Log, when set, also receives every server log line, debug level included (JSON).
 	Log io.Writer
 }
@@ -140,13 +146,18 @@ func Start(t testing.TB, opts ...Options) *Env {
 		handler = slog.NewMultiHandler(handler, slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	log := slog.New(handler)
+	var fetcher artifact.Fetcher = artifact.NewDirFetcher(e.S3Dir)
+	if o.WrapArtifacts != nil {
+		fetcher = o.WrapArtifacts(fetcher)
+	}
 	srv, err := replica.New(server.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
-		Artifacts: artifact.NewDirFetcher(e.S3Dir), Logger: log, LifecycleInterval: 100 * time.Millisecond,
-		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL,
+		Artifacts: fetcher, Logger: log, LifecycleInterval: 100 * time.Millisecond,
+		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, PluginIngestConcurrency: o.PluginIngestConcurrency,
 	}, workload.Config{SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir}, scheduler.LeaderConfig{
 		Interval:  200 * time.Millisecond,
 		Autoscale: scheduler.AutoscaleConfig{Window: o.AutoscaleWindow, Cooldown: o.AutoscaleCooldown},
+		Retention: o.Retention,
 	})
 	if err != nil {
 		t.Fatal(err)
