@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,13 +152,23 @@ func Run(ctx context.Context, spec *agentv1.WorkerSpec, reg Registry, stdout io.
 	}
 	defer gauges.Unregister()
 	w.gauges = gauges
-	w.startups = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts, including restarts after a failure.",
+	startups := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts attempted (builds of a task), including restarts after a failure.",
+	}, func() float64 { return float64(w.attempts.Load()) })
+	success := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fjord_task_startup_success_percentage", Help: "TaskStartupSuccessPercentage: percent of the task starts attempted since the worker started that gave a running task.",
+	}, func() float64 {
+		if n := w.attempts.Load(); n > 0 {
+			return 100 * float64(w.started.Load()) / float64(n)
+		}
+		return 0
 	})
-	if err := reg0.Register(w.startups); err != nil {
-		return fmt.Errorf("register worker metrics: %w", err)
+	for _, c := range []prometheus.Collector{startups, success} {
+		if err := reg0.Register(c); err != nil {
+			return fmt.Errorf("register worker metrics: %w", err)
+		}
+		defer reg0.Unregister(c)
 	}
-	defer reg0.Unregister(w.startups)
 
 	for _, ts := range spec.Tasks {
 		w.tasks = append(w.tasks, &taskRun{
@@ -178,13 +189,14 @@ func Run(ctx context.Context, spec *agentv1.WorkerSpec, reg Registry, stdout io.
 // worker is the state of one Run; everything but the tasks' own goroutines is owned by Run's
 // goroutine.
 type worker struct {
-	spec     *agentv1.WorkerSpec
-	out      io.Writer
-	log      *slog.Logger
-	o        options
-	tasks    []*taskRun
-	gauges   *WorkloadGauges
-	startups prometheus.Counter
+	spec   *agentv1.WorkerSpec
+	out    io.Writer
+	log    *slog.Logger
+	o      options
+	tasks  []*taskRun
+	gauges *WorkloadGauges
+	// attempts counts the task builds, started the builds that gave a task to run.
+	attempts, started atomic.Int64
 
 	fatal       error // the worker-level error (permanent), reported as the worker's error
 	failures    int64 // task runs that ended in an error (ReplicatorFailure)
@@ -256,6 +268,7 @@ func (w *worker) build(ctx context.Context, reg Registry) error {
 		if first != nil {
 			continue // report every unknown class, but build nothing once the worker fails
 		}
+		w.attempts.Add(1)
 		task, err := t.factory(ctx, t.spec, t.env)
 		if err != nil {
 			err = t.scrubbed(err)
@@ -359,13 +372,14 @@ func (w *worker) supervise(ctx context.Context, t *taskRun, events chan<- taskEv
 		var ranFor time.Duration
 		if task == nil {
 			events <- taskEvent{t: t, state: agentv1.WorkerState_WORKER_STATE_STARTING, restarted: true}
+			w.attempts.Add(1)
 			task, err = t.factory(ctx, t.spec, t.env)
 			if err != nil {
 				err = &Error{Code: CodeInvalidConfiguration, Err: err}
 			}
 		}
 		if task != nil {
-			w.startups.Inc()
+			w.started.Add(1)
 			events <- taskEvent{t: t, state: agentv1.WorkerState_WORKER_STATE_RUNNING}
 			start := time.Now()
 			err = runTask(ctx, task, log)
