@@ -15,6 +15,7 @@ import (
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/server/servertest"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // metricValue reads the server's /metrics and returns the value of the series of name whose
@@ -180,6 +181,29 @@ func TestFleetHealthMetrics(t *testing.T) {
 	}
 	if v, _ := metricValue(t, env, "fjord_task_state", wl, `task="2"`, `state="RUNNING"`); v != 1 {
 		t.Errorf("fjord_task_state of the third task = %v, want RUNNING", v)
+	}
+
+	// Every fjord_ metric the server exposes is in the catalogue, with its type.
+	catalogued := catalog.MetricNames()
+	resp, err := http.Get(env.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	n := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[1] != "TYPE" || !strings.HasPrefix(f[2], "fjord_") {
+			continue
+		}
+		n++
+		if typ, ok := catalogued[f[2]]; !ok || typ != f[3] {
+			t.Errorf("/metrics has %s %s; the catalogue: %q (present %v)", f[3], f[2], typ, ok)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d fjord_ metrics on /metrics", n)
 	}
 
 	// Deleted: every series of the workload goes (the worker's with it).
