@@ -130,6 +130,7 @@ func TestFleetHealthMetrics(t *testing.T) {
 		WorkerId: w0.WorkerId, Epoch: w0.Epoch, At: timestamppb.Now(), WallSeconds: 5,
 		RecordsPerSecond: 10, RecordsPolledPerSecond: 12, ReplicatorFailures: 2, AuthErrors: 3, OffsetSyncFailures: 4,
 		SourcePingSuccesses: 5, TargetPingSuccesses: 6, ConsumerGroups: 7, Topics: 3, SourceThrottleMs: 0, TargetThrottleMs: 25,
+		TaskStartupAttempts: 4, TaskStartupSuccesses: 3,
 	}}})
 	worker := `worker_id="` + w0.WorkerId + `"`
 	servertest.Eventually(t, 10*time.Second, "the worker's metrics", func() bool {
@@ -152,6 +153,8 @@ func TestFleetHealthMetrics(t *testing.T) {
 		{"fjord_kafka_cluster_ping_success_count", []string{`cluster="target"`}, 6},
 		{"fjord_throttle_time", []string{`cluster="source"`}, 0},
 		{"fjord_throttle_time", []string{`cluster="target"`}, 25},
+		{"fjord_task_startup_attempts_total", nil, 4},
+		{"fjord_task_startup_success_percentage", nil, 75},
 	} {
 		if v, ok := metricValue(t, env, c.name, append([]string{wl, worker, `agent_id="agent-1"`}, c.labels...)...); !ok || v != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)

@@ -65,6 +65,15 @@ var WorkerMetrics = []Metric{
 		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 {
 			return [2]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
 		}, Counter: true},
+	{Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts attempted (builds of a task, failed ones included), since the worker started.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.TaskStartupAttempts) }, Counter: true},
+	{Name: "fjord_task_startup_success_percentage", Help: "TaskStartupSuccessPercentage: percent of the task starts attempted since the worker started that gave a running task (0 before any).",
+		Read: func(m *agentv1.WorkerMetrics) float64 {
+			if m.TaskStartupAttempts == 0 {
+				return 0
+			}
+			return 100 * float64(m.TaskStartupSuccesses) / float64(m.TaskStartupAttempts)
+		}},
 	{Name: "fjord_throttle_time", Help: "ThrottleTime: longest broker throttle time of the cluster during the worker's latest interval, milliseconds.",
 		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 { return [2]float64{m.SourceThrottleMs, m.TargetThrottleMs} }},
 }
@@ -103,9 +112,6 @@ var ExposedMetrics = []Exposed{
 	{"fjord_api_requests_total", "server", []string{"service", "operation", "code"}, "counter"},
 	{"fjord_api_request_duration_seconds", "server", []string{"service", "operation"}, "histogram"},
 	{"fjord_scheduler_reconcile_seconds", "server", []string{"outcome"}, "histogram"},
-	// The worker's own (its /metrics), labelled workload_name, workload_arn, worker_id.
-	{"fjord_task_startup_attempts_total", "worker", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},
-	{"fjord_task_startup_success_percentage", "worker", []string{"workload_name", "workload_arn", "worker_id"}, "gauge"},
 	// The agent's own.
 	{"fjord_agent_workers", "agent", []string{"state"}, "gauge"},
 	{"fjord_agent_worker_restarts_total", "agent", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},

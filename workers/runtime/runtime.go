@@ -143,33 +143,12 @@ func Run(ctx context.Context, spec *agentv1.WorkerSpec, reg Registry, stdout io.
 		spec: spec, out: stdout, o: o,
 		log: log.With("workload_arn", spec.WorkloadArn, "worker_id", spec.WorkerId),
 	}
-	reg0 := prometheus.WrapRegistererWith(prometheus.Labels{
-		"workload_name": spec.WorkloadName, "workload_arn": spec.WorkloadArn, "worker_id": spec.WorkerId,
-	}, o.registerer)
 	gauges, err := NewWorkloadGauges(o.registerer, false)
 	if err != nil {
 		return fmt.Errorf("register worker metrics: %w", err)
 	}
 	defer gauges.Unregister()
 	w.gauges = gauges
-	startups := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts attempted (builds of a task), including restarts after a failure.",
-	}, func() float64 { return float64(w.attempts.Load()) })
-	success := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "fjord_task_startup_success_percentage", Help: "TaskStartupSuccessPercentage: percent of the task starts attempted since the worker started that gave a running task.",
-	}, func() float64 {
-		if n := w.attempts.Load(); n > 0 {
-			return 100 * float64(w.started.Load()) / float64(n)
-		}
-		return 0
-	})
-	for _, c := range []prometheus.Collector{startups, success} {
-		if err := reg0.Register(c); err != nil {
-			return fmt.Errorf("register worker metrics: %w", err)
-		}
-		defer reg0.Unregister(c)
-	}
-
 	for _, ts := range spec.Tasks {
 		w.tasks = append(w.tasks, &taskRun{
 			spec:    ts,
@@ -509,6 +488,7 @@ func (w *worker) writeMetrics() {
 	m := &agentv1.WorkerMetrics{WorkerId: w.spec.WorkerId, Epoch: w.spec.Epoch, At: timestamppb.New(now), WallSeconds: wall}
 	m.RunningTasks, m.ErroredTasks = w.taskCounts()
 	m.ReplicatorFailures = w.failures
+	m.TaskStartupAttempts, m.TaskStartupSuccesses = w.attempts.Load(), w.started.Load()
 	var records, bytes, polled int64
 	var latency [latencyBuckets]uint64
 	topics := map[string]struct{}{}

@@ -510,17 +510,16 @@ func TestTaskStartupMetrics(t *testing.T) {
 	// successes. Task 1: 1 attempt, 1 success. In all 5 attempts, 3 successes: 60%.
 	s := spec(task(0, "test.Counting", map[string]string{"fail_times": "1", "rebuild_fail_times": "2"}), task(1, "test.Counting", nil))
 	h := run(t, s, f.registry(), out, MetricsInterval(20*time.Millisecond), RestartBackoff(bo), MetricsRegisterer(promReg))
-	waitUntil(t, "the second start of task 0 and the start of task 1", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.starts[0]) == 2 && len(f.starts[1]) == 1
+	m := out.waitFor(t, "metrics counting 5 attempts", func(l Line) bool {
+		return l.Metrics != nil && l.Metrics.TaskStartupAttempts == 5 && l.Metrics.TaskStartupSuccesses == 3
+	}).Metrics
+	if m.RunningTasks != 2 {
+		t.Errorf("running tasks = %d, want 2", m.RunningTasks)
+	}
+	waitUntil(t, "the worker's /metrics", func() bool {
+		return gaugeValue(t, promReg, "fjord_task_startup_attempts_total", "workload_arn", s.WorkloadArn) == 5 &&
+			gaugeValue(t, promReg, "fjord_task_startup_success_percentage", "workload_arn", s.WorkloadArn) == 60
 	})
-	if v := gaugeValue(t, promReg, "fjord_task_startup_attempts_total", "workload_arn", s.WorkloadArn); v != 5 {
-		t.Errorf("fjord_task_startup_attempts_total = %v, want 5", v)
-	}
-	if v := gaugeValue(t, promReg, "fjord_task_startup_success_percentage", "workload_arn", s.WorkloadArn); v != 60 {
-		t.Errorf("fjord_task_startup_success_percentage = %v, want 60", v)
-	}
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
