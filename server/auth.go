@@ -1,12 +1,14 @@
 package server
 
 import (
+	"container/list"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -49,12 +51,25 @@ const (
 )
 
 // credentialCache fronts the store's credentials for the SigV4 verifier: credentials change
-// rarely, and a database round trip per request would halve throughput.
+// rarely, and a database round trip per request would halve throughput. It remembers known keys
+// for ttl and unknown keys for negTTL (at most negMax of them, least recently used evicted), so a
+// flood of random access keys reaches Postgres at most once per distinct key per negTTL. Every
+// replica forgets everything it cached when the credentials table changes (invalidate, called on
+// store.NotifyCredentials and after the listening connection reconnects); ttl and negTTL bound
+// how long a change could go unseen if that notification were lost.
 type credentialCache struct {
-	st  *store.Store
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedCredential
+	st      *store.Store
+	ttl     time.Duration
+	negTTL  time.Duration
+	negMax  int
+	lookups *prometheus.CounterVec
+
+	mu       sync.Mutex
+	gen      uint64 // bumped by invalidate: a lookup that began before does not cache its answer
+	m        map[string]cachedCredential
+	neg      map[string]*list.Element // of negEntry, in lru
+	lru      *list.List               // front: most recently used
+	inflight map[string]*credentialCall
 }
 
 type cachedCredential struct {
@@ -62,26 +77,113 @@ type cachedCredential struct {
 	expires time.Time
 }
 
+type negEntry struct {
+	key     string
+	expires time.Time
+}
+
+// credentialCall is one store lookup that concurrent requests for the same key wait on.
+type credentialCall struct {
+	done chan struct{}
+	cred sigv4.Credential
+	err  error
+}
+
+func newCredentialCache(st *store.Store, ttl, negTTL time.Duration, negMax int, reg prometheus.Registerer) *credentialCache {
+	c := &credentialCache{
+		st: st, ttl: ttl, negTTL: negTTL, negMax: negMax,
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fjord_credential_lookups_total",
+			Help: "Credential lookups that reached the database (cache misses), by result: found, unknown or error.",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{"found", "unknown", "error"} {
+		c.lookups.WithLabelValues(r)
+	}
+	reg.MustRegister(c.lookups)
+	c.invalidate()
+	return c
+}
+
+// invalidate forgets every cached credential, known and unknown.
+func (c *credentialCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = map[string]cachedCredential{}
+	c.neg = map[string]*list.Element{}
+	c.lru = list.New()
+	c.inflight = map[string]*credentialCall{}
+}
+
 func (c *credentialCache) Credential(ctx context.Context, accessKeyID string) (sigv4.Credential, error) {
 	now := time.Now()
 	c.mu.Lock()
-	e, ok := c.m[accessKeyID]
+	if e, ok := c.m[accessKeyID]; ok {
+		if now.Before(e.expires) {
+			c.mu.Unlock()
+			return e.cred, nil
+		}
+		delete(c.m, accessKeyID)
+	}
+	if el, ok := c.neg[accessKeyID]; ok {
+		if now.Before(el.Value.(*negEntry).expires) {
+			c.lru.MoveToFront(el)
+			c.mu.Unlock()
+			return sigv4.Credential{}, sigv4.ErrUnknownKey
+		}
+		c.lru.Remove(el)
+		delete(c.neg, accessKeyID)
+	}
+	call, waiting := c.inflight[accessKeyID]
+	if !waiting {
+		call = &credentialCall{done: make(chan struct{})}
+		c.inflight[accessKeyID] = call
+	}
+	gen := c.gen
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.cred, nil
+	if waiting {
+		select {
+		case <-call.done:
+			return call.cred, call.err
+		case <-ctx.Done():
+			return sigv4.Credential{}, ctx.Err()
+		}
 	}
-	sc, err := c.st.Credential(ctx, accessKeyID)
-	if errors.Is(err, store.ErrNotFound) {
-		return sigv4.Credential{}, sigv4.ErrUnknownKey
+
+	// The lookup is not tied to the first caller's context: others may be waiting on it.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sc, err := c.st.Credential(lctx, accessKeyID)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.lookups.WithLabelValues("unknown").Inc()
+		call.err = sigv4.ErrUnknownKey
+	case err != nil:
+		c.lookups.WithLabelValues("error").Inc()
+		call.err = err
+	default:
+		c.lookups.WithLabelValues("found").Inc()
+		call.cred = sigv4.Credential{AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey, AccountID: sc.AccountID}
 	}
-	if err != nil {
-		return sigv4.Credential{}, err
-	}
-	cred := sigv4.Credential{AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey, AccountID: sc.AccountID}
 	c.mu.Lock()
-	c.m[accessKeyID] = cachedCredential{cred: cred, expires: now.Add(c.ttl)}
+	if c.gen == gen {
+		delete(c.inflight, accessKeyID)
+		switch {
+		case call.err == nil:
+			c.m[accessKeyID] = cachedCredential{cred: call.cred, expires: now.Add(c.ttl)}
+		case errors.Is(call.err, sigv4.ErrUnknownKey):
+			c.neg[accessKeyID] = c.lru.PushFront(&negEntry{key: accessKeyID, expires: now.Add(c.negTTL)})
+			for c.lru.Len() > c.negMax {
+				old := c.lru.Back()
+				c.lru.Remove(old)
+				delete(c.neg, old.Value.(*negEntry).key)
+			}
+		}
+	}
 	c.mu.Unlock()
-	return cred, nil
+	close(call.done)
+	return call.cred, call.err
 }
 
 // inProcess reports whether the call came through the gateway's in-process connection

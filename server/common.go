@@ -58,6 +58,9 @@ func (s *Server) storeErr(ctx context.Context, err error, what string) error {
 		return apierr.BadRequest("tags", "a resource can have at most %d tags", store.MaxTags)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apierr.New("ServiceUnavailableException", "request canceled")
+	case store.IsUnavailable(err):
+		s.log.WarnContext(ctx, "database unavailable", "resource", what, "error", err)
+		return apierr.New("ServiceUnavailableException", "the service is unavailable for a moment; retry")
 	}
 	var ae *apierr.Error
 	if errors.As(err, &ae) {

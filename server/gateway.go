@@ -226,6 +226,12 @@ func (s *Server) moveQueryToBody(r *http.Request, body []byte) ([]byte, error) {
 func (s *Server) restAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-amzn-RequestId", uuid.NewString())
+		// The headers first: an unsigned, stale or unknown-key request is refused before its body
+		// is read.
+		if err := s.verifier.CheckHeaders(r.Context(), r); err != nil {
+			writeError(w, sigvError(err))
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, awsjson.MaxBodyBytes+1))
 		if err != nil {
 			writeError(w, apierr.BadRequest("", "could not read the request body: %v", err))

@@ -52,6 +52,17 @@ type Config struct {
 	Artifacts artifact.Fetcher
 	// MaxSkew is the SigV4 clock-skew limit; default 15 minutes.
 	MaxSkew time.Duration
+	// CredentialTTL is how long a replica trusts a credential it looked up; default 1 minute.
+	// A change to the credentials table (store.CredentialsSync, store.CredentialPut) clears every
+	// replica's cache at once through store.NotifyCredentials; the TTL bounds the staleness only
+	// if that notification were lost.
+	CredentialTTL time.Duration
+	// UnknownCredentialTTL is how long an access key the store does not know is refused without
+	// asking the store again; default 30s (cleared on store.NotifyCredentials like CredentialTTL).
+	UnknownCredentialTTL time.Duration
+	// UnknownCredentialCacheSize bounds the unknown keys remembered (least recently used
+	// evicted); default 10000.
+	UnknownCredentialCacheSize int
 	// LifecycleInterval is how often lifecycles (plugin ingestion, deletion) are advanced
 	// without a trigger; default 1s.
 	LifecycleInterval time.Duration
@@ -86,6 +97,15 @@ func (c *Config) fill() error {
 	}
 	if c.MaxSkew == 0 {
 		c.MaxSkew = 15 * time.Minute
+	}
+	if c.CredentialTTL == 0 {
+		c.CredentialTTL = time.Minute
+	}
+	if c.UnknownCredentialTTL == 0 {
+		c.UnknownCredentialTTL = 30 * time.Second
+	}
+	if c.UnknownCredentialCacheSize == 0 {
+		c.UnknownCredentialCacheSize = 10000
 	}
 	if c.LifecycleInterval == 0 {
 		c.LifecycleInterval = time.Second
@@ -134,6 +154,7 @@ type Server struct {
 	log        *slog.Logger
 	st         *store.Store
 	verifier   *sigv4.Verifier
+	creds      *credentialCache
 	tokens     *pageTokens
 	gatewayKey string
 	noAuth     map[string]bool
@@ -185,8 +206,9 @@ func New(cfg Config) (*Server, error) {
 		leader:      cfg.Leader,
 		workload:    cfg.Workload,
 	}
+	s.creds = newCredentialCache(cfg.Store, cfg.CredentialTTL, cfg.UnknownCredentialTTL, cfg.UnknownCredentialCacheSize, cfg.Registry)
 	s.verifier = sigv4.NewVerifier(sigv4.Config{
-		Store:    &credentialCache{st: cfg.Store, ttl: time.Minute, m: map[string]cachedCredential{}},
+		Store:    s.creds,
 		Services: []string{awsmodel.KafkaConnect, awsmodel.Kafka},
 		MaxSkew:  cfg.MaxSkew,
 	})
@@ -272,7 +294,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.httpServer = &http.Server{
 		Handler:           s.accessLog(mux),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// A client gets 30 s to send a request (bodies are at most awsjson.MaxBodyBytes) and 60 s
+		// to read the answer; an idle keep-alive connection is closed after 2 minutes.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -281,7 +308,17 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); s.leader.Run(loopCtx) }()
 	go func() {
 		defer s.wg.Done()
-		_ = s.st.Listen(loopCtx, func(_, agentID string) { s.agents.Wake(agentID) }, store.NotifyAgents)
+		_ = s.st.Listen(loopCtx, func(channel, payload string) {
+			switch channel {
+			case store.NotifyAgents:
+				s.agents.Wake(payload)
+			case store.NotifyCredentials:
+				s.creds.invalidate()
+			case "": // reconnected: anything may have been missed
+				s.agents.Wake("")
+				s.creds.invalidate()
+			}
+		}, store.NotifyAgents, store.NotifyCredentials)
 	}()
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
 	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()

@@ -4,6 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +48,59 @@ type Config struct {
 	MaxConns int32
 }
 
+// Connection defaults, unless the database URL sets them: a connection attempt gives up after
+// ConnectTimeout, a statement after StatementTimeout, and TCP keepalives probe an idle
+// connection every KeepAlive, so a database that vanished is noticed in seconds, not at the
+// kernel's two-hour default.
+const (
+	ConnectTimeout   = 5 * time.Second
+	StatementTimeout = 30 * time.Second
+	KeepAlive        = 15 * time.Second
+)
+
+// applyConnDefaults sets the connection defaults the URL leaves out.
+func applyConnDefaults(pc *pgxpool.Config, url string) {
+	cc := pc.ConnConfig
+	if !strings.Contains(url, "connect_timeout") {
+		cc.ConnectTimeout = ConnectTimeout
+	}
+	if _, ok := cc.RuntimeParams["statement_timeout"]; !ok && !strings.Contains(url, "statement_timeout") {
+		cc.RuntimeParams["statement_timeout"] = strconv.Itoa(int(StatementTimeout / time.Millisecond))
+	}
+	dialer := &net.Dialer{KeepAlive: KeepAlive}
+	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if cc.ConnectTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, cc.ConnectTimeout)
+			defer cancel()
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+}
+
+// IsUnavailable reports whether err says the database could not be reached or dropped the
+// connection (as opposed to refusing a statement): the API answers ServiceUnavailable and the
+// client retries.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exception; 57P01-03: the server is shutting down or starting;
+		// 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
 // Open connects to the database. Migrations are applied separately (migrations.Up).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sealer, err := NewSealer(cfg.Key)
@@ -55,6 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	applyConnDefaults(pc, cfg.DatabaseURL)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)

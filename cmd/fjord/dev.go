@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -35,6 +37,10 @@ const (
 )
 
 func runDev(ctx context.Context, args []string) error {
+	// SIGHUP reloads --credentials-file (as fjord server does); it never ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	f := newFlags("dev", `Starts everything on this machine: a throwaway Postgres under --data-dir (unless
 --database-url), two in-process Kafka clusters registered as "source" and "target" (cluster IDs fjord-dev-source
 and fjord-dev-target; they keep records in memory, bounded by --kafka-retention and
@@ -49,7 +55,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	f.str(&grpcAddr, "grpc-addr", "", "127.0.0.1:9090", "gRPC listen address")
 	f.str(&sourceAddr, "source-kafka-addr", "", "127.0.0.1:19092", "listen address of the in-process Kafka cluster \"source\"")
 	f.str(&targetAddr, "target-kafka-addr", "", "127.0.0.1:29092", "listen address of the in-process Kafka cluster \"target\"")
-	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"}; default: test/test as account 000000000000`)
+	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"}; default: test/test as account 000000000000; reloaded on SIGHUP`)
 	f.str(&region, "region", "AWS_REGION", "us-east-1", "region in which the dev clusters are registered")
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
 	f.str(&agents, "agents", "", "1", "in-process agents to run (0: none, so that external fjord agent processes join)")
@@ -214,7 +220,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
 		KafkaLimits: limits.String(),
 		Window:      lc.Autoscale.Window, Cooldown: lc.Autoscale.Cooldown, Sampling: sampling(metricsInterval, lc.Autoscale.Window).Round(time.Millisecond)})
-	<-ctx.Done()
+	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
 	log.Info("shutting down")
 	return nil
 }

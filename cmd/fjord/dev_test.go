@@ -59,6 +59,17 @@ func TestDev(t *testing.T) {
 	// The source cluster speaks Kafka over TCP: one record in, the same record out.
 	produceConsume(t, brokers.BootstrapBrokerString)
 
+	// SIGHUP does not stop fjord dev; without --credentials-file it keeps test/test (used below).
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "fjord dev to log the SIGHUP", func() bool {
+		return strings.Contains(d.stderr.String(), "SIGHUP: no --credentials-file to reload")
+	})
+	if d.exited() {
+		t.Fatalf("fjord dev exited on SIGHUP: %v", d.err)
+	}
+
 	props := base64.StdEncoding.EncodeToString([]byte("key.converter=org.apache.kafka.connect.storage.StringConverter\n"))
 	var wc struct{ WorkerConfigurationArn, WorkerConfigurationState string }
 	d.aws(t, &wc, "kafkaconnect", "create-worker-configuration", "--name", "dev-wc", "--properties-file-content", props)

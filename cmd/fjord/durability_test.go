@@ -742,7 +742,7 @@ func TestDurability(t *testing.T) {
 	if srv3.exitCode() == 0 || !strings.Contains(srv3.stderr.String(), "encryption key does not match") {
 		t.Fatalf("wrong-key server: exit %d, stderr %s", srv3.exitCode(), srv3.stderr.String())
 	}
-	srv4 := startServer(t, bin, databaseURL, keyHex, "", pluginDir)
+	srv4 := startServer(t, bin, databaseURL, keyHex, credsFile, pluginDir)
 	c4 := newAPIClients(t, srv4.httpAddr)
 	if _, err := c4.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: aws.String(connARN)}); err != nil {
 		t.Fatalf("the right key after a wrong-key start: %v", err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fjord-io/fjord/scheduler"
@@ -16,6 +18,10 @@ import (
 )
 
 func runServer(ctx context.Context, args []string) error {
+	// SIGHUP reloads --credentials-file; catch it from the start so that it never ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	f := newFlags("server", "Runs one replica of Fjord's API server. Replicas share one Postgres database.")
 	var (
 		httpAddr, grpcAddr, databaseURL, keyHex, keyFile, credsFile, logLevel string
@@ -27,7 +33,7 @@ func runServer(ctx context.Context, args []string) error {
 	f.str(&databaseURL, "database-url", "DATABASE_URL", "", "Postgres URL, postgres://… (required)")
 	f.str(&keyHex, "encryption-key", "", "", "at-rest encryption key: 32 bytes as 64 hex digits or base64")
 	f.str(&keyFile, "encryption-key-file", "", "", "file holding the at-rest encryption key (alternative to --encryption-key)")
-	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"} allowed to sign requests (stored, encrypted, in the database)`)
+	f.str(&credsFile, "credentials-file", "", "", `JSON list of {"accessKeyId","secretAccessKey","accountId"} allowed to sign requests (required): the database's credentials become exactly these at start and on SIGHUP`)
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
 	f.str(&agentToken, "agent-token", "", "", "join token agents must present (alternative: --agent-token-file); none = no agents")
 	f.str(&agentTokenFile, "agent-token-file", "", "", "file holding the agents' join token")
@@ -61,11 +67,12 @@ func runServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var creds []store.Credential
-	if credsFile != "" {
-		if creds, err = loadCredentials(credsFile); err != nil {
-			return err
-		}
+	if credsFile == "" {
+		return errors.New("--credentials-file is required: it lists the access keys allowed to sign requests")
+	}
+	creds, err := loadCredentials(credsFile)
+	if err != nil {
+		return err
 	}
 	if agentToken == "" && agentTokenFile != "" {
 		raw, err := os.ReadFile(agentTokenFile)
@@ -101,7 +108,7 @@ func runServer(ctx context.Context, args []string) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
 	log.Info("shutting down")
 	srv.Stop()
 	return nil

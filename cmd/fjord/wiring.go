@@ -33,16 +33,22 @@ func loadCredentials(path string) ([]store.Credential, error) {
 		return nil, fmt.Errorf("credentials file %s: expected a JSON list of {accessKeyId, secretAccessKey, accountId}: %w", path, err)
 	}
 	var out []store.Credential
+	seen := map[string]bool{}
 	for i, e := range entries {
 		if e.AccessKeyID == "" || e.SecretAccessKey == "" || !accountRE.MatchString(e.AccountID) {
 			return nil, fmt.Errorf("credentials file %s: entry %d needs accessKeyId, secretAccessKey and a 12-digit accountId", path, i+1)
 		}
+		if seen[e.AccessKeyID] {
+			return nil, fmt.Errorf("credentials file %s: entry %d repeats accessKeyId %s", path, i+1, e.AccessKeyID)
+		}
+		seen[e.AccessKeyID] = true
 		out = append(out, store.Credential{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, AccountID: e.AccountID})
 	}
 	return out, nil
 }
 
-// openStore applies migrations, opens the store and seeds credentials.
+// openStore applies migrations, opens the store and makes the credentials table exactly creds
+// (syncCredentials).
 func openStore(ctx context.Context, log *slog.Logger, databaseURL string, key []byte, creds []store.Credential) (*store.Store, error) {
 	if err := migrations.Up(databaseURL); err != nil {
 		return nil, err
@@ -51,14 +57,56 @@ func openStore(ctx context.Context, log *slog.Logger, databaseURL string, key []
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range creds {
-		if err := st.CredentialPut(ctx, c); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("store credential %s: %w", c.AccessKeyID, err)
-		}
-		log.Info("credential loaded", "access_key_id", c.AccessKeyID, "account_id", c.AccountID)
+	if err := syncCredentials(ctx, log, st, creds); err != nil {
+		st.Close()
+		return nil, err
 	}
 	return st, nil
+}
+
+// syncCredentials makes the credentials table exactly creds — keys not listed are deleted — in
+// one transaction that tells every replica to drop its cached credentials. It logs the access
+// keys added, removed and updated, never a secret.
+func syncCredentials(ctx context.Context, log *slog.Logger, st *store.Store, creds []store.Credential) error {
+	ch, err := st.CredentialsSync(ctx, creds)
+	if err != nil {
+		return fmt.Errorf("store credentials: %w", err)
+	}
+	log.Info("credentials synchronised", "keys", len(creds),
+		"added", nonNil(ch.Added), "removed", nonNil(ch.Removed), "updated", nonNil(ch.Updated))
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// reloadCredentialsOnHUP rereads the credentials file on every SIGHUP (hup) until ctx is done
+// and synchronises the table with it. A file that does not read or parse keeps the current
+// set and logs why.
+func reloadCredentialsOnHUP(ctx context.Context, log *slog.Logger, st *store.Store, path string, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if path == "" {
+			log.Info("SIGHUP: no --credentials-file to reload")
+			continue
+		}
+		creds, err := loadCredentials(path)
+		if err != nil {
+			log.Error("SIGHUP: credentials file not reloaded; the current credentials stay", "error", err.Error())
+			continue
+		}
+		if err := syncCredentials(ctx, log, st, creds); err != nil {
+			log.Error("SIGHUP: credentials not reloaded; the current credentials stay", "error", err.Error())
+		}
+	}
 }
 
 // pluginSource configures where custom plugin objects are fetched from.

@@ -120,6 +120,22 @@ func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, body []byte)
 	})
 }
 
+// CheckHeaders checks what VerifyHTTP checks of r's headers, without its body: a server calls
+// it before reading the body, so that an unsigned, stale or unknown-key request costs no body
+// read. VerifyHTTP must still verify the signature.
+func (v *Verifier) CheckHeaders(ctx context.Context, r *http.Request) error {
+	auths := r.Header.Values("Authorization")
+	if len(auths) == 0 {
+		return refuse(CodeMissingAuthenticationToken, "Missing Authentication Token")
+	}
+	if len(auths) > 1 {
+		return refuse(CodeIncompleteSignature, "Only one Authorization header may be sent.")
+	}
+	_, err := v.precheck(ctx, &wireRequest{method: r.Method, host: r.Host, rawPath: wirePath(r), rawQuery: r.URL.RawQuery,
+		authorization: auths[0], header: r.Header.Values, contentLength: r.ContentLength})
+	return err
+}
+
 // wirePath returns the path exactly as the client sent it, still escaped.
 func wirePath(r *http.Request) string {
 	uri := r.RequestURI
@@ -151,55 +167,75 @@ type authorization struct {
 	signature                          string
 }
 
-func (v *Verifier) verify(ctx context.Context, w *wireRequest) (Identity, error) {
+// checked is what the header checks established, before the signature itself is checked.
+type checked struct {
+	auth     authorization
+	names    []string
+	cred     Credential
+	signedAt time.Time
+}
+
+// precheck checks everything a request's headers say — the Authorization header's form, the
+// signed headers, X-Amz-Date and its skew, the scope's service and region, and that the access
+// key exists — without its body.
+func (v *Verifier) precheck(ctx context.Context, w *wireRequest) (checked, error) {
 	auth, rerr := parseAuthorization(w.authorization)
 	if rerr != nil {
-		return Identity{}, rerr
+		return checked{}, rerr
 	}
 	names := strings.Split(auth.signedHeaders, ";")
 	if !slices.Contains(names, "host") {
-		return Identity{}, refuse(CodeIncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+		return checked{}, refuse(CodeIncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	if !slices.Contains(names, "x-amz-date") {
-		return Identity{}, refuse(CodeIncompleteSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+		return checked{}, refuse(CodeIncompleteSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	dates := w.header("X-Amz-Date")
 	if len(dates) != 1 {
-		return Identity{}, refuse(CodeIncompleteSignature, "Authorization header requires existence of exactly one 'X-Amz-Date' header.")
+		return checked{}, refuse(CodeIncompleteSignature, "Authorization header requires existence of exactly one 'X-Amz-Date' header.")
 	}
 	signedAt, err := time.Parse(amzDateFormat, dates[0])
 	if err != nil {
-		return Identity{}, refuse(CodeIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '%s'.", dates[0])
+		return checked{}, refuse(CodeIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '%s'.", dates[0])
 	}
 	if auth.date != signedAt.Format(scopeDateFormat) {
-		return Identity{}, refuse(CodeInvalidSignature,
+		return checked{}, refuse(CodeInvalidSignature,
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			auth.date, signedAt.Format(scopeDateFormat), dates[0])
 	}
 	if !slices.Contains(v.services, auth.service) {
-		return Identity{}, refuse(CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", strings.Join(v.services, "' or '"))
+		return checked{}, refuse(CodeInvalidSignature, "Credential should be scoped to correct service: '%s'.", strings.Join(v.services, "' or '"))
 	}
 	if len(v.regions) > 0 && !slices.Contains(v.regions, auth.region) {
-		return Identity{}, refuse(CodeInvalidSignature, "Credential should be scoped to a valid region.")
+		return checked{}, refuse(CodeInvalidSignature, "Credential should be scoped to a valid region.")
 	}
 	now := v.now().UTC()
 	if signedAt.Before(now.Add(-v.maxSkew)) {
-		return Identity{}, refuse(CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
+		return checked{}, refuse(CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
 			dates[0], now.Add(-v.maxSkew).Format(amzDateFormat), now.Format(amzDateFormat), v.maxSkew)
 	}
 	if signedAt.After(now.Add(v.maxSkew)) {
-		return Identity{}, refuse(CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
+		return checked{}, refuse(CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
 			dates[0], now.Add(v.maxSkew).Format(amzDateFormat), now.Format(amzDateFormat), v.maxSkew)
 	}
 
 	cred, err := v.store.Credential(ctx, auth.accessKeyID)
 	if errors.Is(err, ErrUnknownKey) {
-		return Identity{}, refuse(CodeUnrecognizedClient, "The security token included in the request is invalid.")
+		return checked{}, refuse(CodeUnrecognizedClient, "The security token included in the request is invalid.")
 	}
 	if err != nil {
-		return Identity{}, fmt.Errorf("sigv4: look up access key %s: %w", auth.accessKeyID, err)
+		return checked{}, fmt.Errorf("sigv4: look up access key %s: %w", auth.accessKeyID, err)
 	}
 
+	return checked{auth: auth, names: names, cred: cred, signedAt: signedAt}, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, w *wireRequest) (Identity, error) {
+	c, err := v.precheck(ctx, w)
+	if err != nil {
+		return Identity{}, err
+	}
+	auth, names, cred, signedAt := c.auth, c.names, c.cred, c.signedAt
 	want, rerr := v.resign(ctx, w, auth, names, cred, signedAt)
 	if rerr != nil {
 		return Identity{}, rerr

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,4 +240,19 @@ func dbName(testName string) string {
 	_, _ = rand.Read(rnd[:])
 	b.WriteString(hex.EncodeToString(rnd[:]))
 	return b.String()
+}
+
+// ClusterDir returns a directory for a test's own pgembed cluster (one it stops and starts
+// itself): under t.TempDir, opened up so that the postgres user can enter it when the tests run
+// as root.
+func ClusterDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	tmp := filepath.Clean(os.TempDir())
+	for p := d; p != tmp && p != filepath.Dir(p); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(d, "pg")
 }
