@@ -202,7 +202,7 @@ func TestFleetHealthMetrics(t *testing.T) {
 		}
 		n++
 		if typ, ok := catalogued[f[2]]; !ok || typ != f[3] {
-			t.Errorf("/metrics has %s %s; the catalogue: %q (present %v)", f[3], f[2], typ, ok)
+			t.Errorf("/metrics has %s %s; the catalogue (workers/catalog ExposedMetrics): %q (present %v)", f[3], f[2], typ, ok)
 		}
 	}
 	if n < 20 {

@@ -112,6 +112,7 @@ var ExposedMetrics = []Exposed{
 	{"fjord_api_requests_total", "server", []string{"service", "operation", "code"}, "counter"},
 	{"fjord_api_request_duration_seconds", "server", []string{"service", "operation"}, "histogram"},
 	{"fjord_scheduler_reconcile_seconds", "server", []string{"outcome"}, "histogram"},
+	{"fjord_credential_lookups_total", "server", []string{"result"}, "counter"},
 	// The agent's own.
 	{"fjord_agent_workers", "agent", []string{"state"}, "gauge"},
 	{"fjord_agent_worker_restarts_total", "agent", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},
