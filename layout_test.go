@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"api-docs":   {"proto", "workers"},
 	"bench":      {"server", "store", "scheduler", "workers", "migrations", "proto"},
 	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
+	"deploy":     {},
 }
 
 // leaves are the packages under workers/ that the control plane may import too: the one
@@ -32,7 +33,7 @@ var allowed = map[string][]string{
 var leaves = []string{"workers/catalog", "workers/mm2", "workers/connect/convert", "workers/connect/data"}
 
 // leafImporters are the folders allowed to import a leaf besides workers/ itself.
-var leafImporters = []string{"server", "scheduler", "cmd", "bench", "api-docs"}
+var leafImporters = []string{"server", "scheduler", "cmd", "bench", "api-docs", "deploy"}
 
 // TestLayout enforces the dependency direction between Fjord's folders, e.g. that workers/
 // never imports store/ or server/.

@@ -223,9 +223,32 @@ func New(cfg Config) (*Server, error) {
 	s.agents = agentgw.New(agentgw.Config{
 		Store: cfg.Store, ServerID: cfg.ID, Token: cfg.AgentToken, HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
 		MaxMetricsInterval: cfg.Leader.MaxSampleInterval(),
-		TaskSpecsFunc:      cfg.Workload.TaskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, cfg.Store.Workers, s.log), Logger: s.log,
+		TaskSpecsFunc:      cfg.Workload.TaskSpecs, Metrics: agentgw.NewMetrics(cfg.Registry, agentgw.MetricSources{Workers: cfg.Store.Workers, Workloads: s.workloadInfo,
+			Agents: cfg.Store.Agents}, s.log), Logger: s.log,
 	})
 	return s, nil
+}
+
+// workloadInfo lists the connectors and replicators for the workload metrics.
+func (s *Server) workloadInfo(ctx context.Context) ([]agentgw.WorkloadInfo, error) {
+	var out []agentgw.WorkloadInfo
+	for _, t := range []struct {
+		kind  string
+		table *store.Resources
+	}{{workload.KindConnector, s.st.Connectors}, {workload.KindReplicator, s.st.Replicators}} {
+		rs, err := t.table.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			w := agentgw.WorkloadInfo{ARN: r.ARN, Name: r.Name, Kind: t.kind, State: r.State}
+			if sh, err := workload.BaseShape(t.kind, r); err == nil && sh.Autoscale != nil {
+				w.MaxWorkers, w.ScaleOutCPU = max(sh.Autoscale.MaxWorkers, sh.Autoscale.MinWorkers, 1), sh.Autoscale.ScaleOutCPU
+			}
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // Start listens on the configured addresses and serves until Stop. It returns once both

@@ -65,6 +65,76 @@ var WorkerMetrics = []Metric{
 		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 {
 			return [2]float64{float64(m.SourcePingSuccesses), float64(m.TargetPingSuccesses)}
 		}, Counter: true},
+	{Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts attempted (builds of a task, failed ones included), since the worker started.",
+		Read: func(m *agentv1.WorkerMetrics) float64 { return float64(m.TaskStartupAttempts) }, Counter: true},
+	{Name: "fjord_task_startup_success_percentage", Help: "TaskStartupSuccessPercentage: percent of the task starts attempted since the worker started that gave a running task (0 before any).",
+		Read: func(m *agentv1.WorkerMetrics) float64 {
+			if m.TaskStartupAttempts == 0 {
+				return 0
+			}
+			return 100 * float64(m.TaskStartupSuccesses) / float64(m.TaskStartupAttempts)
+		}},
 	{Name: "fjord_throttle_time", Help: "ThrottleTime: longest broker throttle time of the cluster during the worker's latest interval, milliseconds.",
 		ReadClusters: func(m *agentv1.WorkerMetrics) [2]float64 { return [2]float64{m.SourceThrottleMs, m.TargetThrottleMs} }},
+}
+
+// Exposed is one metric outside WorkerMetrics: derived by the server from its tables, or
+// measured by one process for itself. Together with WorkerMetrics it is the catalogue of every
+// fjord_ metric; the shipped dashboards and alert rules use only catalogued names
+// (deploy/deploy_test.go checks), and api-docs/architecture.md documents them.
+type Exposed struct {
+	Name string
+	// Where is the process exposing it: "server", "agent" or "worker".
+	Where string
+	// Labels are its labels, Type "counter", "gauge" or "histogram".
+	Labels []string
+	Type   string
+}
+
+// workloadLabels label the server-derived per-workload metrics.
+var workloadLabels = []string{"workload_name", "workload_arn"}
+
+// ExposedMetrics are the catalogued metrics outside WorkerMetrics.
+var ExposedMetrics = []Exposed{
+	// Derived by every server replica from the workers, connectors, replicators and agents
+	// tables: every replica reports the same values (aggregate replicas with max).
+	{"fjord_worker_count", "server", workloadLabels, "gauge"},
+	{"fjord_rebalance_completed_total", "server", workloadLabels, "counter"},
+	{"fjord_rebalance_time_avg", "server", workloadLabels, "gauge"},
+	{"fjord_rebalance_time_max", "server", workloadLabels, "gauge"},
+	{"fjord_rebalance_time_since_last", "server", workloadLabels, "gauge"},
+	{"fjord_workload_state", "server", []string{"workload_name", "workload_arn", "kind", "state"}, "gauge"},
+	{"fjord_task_state", "server", []string{"workload_name", "workload_arn", "task", "state"}, "gauge"},
+	{"fjord_agent_state", "server", []string{"agent_id", "state"}, "gauge"},
+	{"fjord_autoscaling_max_worker_count", "server", workloadLabels, "gauge"},
+	{"fjord_autoscaling_scale_out_cpu_utilization", "server", workloadLabels, "gauge"},
+	// The server's own.
+	{"fjord_api_requests_total", "server", []string{"service", "operation", "code"}, "counter"},
+	{"fjord_api_request_duration_seconds", "server", []string{"service", "operation"}, "histogram"},
+	{"fjord_scheduler_reconcile_seconds", "server", []string{"outcome"}, "histogram"},
+	{"fjord_credential_lookups_total", "server", []string{"result"}, "counter"},
+	// The agent's own.
+	{"fjord_agent_workers", "agent", []string{"state"}, "gauge"},
+	{"fjord_agent_worker_restarts_total", "agent", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},
+	{"fjord_agent_connected", "agent", nil, "gauge"},
+	{"fjord_agent_mcu_capacity", "agent", nil, "gauge"},
+	{"fjord_agent_mcu_assigned", "agent", nil, "gauge"},
+	{"fjord_agent_applied_generation", "agent", nil, "gauge"},
+}
+
+// MetricNames returns the name of every catalogued metric (WorkerMetrics and ExposedMetrics),
+// each once; a histogram's series add _bucket, _sum and _count to its name.
+func MetricNames() map[string]string {
+	out := map[string]string{}
+	for _, m := range WorkerMetrics {
+		typ := "gauge"
+		if m.Counter {
+			typ = "counter"
+		}
+		out[m.Name] = typ
+	}
+	for _, m := range ExposedMetrics {
+		out[m.Name] = m.Type
+	}
+	return out
 }

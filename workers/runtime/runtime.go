@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,23 +143,12 @@ func Run(ctx context.Context, spec *agentv1.WorkerSpec, reg Registry, stdout io.
 		spec: spec, out: stdout, o: o,
 		log: log.With("workload_arn", spec.WorkloadArn, "worker_id", spec.WorkerId),
 	}
-	reg0 := prometheus.WrapRegistererWith(prometheus.Labels{
-		"workload_name": spec.WorkloadName, "workload_arn": spec.WorkloadArn, "worker_id": spec.WorkerId,
-	}, o.registerer)
 	gauges, err := NewWorkloadGauges(o.registerer, false)
 	if err != nil {
 		return fmt.Errorf("register worker metrics: %w", err)
 	}
 	defer gauges.Unregister()
 	w.gauges = gauges
-	w.startups = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "fjord_task_startup_attempts_total", Help: "TaskStartupAttemptsTotal: task starts, including restarts after a failure.",
-	})
-	if err := reg0.Register(w.startups); err != nil {
-		return fmt.Errorf("register worker metrics: %w", err)
-	}
-	defer reg0.Unregister(w.startups)
-
 	for _, ts := range spec.Tasks {
 		w.tasks = append(w.tasks, &taskRun{
 			spec:    ts,
@@ -178,13 +168,14 @@ func Run(ctx context.Context, spec *agentv1.WorkerSpec, reg Registry, stdout io.
 // worker is the state of one Run; everything but the tasks' own goroutines is owned by Run's
 // goroutine.
 type worker struct {
-	spec     *agentv1.WorkerSpec
-	out      io.Writer
-	log      *slog.Logger
-	o        options
-	tasks    []*taskRun
-	gauges   *WorkloadGauges
-	startups prometheus.Counter
+	spec   *agentv1.WorkerSpec
+	out    io.Writer
+	log    *slog.Logger
+	o      options
+	tasks  []*taskRun
+	gauges *WorkloadGauges
+	// attempts counts the task builds, started the builds that gave a task to run.
+	attempts, started atomic.Int64
 
 	fatal       error // the worker-level error (permanent), reported as the worker's error
 	failures    int64 // task runs that ended in an error (ReplicatorFailure)
@@ -256,6 +247,7 @@ func (w *worker) build(ctx context.Context, reg Registry) error {
 		if first != nil {
 			continue // report every unknown class, but build nothing once the worker fails
 		}
+		w.attempts.Add(1)
 		task, err := t.factory(ctx, t.spec, t.env)
 		if err != nil {
 			err = t.scrubbed(err)
@@ -359,13 +351,14 @@ func (w *worker) supervise(ctx context.Context, t *taskRun, events chan<- taskEv
 		var ranFor time.Duration
 		if task == nil {
 			events <- taskEvent{t: t, state: agentv1.WorkerState_WORKER_STATE_STARTING, restarted: true}
+			w.attempts.Add(1)
 			task, err = t.factory(ctx, t.spec, t.env)
 			if err != nil {
 				err = &Error{Code: CodeInvalidConfiguration, Err: err}
 			}
 		}
 		if task != nil {
-			w.startups.Inc()
+			w.started.Add(1)
 			events <- taskEvent{t: t, state: agentv1.WorkerState_WORKER_STATE_RUNNING}
 			start := time.Now()
 			err = runTask(ctx, task, log)
@@ -495,6 +488,7 @@ func (w *worker) writeMetrics() {
 	m := &agentv1.WorkerMetrics{WorkerId: w.spec.WorkerId, Epoch: w.spec.Epoch, At: timestamppb.New(now), WallSeconds: wall}
 	m.RunningTasks, m.ErroredTasks = w.taskCounts()
 	m.ReplicatorFailures = w.failures
+	m.TaskStartupAttempts, m.TaskStartupSuccesses = w.attempts.Load(), w.started.Load()
 	var records, bytes, polled int64
 	var latency [latencyBuckets]uint64
 	topics := map[string]struct{}{}

@@ -37,6 +37,7 @@ const (
 //	panic: the first Run panics
 //	permanent_after: Run returns a permanent *Error after that Go duration
 //	invalid: the factory refuses the configuration with that message
+//	rebuild_fail_times: the factory fails that many times after its first build
 type fakes struct {
 	mu       sync.Mutex
 	builds   map[int32]int
@@ -44,11 +45,13 @@ type fakes struct {
 	failed   map[int32]int
 	panicked map[int32]bool
 	clean    map[int32]int // Runs that saw ctx done and finished their in-flight batch
+
+	rebuildFailed map[int32]int
 }
 
 func newFakes() *fakes {
 	return &fakes{builds: map[int32]int{}, starts: map[int32][]time.Time{}, failed: map[int32]int{},
-		panicked: map[int32]bool{}, clean: map[int32]int{}}
+		panicked: map[int32]bool{}, clean: map[int32]int{}, rebuildFailed: map[int32]int{}}
 }
 
 func (f *fakes) registry() Registry {
@@ -64,6 +67,12 @@ func (f *fakes) factory(_ context.Context, spec *agentv1.TaskSpec, env TaskEnv) 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	rebuildFails := 0
+	fmt.Sscan(spec.Config["rebuild_fail_times"], &rebuildFails)
+	if f.builds[spec.TaskId] > 0 && f.rebuildFailed[spec.TaskId] < rebuildFails {
+		f.rebuildFailed[spec.TaskId]++
+		return nil, errors.New("cannot build now")
+	}
 	f.builds[spec.TaskId]++
 	return &countingTask{f: f, spec: spec, env: env}, nil
 }
@@ -484,6 +493,33 @@ func TestFailingTaskRestartsInProcess(t *testing.T) {
 			t.Errorf("restart %d came after %v, want ≥ %v", i+1, gap, w*time.Millisecond)
 		}
 	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTaskStartupMetrics: every build of a task is a startup attempt (TaskStartupAttemptsTotal),
+// the ones that give a running task succeed (TaskStartupSuccessPercentage).
+func TestTaskStartupMetrics(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	out := newSink()
+	promReg := prometheus.NewRegistry()
+	bo := Backoff{Initial: 5 * time.Millisecond, Max: 5 * time.Millisecond, ResetAfter: time.Minute}
+	// Task 0: built, runs and fails once, is rebuilt twice in vain, then runs: 4 attempts, 2
+	// successes. Task 1: 1 attempt, 1 success. In all 5 attempts, 3 successes: 60%.
+	s := spec(task(0, "test.Counting", map[string]string{"fail_times": "1", "rebuild_fail_times": "2"}), task(1, "test.Counting", nil))
+	h := run(t, s, f.registry(), out, MetricsInterval(20*time.Millisecond), RestartBackoff(bo), MetricsRegisterer(promReg))
+	m := out.waitFor(t, "metrics counting 5 attempts", func(l Line) bool {
+		return l.Metrics != nil && l.Metrics.TaskStartupAttempts == 5 && l.Metrics.TaskStartupSuccesses == 3
+	}).Metrics
+	if m.RunningTasks != 2 {
+		t.Errorf("running tasks = %d, want 2", m.RunningTasks)
+	}
+	waitUntil(t, "the worker's /metrics", func() bool {
+		return gaugeValue(t, promReg, "fjord_task_startup_attempts_total", "workload_arn", s.WorkloadArn) == 5 &&
+			gaugeValue(t, promReg, "fjord_task_startup_success_percentage", "workload_arn", s.WorkloadArn) == 60
+	})
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}

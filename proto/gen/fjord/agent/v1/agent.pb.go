@@ -543,8 +543,13 @@ type WorkerMetrics struct {
 	// cluster imposed on a response to the worker's clients during the interval; 0 for none.
 	SourceThrottleMs float64 `protobuf:"fixed64,23,opt,name=source_throttle_ms,json=sourceThrottleMs,proto3" json:"source_throttle_ms,omitempty"`
 	TargetThrottleMs float64 `protobuf:"fixed64,24,opt,name=target_throttle_ms,json=targetThrottleMs,proto3" json:"target_throttle_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// task_startup_attempts counts the builds of a task (its first start and every restart,
+	// failed builds included) and task_startup_successes those that gave a running task, since
+	// the worker started (TaskStartupAttemptsTotal, TaskStartupSuccessPercentage).
+	TaskStartupAttempts  int64 `protobuf:"varint,25,opt,name=task_startup_attempts,json=taskStartupAttempts,proto3" json:"task_startup_attempts,omitempty"`
+	TaskStartupSuccesses int64 `protobuf:"varint,26,opt,name=task_startup_successes,json=taskStartupSuccesses,proto3" json:"task_startup_successes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WorkerMetrics) Reset() {
@@ -741,6 +746,20 @@ func (x *WorkerMetrics) GetSourceThrottleMs() float64 {
 func (x *WorkerMetrics) GetTargetThrottleMs() float64 {
 	if x != nil {
 		return x.TargetThrottleMs
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetTaskStartupAttempts() int64 {
+	if x != nil {
+		return x.TaskStartupAttempts
+	}
+	return 0
+}
+
+func (x *WorkerMetrics) GetTaskStartupSuccesses() int64 {
+	if x != nil {
+		return x.TaskStartupSuccesses
 	}
 	return 0
 }
@@ -1223,7 +1242,7 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2\x1b.fjord.agent.v1.WorkerStateR\x05state\x120\n" +
 	"\x05tasks\x18\x04 \x03(\v2\x1a.fjord.agent.v1.TaskStatusR\x05tasks\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
-	"\brestarts\x18\x06 \x01(\x05R\brestarts\"\xdb\a\n" +
+	"\brestarts\x18\x06 \x01(\x05R\brestarts\"\xc5\b\n" +
 	"\rWorkerMetrics\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12*\n" +
@@ -1251,7 +1270,9 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x0fconsumer_groups\x18\x15 \x01(\x05R\x0econsumerGroups\x12\x16\n" +
 	"\x06topics\x18\x16 \x01(\x05R\x06topics\x12,\n" +
 	"\x12source_throttle_ms\x18\x17 \x01(\x01R\x10sourceThrottleMs\x12,\n" +
-	"\x12target_throttle_ms\x18\x18 \x01(\x01R\x10targetThrottleMs\"!\n" +
+	"\x12target_throttle_ms\x18\x18 \x01(\x01R\x10targetThrottleMs\x122\n" +
+	"\x15task_startup_attempts\x18\x19 \x01(\x03R\x13taskStartupAttempts\x124\n" +
+	"\x16task_startup_successes\x18\x1a \x01(\x03R\x14taskStartupSuccesses\"!\n" +
 	"\aGoodbye\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x87\x01\n" +
 	"\rServerMessage\x123\n" +
