@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"api-docs":   {"proto", "workers"},
 	"bench":      {"server", "store", "scheduler", "workers", "migrations", "proto"},
 	"cmd":        {"server", "store", "scheduler", "workers", "migrations", "proto"},
+	"deploy":     {},
 }
 
 // leaves are the packages under workers/ that the control plane may import too: the one
