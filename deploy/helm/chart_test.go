@@ -363,6 +363,21 @@ func TestChart(t *testing.T) {
 		}
 		r.get(t, "ServiceMonitor/fjord-server")
 		r.get(t, "PodMonitor/fjord-agent")
+		// The repository's rule files (deploy/prometheus) and dashboards (deploy/grafana), when
+		// present, render too.
+		for _, f := range globBase(t, "../prometheus/*.y*ml") {
+			if !strings.Contains(f, ".test.") {
+				r.get(t, "PrometheusRule/fjord-"+strings.TrimPrefix(strings.TrimSuffix(strings.TrimSuffix(f, ".yml"), ".yaml"), "fjord-"))
+			}
+		}
+		for _, f := range globBase(t, "../grafana/*.json") {
+			r.get(t, "ConfigMap/fjord-dashboard-"+strings.TrimPrefix(strings.TrimSuffix(f, ".json"), "fjord-"))
+		}
+		for k := range r.objs {
+			if strings.Contains(k, ".test") {
+				t.Errorf("%s rendered from a promtool test file", k)
+			}
+		}
 		rule := r.get(t, "PrometheusRule/fjord-chart-test-rules").(*monitoringv1.PrometheusRule)
 		if len(rule.Spec.Groups) != 1 || len(rule.Spec.Groups[0].Rules) != 1 || rule.Spec.Groups[0].Rules[0].Alert != "FjordChartTest" {
 			t.Errorf("PrometheusRule groups = %+v", rule.Spec.Groups)
@@ -409,6 +424,18 @@ func TestChart(t *testing.T) {
 			}
 		}
 	})
+}
+
+func globBase(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		files[i] = filepath.Base(f)
+	}
+	return files
 }
 
 // TestStrictDecoding checks the harness itself: a field Kubernetes does not know fails.
