@@ -8,13 +8,19 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -410,6 +416,14 @@ func TestChart(t *testing.T) {
 		}
 	})
 
+	// The real binary runs with the agent container's rendered environment, resolved as the
+	// kubelet would for pod fjord-agent-1: it takes the pod name as its id, the CPU request as
+	// its MCU, serves /healthz (and /readyz 503 with no server), and exits promptly on SIGTERM.
+	t.Run("agent-runs-with-rendered-env", func(t *testing.T) {
+		sts := render(t, "fjord", nil, "agents.resources.requests.cpu=1500m").get(t, "StatefulSet/fjord-agent").(*appsv1.StatefulSet)
+		runAgent(t, bin, sts.Spec.Template.Spec.Containers[0], "fjord-agent-1", "2")
+	})
+
 	// The agents' ids are their pod names, <StatefulSet>-<ordinal>: they must not change with
 	// the replica count, an upgrade's values or a new render (nothing random in the name).
 	t.Run("stable-agent-ids", func(t *testing.T) {
@@ -424,6 +438,96 @@ func TestChart(t *testing.T) {
 			}
 		}
 	})
+}
+
+// runAgent starts bin with c's environment as the kubelet resolves it for pod podName, on a
+// local port and a token file of its own, and checks id, capacity, probes and SIGTERM.
+func runAgent(t *testing.T, bin string, c corev1.Container, podName, wantMCU string) {
+	t.Helper()
+	dir := t.TempDir()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	env := []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir}
+	for _, e := range c.Env {
+		v := e.Value
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			v = podName
+		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+			rf := e.ValueFrom.ResourceFieldRef
+			q := c.Resources.Requests[corev1.ResourceName(strings.TrimPrefix(rf.Resource, "requests."))]
+			// The kubelet's rounding: ceil(request / divisor).
+			v = strconv.FormatInt((q.MilliValue()+rf.Divisor.MilliValue()-1)/rf.Divisor.MilliValue(), 10)
+		case e.ValueFrom != nil:
+			t.Fatalf("agent env %s: unexpected valueFrom %+v", e.Name, e.ValueFrom)
+		}
+		switch e.Name {
+		case "FJORD_TOKEN_FILE":
+			v = filepath.Join(dir, "token")
+			if err := os.WriteFile(v, []byte("join-token\n"), 0o400); err != nil {
+				t.Fatal(err)
+			}
+		case "FJORD_HTTP_ADDR":
+			v = addr
+		case "FJORD_SERVER":
+			v = "127.0.0.1:1" // no server: the agent keeps retrying
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, c.Args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	get := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get("/healthz") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent /healthz never answered 200; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("agent /readyz with no server = %d, want 503", code)
+	}
+	// The id lock is named after the id: the pod name.
+	if _, err := os.Stat(filepath.Join(dir, "fjord-agents", url.PathEscape("127.0.0.1:1"), podName+".lock")); err != nil {
+		t.Errorf("agent did not take %s as its id: %v; logs:\n%s", podName, err, logs.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("agent exited with %v on SIGTERM; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent still running 20 s after SIGTERM; logs:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"mcu":`+wantMCU) || !strings.Contains(logs.String(), `"agent_id":"`+podName+`"`) {
+		t.Errorf("agent logs do not show mcu %s and agent_id %s:\n%s", wantMCU, podName, logs.String())
+	}
 }
 
 func globBase(t *testing.T, pattern string) []string {
