@@ -1,7 +1,8 @@
 // Package helm holds the tests of the Helm chart (deploy/helm/fjord) and of the Dockerfile's
 // build: helm lint and helm template with default and production-like values, every rendered
 // object decoded strictly into its Kubernetes API type, and the chart's environment variables
-// checked against the flags the binary really has.
+// checked against the flags the binary really has; then the binary built by the Dockerfile's
+// own build line runs as the rendered pods would, on a throwaway Postgres.
 package helm
 
 import (
@@ -10,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fjord-io/fjord/store/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // kinds maps apiVersion/kind to a new value of its Go type.
 var kinds = map[string]func() any{
@@ -416,12 +421,41 @@ func TestChart(t *testing.T) {
 		}
 	})
 
-	// The real binary runs with the agent container's rendered environment, resolved as the
-	// kubelet would for pod fjord-agent-1: it takes the pod name as its id, the CPU request as
-	// its MCU, serves /healthz (and /readyz 503 with no server), and exits promptly on SIGTERM.
-	t.Run("agent-runs-with-rendered-env", func(t *testing.T) {
-		sts := render(t, "fjord", nil, "agents.resources.requests.cpu=1500m").get(t, "StatefulSet/fjord-agent").(*appsv1.StatefulSet)
-		runAgent(t, bin, sts.Spec.Template.Spec.Containers[0], "fjord-agent-1", "2")
+	// The real binaries run with the rendered pods' environment and secret volumes, as the
+	// kubelet resolves them, on a real Postgres: the migration Job migrates, a server becomes
+	// ready (/healthz pings Postgres) with the chart's generated encryption key, an agent
+	// (pod fjord-agent-1, CPU request 1500m) joins it with the generated token under its pod
+	// name and 2 MCU, and both exit cleanly on SIGTERM within their grace periods.
+	t.Run("pods-run-on-postgres", func(t *testing.T) {
+		r := render(t, "fjord", nil, "agents.resources.requests.cpu=1500m")
+		secrets := secretsOf(r)
+		secrets["fjord-database"] = map[string][]byte{"uri": []byte(pgtest.URL(t))} // the operator's Secret
+
+		job := r.get(t, "Job/fjord-migrate").(*batchv1.Job)
+		mig := startContainer(t, bin, job.Spec.Template.Spec, job.Spec.Template.Spec.Containers[0], "fjord-migrate-x", secrets, nil)
+		if err := mig.wait(t, 2*time.Minute); err != nil {
+			t.Fatalf("migration Job failed: %v\n%s", err, mig.logs.String())
+		}
+
+		dep := r.get(t, "Deployment/fjord-server").(*appsv1.Deployment)
+		httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+		srv := startContainer(t, bin, dep.Spec.Template.Spec, dep.Spec.Template.Spec.Containers[0], "fjord-server-abc", secrets,
+			map[string]string{"FJORD_HTTP_ADDR": httpAddr, "FJORD_GRPC_ADDR": grpcAddr})
+		awaitStatus(t, srv, httpAddr, "/healthz", http.StatusOK, time.Minute)
+
+		sts := r.get(t, "StatefulSet/fjord-agent").(*appsv1.StatefulSet)
+		agentAddr := freeAddr(t)
+		ag := startContainer(t, bin, sts.Spec.Template.Spec, sts.Spec.Template.Spec.Containers[0], "fjord-agent-1", secrets,
+			map[string]string{"FJORD_HTTP_ADDR": agentAddr, "FJORD_SERVER": grpcAddr})
+		awaitStatus(t, ag, agentAddr, "/healthz", http.StatusOK, 10*time.Second)
+		awaitStatus(t, ag, agentAddr, "/readyz", http.StatusOK, 30*time.Second) // joined with the token
+		// The server saw the agent under its pod name, offering its CPU request.
+		if !regexp.MustCompile(`"msg":"agent connected".*"agent_id":"fjord-agent-1","mcu_capacity":2,`).MatchString(srv.logs.String()) {
+			t.Errorf("the server did not log agent fjord-agent-1 with 2 MCU:\n%s", srv.logs.String())
+		}
+
+		ag.stop(t, time.Duration(*sts.Spec.Template.Spec.TerminationGracePeriodSeconds)*time.Second)
+		srv.stop(t, time.Duration(*dep.Spec.Template.Spec.TerminationGracePeriodSeconds)*time.Second)
 	})
 
 	// The agents' ids are their pod names, <StatefulSet>-<ordinal>: they must not change with
@@ -440,94 +474,186 @@ func TestChart(t *testing.T) {
 	})
 }
 
-// runAgent starts bin with c's environment as the kubelet resolves it for pod podName, on a
-// local port and a token file of its own, and checks id, capacity, probes and SIGTERM.
-func runAgent(t *testing.T, bin string, c corev1.Container, podName, wantMCU string) {
+// proc is a Fjord process started as a pod's container.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// freeAddr returns a free 127.0.0.1 port.
+func freeAddr(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := lis.Addr().String()
-	lis.Close()
-	env := []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// startContainer starts bin as container c of pod podName, with the environment and secret
+// volumes resolved as the kubelet would: fieldRef metadata.name is podName, resourceFieldRef is
+// ceil(request / divisor), secretKeyRef and secret volumes come from secrets (by name), each
+// mountPath is a folder under a temporary root (and env values naming a mount point there
+// follow it), /tmp is TMPDIR. override replaces env values (listen addresses, server address).
+func startContainer(t *testing.T, bin string, spec corev1.PodSpec, c corev1.Container, podName string,
+	secrets map[string]map[string][]byte, override map[string]string) *proc {
+	t.Helper()
+	root := t.TempDir()
+	secretOf := func(name, key string) []byte {
+		data, ok := secrets[name]
+		if !ok {
+			t.Fatalf("%s: Secret %s is neither rendered nor provided", c.Name, name)
+		}
+		v, ok := data[key]
+		if !ok {
+			t.Fatalf("%s: Secret %s has no key %s", c.Name, name, key)
+		}
+		return v
+	}
+	vols := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		vols[v.Name] = v
+	}
+	mounts := map[string]string{} // mountPath → local folder
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for _, m := range c.VolumeMounts {
+		local := filepath.Join(root, m.MountPath)
+		if err := os.MkdirAll(local, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		mounts[m.MountPath] = local
+		v := vols[m.Name]
+		switch {
+		case m.MountPath == "/tmp" && v.EmptyDir != nil:
+			env = append(env, "TMPDIR="+local)
+		case v.Secret != nil:
+			for _, it := range v.Secret.Items {
+				if err := os.WriteFile(filepath.Join(local, it.Path), secretOf(v.Secret.SecretName, it.Key), 0o400); err != nil {
+					t.Fatal(err)
+				}
+			}
+		default:
+			t.Fatalf("%s: volume %s (%s) of an unexpected kind", c.Name, m.Name, m.MountPath)
+		}
+	}
 	for _, e := range c.Env {
 		v := e.Value
 		switch {
-		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+		case e.ValueFrom == nil:
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
 			v = podName
-		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+		case e.ValueFrom.ResourceFieldRef != nil:
 			rf := e.ValueFrom.ResourceFieldRef
 			q := c.Resources.Requests[corev1.ResourceName(strings.TrimPrefix(rf.Resource, "requests."))]
-			// The kubelet's rounding: ceil(request / divisor).
 			v = strconv.FormatInt((q.MilliValue()+rf.Divisor.MilliValue()-1)/rf.Divisor.MilliValue(), 10)
-		case e.ValueFrom != nil:
-			t.Fatalf("agent env %s: unexpected valueFrom %+v", e.Name, e.ValueFrom)
+		case e.ValueFrom.SecretKeyRef != nil:
+			v = string(secretOf(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key))
+		default:
+			t.Fatalf("%s env %s: unexpected valueFrom %+v", c.Name, e.Name, e.ValueFrom)
 		}
-		switch e.Name {
-		case "FJORD_TOKEN_FILE":
-			v = filepath.Join(dir, "token")
-			if err := os.WriteFile(v, []byte("join-token\n"), 0o400); err != nil {
-				t.Fatal(err)
+		for _, m := range c.VolumeMounts {
+			if strings.HasPrefix(v, m.MountPath+"/") {
+				v = mounts[m.MountPath] + strings.TrimPrefix(v, m.MountPath)
+				break
 			}
-		case "FJORD_HTTP_ADDR":
-			v = addr
-		case "FJORD_SERVER":
-			v = "127.0.0.1:1" // no server: the agent keeps retrying
+		}
+		if o, ok := override[e.Name]; ok {
+			v = o
 		}
 		env = append(env, e.Name+"="+v)
 	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, c.Args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
-	if err := cmd.Start(); err != nil {
+	p := &proc{cmd: exec.Command(bin, c.Args...), done: make(chan error, 1), logs: &syncBuffer{}}
+	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = env, p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
 		}
-	}()
-	get := func(path string) int {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+	})
+	return p
+}
+
+// wait waits for the process to exit within d and returns its error.
+func (p *proc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err // for Cleanup
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s still running after %s; logs:\n%s", p.cmd.Args, d, p.logs.String())
+		return nil
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for get("/healthz") != http.StatusOK {
+}
+
+// stop sends SIGTERM and checks that the process exits cleanly within grace.
+func (p *proc) stop(t *testing.T, grace time.Duration) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, grace); err != nil {
+		t.Errorf("%s exited with %v on SIGTERM; logs:\n%s", p.cmd.Args, err, p.logs.String())
+	}
+}
+
+// status returns the HTTP status of GET http://addr/path, 0 when unreachable.
+func status(addr, path string) int {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// awaitStatus polls until GET path answers want.
+func awaitStatus(t *testing.T, p *proc, addr, path string, want int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for status(addr, path) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("agent /healthz never answered 200; logs:\n%s", logs.String())
+			t.Fatalf("GET %s never answered %d within %s; logs:\n%s", path, want, d, p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code := get("/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("agent /readyz with no server = %d, want 503", code)
-	}
-	// The id lock is named after the id: the pod name.
-	if _, err := os.Stat(filepath.Join(dir, "fjord-agents", url.PathEscape("127.0.0.1:1"), podName+".lock")); err != nil {
-		t.Errorf("agent did not take %s as its id: %v; logs:\n%s", podName, err, logs.String())
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("agent exited with %v on SIGTERM; logs:\n%s", err, logs.String())
+}
+
+// secretsOf collects the rendered Secrets' data by name.
+func secretsOf(r rendered) map[string]map[string][]byte {
+	out := map[string]map[string][]byte{}
+	for _, o := range r.objs {
+		if s, ok := o.(*corev1.Secret); ok {
+			out[s.Name] = s.Data
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("agent still running 20 s after SIGTERM; logs:\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), `"mcu":`+wantMCU) || !strings.Contains(logs.String(), `"agent_id":"`+podName+`"`) {
-		t.Errorf("agent logs do not show mcu %s and agent_id %s:\n%s", wantMCU, podName, logs.String())
-	}
+	return out
 }
 
 func globBase(t *testing.T, pattern string) []string {
