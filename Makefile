@@ -11,7 +11,7 @@ GRPC_GATEWAY_VERSION       := v2.32.0
 PROTO_FILES := proto/fjord/kafkaconnect/v1/kafkaconnect.proto proto/fjord/kafka/v1/kafka.proto proto/fjord/admin/v1/admin.proto proto/fjord/agent/v1/agent.proto
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-race lint generate verify bench tools clean
+.PHONY: help build run test test-race lint generate verify bench tools clean chart
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,14 @@ verify: generate ## Regenerate and fail if the committed generated code differs
 
 bench: ## Run the benchmarks (ONLY=replication,... for some suites); prints one JSON object per line
 	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
+
+chart: ## Copy deploy/prometheus and deploy/grafana into the Helm chart, lint it and package it into bin/
+	rm -rf deploy/helm/fjord/files/prometheus deploy/helm/fjord/files/grafana
+	mkdir -p deploy/helm/fjord/files/prometheus deploy/helm/fjord/files/grafana
+	if ls deploy/prometheus/*.y*ml >/dev/null 2>&1; then cp deploy/prometheus/*.y*ml deploy/helm/fjord/files/prometheus/; fi
+	if ls deploy/grafana/*.json >/dev/null 2>&1; then cp deploy/grafana/*.json deploy/helm/fjord/files/grafana/; fi
+	helm lint --strict deploy/helm/fjord
+	helm package deploy/helm/fjord -d $(BIN)
 
 clean: ## Remove build output and the dev data dir
 	rm -rf $(BIN) .fjord-dev
