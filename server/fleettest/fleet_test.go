@@ -116,6 +116,27 @@ func (a *testAgent) send(m *agentv1.AgentMessage) {
 	}
 }
 
+// keepAlive sends a heartbeat every interval until the returned stop function is called.
+func (a *testAgent) keepAlive(every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				a.heartbeat()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
 func (a *testAgent) heartbeat() {
 	a.mu.Lock()
 	gen := int64(0)
@@ -333,23 +354,7 @@ func TestDeadAgentsWorkersMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	// agent-2 keeps its lease; agent-1 goes silent (its stream stays open, like a hung host).
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				a2.heartbeat()
-			}
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	defer a2.keepAlive(300 * time.Millisecond)()
 	start := time.Now()
 	servertest.Eventually(t, 10*time.Second, "moved to agent-2", func() bool { return len(a2.workers()) == 1 })
 	after := a2.workers()[0]

@@ -2,14 +2,12 @@ package fleettest
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fjord-io/fjord/server/servertest"
-	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/store/pgtest"
 )
 
@@ -20,55 +18,25 @@ import (
 func TestDatabaseOutageKeepsLeases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := pgtest.ClusterDir(t)
-	pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Fast: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pg.Port()
-	t.Cleanup(func() { _ = pg.Stop() })
-	if err := pg.CreateDatabase(ctx, "fjord"); err != nil {
-		t.Fatal(err)
-	}
+	pg := pgtest.StartRestartable(t)
 	const ttl = 2 * time.Second
-	env := servertest.Start(t, servertest.Options{DatabaseURL: pg.URL("fjord"), LeaseTTL: ttl})
+	env := servertest.Start(t, servertest.Options{DatabaseURL: pg.URL(), LeaseTTL: ttl})
 	kc := env.KafkaConnect()
 	createConnector(t, kc, activePlugin(t, env, kc), "steady", source, 1, 1, 1)
 	a, err := connect(t, env, "agent-1", 2, servertest.AgentToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				a.heartbeat()
-			}
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	defer a.keepAlive(300 * time.Millisecond)()
 	servertest.Eventually(t, 10*time.Second, "placed on agent-1", func() bool { return len(a.workers()) == 1 })
 	before := a.workers()[0]
 	a.reportRunning()
 
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	pg.Stop()
 	time.Sleep(3 * ttl) // the outage itself: nothing to poll while the database is down
-	if pg, err = pgembed.Start(ctx, pgembed.Options{Dir: dir, Fast: true, Port: port}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg.Start()
 
-	db, err := pgxpool.New(ctx, pg.URL("fjord"))
+	db, err := pgxpool.New(ctx, pg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/fjord-io/fjord/server/servertest"
-	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/store/pgtest"
 )
 
@@ -20,17 +19,8 @@ import (
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := pgtest.ClusterDir(t)
-	pg, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Fast: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pg.Port()
-	t.Cleanup(func() { _ = pg.Stop() })
-	if err := pg.CreateDatabase(ctx, "fjord"); err != nil {
-		t.Fatal(err)
-	}
-	env := servertest.Start(t, servertest.Options{DatabaseURL: pg.URL("fjord")})
+	pg := pgtest.StartRestartable(t)
+	env := servertest.Start(t, servertest.Options{DatabaseURL: pg.URL()})
 	kc := kafkaconnect.NewFromConfig(env.AWSConfig(servertest.AccessKey, servertest.SecretKey), func(o *kafkaconnect.Options) {
 		o.RetryMaxAttempts = 1 // see every answer
 	})
@@ -42,9 +32,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("before the outage: %v", err)
 	}
 
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	pg.Stop()
 	for i := range 3 {
 		err := list()
 		var api smithy.APIError
@@ -53,11 +41,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
-	pg, err = pgembed.Start(ctx, pgembed.Options{Dir: dir, Fast: true, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg.Start()
 	back := time.Now()
 	for {
 		err := list()

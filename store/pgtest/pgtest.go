@@ -256,3 +256,46 @@ func ClusterDir(t testing.TB) string {
 	}
 	return filepath.Join(d, "pg")
 }
+
+// Restartable is a test's own PostgreSQL cluster that the test can stop and start again on the
+// same port and data (database outage tests). Stop it again in t.Cleanup is done for you.
+type Restartable struct {
+	t    testing.TB
+	dir  string
+	port int
+	c    *pgembed.Cluster
+}
+
+// StartRestartable starts a cluster in ClusterDir(t) with a database "fjord".
+func StartRestartable(t testing.TB) *Restartable {
+	t.Helper()
+	r := &Restartable{t: t, dir: ClusterDir(t)}
+	r.Start()
+	r.port = r.c.Port()
+	if err := r.c.CreateDatabase(context.Background(), "fjord"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// URL is the URL of the cluster's database "fjord".
+func (r *Restartable) URL() string { return r.c.URL("fjord") }
+
+// Stop stops the cluster (an outage).
+func (r *Restartable) Stop() {
+	r.t.Helper()
+	if err := r.c.Stop(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// Start starts the cluster (again, on the same port and data).
+func (r *Restartable) Start() {
+	r.t.Helper()
+	c, err := pgembed.Start(context.Background(), pgembed.Options{Dir: r.dir, Fast: true, Port: r.port})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.c = c
+	r.t.Cleanup(func() { _ = c.Stop() })
+}
