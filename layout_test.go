@@ -131,3 +131,43 @@ func TestNoReferenceOutsideRepo(t *testing.T) {
 		}
 	}
 }
+
+// TestDependenciesListed keeps api-docs/dependencies.md current: every module go.mod requires
+// directly is listed there with the reason it is needed.
+func TestDependenciesListed(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("api-docs/dependencies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, inBlock := 0, false
+	for _, line := range strings.Split(string(mod), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inBlock = true
+			continue
+		case line == ")":
+			inBlock = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inBlock:
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.Contains(line, "// indirect") {
+			continue
+		}
+		direct++
+		if !strings.Contains(string(doc), "| `"+f[0]+"` |") {
+			t.Errorf("go.mod requires %s directly; say why in api-docs/dependencies.md", f[0])
+		}
+	}
+	if direct < 10 {
+		t.Fatalf("found only %d direct requirements in go.mod", direct)
+	}
+}
