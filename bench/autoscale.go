@@ -78,7 +78,7 @@ func runAutoscale(ctx context.Context, ac autoscaleConfig) (res result, err erro
 	}
 	httpAddr, grpcAddr, srcAddr, tgtAddr := ports[0], ports[1], ports[2], ports[3]
 	dev := &child{name: "fjord dev", dir: dir}
-	if err := dev.start(bin, "dev", "--agents", "0", "--data-dir", dataDir, "--http-addr", httpAddr,
+	if err := dev.start(bin, "dev", "--agents", "0", "--kafka-retention-bytes", devRetentionBytes, "--data-dir", dataDir, "--http-addr", httpAddr,
 		"--grpc-addr", grpcAddr, "--source-kafka-addr", srcAddr, "--target-kafka-addr", tgtAddr,
 		"--autoscale-window", ac.window.String(), "--autoscale-cooldown", ac.cooldown.String(), "--log-level", "warn"); err != nil {
 		return res, err
