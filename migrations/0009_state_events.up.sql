@@ -36,9 +36,12 @@ CREATE TRIGGER replicators_state_event AFTER INSERT OR UPDATE OF state OR DELETE
     FOR EACH ROW EXECUTE FUNCTION workload_state_event();
 
 -- Where the event webhook's delivery stands: the last event handled (delivered, or dropped
--- after its attempts) for the webhook URL. A new URL starts from the newest event.
+-- after its attempts) for the webhook URL (a new URL starts from the newest event), and the
+-- replica that sends, holding a lease it renews; only the holder may move the cursor.
 CREATE TABLE event_webhook (
     id             integer PRIMARY KEY CHECK (id = 1),
     url            text NOT NULL,
-    last_event_id  bigint NOT NULL
+    last_event_id  bigint NOT NULL,
+    holder         text NOT NULL,
+    lease_until    timestamptz NOT NULL
 );

@@ -368,7 +368,7 @@ func (a *adminService) FollowWorkloadEvents(ctx context.Context, req *adminv1.Fo
 	if err != nil {
 		return nil, err
 	}
-	if req.AfterEventId == 0 {
+	if req.StartNow {
 		last, err := s.st.LastEventID(ctx)
 		if err != nil {
 			return nil, s.storeErr(ctx, err, "workload events")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,9 +16,9 @@ import (
 )
 
 // The event webhook (--event-webhook) POSTs every workload state change as JSON. One replica
-// at a time sends (the one holding the webhook lock, a Postgres advisory lock), so each event
-// is sent by one replica; the last event handled is recorded in the database (event_webhook),
-// so another replica taking over continues where it stopped. Delivery is at least once: an
+// at a time sends: the one holding the webhook's lease in the database (event_webhook), which
+// it renews as it goes; the last event handled is recorded there too, by the holder only, so
+// another replica taking over (once the lease ran out) continues where it stopped. Delivery is at least once: an
 // event delivered just before its sender stopped, and not yet recorded, is delivered again.
 // Events are sent in order, one at a time; one the receiver does not accept (a 2xx answer) is
 // retried with a doubling backoff and, after its attempts, dropped, logged and counted in
@@ -36,12 +37,16 @@ type webhookEvent struct {
 	At            time.Time `json:"at"`
 }
 
+// webhookLease is how long a sender's claim lasts without renewal.
+const webhookLease = 30 * time.Second
+
 // webhookSettle is how long the sender waits for an event id missing from the sequence (a
 // transaction still committing) before it skips it.
 const webhookSettle = 5 * time.Second
 
 type webhook struct {
 	st       *store.Store
+	id       string
 	url      string
 	attempts int
 	backoff  time.Duration
@@ -58,7 +63,7 @@ type webhook struct {
 
 func newWebhook(s *Server) *webhook {
 	c := s.cfg
-	w := &webhook{st: c.Store, url: c.EventWebhook, attempts: c.EventWebhookAttempts, backoff: c.EventWebhookBackoff,
+	w := &webhook{st: c.Store, id: s.id, url: c.EventWebhook, attempts: c.EventWebhookAttempts, backoff: c.EventWebhookBackoff,
 		poll: time.Second, client: &http.Client{Timeout: 10 * time.Second}, log: s.log,
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "fjord_event_webhook_failures_total",
 			Help: "Workload state events the event webhook dropped after every attempt failed."}),
@@ -69,20 +74,27 @@ func newWebhook(s *Server) *webhook {
 	return w
 }
 
-// run takes the webhook lock whenever it can and delivers while it holds it, until ctx ends.
+// run claims the webhook's lease whenever it can and delivers while it holds it, until ctx
+// ends.
 func (w *webhook) run(ctx context.Context) {
+	sending := false
 	for {
-		lock, err := w.st.WebhookLockAcquire(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("event webhook: lock not taken", "error", err.Error())
-		}
-		if lock != nil {
-			w.log.Info("event webhook: this replica sends the events", "url", w.url)
-			err := w.deliver(ctx, lock)
-			lock.Release()
+		cursor, err := w.st.WebhookClaim(ctx, w.url, w.id, webhookLease)
+		switch {
+		case err == nil:
+			if !sending {
+				w.log.Info("event webhook: this replica sends the events", "url", w.url, "after_event_id", cursor)
+			}
+			sending = true
+			err = w.deliver(ctx, cursor)
 			if err != nil && ctx.Err() == nil {
+				sending = false
 				w.log.Warn("event webhook: sending stopped", "error", err.Error())
 			}
+		case errors.Is(err, store.ErrNotHolder):
+			sending = false
+		case ctx.Err() == nil:
+			w.log.Warn("event webhook: lease not claimed", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():
@@ -92,16 +104,9 @@ func (w *webhook) run(ctx context.Context) {
 	}
 }
 
-// deliver sends the events after the recorded cursor while the lock holds.
-func (w *webhook) deliver(ctx context.Context, lock *store.Lock) error {
-	cursor, err := w.st.WebhookCursor(ctx, w.url)
-	if err != nil {
-		return err
-	}
+// deliver sends the events after cursor, a batch at a time, recording each as handled.
+func (w *webhook) deliver(ctx context.Context, cursor int64) error {
 	for {
-		if err := lock.Check(ctx); err != nil {
-			return fmt.Errorf("webhook lock lost: %w", err)
-		}
 		events, last, err := w.st.EventsAfter(ctx, cursor, 100, webhookSettle)
 		if err != nil {
 			return err
@@ -113,24 +118,21 @@ func (w *webhook) deliver(ctx context.Context, lock *store.Lock) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err := w.st.WebhookAdvance(ctx, w.url, e.ID); err != nil {
-				return err
+			if e.Kind == "state" {
+				if err := w.st.WebhookAdvance(ctx, w.id, e.ID, webhookLease); err != nil {
+					return err
+				}
 			}
 			cursor = e.ID
 		}
 		if last > cursor {
-			if err := w.st.WebhookAdvance(ctx, w.url, last); err != nil {
-				return err
-			}
 			cursor = last
 		}
-		if len(events) == 100 {
-			continue
+		if err := w.st.WebhookAdvance(ctx, w.id, cursor, webhookLease); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
+		if len(events) < 100 {
 			return nil
-		case <-time.After(w.poll):
 		}
 	}
 }

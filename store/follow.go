@@ -2,14 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// webhookLockKey identifies the event webhook sender's lock ("fjordw" as an int).
-const webhookLockKey = 0x666a6f726477
 
 // LastEventID is the id of the newest workload event (0 when there is none).
 func (s *Store) LastEventID(ctx context.Context) (int64, error) {
@@ -46,55 +43,36 @@ func (s *Store) EventsAfter(ctx context.Context, afterID int64, limit int, settl
 	return evs, last, nil
 }
 
-// Lock is a session-level advisory lock held on a dedicated connection.
-type Lock struct{ conn *pgxpool.Conn }
-
-// WebhookLockAcquire tries to take the event webhook sender's lock: one replica at a time
-// delivers the events. It returns nil (and no error) when another replica holds it.
-func (s *Store) WebhookLockAcquire(ctx context.Context) (*Lock, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, interpret(err)
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(webhookLockKey)).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, interpret(err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, nil
-	}
-	return &Lock{conn: conn}, nil
-}
-
-// Check verifies the lock's connection is still there (and so the lock).
-func (l *Lock) Check(ctx context.Context) error { return l.conn.Ping(ctx) }
-
-// Release gives the lock up, closing its connection.
-func (l *Lock) Release() {
-	if l.conn == nil {
-		return
-	}
-	_ = l.conn.Conn().Close(context.Background())
-	l.conn.Release()
-	l.conn = nil
-}
-
-// WebhookCursor returns the last event handled for the webhook url. A url other than the one
-// recorded (or none) starts from the newest event.
-func (s *Store) WebhookCursor(ctx context.Context, url string) (int64, error) {
+// WebhookClaim makes holder the event webhook's sender for ttl (one replica sends at a time)
+// and returns the last event handled for url: it fails with ErrNotHolder while another replica's
+// lease runs. A url other than the one recorded (or none) starts from the newest event.
+func (s *Store) WebhookClaim(ctx context.Context, url, holder string, ttl time.Duration) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO event_webhook (id, url, last_event_id)
-		VALUES (1, $1, (SELECT coalesce(max(id), 0) FROM workload_events))
-		ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url,
+	err := s.pool.QueryRow(ctx, `INSERT INTO event_webhook (id, url, last_event_id, holder, lease_until)
+		VALUES (1, $1, (SELECT coalesce(max(id), 0) FROM workload_events), $2, now() + make_interval(secs => $3))
+		ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until,
 			last_event_id = CASE WHEN event_webhook.url = EXCLUDED.url THEN event_webhook.last_event_id ELSE EXCLUDED.last_event_id END
-		RETURNING last_event_id`, url).Scan(&id)
+		WHERE event_webhook.holder = EXCLUDED.holder OR event_webhook.lease_until < now()
+		RETURNING last_event_id`, url, holder, ttl.Seconds()).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotHolder
+	}
 	return id, interpret(err)
 }
 
-// WebhookAdvance records that the events up to id were handled for the webhook url.
-func (s *Store) WebhookAdvance(ctx context.Context, url string, id int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE event_webhook SET last_event_id = $2 WHERE id = 1 AND url = $1 AND last_event_id < $2`, url, id)
-	return interpret(err)
+// ErrNotHolder: another replica holds the event webhook's lease.
+var ErrNotHolder = errors.New("another replica sends the event webhook's events")
+
+// WebhookAdvance records that the events up to id were handled, and renews holder's lease for
+// ttl; it fails with ErrNotHolder when holder no longer holds it.
+func (s *Store) WebhookAdvance(ctx context.Context, holder string, id int64, ttl time.Duration) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE event_webhook SET last_event_id = greatest(last_event_id, $2),
+		lease_until = now() + make_interval(secs => $3) WHERE id = 1 AND holder = $1`, holder, id, ttl.Seconds())
+	if err != nil {
+		return interpret(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotHolder
+	}
+	return nil
 }

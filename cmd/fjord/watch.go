@@ -37,16 +37,17 @@ ARN) of every workload of the account and region. It asks for new events once a 
 		return err
 	}
 	defer closeConn()
-	follow := func(after int64) (*adminv1.FollowWorkloadEventsResponse, error) {
+	follow := func(after int64, now bool) (*adminv1.FollowWorkloadEventsResponse, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		return client.FollowWorkloadEvents(cctx, &adminv1.FollowWorkloadEventsRequest{WorkloadArn: arn, AfterEventId: after, MaxResults: 1000})
+		return client.FollowWorkloadEvents(cctx, &adminv1.FollowWorkloadEventsRequest{WorkloadArn: arn, AfterEventId: after, MaxResults: 1000, StartNow: now})
 	}
-	start, err := follow(0)
+	start, err := follow(0, true)
 	if err != nil {
 		return err
 	}
 	after := start.LastEventId
+	fmt.Fprintf(os.Stderr, "watching events after event %d (every %s; Ctrl-C to stop)\n", after, watchInterval)
 	if af.output == "table" {
 		fmt.Fprintln(os.Stdout, "TIME                  WORKLOAD              KIND          REASON")
 	}
@@ -56,7 +57,7 @@ ARN) of every workload of the account and region. It asks for new events once a 
 			return nil
 		case <-time.After(watchInterval):
 		}
-		resp, err := follow(after)
+		resp, err := follow(after, false)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -1655,11 +1655,12 @@ type FollowWorkloadEventsRequest struct {
 	// workload_arn is a connector or replicator ARN; empty: every workload of the caller's
 	// account and region.
 	WorkloadArn string `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
-	// after_event_id: return the events after this one; 0 returns none, only the newest event's
-	// id to start from.
+	// after_event_id: return the events after this one (0: from the oldest kept).
 	AfterEventId int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
 	// max_results bounds the events returned; default 100, at most 1000.
-	MaxResults    int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	// start_now returns no events, only the newest event's id to follow from.
+	StartNow      bool `protobuf:"varint,4,opt,name=start_now,json=startNow,proto3" json:"start_now,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1713,6 +1714,13 @@ func (x *FollowWorkloadEventsRequest) GetMaxResults() int32 {
 		return x.MaxResults
 	}
 	return 0
+}
+
+func (x *FollowWorkloadEventsRequest) GetStartNow() bool {
+	if x != nil {
+		return x.StartNow
+	}
+	return false
 }
 
 type FollowWorkloadEventsResponse struct {
@@ -2318,12 +2326,13 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"state_code\x18\n" +
 	" \x01(\tR\tstateCode\x12#\n" +
-	"\rworkload_name\x18\v \x01(\tR\fworkloadName\"\x87\x01\n" +
+	"\rworkload_name\x18\v \x01(\tR\fworkloadName\"\xa4\x01\n" +
 	"\x1bFollowWorkloadEventsRequest\x12!\n" +
 	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12$\n" +
 	"\x0eafter_event_id\x18\x02 \x01(\x03R\fafterEventId\x12\x1f\n" +
 	"\vmax_results\x18\x03 \x01(\x05R\n" +
-	"maxResults\"y\n" +
+	"maxResults\x12\x1b\n" +
+	"\tstart_now\x18\x04 \x01(\bR\bstartNow\"y\n" +
 	"\x1cFollowWorkloadEventsResponse\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\x06events\x12\"\n" +
 	"\rlast_event_id\x18\x02 \x01(\x03R\vlastEventId\"~\n" +
