@@ -71,7 +71,10 @@ func TestWatchAndWebhookE2E(t *testing.T) {
 	f.startAgent(t, "watch-a", 2)
 
 	watch := startProc(t, "fjord workloads watch", f.bin, "workloads", "watch", "--server", f.srv.grpcAddr, "--output", "json")
-	poll(t, 30*time.Second, "watch to start", func() bool { return strings.Contains(watch.stderr.String(), "watching events after") })
+	table := startProc(t, "fjord workloads watch (table)", f.bin, "workloads", "watch", "--server", f.srv.grpcAddr)
+	for _, p := range []*proc{watch, table} {
+		poll(t, 30*time.Second, "watch to start", func() bool { return strings.Contains(p.stderr.String(), "watching events after") })
+	}
 
 	// seen reads watch's state events so far, with when each line was first seen.
 	seenAt := map[int64]time.Time{}
@@ -136,6 +139,9 @@ func TestWatchAndWebhookE2E(t *testing.T) {
 		t.Fatalf("running: %+v", running)
 	}
 	f.waitConnector(t, arn, kctypes.ConnectorStateRunning, time.Minute)
+	// A watch of this connector alone, from now on.
+	one := startProc(t, "fjord workloads watch ARN", f.bin, "workloads", "watch", arn, "--server", f.srv.grpcAddr, "--output", "json")
+	poll(t, 30*time.Second, "watch ARN to start", func() bool { return strings.Contains(one.stderr.String(), "watching events after") })
 	if _, err := f.api.kc.DeleteConnector(t.Context(), &kafkaconnect.DeleteConnectorInput{ConnectorArn: aws.String(arn)}); err != nil {
 		t.Fatalf("DeleteConnector: %v", err)
 	}
@@ -149,6 +155,18 @@ func TestWatchAndWebhookE2E(t *testing.T) {
 	if !strings.Contains(watch.stdout.String(), `"kind":"place"`) {
 		t.Errorf("watch printed no placement:\n%s", watch.stdout)
 	}
+	poll(t, 10*time.Second, "watch ARN to print DELETED", func() bool { return strings.Contains(one.stdout.String(), `"state":"DELETED"`) })
+	if out := one.stdout.String(); strings.Contains(out, `"state":"CREATING"`) || !strings.Contains(out, `"previousState":"RUNNING"`) {
+		t.Errorf("watch ARN (started while RUNNING) printed:\n%s", out)
+	}
+	// The table: one line per event, for people.
+	poll(t, 10*time.Second, "the table watch to print DELETED", func() bool { return strings.Contains(table.stdout.String(), "DELETING → DELETED") })
+	for _, want := range []string{"TIME", "watched", "state", "CREATING → RUNNING", "place"} {
+		if !strings.Contains(table.stdout.String(), want) {
+			t.Errorf("watch table lacks %q:\n%s", want, table.stdout)
+		}
+	}
+	t.Logf("fjord workloads watch:\n%s", table.stdout)
 
 	// The webhook got the four changes, in order, although it refused the first two attempts.
 	want := []string{"→CREATING", "CREATING→RUNNING", "RUNNING→DELETING", "DELETING→DELETED"}
