@@ -356,8 +356,10 @@ func (a *adminService) FollowWorkloadEvents(ctx context.Context, req *adminv1.Fo
 	if err != nil {
 		return nil, err
 	}
+	var kind string
+	var table *store.Resources
 	if req.WorkloadArn != "" {
-		if _, _, err := s.workloadTable(caller, req.WorkloadArn, "workloadArn"); err != nil {
+		if kind, table, err = s.workloadTable(caller, req.WorkloadArn, "workloadArn"); err != nil {
 			return nil, err
 		}
 	}
@@ -369,6 +371,11 @@ func (a *adminService) FollowWorkloadEvents(ctx context.Context, req *adminv1.Fo
 		return nil, err
 	}
 	if req.StartNow {
+		if table != nil { // following a workload starts while it exists
+			if _, err := table.Get(ctx, caller.AccountID, caller.Region, req.WorkloadArn); err != nil {
+				return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+			}
+		}
 		last, err := s.st.LastEventID(ctx)
 		if err != nil {
 			return nil, s.storeErr(ctx, err, "workload events")

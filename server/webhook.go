@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -54,11 +55,7 @@ type webhook struct {
 	client   *http.Client
 	failures prometheus.Counter
 	sent     prometheus.Counter
-	log      interface {
-		Info(string, ...any)
-		Warn(string, ...any)
-		Error(string, ...any)
-	}
+	log      *slog.Logger
 }
 
 func newWebhook(s *Server) *webhook {
@@ -113,7 +110,9 @@ func (w *webhook) deliver(ctx context.Context, cursor int64) error {
 		}
 		for _, e := range events {
 			if e.Kind == "state" {
-				w.send(ctx, e)
+				if err := w.send(ctx, e); err != nil {
+					return err
+				}
 			}
 			if ctx.Err() != nil {
 				return nil
@@ -137,8 +136,9 @@ func (w *webhook) deliver(ctx context.Context, cursor int64) error {
 	}
 }
 
-// send POSTs one event, retrying with a doubling backoff; after the last attempt it drops it.
-func (w *webhook) send(ctx context.Context, e store.WorkloadEvent) {
+// send POSTs one event, retrying with a doubling backoff (renewing the lease before each
+// retry); after the last attempt it drops it. It fails only when the lease is lost.
+func (w *webhook) send(ctx context.Context, e store.WorkloadEvent) error {
 	body, _ := json.Marshal(webhookEvent{EventID: e.ID, WorkloadARN: e.WorkloadARN, WorkloadName: e.WorkloadName, Kind: e.Kind,
 		State: e.State, PreviousState: e.PreviousState, Code: e.StateCode, Message: e.Reason, At: e.At.UTC()})
 	wait := w.backoff
@@ -146,21 +146,25 @@ func (w *webhook) send(ctx context.Context, e store.WorkloadEvent) {
 	for attempt := 1; attempt <= w.attempts; attempt++ {
 		if err = w.post(ctx, body); err == nil {
 			w.sent.Inc()
-			return
+			return nil
 		}
 		if attempt == w.attempts {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
+		if lerr := w.st.WebhookAdvance(ctx, w.id, 0, webhookLease); lerr != nil {
+			return lerr
+		}
 	}
 	w.failures.Inc()
 	w.log.Error("event webhook: event dropped", "event_id", e.ID, "workload_arn", e.WorkloadARN, "state", e.State,
 		"attempts", w.attempts, "error", err.Error())
+	return nil
 }
 
 func (w *webhook) post(ctx context.Context, body []byte) error {

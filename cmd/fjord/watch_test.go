@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +159,12 @@ func TestWatchAndWebhookE2E(t *testing.T) {
 	poll(t, 10*time.Second, "watch ARN to print DELETED", func() bool { return strings.Contains(one.stdout.String(), `"state":"DELETED"`) })
 	if out := one.stdout.String(); strings.Contains(out, `"state":"CREATING"`) || !strings.Contains(out, `"previousState":"RUNNING"`) {
 		t.Errorf("watch ARN (started while RUNNING) printed:\n%s", out)
+	}
+	// Watching a workload that does not exist (any more) is NotFound.
+	gone := exec.Command(f.bin, "workloads", "watch", arn, "--server", f.srv.grpcAddr)
+	gone.Env = childEnv()
+	if out, err := gone.CombinedOutput(); err == nil || !strings.Contains(string(out), "NotFound") {
+		t.Errorf("watch of a deleted connector: %v\n%s", err, out)
 	}
 	// The table: one line per event, for people.
 	poll(t, 10*time.Second, "the table watch to print DELETED", func() bool { return strings.Contains(table.stdout.String(), "DELETING → DELETED") })

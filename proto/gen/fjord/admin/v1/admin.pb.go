@@ -1659,7 +1659,8 @@ type FollowWorkloadEventsRequest struct {
 	AfterEventId int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
 	// max_results bounds the events returned; default 100, at most 1000.
 	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
-	// start_now returns no events, only the newest event's id to follow from.
+	// start_now returns no events, only the newest event's id to follow from (with a
+	// workload_arn, the workload must exist: NotFound otherwise).
 	StartNow      bool `protobuf:"varint,4,opt,name=start_now,json=startNow,proto3" json:"start_now,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
