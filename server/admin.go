@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -342,8 +344,71 @@ func (a *adminService) ListWorkloadEvents(ctx context.Context, req *adminv1.List
 	return out, nil
 }
 
+// followSettle is how long FollowWorkloadEvents waits for an event id missing from the
+// sequence (a transaction still committing) before it skips it.
+const followSettle = 5 * time.Second
+
+// FollowWorkloadEvents returns the events after after_event_id, oldest first, of one workload
+// or of every workload of the caller's account and region.
+func (a *adminService) FollowWorkloadEvents(ctx context.Context, req *adminv1.FollowWorkloadEventsRequest) (*adminv1.FollowWorkloadEventsResponse, error) {
+	s := a.s
+	caller, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var kind string
+	var table *store.Resources
+	if req.WorkloadArn != "" {
+		if kind, table, err = s.workloadTable(caller, req.WorkloadArn, "workloadArn"); err != nil {
+			return nil, err
+		}
+	}
+	if req.AfterEventId < 0 {
+		return nil, apierr.BadRequest("afterEventId", "afterEventId must not be negative")
+	}
+	limit, err := pageLimit(req.MaxResults, defaultEventPage, maxEventPage, "maxResults")
+	if err != nil {
+		return nil, err
+	}
+	if req.StartNow {
+		if table != nil { // following a workload starts while it exists
+			if _, err := table.Get(ctx, caller.AccountID, caller.Region, req.WorkloadArn); err != nil {
+				return nil, s.storeErr(ctx, err, kind+" "+req.WorkloadArn)
+			}
+		}
+		last, err := s.st.LastEventID(ctx)
+		if err != nil {
+			return nil, s.storeErr(ctx, err, "workload events")
+		}
+		return &adminv1.FollowWorkloadEventsResponse{LastEventId: last}, nil
+	}
+	events, last, err := s.st.EventsAfter(ctx, req.AfterEventId, limit, followSettle)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "workload events")
+	}
+	out := &adminv1.FollowWorkloadEventsResponse{LastEventId: last}
+	for _, e := range events {
+		if req.WorkloadArn != "" && e.WorkloadARN != req.WorkloadArn {
+			continue
+		}
+		if req.WorkloadArn == "" && !arnOf(e.WorkloadARN, caller.AccountID, caller.Region) {
+			continue
+		}
+		out.Events = append(out.Events, toAdminEvent(e))
+	}
+	return out, nil
+}
+
+// arnOf reports whether arn (arn:partition:service:region:account:…) belongs to account and
+// region.
+func arnOf(arn, account, region string) bool {
+	p := strings.SplitN(arn, ":", 6)
+	return len(p) == 6 && p[3] == region && p[4] == account
+}
+
 func toAdminEvent(e store.WorkloadEvent) *adminv1.WorkloadEvent {
-	return &adminv1.WorkloadEvent{EventId: e.ID, Time: ts(e.At), Kind: e.Kind, Reason: e.Reason, AgentId: e.AgentID, WorkerId: e.WorkerID}
+	return &adminv1.WorkloadEvent{EventId: e.ID, Time: ts(e.At), Kind: e.Kind, Reason: e.Reason, AgentId: e.AgentID, WorkerId: e.WorkerID,
+		WorkloadArn: e.WorkloadARN, State: e.State, PreviousState: e.PreviousState, StateCode: e.StateCode, WorkloadName: e.WorkloadName}
 }
 
 // toAdminWorker describes a worker: its placement, what its agent reported for the current

@@ -90,6 +90,14 @@ type Config struct {
 	// ID and LeaseTTL, and Workload's Shape and AdvanceOperation; its OnReconcile is typically
 	// ReconcileMetric(Registry)). Required.
 	Leader *scheduler.Leader
+	// EventWebhook, when set, is the URL every workload state change is POSTed to as JSON
+	// (webhook.go).
+	EventWebhook string
+	// EventWebhookAttempts is how many times an event is sent before it is dropped; default 6.
+	EventWebhookAttempts int
+	// EventWebhookBackoff is the wait before the first retry, doubled for each next one (at
+	// most 30s); default 500ms.
+	EventWebhookBackoff time.Duration
 }
 
 func (c *Config) fill() error {
@@ -131,6 +139,12 @@ func (c *Config) fill() error {
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
+	}
+	if c.EventWebhookAttempts <= 0 {
+		c.EventWebhookAttempts = 6
+	}
+	if c.EventWebhookBackoff <= 0 {
+		c.EventWebhookBackoff = 500 * time.Millisecond
 	}
 	switch {
 	case c.Store == nil:
@@ -330,6 +344,11 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
 	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()
 	go func() { defer s.wg.Done(); s.lifecycleLoop(loopCtx) }()
+	if s.cfg.EventWebhook != "" {
+		wh := newWebhook(s)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); wh.run(loopCtx) }()
+	}
 	close(s.ready)
 	s.log.Info("server listening", "http_addr", s.httpLis.Addr().String(), "grpc_addr", s.grpcLis.Addr().String())
 	return nil

@@ -251,20 +251,30 @@ type WorkloadEvent struct {
 	Reason      string
 	AgentID     string
 	WorkerID    string
+	// State, PreviousState, StateCode and WorkloadName are set on 'state' events (a change of
+	// the workload's state; PreviousState is empty when the workload was created, State is
+	// DELETED when it was removed).
+	State, PreviousState, StateCode, WorkloadName string
+}
+
+// eventCols are the columns scanEvent reads.
+const eventCols = `id, workload_arn, at, kind, reason, agent_id, worker_id, state, previous_state, state_code, workload_name`
+
+func scanEvent(row pgx.CollectableRow) (WorkloadEvent, error) {
+	var e WorkloadEvent
+	err := row.Scan(&e.ID, &e.WorkloadARN, &e.At, &e.Kind, &e.Reason, &e.AgentID, &e.WorkerID,
+		&e.State, &e.PreviousState, &e.StateCode, &e.WorkloadName)
+	return e, err
 }
 
 // WorkloadEvents returns a workload's most recent events, oldest first.
 func (s *Store) WorkloadEvents(ctx context.Context, workloadARN string, limit int) ([]WorkloadEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, workload_arn, at, kind, reason, agent_id, worker_id FROM (
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM (
 		SELECT * FROM workload_events WHERE workload_arn = $1 ORDER BY id DESC LIMIT $2) e ORDER BY id`, workloadARN, limit)
 	if err != nil {
 		return nil, interpret(err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (WorkloadEvent, error) {
-		var e WorkloadEvent
-		err := row.Scan(&e.ID, &e.WorkloadARN, &e.At, &e.Kind, &e.Reason, &e.AgentID, &e.WorkerID)
-		return e, err
-	})
+	return pgx.CollectRows(rows, scanEvent)
 }
 
 // notify sends a NOTIFY outside a transaction.

@@ -81,14 +81,11 @@ func (s *Store) AutoscaleStateGet(ctx context.Context, workloadARN string) (Auto
 // WorkloadEventsPage returns up to limit of a workload's events, newest first, older than the
 // event beforeID (0 = from the newest). Events of a removed workload are kept.
 func (s *Store) WorkloadEventsPage(ctx context.Context, workloadARN string, beforeID int64, limit int) ([]WorkloadEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, workload_arn, at, kind, reason, agent_id, worker_id FROM workload_events
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM workload_events
 		WHERE workload_arn = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, workloadARN, beforeID, limit)
 	if err != nil {
 		return nil, interpret(err)
 	}
-	evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WorkloadEvent, error) {
-		var e WorkloadEvent
-		return e, row.Scan(&e.ID, &e.WorkloadARN, &e.At, &e.Kind, &e.Reason, &e.AgentID, &e.WorkerID)
-	})
+	evs, err := pgx.CollectRows(rows, scanEvent)
 	return evs, interpret(err)
 }

@@ -78,8 +78,21 @@ func TestApplyPlanRows(t *testing.T) {
 	if c, err := st.Connectors.ByARN(ctx, "arn:c1"); err != nil || c.State != "RUNNING" || c.StateCode != "" {
 		t.Fatalf("state: the last of a workload's states wins: %+v %v", c, err)
 	}
-	if ev, err := st.WorkloadEvents(ctx, "arn:c1", 10); err != nil || len(ev) != 2 || ev[0].Reason != "one" || ev[1].Reason != "two" {
-		t.Fatalf("events: %+v %v", ev, err)
+	all, err := st.WorkloadEvents(ctx, "arn:c1", 10)
+	var ev, states []store.WorkloadEvent
+	for _, e := range all {
+		if e.Kind == "state" { // recorded by the trigger on the workload's table
+			states = append(states, e)
+		} else {
+			ev = append(ev, e)
+		}
+	}
+	if err != nil || len(ev) != 2 || ev[0].Reason != "one" || ev[1].Reason != "two" {
+		t.Fatalf("events: %+v %v", all, err)
+	}
+	if len(states) != 2 || states[0].State != "CREATING" || states[0].PreviousState != "" || states[0].WorkloadName != "c1" ||
+		states[1].State != "RUNNING" || states[1].PreviousState != "CREATING" || states[1].Reason != "CREATING → RUNNING" {
+		t.Fatalf("state events: %+v", states)
 	}
 
 	// w1 unchanged (a1 untouched), w2 moves a2 → a3 (both touched); a workload in DELETING

@@ -183,6 +183,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
+	cfg.EventWebhook, cfg.EventWebhookAttempts = sched.eventWebhook, sched.eventWebhookAttemptsN
 	cfg.PluginIngestConcurrency = sched.pluginIngestN
 	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {

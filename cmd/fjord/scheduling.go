@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type scheduling struct {
 	// Retention and plugin ingestion.
 	eventsRetention, eventsPerWorkload, pluginIngest string
 	pluginIngestN                                    int
+	// The event webhook.
+	eventWebhook, eventWebhookAttempts string
+	eventWebhookAttemptsN              int
 }
 
 func (s *scheduling) register(f *flags) {
@@ -35,6 +39,8 @@ func (s *scheduling) register(f *flags) {
 		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
 	f.str(&s.eventsRetention, "events-retention", "", "7d", "how long workload events (the scheduler's recorded decisions) are kept; a Go duration or a number of days such as 7d")
 	f.str(&s.eventsPerWorkload, "events-per-workload", "", "1000", "how many of each workload's most recent events are kept at most")
+	f.str(&s.eventWebhook, "event-webhook", "", "", "URL every workload state change is POSTed to as JSON (one replica sends; retried; delivered at least once)")
+	f.str(&s.eventWebhookAttempts, "event-webhook-attempts", "", "6", "how many times the event webhook sends an event before it drops it (logged, and counted in fjord_event_webhook_failures_total)")
 	f.str(&s.pluginIngest, "plugin-ingest-concurrency", "", "2", "how many custom plugin objects this replica fetches and indexes at once; the others wait CREATING")
 }
 
@@ -95,6 +101,15 @@ func (s *scheduling) apply(wl *workload.Config, lc *scheduler.LeaderConfig) erro
 	}
 	if s.pluginIngestN, err = positive("plugin-ingest-concurrency", s.pluginIngest); err != nil {
 		return err
+	}
+	if s.eventWebhookAttemptsN, err = positive("event-webhook-attempts", s.eventWebhookAttempts); err != nil {
+		return err
+	}
+	if s.eventWebhook != "" {
+		u, err := url.Parse(s.eventWebhook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--event-webhook must be an http:// or https:// URL, got %q", s.eventWebhook)
+		}
 	}
 	switch s.delivery {
 	case workload.DeliveryExactlyOnce, workload.DeliveryAtLeastOnce:

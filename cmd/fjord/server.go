@@ -101,6 +101,7 @@ func runServer(ctx context.Context, args []string) error {
 	if err := sched.apply(&wl, &lc); err != nil {
 		return err
 	}
+	cfg.EventWebhook, cfg.EventWebhookAttempts = sched.eventWebhook, sched.eventWebhookAttemptsN
 	cfg.PluginIngestConcurrency = sched.pluginIngestN
 	srv, err := replica.New(cfg, wl, lc)
 	if err != nil {

@@ -15,11 +15,14 @@ import (
 )
 
 func runWorkloads(ctx context.Context, args []string) error {
-	const use = "usage: fjord workloads describe|events ARN [flags]"
+	const use = "usage: fjord workloads describe|events ARN [flags], or fjord workloads watch [ARN] [flags]"
 	if len(args) == 0 {
 		return errors.New(use)
 	}
 	action, args := args[0], args[1:]
+	if action == "watch" {
+		return runWatch(ctx, args)
+	}
 	var af adminFlags
 	var f *flags
 	var limitText, limitFlag string // --events (describe) or --max-results (events)
@@ -42,7 +45,7 @@ Events outlive the workload.`)
 		f.boolean(&all, "all", false, "follow every page to the first event")
 		f.str(&nextToken, "next-token", "", "", "continue from a previous page's nextToken")
 	default:
-		return fmt.Errorf("unknown workloads action %q: use describe or events", action)
+		return fmt.Errorf("unknown workloads action %q: use describe, events or watch", action)
 	}
 	af.register(f)
 	arn, err := parseWithPositional(f, args)

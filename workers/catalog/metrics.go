@@ -113,6 +113,9 @@ var ExposedMetrics = []Exposed{
 	{"fjord_api_request_duration_seconds", "server", []string{"service", "operation"}, "histogram"},
 	{"fjord_scheduler_reconcile_seconds", "server", []string{"outcome"}, "histogram"},
 	{"fjord_credential_lookups_total", "server", []string{"result"}, "counter"},
+	// Only with --event-webhook, on every replica (the one sending counts).
+	{"fjord_event_webhook_sent_total", "server", nil, "counter"},
+	{"fjord_event_webhook_failures_total", "server", nil, "counter"},
 	// The agent's own.
 	{"fjord_agent_workers", "agent", []string{"state"}, "gauge"},
 	{"fjord_agent_worker_restarts_total", "agent", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},

@@ -1525,12 +1525,20 @@ func (x *AutoscaleObservation) GetWorkers() int32 {
 type WorkloadEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// event_id increases with time within a workload.
-	EventId       int64                  `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	AgentId       string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	WorkerId      string                 `protobuf:"bytes,6,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	EventId     int64                  `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Time        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Kind        string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Reason      string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	AgentId     string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	WorkerId    string                 `protobuf:"bytes,6,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	WorkloadArn string                 `protobuf:"bytes,7,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	// A "state" event is a change of the workload's state: state is the new one (DELETED once
+	// the workload is gone), previous_state the former one (empty when it was created),
+	// state_code its code, if any; the reason carries the state message.
+	State         string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	PreviousState string `protobuf:"bytes,9,opt,name=previous_state,json=previousState,proto3" json:"previous_state,omitempty"`
+	StateCode     string `protobuf:"bytes,10,opt,name=state_code,json=stateCode,proto3" json:"state_code,omitempty"`
+	WorkloadName  string `protobuf:"bytes,11,opt,name=workload_name,json=workloadName,proto3" json:"workload_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1607,6 +1615,169 @@ func (x *WorkloadEvent) GetWorkerId() string {
 	return ""
 }
 
+func (x *WorkloadEvent) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetPreviousState() string {
+	if x != nil {
+		return x.PreviousState
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetStateCode() string {
+	if x != nil {
+		return x.StateCode
+	}
+	return ""
+}
+
+func (x *WorkloadEvent) GetWorkloadName() string {
+	if x != nil {
+		return x.WorkloadName
+	}
+	return ""
+}
+
+type FollowWorkloadEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workload_arn is a connector or replicator ARN; empty: every workload of the caller's
+	// account and region.
+	WorkloadArn string `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
+	// after_event_id: return the events after this one (0: from the oldest kept).
+	AfterEventId int64 `protobuf:"varint,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
+	// max_results bounds the events returned; default 100, at most 1000.
+	MaxResults int32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	// start_now returns no events, only the newest event's id to follow from (with a
+	// workload_arn, the workload must exist: NotFound otherwise).
+	StartNow      bool `protobuf:"varint,4,opt,name=start_now,json=startNow,proto3" json:"start_now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowWorkloadEventsRequest) Reset() {
+	*x = FollowWorkloadEventsRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowWorkloadEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowWorkloadEventsRequest) ProtoMessage() {}
+
+func (x *FollowWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowWorkloadEventsRequest.ProtoReflect.Descriptor instead.
+func (*FollowWorkloadEventsRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *FollowWorkloadEventsRequest) GetWorkloadArn() string {
+	if x != nil {
+		return x.WorkloadArn
+	}
+	return ""
+}
+
+func (x *FollowWorkloadEventsRequest) GetAfterEventId() int64 {
+	if x != nil {
+		return x.AfterEventId
+	}
+	return 0
+}
+
+func (x *FollowWorkloadEventsRequest) GetMaxResults() int32 {
+	if x != nil {
+		return x.MaxResults
+	}
+	return 0
+}
+
+func (x *FollowWorkloadEventsRequest) GetStartNow() bool {
+	if x != nil {
+		return x.StartNow
+	}
+	return false
+}
+
+type FollowWorkloadEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events are oldest first.
+	Events []*WorkloadEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// last_event_id is the after_event_id of the next call.
+	LastEventId   int64 `protobuf:"varint,2,opt,name=last_event_id,json=lastEventId,proto3" json:"last_event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowWorkloadEventsResponse) Reset() {
+	*x = FollowWorkloadEventsResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowWorkloadEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowWorkloadEventsResponse) ProtoMessage() {}
+
+func (x *FollowWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowWorkloadEventsResponse.ProtoReflect.Descriptor instead.
+func (*FollowWorkloadEventsResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FollowWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *FollowWorkloadEventsResponse) GetLastEventId() int64 {
+	if x != nil {
+		return x.LastEventId
+	}
+	return 0
+}
+
 type ListWorkloadEventsRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	WorkloadArn string                 `protobuf:"bytes,1,opt,name=workload_arn,json=workloadArn,proto3" json:"workload_arn,omitempty"`
@@ -1619,7 +1790,7 @@ type ListWorkloadEventsRequest struct {
 
 func (x *ListWorkloadEventsRequest) Reset() {
 	*x = ListWorkloadEventsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1802,7 @@ func (x *ListWorkloadEventsRequest) String() string {
 func (*ListWorkloadEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1815,7 @@ func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListWorkloadEventsRequest) GetWorkloadArn() string {
@@ -1680,7 +1851,7 @@ type ListWorkloadEventsResponse struct {
 
 func (x *ListWorkloadEventsResponse) Reset() {
 	*x = ListWorkloadEventsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1863,7 @@ func (x *ListWorkloadEventsResponse) String() string {
 func (*ListWorkloadEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1876,7 @@ func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
@@ -1738,7 +1909,7 @@ type DescribePluginRequest struct {
 
 func (x *DescribePluginRequest) Reset() {
 	*x = DescribePluginRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1921,7 @@ func (x *DescribePluginRequest) String() string {
 func (*DescribePluginRequest) ProtoMessage() {}
 
 func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1934,7 @@ func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginRequest.ProtoReflect.Descriptor instead.
 func (*DescribePluginRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DescribePluginRequest) GetCustomPluginArn() string {
@@ -1828,7 +1999,7 @@ type DescribePluginResponse struct {
 
 func (x *DescribePluginResponse) Reset() {
 	*x = DescribePluginResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2011,7 @@ func (x *DescribePluginResponse) String() string {
 func (*DescribePluginResponse) ProtoMessage() {}
 
 func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2024,7 @@ func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginResponse.ProtoReflect.Descriptor instead.
 func (*DescribePluginResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DescribePluginResponse) GetCustomPluginArn() string {
@@ -1965,7 +2136,7 @@ type PluginUse struct {
 
 func (x *PluginUse) Reset() {
 	*x = PluginUse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2148,7 @@ func (x *PluginUse) String() string {
 func (*PluginUse) ProtoMessage() {}
 
 func (x *PluginUse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2161,7 @@ func (x *PluginUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginUse.ProtoReflect.Descriptor instead.
 func (*PluginUse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PluginUse) GetConnectorArn() string {
@@ -2142,14 +2313,30 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x14scale_in_cpu_percent\x18\x06 \x01(\x01R\x11scaleInCpuPercent\x12\x1a\n" +
 	"\bdecision\x18\a \x01(\tR\bdecision\x12\x16\n" +
 	"\x06reason\x18\b \x01(\tR\x06reason\x12\x18\n" +
-	"\aworkers\x18\t \x01(\x05R\aworkers\"\xbe\x01\n" +
+	"\aworkers\x18\t \x01(\x05R\aworkers\"\xe2\x02\n" +
 	"\rWorkloadEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x19\n" +
 	"\bagent_id\x18\x05 \x01(\tR\aagentId\x12\x1b\n" +
-	"\tworker_id\x18\x06 \x01(\tR\bworkerId\"~\n" +
+	"\tworker_id\x18\x06 \x01(\tR\bworkerId\x12!\n" +
+	"\fworkload_arn\x18\a \x01(\tR\vworkloadArn\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x12%\n" +
+	"\x0eprevious_state\x18\t \x01(\tR\rpreviousState\x12\x1d\n" +
+	"\n" +
+	"state_code\x18\n" +
+	" \x01(\tR\tstateCode\x12#\n" +
+	"\rworkload_name\x18\v \x01(\tR\fworkloadName\"\xa4\x01\n" +
+	"\x1bFollowWorkloadEventsRequest\x12!\n" +
+	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12$\n" +
+	"\x0eafter_event_id\x18\x02 \x01(\x03R\fafterEventId\x12\x1f\n" +
+	"\vmax_results\x18\x03 \x01(\x05R\n" +
+	"maxResults\x12\x1b\n" +
+	"\tstart_now\x18\x04 \x01(\bR\bstartNow\"y\n" +
+	"\x1cFollowWorkloadEventsResponse\x125\n" +
+	"\x06events\x18\x01 \x03(\v2\x1d.fjord.admin.v1.WorkloadEventR\x06events\x12\"\n" +
+	"\rlast_event_id\x18\x02 \x01(\x03R\vlastEventId\"~\n" +
 	"\x19ListWorkloadEventsRequest\x12!\n" +
 	"\fworkload_arn\x18\x01 \x01(\tR\vworkloadArn\x12\x1f\n" +
 	"\vmax_results\x18\x02 \x01(\x05R\n" +
@@ -2186,7 +2373,7 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\aused_by\x18\x0e \x03(\v2\x19.fjord.admin.v1.PluginUseR\x06usedBy\"L\n" +
 	"\tPluginUse\x12#\n" +
 	"\rconnector_arn\x18\x01 \x01(\tR\fconnectorArn\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision2\xba\x05\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision2\xad\x06\n" +
 	"\x05Admin\x12b\n" +
 	"\x0fRegisterCluster\x12&.fjord.admin.v1.RegisterClusterRequest\x1a'.fjord.admin.v1.RegisterClusterResponse\x12Y\n" +
 	"\fListClusters\x12#.fjord.admin.v1.ListClustersRequest\x1a$.fjord.admin.v1.ListClustersResponse\x12h\n" +
@@ -2194,7 +2381,8 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListAgents\x12!.fjord.admin.v1.ListAgentsRequest\x1a\".fjord.admin.v1.ListAgentsResponse\x12e\n" +
 	"\x10DescribeWorkload\x12'.fjord.admin.v1.DescribeWorkloadRequest\x1a(.fjord.admin.v1.DescribeWorkloadResponse\x12k\n" +
-	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponse\x12_\n" +
+	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponse\x12q\n" +
+	"\x14FollowWorkloadEvents\x12+.fjord.admin.v1.FollowWorkloadEventsRequest\x1a,.fjord.admin.v1.FollowWorkloadEventsResponse\x12_\n" +
 	"\x0eDescribePlugin\x12%.fjord.admin.v1.DescribePluginRequest\x1a&.fjord.admin.v1.DescribePluginResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
 
 var (
@@ -2209,85 +2397,90 @@ func file_fjord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fjord_admin_v1_admin_proto_rawDescData
 }
 
-var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_fjord_admin_v1_admin_proto_goTypes = []any{
-	(*Cluster)(nil),                    // 0: fjord.admin.v1.Cluster
-	(*RegisterClusterRequest)(nil),     // 1: fjord.admin.v1.RegisterClusterRequest
-	(*RegisterClusterResponse)(nil),    // 2: fjord.admin.v1.RegisterClusterResponse
-	(*ListClustersRequest)(nil),        // 3: fjord.admin.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),       // 4: fjord.admin.v1.ListClustersResponse
-	(*DeregisterClusterRequest)(nil),   // 5: fjord.admin.v1.DeregisterClusterRequest
-	(*DeregisterClusterResponse)(nil),  // 6: fjord.admin.v1.DeregisterClusterResponse
-	(*ListAgentsRequest)(nil),          // 7: fjord.admin.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),         // 8: fjord.admin.v1.ListAgentsResponse
-	(*Agent)(nil),                      // 9: fjord.admin.v1.Agent
-	(*Worker)(nil),                     // 10: fjord.admin.v1.Worker
-	(*TaskState)(nil),                  // 11: fjord.admin.v1.TaskState
-	(*WorkerMetrics)(nil),              // 12: fjord.admin.v1.WorkerMetrics
-	(*DescribeWorkloadRequest)(nil),    // 13: fjord.admin.v1.DescribeWorkloadRequest
-	(*DescribeWorkloadResponse)(nil),   // 14: fjord.admin.v1.DescribeWorkloadResponse
-	(*WorkloadPlugin)(nil),             // 15: fjord.admin.v1.WorkloadPlugin
-	(*StateDescription)(nil),           // 16: fjord.admin.v1.StateDescription
-	(*WorkloadShape)(nil),              // 17: fjord.admin.v1.WorkloadShape
-	(*AutoscaleObservation)(nil),       // 18: fjord.admin.v1.AutoscaleObservation
-	(*WorkloadEvent)(nil),              // 19: fjord.admin.v1.WorkloadEvent
-	(*ListWorkloadEventsRequest)(nil),  // 20: fjord.admin.v1.ListWorkloadEventsRequest
-	(*ListWorkloadEventsResponse)(nil), // 21: fjord.admin.v1.ListWorkloadEventsResponse
-	(*DescribePluginRequest)(nil),      // 22: fjord.admin.v1.DescribePluginRequest
-	(*DescribePluginResponse)(nil),     // 23: fjord.admin.v1.DescribePluginResponse
-	(*PluginUse)(nil),                  // 24: fjord.admin.v1.PluginUse
-	nil,                                // 25: fjord.admin.v1.Agent.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
+	(*Cluster)(nil),                      // 0: fjord.admin.v1.Cluster
+	(*RegisterClusterRequest)(nil),       // 1: fjord.admin.v1.RegisterClusterRequest
+	(*RegisterClusterResponse)(nil),      // 2: fjord.admin.v1.RegisterClusterResponse
+	(*ListClustersRequest)(nil),          // 3: fjord.admin.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),         // 4: fjord.admin.v1.ListClustersResponse
+	(*DeregisterClusterRequest)(nil),     // 5: fjord.admin.v1.DeregisterClusterRequest
+	(*DeregisterClusterResponse)(nil),    // 6: fjord.admin.v1.DeregisterClusterResponse
+	(*ListAgentsRequest)(nil),            // 7: fjord.admin.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),           // 8: fjord.admin.v1.ListAgentsResponse
+	(*Agent)(nil),                        // 9: fjord.admin.v1.Agent
+	(*Worker)(nil),                       // 10: fjord.admin.v1.Worker
+	(*TaskState)(nil),                    // 11: fjord.admin.v1.TaskState
+	(*WorkerMetrics)(nil),                // 12: fjord.admin.v1.WorkerMetrics
+	(*DescribeWorkloadRequest)(nil),      // 13: fjord.admin.v1.DescribeWorkloadRequest
+	(*DescribeWorkloadResponse)(nil),     // 14: fjord.admin.v1.DescribeWorkloadResponse
+	(*WorkloadPlugin)(nil),               // 15: fjord.admin.v1.WorkloadPlugin
+	(*StateDescription)(nil),             // 16: fjord.admin.v1.StateDescription
+	(*WorkloadShape)(nil),                // 17: fjord.admin.v1.WorkloadShape
+	(*AutoscaleObservation)(nil),         // 18: fjord.admin.v1.AutoscaleObservation
+	(*WorkloadEvent)(nil),                // 19: fjord.admin.v1.WorkloadEvent
+	(*FollowWorkloadEventsRequest)(nil),  // 20: fjord.admin.v1.FollowWorkloadEventsRequest
+	(*FollowWorkloadEventsResponse)(nil), // 21: fjord.admin.v1.FollowWorkloadEventsResponse
+	(*ListWorkloadEventsRequest)(nil),    // 22: fjord.admin.v1.ListWorkloadEventsRequest
+	(*ListWorkloadEventsResponse)(nil),   // 23: fjord.admin.v1.ListWorkloadEventsResponse
+	(*DescribePluginRequest)(nil),        // 24: fjord.admin.v1.DescribePluginRequest
+	(*DescribePluginResponse)(nil),       // 25: fjord.admin.v1.DescribePluginResponse
+	(*PluginUse)(nil),                    // 26: fjord.admin.v1.PluginUse
+	nil,                                  // 27: fjord.admin.v1.Agent.LabelsEntry
+	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 29: google.protobuf.Duration
 }
 var file_fjord_admin_v1_admin_proto_depIdxs = []int32{
-	26, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
+	28, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
 	0,  // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
 	9,  // 3: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
-	25, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
-	26, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
-	26, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	26, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
+	27, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
+	28, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
+	28, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	28, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
 	10, // 8: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
 	11, // 9: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
-	26, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
+	28, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
 	12, // 11: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
-	26, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
+	28, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
 	16, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	26, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
+	28, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
 	17, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
 	10, // 16: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
 	19, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
 	15, // 18: fjord.admin.v1.DescribeWorkloadResponse.plugins:type_name -> fjord.admin.v1.WorkloadPlugin
-	26, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
+	28, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
 	18, // 20: fjord.admin.v1.WorkloadShape.autoscale_observation:type_name -> fjord.admin.v1.AutoscaleObservation
-	26, // 21: fjord.admin.v1.AutoscaleObservation.time:type_name -> google.protobuf.Timestamp
-	27, // 22: fjord.admin.v1.AutoscaleObservation.window:type_name -> google.protobuf.Duration
-	26, // 23: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
-	19, // 24: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
-	16, // 25: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	26, // 26: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
-	24, // 27: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
-	1,  // 28: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
-	3,  // 29: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
-	5,  // 30: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
-	7,  // 31: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
-	13, // 32: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
-	20, // 33: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
-	22, // 34: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
-	2,  // 35: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
-	4,  // 36: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
-	6,  // 37: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
-	8,  // 38: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
-	14, // 39: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
-	21, // 40: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
-	23, // 41: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
-	35, // [35:42] is the sub-list for method output_type
-	28, // [28:35] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	28, // 21: fjord.admin.v1.AutoscaleObservation.time:type_name -> google.protobuf.Timestamp
+	29, // 22: fjord.admin.v1.AutoscaleObservation.window:type_name -> google.protobuf.Duration
+	28, // 23: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
+	19, // 24: fjord.admin.v1.FollowWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	19, // 25: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	16, // 26: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	28, // 27: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
+	26, // 28: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
+	1,  // 29: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
+	3,  // 30: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
+	5,  // 31: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
+	7,  // 32: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
+	13, // 33: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
+	22, // 34: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
+	20, // 35: fjord.admin.v1.Admin.FollowWorkloadEvents:input_type -> fjord.admin.v1.FollowWorkloadEventsRequest
+	24, // 36: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
+	2,  // 37: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
+	4,  // 38: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
+	6,  // 39: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
+	8,  // 40: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
+	14, // 41: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
+	23, // 42: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
+	21, // 43: fjord.admin.v1.Admin.FollowWorkloadEvents:output_type -> fjord.admin.v1.FollowWorkloadEventsResponse
+	25, // 44: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
+	37, // [37:45] is the sub-list for method output_type
+	29, // [29:37] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_fjord_admin_v1_admin_proto_init() }
@@ -2301,7 +2494,7 @@ func file_fjord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_admin_v1_admin_proto_rawDesc), len(file_fjord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

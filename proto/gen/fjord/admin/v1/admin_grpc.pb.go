@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Admin_RegisterCluster_FullMethodName    = "/fjord.admin.v1.Admin/RegisterCluster"
-	Admin_ListClusters_FullMethodName       = "/fjord.admin.v1.Admin/ListClusters"
-	Admin_DeregisterCluster_FullMethodName  = "/fjord.admin.v1.Admin/DeregisterCluster"
-	Admin_ListAgents_FullMethodName         = "/fjord.admin.v1.Admin/ListAgents"
-	Admin_DescribeWorkload_FullMethodName   = "/fjord.admin.v1.Admin/DescribeWorkload"
-	Admin_ListWorkloadEvents_FullMethodName = "/fjord.admin.v1.Admin/ListWorkloadEvents"
-	Admin_DescribePlugin_FullMethodName     = "/fjord.admin.v1.Admin/DescribePlugin"
+	Admin_RegisterCluster_FullMethodName      = "/fjord.admin.v1.Admin/RegisterCluster"
+	Admin_ListClusters_FullMethodName         = "/fjord.admin.v1.Admin/ListClusters"
+	Admin_DeregisterCluster_FullMethodName    = "/fjord.admin.v1.Admin/DeregisterCluster"
+	Admin_ListAgents_FullMethodName           = "/fjord.admin.v1.Admin/ListAgents"
+	Admin_DescribeWorkload_FullMethodName     = "/fjord.admin.v1.Admin/DescribeWorkload"
+	Admin_ListWorkloadEvents_FullMethodName   = "/fjord.admin.v1.Admin/ListWorkloadEvents"
+	Admin_FollowWorkloadEvents_FullMethodName = "/fjord.admin.v1.Admin/FollowWorkloadEvents"
+	Admin_DescribePlugin_FullMethodName       = "/fjord.admin.v1.Admin/DescribePlugin"
 )
 
 // AdminClient is the client API for Admin service.
@@ -60,6 +61,10 @@ type AdminClient interface {
 	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
 	// workload: a deleted workload's events stay listable.
 	ListWorkloadEvents(ctx context.Context, in *ListWorkloadEventsRequest, opts ...grpc.CallOption) (*ListWorkloadEventsResponse, error)
+	// FollowWorkloadEvents returns the events recorded after after_event_id, oldest first: of one
+	// workload, or of every workload of the caller's account and region. `fjord workloads watch`
+	// calls it once a second with the previous answer's last_event_id.
+	FollowWorkloadEvents(ctx context.Context, in *FollowWorkloadEventsRequest, opts ...grpc.CallOption) (*FollowWorkloadEventsResponse, error)
 	// DescribePlugin shows what Fjord found in a custom plugin revision of the caller's account
 	// (the Java classes of its object and of the JARs nested in it, indexed when it became
 	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
@@ -135,6 +140,16 @@ func (c *adminClient) ListWorkloadEvents(ctx context.Context, in *ListWorkloadEv
 	return out, nil
 }
 
+func (c *adminClient) FollowWorkloadEvents(ctx context.Context, in *FollowWorkloadEventsRequest, opts ...grpc.CallOption) (*FollowWorkloadEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FollowWorkloadEventsResponse)
+	err := c.cc.Invoke(ctx, Admin_FollowWorkloadEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) DescribePlugin(ctx context.Context, in *DescribePluginRequest, opts ...grpc.CallOption) (*DescribePluginResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DescribePluginResponse)
@@ -177,6 +192,10 @@ type AdminServer interface {
 	// ListWorkloadEvents pages through a workload's events, newest first. Events outlive the
 	// workload: a deleted workload's events stay listable.
 	ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error)
+	// FollowWorkloadEvents returns the events recorded after after_event_id, oldest first: of one
+	// workload, or of every workload of the caller's account and region. `fjord workloads watch`
+	// calls it once a second with the previous answer's last_event_id.
+	FollowWorkloadEvents(context.Context, *FollowWorkloadEventsRequest) (*FollowWorkloadEventsResponse, error)
 	// DescribePlugin shows what Fjord found in a custom plugin revision of the caller's account
 	// (the Java classes of its object and of the JARs nested in it, indexed when it became
 	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
@@ -209,6 +228,9 @@ func (UnimplementedAdminServer) DescribeWorkload(context.Context, *DescribeWorkl
 }
 func (UnimplementedAdminServer) ListWorkloadEvents(context.Context, *ListWorkloadEventsRequest) (*ListWorkloadEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkloadEvents not implemented")
+}
+func (UnimplementedAdminServer) FollowWorkloadEvents(context.Context, *FollowWorkloadEventsRequest) (*FollowWorkloadEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FollowWorkloadEvents not implemented")
 }
 func (UnimplementedAdminServer) DescribePlugin(context.Context, *DescribePluginRequest) (*DescribePluginResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribePlugin not implemented")
@@ -342,6 +364,24 @@ func _Admin_ListWorkloadEvents_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_FollowWorkloadEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FollowWorkloadEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).FollowWorkloadEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_FollowWorkloadEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).FollowWorkloadEvents(ctx, req.(*FollowWorkloadEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_DescribePlugin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DescribePluginRequest)
 	if err := dec(in); err != nil {
@@ -390,6 +430,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWorkloadEvents",
 			Handler:    _Admin_ListWorkloadEvents_Handler,
+		},
+		{
+			MethodName: "FollowWorkloadEvents",
+			Handler:    _Admin_FollowWorkloadEvents_Handler,
 		},
 		{
 			MethodName: "DescribePlugin",
