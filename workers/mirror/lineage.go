@@ -203,25 +203,9 @@ type lineage struct {
 // resolveLineage learns the clusters' identities; the lineage itself is read at each
 // discovery.
 func (t *SourceTask) resolveLineage(ctx context.Context) error {
-	var srcID, tgtID string
-	if err := retry(ctx, t.log, "describe clusters", func() error {
-		sm, err := t.srcAdm.BrokerMetadata(ctx)
-		if err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
-		tm, err := t.tgtAdm.BrokerMetadata(ctx)
-		if err != nil {
-			return fmt.Errorf("target: %w", err)
-		}
-		srcID, tgtID = sm.Cluster, tm.Cluster
-		return nil
-	}); err != nil {
+	src, tgt, err := t.identities(ctx, t.tgtAdm, "topic lineage records")
+	if err != nil {
 		return err
-	}
-	src, tgt, fallback := clusterIdentities(srcID, tgtID, t.cfg.SourceAlias, t.cfg.TargetAlias)
-	if fallback {
-		t.log.Warn("source and target clusters report the same cluster id (or none); topic lineage uses the cluster aliases instead",
-			"source_cluster_id", srcID, "target_cluster_id", tgtID)
 	}
 	srcOpts := append([]kgo.Opt{kgo.SeedBrokers(t.cfg.SourceBootstrap...), kgo.WithLogger(kgoLogger{t.log})}, t.opts.SourceOpts...)
 	tgtOpts := append([]kgo.Opt{kgo.SeedBrokers(t.cfg.TargetBootstrap...), kgo.WithLogger(kgoLogger{t.log})}, t.opts.TargetOpts...)

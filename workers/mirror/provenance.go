@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fjord-io/fjord/workers/mm2"
@@ -88,30 +89,40 @@ func clusterIdentities(srcID, tgtID, srcAlias, tgtAlias string) (src, tgt string
 	return srcID, tgtID, false
 }
 
-// resolveProvenance turns loop prevention on for policies that keep topic names.
-func (t *SourceTask) resolveProvenance(ctx context.Context) error {
-	if !keepsTopicNames(t.policy) {
-		return nil
-	}
+// identities are the source cluster's and tgt's identities for loop prevention: their cluster
+// ids, or their aliases when both report the same id (or none), which the log says of what.
+func (t *SourceTask) identities(ctx context.Context, tgt *kadm.Client, what string) (srcIdent, tgtIdent string, err error) {
 	var srcID, tgtID string
 	if err := retry(ctx, t.log, "describe clusters", func() error {
 		sm, err := t.srcAdm.BrokerMetadata(ctx)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
-		tm, err := t.rtAdm.BrokerMetadata(ctx) // where the copies land
+		tm, err := tgt.BrokerMetadata(ctx)
 		if err != nil {
 			return fmt.Errorf("target: %w", err)
 		}
 		srcID, tgtID = sm.Cluster, tm.Cluster
 		return nil
 	}); err != nil {
-		return err
+		return "", "", err
 	}
-	src, tgt, fallback := clusterIdentities(srcID, tgtID, t.cfg.SourceAlias, t.cfg.TargetAlias)
+	srcIdent, tgtIdent, fallback := clusterIdentities(srcID, tgtID, t.cfg.SourceAlias, t.cfg.TargetAlias)
 	if fallback {
-		t.log.Warn("source and target clusters report the same cluster id (or none); provenance headers use the cluster aliases instead",
+		t.log.Warn("source and target clusters report the same cluster id (or none); "+what+" use the cluster aliases instead",
 			"source_cluster_id", srcID, "target_cluster_id", tgtID)
+	}
+	return srcIdent, tgtIdent, nil
+}
+
+// resolveProvenance turns loop prevention on for policies that keep topic names.
+func (t *SourceTask) resolveProvenance(ctx context.Context) error {
+	if !keepsTopicNames(t.policy) {
+		return nil
+	}
+	src, tgt, err := t.identities(ctx, t.rtAdm, "provenance headers") // where the copies land
+	if err != nil {
+		return err
 	}
 	t.prov = provenance{on: true, source: src, target: tgt}
 	t.log.Info("loop prevention by provenance header", "header", ProvenanceHeader, "source_identity", src, "target_identity", tgt)
