@@ -246,12 +246,13 @@ func (s *Server) restAuth(next http.Handler) http.Handler {
 			writeError(w, sigvError(err))
 			return
 		}
-		if want := s.serviceOfRequest(r); want != "" && id.Service != want {
+		route, ambiguous, ok := routeOf(s.routes, r.Method, r.URL.EscapedPath())
+		if want := serviceOf(route, ambiguous, ok); want != "" && id.Service != want {
 			writeError(w, apierr.New("InvalidSignatureException",
 				"Credential should be scoped to correct service: '%s'.", want))
 			return
 		}
-		if route, _, ok := routeOf(s.routes, r.Method, r.URL.EscapedPath()); ok && !route.served {
+		if ok && !route.served {
 			writeError(w, apierr.BadRequest("", "%s is an operation of the %s API that Fjord does not serve; see api-docs/operations.md for the operations it serves",
 				route.op, route.service))
 			return

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,7 +17,8 @@ type modelRoute struct {
 	service, op string
 	method      string
 	path        *regexp.Regexp
-	literal     int // literal characters of the template: the most specific route wins
+	prefix      string // the template's literal start: a cheap test before the regexp
+	literal     int    // literal characters of the template: the most specific route wins
 	served      bool
 }
 
@@ -54,7 +54,8 @@ func modelRoutes() []modelRoute {
 				}
 			}
 			re.WriteString("/?$")
-			out = append(out, modelRoute{service: svc.name, op: name, method: op.HTTP.Method,
+			prefix, _, _ := strings.Cut(tmpl, "{")
+			out = append(out, modelRoute{service: svc.name, op: name, method: op.HTTP.Method, prefix: prefix,
 				path: regexp.MustCompile(re.String()), literal: literal, served: served[name]})
 		}
 	}
@@ -72,7 +73,7 @@ func modelRoutes() []modelRoute {
 // (the tag operations), where a signature of either service is accepted.
 func routeOf(routes []modelRoute, method, escapedPath string) (r modelRoute, ambiguous, ok bool) {
 	for _, c := range routes {
-		if c.method != method || !c.path.MatchString(escapedPath) {
+		if c.method != method || !strings.HasPrefix(escapedPath, c.prefix) || !c.path.MatchString(escapedPath) {
 			continue
 		}
 		if !ok {
@@ -87,10 +88,9 @@ func routeOf(routes []modelRoute, method, escapedPath string) (r modelRoute, amb
 	return r, ambiguous, ok
 }
 
-// serviceOfRequest says which service's signature a REST request needs ("" = either): its
+// serviceOf says which service's signature a request to route needs ("" = either): its
 // operation's, or — for a path that is no operation of either model — none in particular.
-func (s *Server) serviceOfRequest(r *http.Request) string {
-	route, ambiguous, ok := routeOf(s.routes, r.Method, r.URL.EscapedPath())
+func serviceOf(route modelRoute, ambiguous, ok bool) string {
 	if !ok || ambiguous {
 		return ""
 	}
