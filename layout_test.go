@@ -113,9 +113,11 @@ func TestNoReferenceOutsideRepo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("git ls-files: %v", err)
 	}
-	banned := []string{"../shared", "shared/aws-models", "DESIGN.md", "WIRE.md", "STYLE.md", "TOOLCHAIN.md"}
+	// The names are assembled so that this file does not itself point outside the repository.
+	outside := "shared"
+	banned := []string{"../" + outside, outside + "/aws-models", "DESIGN" + ".md", "WIRE" + ".md", "STYLE" + ".md", "TOOLCHAIN" + ".md"}
 	for _, f := range strings.Fields(string(files)) {
-		if strings.HasPrefix(f, "proto/gen/") || f == "layout_test.go" {
+		if strings.HasPrefix(f, "proto/gen/") {
 			continue
 		}
 		b, err := os.ReadFile(f)
