@@ -14,19 +14,7 @@ func TestWorkloadUtilization(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, _, _ := open(t)
-	if err := st.AgentHello(ctx, store.Agent{ID: "a1", MCUCapacity: 4}); err != nil {
-		t.Fatal(err)
-	}
-	lead, err := st.LeaderAcquire(ctx, "test")
-	if err != nil || lead == nil {
-		t.Fatalf("LeaderAcquire: %v %v", lead, err)
-	}
-	defer lead.Release()
-	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term, Workers: []store.Worker{
-		{ID: "w0", WorkloadARN: "arn:c", WorkloadKind: "connector", AgentID: "a1", Epoch: 2, MCU: 1, Tasks: []int{0}, TaskCount: 1},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	placeWorker(ctx, t, st, "w0", 2)
 	until := time.Now().UTC().Truncate(time.Millisecond)
 	since := until.Add(-30 * time.Second)
 	put := func(epoch int64, ago time.Duration, cpu float64) {
@@ -120,5 +108,24 @@ func TestAutoscaleObservation(t *testing.T) {
 	}
 	if _, err := st.AutoscaleStateGet(ctx, "arn:c"); err != store.ErrNotFound {
 		t.Errorf("after the state was dropped: %v", err)
+	}
+}
+
+// placeWorker records agent a1 and, as the leader, one worker id of connector arn:c on it at
+// epoch, running task 0 of 1.
+func placeWorker(ctx context.Context, t *testing.T, st *store.Store, id string, epoch int64) {
+	t.Helper()
+	if err := st.AgentHello(ctx, store.Agent{ID: "a1", MCUCapacity: 4}); err != nil {
+		t.Fatal(err)
+	}
+	lead, err := st.LeaderAcquire(ctx, "test")
+	if err != nil || lead == nil {
+		t.Fatalf("LeaderAcquire: %v %v", lead, err)
+	}
+	defer lead.Release()
+	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term, Workers: []store.Worker{
+		{ID: id, WorkloadARN: "arn:c", WorkloadKind: "connector", AgentID: "a1", Epoch: epoch, MCU: 1, Tasks: []int{0}, TaskCount: 1},
+	}}); err != nil {
+		t.Fatal(err)
 	}
 }

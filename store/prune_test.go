@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fjord-io/fjord/store"
 )
 
 // TestWorkloadEventsPrune: events older than the age go, and of each workload only the newest
@@ -79,19 +78,7 @@ func TestWorkerMetricsAndSamplesPrune(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, url, _ := open(t)
-	if err := st.AgentHello(ctx, store.Agent{ID: "a1", MCUCapacity: 4}); err != nil {
-		t.Fatal(err)
-	}
-	lead, err := st.LeaderAcquire(ctx, "test")
-	if err != nil || lead == nil {
-		t.Fatalf("LeaderAcquire: %v %v", lead, err)
-	}
-	defer lead.Release()
-	if err := st.ApplyPlan(ctx, store.Plan{Term: lead.Term, Workers: []store.Worker{
-		{ID: "live", WorkloadARN: "arn:c", WorkloadKind: "connector", AgentID: "a1", Epoch: 1, MCU: 1, Tasks: []int{0}, TaskCount: 1},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	placeWorker(ctx, t, st, "live", 1)
 	now := time.Now()
 	for i := range 150 {
 		if err := st.WorkerMetricsPut(ctx, fmt.Sprint("gone-", i), "arn:c", "a1", now, []byte("m")); err != nil {
