@@ -228,7 +228,8 @@ func (s *Server) restAuth(next http.Handler) http.Handler {
 		w.Header().Set("x-amzn-RequestId", uuid.NewString())
 		// The headers first: an unsigned, stale or unknown-key request is refused before its body
 		// is read.
-		if err := s.verifier.CheckHeaders(r.Context(), r); err != nil {
+		pending, err := s.verifier.CheckHeaders(r.Context(), r)
+		if err != nil {
 			writeError(w, sigvError(err))
 			return
 		}
@@ -241,7 +242,7 @@ func (s *Server) restAuth(next http.Handler) http.Handler {
 			writeError(w, apierr.New("RequestEntityTooLargeException", "request body is larger than %d bytes", awsjson.MaxBodyBytes))
 			return
 		}
-		id, err := s.verifier.VerifyHTTP(r.Context(), r, body)
+		id, err := pending.Verify(r.Context(), body)
 		if err != nil {
 			writeError(w, sigvError(err))
 			return

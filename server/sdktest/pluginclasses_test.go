@@ -259,19 +259,28 @@ func TestDeleteInUse(t *testing.T) {
 
 	// A DELETING connector is not gone yet: still in use while it exists.
 	must(f.kc.DeleteConnector(ctx, &kafkaconnect.DeleteConnectorInput{ConnectorArn: aws.String(conn)})).get(t)
+	var pluginDeleted *kafkaconnect.DeleteCustomPluginOutput
 	servertest.Eventually(t, 10*time.Second, "connector gone", func() bool {
 		_, err := f.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: aws.String(conn)})
 		if err == nil {
-			_, derr := f.kc.DeleteCustomPlugin(ctx, &kafkaconnect.DeleteCustomPluginInput{CustomPluginArn: aws.String(plugin)})
+			out, derr := f.kc.DeleteCustomPlugin(ctx, &kafkaconnect.DeleteCustomPluginInput{CustomPluginArn: aws.String(plugin)})
 			if derr == nil {
-				t.Fatal("plugin deleted while its connector still exists")
+				// Allowed only if the connector went away between the two calls.
+				if _, err := f.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: aws.String(conn)}); err == nil {
+					t.Fatal("plugin deleted while its connector still exists")
+				}
+				pluginDeleted = out
+				return true
 			}
 			return false
 		}
 		wantErr[*kct.NotFoundException](t, err, 404)
 		return true
 	})
-	eq(t, "plugin delete state", must(f.kc.DeleteCustomPlugin(ctx, &kafkaconnect.DeleteCustomPluginInput{CustomPluginArn: aws.String(plugin)})).get(t).CustomPluginState, kct.CustomPluginStateDeleting)
+	if pluginDeleted == nil {
+		pluginDeleted = must(f.kc.DeleteCustomPlugin(ctx, &kafkaconnect.DeleteCustomPluginInput{CustomPluginArn: aws.String(plugin)})).get(t)
+	}
+	eq(t, "plugin delete state", pluginDeleted.CustomPluginState, kct.CustomPluginStateDeleting)
 	eq(t, "worker configuration delete state", must(f.kc.DeleteWorkerConfiguration(ctx, &kafkaconnect.DeleteWorkerConfigurationInput{WorkerConfigurationArn: aws.String(wc)})).get(t).WorkerConfigurationState, kct.WorkerConfigurationStateDeleting)
 	_, err = f.kc.DescribeCustomPlugin(ctx, &kafkaconnect.DescribeCustomPluginInput{CustomPluginArn: aws.String(plugin)})
 	wantErr[*kct.NotFoundException](t, err, 404)

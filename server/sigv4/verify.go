@@ -101,39 +101,47 @@ func NewVerifier(cfg Config) *Verifier {
 // read into body; r.Body is not touched. It returns who signed, a *Error for a
 // refused request, or another error when the CredentialStore failed.
 func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, body []byte) (Identity, error) {
-	auths := r.Header.Values("Authorization")
-	if len(auths) == 0 {
-		return Identity{}, refuse(CodeMissingAuthenticationToken, "Missing Authentication Token")
+	p, err := v.CheckHeaders(ctx, r)
+	if err != nil {
+		return Identity{}, err
 	}
-	if len(auths) > 1 {
-		return Identity{}, refuse(CodeIncompleteSignature, "Only one Authorization header may be sent.")
-	}
-	return v.verify(ctx, &wireRequest{
-		method:        r.Method,
-		host:          r.Host,
-		rawPath:       wirePath(r),
-		rawQuery:      r.URL.RawQuery,
-		authorization: auths[0],
-		header:        r.Header.Values,
-		contentLength: r.ContentLength,
-		body:          body,
-	})
+	return p.Verify(ctx, body)
 }
 
-// CheckHeaders checks what VerifyHTTP checks of r's headers, without its body: a server calls
-// it before reading the body, so that an unsigned, stale or unknown-key request costs no body
-// read. VerifyHTTP must still verify the signature.
-func (v *Verifier) CheckHeaders(ctx context.Context, r *http.Request) error {
+// Pending is a request whose headers passed CheckHeaders; Verify checks its signature once
+// the body is read.
+type Pending struct {
+	v *Verifier
+	w *wireRequest
+	c checked
+}
+
+// CheckHeaders checks what VerifyHTTP checks of r's headers, without its body: the
+// Authorization header's form, the signed headers, X-Amz-Date and its skew, the scope's
+// service and region, and that the access key exists. A server calls it before reading the
+// body, so that an unsigned, stale or unknown-key request costs no body read, then
+// Pending.Verify with the body.
+func (v *Verifier) CheckHeaders(ctx context.Context, r *http.Request) (*Pending, error) {
 	auths := r.Header.Values("Authorization")
 	if len(auths) == 0 {
-		return refuse(CodeMissingAuthenticationToken, "Missing Authentication Token")
+		return nil, refuse(CodeMissingAuthenticationToken, "Missing Authentication Token")
 	}
 	if len(auths) > 1 {
-		return refuse(CodeIncompleteSignature, "Only one Authorization header may be sent.")
+		return nil, refuse(CodeIncompleteSignature, "Only one Authorization header may be sent.")
 	}
-	_, err := v.precheck(ctx, &wireRequest{method: r.Method, host: r.Host, rawPath: wirePath(r), rawQuery: r.URL.RawQuery,
-		authorization: auths[0], header: r.Header.Values, contentLength: r.ContentLength})
-	return err
+	w := &wireRequest{method: r.Method, host: r.Host, rawPath: wirePath(r), rawQuery: r.URL.RawQuery,
+		authorization: auths[0], header: r.Header.Values, contentLength: r.ContentLength}
+	c, err := v.precheck(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{v: v, w: w, c: c}, nil
+}
+
+// Verify checks the request's signature over its full body, which the caller has read.
+func (p *Pending) Verify(ctx context.Context, body []byte) (Identity, error) {
+	p.w.body = body
+	return p.v.signature(ctx, p.w, p.c)
 }
 
 // wirePath returns the path exactly as the client sent it, still escaped.
@@ -235,6 +243,11 @@ func (v *Verifier) verify(ctx context.Context, w *wireRequest) (Identity, error)
 	if err != nil {
 		return Identity{}, err
 	}
+	return v.signature(ctx, w, c)
+}
+
+// signature re-signs w as its client should have and compares, after precheck passed.
+func (v *Verifier) signature(ctx context.Context, w *wireRequest, c checked) (Identity, error) {
 	auth, names, cred, signedAt := c.auth, c.names, c.cred, c.signedAt
 	want, rerr := v.resign(ctx, w, auth, names, cred, signedAt)
 	if rerr != nil {
