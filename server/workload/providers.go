@@ -218,7 +218,7 @@ func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape)
 		switch {
 		case err == nil:
 		case errors.As(err, &se) && !se.Transient:
-			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
+			return scheduler.Shape{FailCode: catalog.CodeSecretUnavailable, FailMessage: fmt.Sprintf(
 				"config provider reference %s of connector configuration key %s cannot be resolved: %v", ref.ref.Text, ref.key, err)}, nil
 		default:
 			w.log.Warn("read a connector's config provider secret; will retry", "workload_arn", r.ARN, "key", ref.key,

@@ -48,9 +48,6 @@ import (
 // providers.go) are read the same way and through the same cache, by ARN or by name (then in
 // the provider's region).
 
-// stateSecretUnavailable is the state code of a replicator whose secret cannot be read.
-const stateSecretUnavailable = "SECRET_UNAVAILABLE"
-
 // secretTTL is how long a read secret (or a permanent failure to read it) is reused: a rotated
 // secret reaches new task configurations within this time.
 const secretTTL = time.Minute

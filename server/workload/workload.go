@@ -83,7 +83,7 @@ func (w *Compiler) Shape(kind string, r *store.Resource) (scheduler.Shape, error
 	for _, c := range d.KafkaClusters {
 		if e := c.GetEncryptionInTransit(); e.GetEncryptionType() == "TLS" && e.GetRootCaCertificate() != "" {
 			if _, err := rootCAPEM(e.GetRootCaCertificate()); err != nil {
-				return scheduler.Shape{FailCode: "INVALID_CONFIGURATION", FailMessage: fmt.Sprintf(
+				return scheduler.Shape{FailCode: catalog.CodeInvalidConfiguration, FailMessage: fmt.Sprintf(
 					"encryptionInTransit.rootCaCertificate of Kafka cluster %s %v", c.GetKafkaClusterAlias(), err)}, nil
 			}
 		}
@@ -98,7 +98,7 @@ func (w *Compiler) Shape(kind string, r *store.Resource) (scheduler.Shape, error
 		switch {
 		case err == nil:
 		case errors.As(err, &se) && !se.Transient:
-			return scheduler.Shape{FailCode: stateSecretUnavailable, FailMessage: fmt.Sprintf(
+			return scheduler.Shape{FailCode: catalog.CodeSecretUnavailable, FailMessage: fmt.Sprintf(
 				"the SASL/SCRAM secret %s of Kafka cluster %s cannot be used: %v", sc.GetSecretArn(), c.GetKafkaClusterAlias(), se.Err)}, nil
 		default:
 			w.log.Warn("read replicator secret; will retry", "workload_arn", r.ARN, "secret_arn", sc.GetSecretArn(), "error", err)

@@ -31,16 +31,6 @@ const (
 var PermanentCodes = []string{CodeUnknownConnectorClass, CodeInvalidConfiguration, CodeClusterUnreachable,
 	CodeSecretUnavailable, CodePluginMissingClass}
 
-// IsPermanent reports whether a "CODE: message" error string starts with a permanent code.
-func IsPermanent(status string) bool {
-	for _, c := range PermanentCodes {
-		if strings.HasPrefix(status, c+":") {
-			return true
-		}
-	}
-	return false
-}
-
 // TransactionalID is the Kafka transactional id of task task of the workload with the given
 // resource type ("connector", "replicator") and resource path (the ARN's part after the type,
 // e.g. "name/uuid"): stable across moves and restarts, so that a task's newer incarnation
