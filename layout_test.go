@@ -28,9 +28,10 @@ var allowed = map[string][]string{
 
 // leaves are the packages under workers/ that the control plane may import too: the one
 // registry of connector classes (workers/catalog), the MirrorMaker 2 configuration parser it
-// validates with, and the Kafka Connect data model and converters that parser checks converter
-// options with. A leaf imports no Fjord package but other leaves and generated proto code.
-var leaves = []string{"workers/catalog", "workers/mm2", "workers/connect/convert", "workers/connect/data"}
+// validates with, the Kafka Connect data model and converters that parser checks converter
+// options with, the single message transforms and the Debezium connectors' configuration
+// (validated at creation). A leaf imports no Fjord package but other leaves and generated proto code.
+var leaves = []string{"workers/catalog", "workers/mm2", "workers/connect/convert", "workers/connect/data", "workers/connect/transforms", "workers/cdc/debezium"}
 
 // leafImporters are the folders allowed to import a leaf besides workers/ itself.
 var leafImporters = []string{"server", "scheduler", "cmd", "bench", "api-docs", "deploy"}
