@@ -155,6 +155,8 @@ type WorkerReport struct {
 	Error    string
 	Restarts int
 	At       time.Time
+	// LogDeliveryError is the worker's log delivery problem ("" while delivery works).
+	LogDeliveryError string
 }
 
 const workerCols = `id, workload_arn, workload_kind, ordinal, coalesce(agent_id, ''), epoch, mcu, tasks, task_count, stopping,
@@ -203,9 +205,10 @@ func (s *Store) WorkerReportPut(ctx context.Context, workerID string, r WorkerRe
 		r.Tasks = json.RawMessage("[]")
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var agentID string
+		var agentID, workloadARN, logErr string
 		var stopping bool
-		err := tx.QueryRow(ctx, `SELECT coalesce(agent_id, ''), stopping FROM workers WHERE id = $1 FOR UPDATE`, workerID).Scan(&agentID, &stopping)
+		err := tx.QueryRow(ctx, `SELECT coalesce(agent_id, ''), stopping, workload_arn, log_delivery_error FROM workers WHERE id = $1 FOR UPDATE`,
+			workerID).Scan(&agentID, &stopping, &workloadARN, &logErr)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -225,8 +228,15 @@ func (s *Store) WorkerReportPut(ctx context.Context, workerID string, r WorkerRe
 			return interpret(err)
 		}
 		_, err = tx.Exec(ctx, `UPDATE workers SET reported_agent = $2, reported_state = $3, reported_epoch = $4, reported_tasks = $5,
-			reported_error = $6, restarts = $7, reported_at = now() WHERE id = $1`,
-			workerID, r.AgentID, r.State, r.Epoch, []byte(r.Tasks), r.Error, r.Restarts)
+			reported_error = $6, restarts = $7, log_delivery_error = $8, reported_at = now() WHERE id = $1`,
+			workerID, r.AgentID, r.State, r.Epoch, []byte(r.Tasks), r.Error, r.Restarts, r.LogDeliveryError)
+		if err == nil && logErr != r.LogDeliveryError {
+			ev := WorkloadEvent{WorkloadARN: workloadARN, Kind: "log_delivery_failing", Reason: r.LogDeliveryError, AgentID: r.AgentID, WorkerID: workerID}
+			if r.LogDeliveryError == "" {
+				ev.Kind, ev.Reason = "log_delivery_recovered", "the worker's log lines are delivered again"
+			}
+			err = insertEvents(ctx, tx, []WorkloadEvent{ev})
+		}
 		if err == nil {
 			err = s.notifyTx(ctx, tx, NotifyScheduler, workerID)
 		}

@@ -119,6 +119,9 @@ func (w *workerRun) run() {
 func (w *workerRun) emit(state agentv1.WorkerState, errText string, tasks []*agentv1.TaskStatus) {
 	st := &agentv1.WorkerStatus{WorkerId: w.spec.WorkerId, Epoch: w.spec.Epoch, State: state, Tasks: tasks, Error: errText,
 		Restarts: w.restarts + w.lastStatus.GetRestarts()}
+	if w.proc != nil {
+		st.LogDeliveryError = w.lastStatus.GetLogDeliveryError() // the live process's delivery problem
+	}
 	w.events <- supStatus{w.sup, st}
 }
 
