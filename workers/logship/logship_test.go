@@ -286,7 +286,7 @@ func mustVec(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
-func (f collectorFunc) Collect(ch chan<- prometheus.Metric)  { f(ch) }
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 // TestQueueBound: a destination that never accepts keeps at most MaxQueueBytes of lines and
 // counts what it drops; Close gives up after its timeout.
