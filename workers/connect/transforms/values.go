@@ -141,10 +141,10 @@ func (m *smap) value() any {
 }
 
 // copyBasics is Connect's SchemaUtil.copySchemaBasics onto a new schema of type t: the name,
-// doc and parameters, and for an array its element schema. Optionality, version and default
+// version, doc and parameters, and for an array its element schema. Optionality and default
 // are not copied.
 func copyBasics(s *data.Schema, t data.Type) *data.Schema {
-	out := &data.Schema{Type: t, Name: s.Name, Doc: s.Doc, Params: append([]data.Param(nil), s.Params...)}
+	out := &data.Schema{Type: t, Name: s.Name, Version: s.Version, Doc: s.Doc, Params: append([]data.Param(nil), s.Params...)}
 	if t == data.Array {
 		out.Value = s.Value
 	}
