@@ -66,7 +66,7 @@ const insertPurpose = "field insertion"
 
 func (t *insertField) Apply(r *Record) (*Record, error) {
 	schema, v := t.side.get(r)
-	if v == nil {
+	if null(v) {
 		return r, nil
 	}
 	if schema == nil {
@@ -208,7 +208,7 @@ const replacePurpose = "field replacement"
 
 func (t *replaceField) Apply(r *Record) (*Record, error) {
 	schema, v := t.side.get(r)
-	if v == nil {
+	if null(v) {
 		return r, nil
 	}
 	if schema == nil {
@@ -355,7 +355,7 @@ const extractPurpose = "field extraction"
 func (t *extractField) Apply(r *Record) (*Record, error) {
 	schema, v := t.side.get(r)
 	if schema == nil {
-		if v == nil {
+		if null(v) {
 			return t.side.with(r, nil, nil), nil
 		}
 		m, err := requireMap(v, extractPurpose)
@@ -364,7 +364,7 @@ func (t *extractField) Apply(r *Record) (*Record, error) {
 		}
 		for i, step := range t.path {
 			x, _ := m.get(step)
-			if i == len(t.path)-1 || x == nil {
+			if i == len(t.path)-1 || null(x) {
 				return t.side.with(r, nil, x), nil
 			}
 			if m, err = requireMap(x, extractPurpose); err != nil {
@@ -374,7 +374,7 @@ func (t *extractField) Apply(r *Record) (*Record, error) {
 		return t.side.with(r, nil, nil), nil
 	}
 	var st *data.Struct
-	if v != nil {
+	if !null(v) {
 		var err error
 		if st, err = requireStruct(v, extractPurpose); err != nil {
 			return nil, err
@@ -403,7 +403,7 @@ func (t *extractField) Apply(r *Record) (*Record, error) {
 	for i, step := range t.path {
 		last := i == len(t.path)-1
 		x, _ := getField(st, step, last && t.replaceNull)
-		if last || x == nil {
+		if last || null(x) {
 			out = x
 			break
 		}

@@ -266,4 +266,4 @@ func (p *hasHeaderKey) Test(r *Record) bool {
 
 type recordIsTombstone struct{}
 
-func (recordIsTombstone) Test(r *Record) bool { return r.Value == nil }
+func (recordIsTombstone) Test(r *Record) bool { return null(r.Value) }

@@ -214,7 +214,7 @@ func extract(r *Record, env *data.Struct, name string) (*Record, error) {
 }
 
 func (t *unwrap) Apply(r *Record) (*Record, error) {
-	tombstone := r.Value == nil
+	tombstone := null(r.Value)
 	envelope := isEnvelope(r)
 	var env *data.Struct
 	if !tombstone && envelope {
@@ -252,7 +252,7 @@ func (t *unwrap) Apply(r *Record) (*Record, error) {
 		}
 		return it.Apply(rec)
 	}
-	if after.Value != nil {
+	if !null(after.Value) {
 		out := after
 		if !t.legacy {
 			if out, err = mark(out, t.notDeleted); err != nil {
@@ -278,7 +278,7 @@ func (t *unwrap) Apply(r *Record) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if before.Value == nil {
+	if null(before.Value) {
 		return nil, nil // a truncate event
 	}
 	out := after
@@ -304,7 +304,7 @@ func (t *unwrap) Apply(r *Record) (*Record, error) {
 		}
 		out = setTopic(out, row, t.routeByField)
 	}
-	if out.Value == nil {
+	if null(out.Value) {
 		return out, nil
 	}
 	if out, err = t.addFields(env, out); err != nil {

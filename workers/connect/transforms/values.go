@@ -41,10 +41,30 @@ func fieldValue(st *data.Struct, i int, withDefault bool) any {
 	if i < len(st.Values) {
 		v = st.Values[i]
 	}
+	if null(v) {
+		v = nil
+	}
 	if v == nil && withDefault {
 		return st.Schema.Fields[i].Schema.Default
 	}
 	return v
+}
+
+// null reports whether v is a null value: nil, or a nil *data.Struct or data.Map.
+func null(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case *data.Struct:
+		return x == nil
+	case data.Map:
+		return x == nil
+	case map[string]any:
+		return x == nil
+	case []any:
+		return x == nil
+	}
+	return false
 }
 
 // getField returns the value of field name of st, and false when st's schema has no such field.
