@@ -218,6 +218,7 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 		plain[k] = v
 	}
 	errs := validateCommon(plain, c)
+	errs = append(errs, validateTransforms(conf, deferred)...)
 	common := map[string]bool{} // a key the common checks refused is reported once
 	for _, e := range errs {
 		common[e.Key] = true
