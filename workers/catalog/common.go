@@ -115,9 +115,14 @@ func validateCommon(conf map[string]string, c *Class) []FieldError {
 // (workers/connect/transforms.Validate): each problem names its key (transforms.<alias>.type
 // for an unknown transform, naming it and listing the supported ones;
 // transforms.<alias>.<option> for an option). Problems of keys in deferred (config-provider
-// references, resolved when the task starts) are left out.
-func validateTransforms(conf map[string]string, deferred map[string]bool) []FieldError {
+// references, resolved when the task starts) are left out. A class whose engine applies no
+// transforms (Class.Transforms) refuses any.
+func validateTransforms(conf map[string]string, deferred map[string]bool, c *Class) []FieldError {
 	var errs []FieldError
+	if aliases := splitList(conf["transforms"]); len(aliases) > 0 && !c.Transforms && !deferred["transforms"] {
+		errs = append(errs, FieldError{Key: "transforms", Message: fmt.Sprintf(
+			"Invalid value %s for configuration transforms: Fjord's %s engine applies no single message transforms (%s)", conf["transforms"], c.Engine, c.Name)})
+	}
 	for _, e := range transforms.Validate(conf) {
 		if !deferred[e.Key] {
 			errs = append(errs, FieldError{Key: e.Key, Message: e.Message})
