@@ -141,6 +141,8 @@ func TestValidate(t *testing.T) {
 				{"transforms.u.drop.tombstones", "Expected value to be either true or false"},
 				{"transforms.x.field.syntax.version", "String must be one of: V1, V2"},
 			}},
+		{"drop.fields.header.name", base("transforms", "u", "transforms.u.type", ExtractNewRecordState, "transforms.u.drop.fields.header.name", "dropped"),
+			[]FieldError{{"transforms.u.drop.fields.header.name", "not supported by Fjord"}}},
 		{"bad delete.tombstone.handling.mode", base("transforms", "u", "transforms.u.type", ExtractNewRecordState, "transforms.u.delete.tombstone.handling.mode", "none"),
 			[]FieldError{{"transforms.u.delete.tombstone.handling.mode", "String must be one of: drop, tombstone, rewrite, rewrite-with-tombstone, delete-to-tombstone"}}},
 		{"insert nothing, offset, static without value", base("transforms", "a,b", "transforms.a.type", InsertFieldValue,

@@ -189,6 +189,9 @@ func newUnwrap(o *options) Transform {
 	t.fields = parseFieldRefs(o, "add.fields", o.str("add.fields.prefix", "__"))
 	t.headers = parseFieldRefs(o, "add.headers", o.str("add.headers.prefix", "__"))
 	t.routeByField = o.str("route.by.field", "")
+	if v := o.str("drop.fields.header.name", ""); v != "" {
+		o.invalid("drop.fields.header.name", v, "dropping the fields a header lists is not supported by Fjord")
+	}
 	t.replaceNull = o.boolean("replace.null.with.default", true)
 	yes, no := "true", "false"
 	t.deleted = &insertField{side: valueSide, staticName: &insertSpec{deletedField, true}, staticValue: &yes, replaceNull: t.replaceNull}
