@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fjord-io/fjord/workers/cdc/debezium"
+	"github.com/fjord-io/fjord/workers/connect/data"
 )
 
 func TestChainOrderAndPredicates(t *testing.T) {
@@ -199,5 +200,48 @@ func TestClasses(t *testing.T) {
 	}
 	if !reflect.DeepEqual(PredicateClasses, []string{HasHeaderKey, RecordIsTombstone, TopicNameMatches}) {
 		t.Errorf("PredicateClasses %v", PredicateClasses)
+	}
+}
+
+// TestChainConcurrent: one chain serves a task's records from several goroutines (the schema
+// caches are shared); run with -race.
+func TestChainConcurrent(t *testing.T) {
+	c, err := New(map[string]string{
+		"transforms":                    "unwrap,insert,replace,key",
+		"transforms.unwrap.type":        ExtractNewRecordState,
+		"transforms.unwrap.add.fields":  "op",
+		"transforms.insert.type":        InsertFieldValue,
+		"transforms.insert.topic.field": "topic",
+		"transforms.replace.type":       ReplaceFieldValue,
+		"transforms.replace.renames":    "name:title",
+		"transforms.key.type":           ValueToKey,
+		"transforms.key.fields":         "id",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture()
+	done := make(chan []string)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var names []string
+			for i := 0; i < 200; i++ {
+				out, err := c.Apply(f.record(debezium.OpCreate, nil, []any{int32(i), "n", nil}, nil))
+				if err != nil {
+					t.Error(err)
+					break
+				}
+				names = fieldNames(out.ValueSchema)
+				if out.Key.(*data.Struct).Values[0] != int32(i) {
+					t.Errorf("key %v", out.Key)
+				}
+			}
+			done <- names
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if names := <-done; !reflect.DeepEqual(names, []string{"id", "title", "route", "__op", "topic"}) {
+			t.Errorf("fields %v", names)
+		}
 	}
 }

@@ -344,3 +344,20 @@ func TestUnwrapJSON(t *testing.T) {
 		t.Errorf("envelope left")
 	}
 }
+
+// BenchmarkUnwrap: ExtractNewRecordState with add.fields on a create event (the CDC runtime's
+// per-record cost).
+func BenchmarkUnwrap(b *testing.B) {
+	c, err := New(map[string]string{"transforms": "u", "transforms.u.type": ExtractNewRecordState, "transforms.u.add.fields": "op,source.ts_ms"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newFixture()
+	r := f.record(debezium.OpCreate, nil, []any{int32(1), "n", nil}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, err := c.Apply(r); err != nil || out == nil {
+			b.Fatal(err)
+		}
+	}
+}
