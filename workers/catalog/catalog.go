@@ -104,6 +104,10 @@ type Class struct {
 	// MaxTasks caps the class's task count whatever tasks.max says (MirrorHeartbeat runs one
 	// task); 0 means tasks.max alone decides.
 	MaxTasks int
+	// Transforms says the class's engine applies single message transforms
+	// (workers/connect/transforms); a configuration with transforms for a class whose engine
+	// does not is refused rather than run without them.
+	Transforms bool
 	// ValidateFunc checks the class's own keys of a configuration; the keys whose values are
 	// config-provider references have been left out (they are checked once resolved, when
 	// the task starts).
@@ -218,6 +222,7 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 		plain[k] = v
 	}
 	errs := validateCommon(plain, c)
+	errs = append(errs, validateTransforms(conf, deferred, c)...)
 	common := map[string]bool{} // a key the common checks refused is reported once
 	for _, e := range errs {
 		common[e.Key] = true
