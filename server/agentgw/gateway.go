@@ -240,7 +240,7 @@ func (g *Gateway) report(ctx context.Context, agentID string, ws *agentv1.Worker
 	st := strings.TrimPrefix(ws.State.String(), "WORKER_STATE_")
 	if err := g.cfg.Store.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
 		AgentID: agentID, State: st, Epoch: ws.Epoch, Tasks: tasks, Error: ws.Error, Restarts: int(ws.Restarts),
-		LogDeliveryError: ws.LogDeliveryError,
+		LogDeliveryError: ws.LogDeliveryError, Health: ws.HealthError, HealthSince: time.UnixMilli(ws.HealthSinceMs),
 	}); err != nil && ctx.Err() == nil {
 		g.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
 	}

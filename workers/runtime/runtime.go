@@ -462,6 +462,19 @@ func (w *worker) aggregate() *agentv1.WorkerStatus {
 	if w.o.logProblem != nil {
 		st.LogDeliveryError = w.o.logProblem()
 	}
+	// The oldest cluster trouble among the tasks that run (a failed task reports its own error).
+	var since time.Time
+	for _, t := range w.tasks {
+		if t.status.State != agentv1.WorkerState_WORKER_STATE_RUNNING {
+			continue
+		}
+		if h, s := t.metrics.Health(time.Now()); h != "" && (since.IsZero() || s.Before(since)) {
+			st.HealthError, since = fmt.Sprintf("%s (task %d)", h, t.spec.TaskId), s
+		}
+	}
+	if !since.IsZero() {
+		st.HealthSinceMs = since.UnixMilli()
+	}
 	switch {
 	case w.fatal != nil:
 		st.State = agentv1.WorkerState_WORKER_STATE_FAILED

@@ -64,6 +64,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	name := spec.Config["name"]
 	if name == "" {
 		name = env.Worker.GetWorkloadName()
@@ -91,6 +92,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	if !c.EmitCheckpoints && !c.SyncGroupOffsets {
 		return idle{}, nil // MM2 starts no checkpoint task then
 	}
@@ -125,6 +127,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	if !c.EmitHeartbeats {
 		return idle{}, nil
 	}

@@ -418,8 +418,16 @@ type WorkerStatus struct {
 	// log_delivery_error says why the worker's log lines cannot be delivered right now (a
 	// destination refusing writes); empty while delivery works or none is configured.
 	LogDeliveryError string `protobuf:"bytes,7,opt,name=log_delivery_error,json=logDeliveryError,proto3" json:"log_delivery_error,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// health_error says which cluster the worker's tasks cannot use right now, as "CODE:
+	// message" with CODE CLUSTER_UNREACHABLE, AUTHENTICATION_FAILED or DNS_RESOLUTION_FAILED
+	// (the message names the cluster and the broker); the tasks keep retrying. health_since_ms is
+	// when that cluster last answered (or its trouble began), Unix milliseconds: the server fails
+	// the workload once the trouble outlasts its bound, and lets it run again once
+	// health_error is empty.
+	HealthError   string `protobuf:"bytes,8,opt,name=health_error,json=healthError,proto3" json:"health_error,omitempty"`
+	HealthSinceMs int64  `protobuf:"varint,9,opt,name=health_since_ms,json=healthSinceMs,proto3" json:"health_since_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerStatus) Reset() {
@@ -499,6 +507,20 @@ func (x *WorkerStatus) GetLogDeliveryError() string {
 		return x.LogDeliveryError
 	}
 	return ""
+}
+
+func (x *WorkerStatus) GetHealthError() string {
+	if x != nil {
+		return x.HealthError
+	}
+	return ""
+}
+
+func (x *WorkerStatus) GetHealthSinceMs() int64 {
+	if x != nil {
+		return x.HealthSinceMs
+	}
+	return 0
 }
 
 // WorkerMetrics are a worker's measurements over the last interval.
@@ -1363,7 +1385,7 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"TaskStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\x05R\x06taskId\x121\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1b.fjord.agent.v1.WorkerStateR\x05state\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\x86\x02\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xd1\x02\n" +
 	"\fWorkerStatus\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x121\n" +
@@ -1371,7 +1393,9 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x05tasks\x18\x04 \x03(\v2\x1a.fjord.agent.v1.TaskStatusR\x05tasks\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
 	"\brestarts\x18\x06 \x01(\x05R\brestarts\x12,\n" +
-	"\x12log_delivery_error\x18\a \x01(\tR\x10logDeliveryError\"\xc5\b\n" +
+	"\x12log_delivery_error\x18\a \x01(\tR\x10logDeliveryError\x12!\n" +
+	"\fhealth_error\x18\b \x01(\tR\vhealthError\x12&\n" +
+	"\x0fhealth_since_ms\x18\t \x01(\x03R\rhealthSinceMs\"\xc5\b\n" +
 	"\rWorkerMetrics\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12*\n" +
