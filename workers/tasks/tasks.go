@@ -84,7 +84,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true), c, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c, spec, env), nil
 }
 
 func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -119,7 +119,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true), c, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c, spec, env), nil
 }
 
 func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -143,7 +143,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, false), c, spec, env), nil
+	return inConnect(secured(t, c, false, env.Metrics), c, spec, env), nil
 }
 
 // idle is a task with nothing to do (its feature is disabled): it runs until stopped.
