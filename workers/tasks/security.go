@@ -76,6 +76,7 @@ func (t *securedTask) Run(ctx context.Context) error {
 					broker = cc.bootstrap[0]
 				}
 				t.m.ClusterFailed(cc.cluster, broker, refused.err, true)
+				t.m.AuthError()
 			}
 			select {
 			case <-ctx.Done():
