@@ -99,7 +99,7 @@ func (c *catalogReader) table(ctx context.Context, relid uint32, schema, name st
 	id := schema + "." + name
 	notNull := map[string]bool{}
 	var pk []string
-	rows, err := c.conn.Query(ctx, `SELECT a.attname, a.attnotnull, COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+	rows, err := c.conn.Query(ctx, `SELECT a.attname, a.attnotnull, COALESCE((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0)::int
 		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 3, a.attnum`, relid)
 	if err != nil {
