@@ -163,8 +163,17 @@ func (rt *relTable) row(vals [][]byte, unchanged func(i int) bool, placeholder s
 			if err != nil {
 				return nil, fmt.Errorf("column %s.%s.%s: %w", rt.schema, rt.name, rt.table.Columns[i].Name, err)
 			}
-			if v == nil {
+			switch x := v.(type) {
+			case nil:
 				v = fallback(s)
+			case *data.Struct: // a struct value takes its column's (optional) schema
+				x.Schema = s
+			case []any:
+				for _, el := range x {
+					if st, ok := el.(*data.Struct); ok {
+						st.Schema = s.Value
+					}
+				}
 			}
 			out[i] = v
 		}
