@@ -26,7 +26,7 @@ const typesRow = `(1, 1, 2, 3, 1.5, 2.25, 12.34, 12.340, true, 'ab', 'v', 't', '
 // Debezium's documented JSON of each column (JsonConverter, schemas.enable=false).
 var typesWant = map[string]string{
 	"id": `1`, "i2": `1`, "i4": `2`, "i8": `3`, "f4": `1.5`, "f8": `2.25`,
-	"num":  `"BNI="`,                   // Decimal(scale 2) of 1234
+	"num":  `"BNI="`,                     // Decimal(scale 2) of 1234
 	"numv": `{"scale":3,"value":"MDQ="}`, // VariableScaleDecimal of 12340e-3
 	"b":    `true`, "ch": `"ab "`, "vc": `"v"`, "tx": `"t"`, "ba": `"AQL/"`,
 	"d":     `17109`,              // io.debezium.time.Date: days
