@@ -252,3 +252,18 @@ func summary(recs []cdc.Record) []string {
 	}
 	return out
 }
+
+// waitStreaming waits until the engine streams from its slot.
+func waitStreaming(t testing.TB, cfg map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var active bool
+		err := admin.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", cfg["slot.name"]).Scan(&active)
+		if err == nil && active {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("slot %s not active after 30s", cfg["slot.name"])
+}
