@@ -21,9 +21,10 @@ import (
 
 // The tests' PostgreSQL: one throwaway cluster with logical replication, a database per test.
 var (
-	cluster *pgembed.Cluster
-	admin   *pgxpool.Pool
-	dbSeq   atomic.Int64
+	cluster    *pgembed.Cluster
+	clusterDir string
+	admin      *pgxpool.Pool
+	dbSeq      atomic.Int64
 )
 
 func TestMain(m *testing.M) {
@@ -39,6 +40,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	clusterDir = dir
 	cluster, err = pgembed.Start(ctx, pgembed.Options{Dir: dir, Fast: true, Settings: map[string]string{
 		"wal_level": "logical", "max_replication_slots": "40", "max_wal_senders": "40"}})
 	if err != nil {
@@ -64,8 +66,17 @@ func newDB(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		// Slots keep a database alive; drop what a test left.
-		_, _ = admin.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active", name)
+		// Slots keep a database alive; drop what a test left, once their connections ended.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var left int
+			_, _ = admin.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active", name)
+			_ = admin.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE database = $1", name).Scan(&left)
+			if left == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
@@ -254,16 +265,36 @@ func summary(recs []cdc.Record) []string {
 }
 
 // waitStreaming waits until the engine streams from its slot.
-func waitStreaming(t testing.TB, cfg map[string]string) {
+func waitStreaming(t testing.TB, r *run) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var active bool
-		err := admin.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", cfg["slot.name"]).Scan(&active)
-		if err == nil && active {
-			return
+	for !r.e.streaming.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("not streaming after 30s")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("slot %s not active after 30s", cfg["slot.name"])
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func cdcEnv(cfg map[string]string) cdc.Env { return cdc.Env{Name: "conn", Config: cfg} }
+
+// queryIn runs a one-value query in db.
+func queryIn(t testing.TB, db, q string, args ...any) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, cluster.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var s *string
+	if err := conn.QueryRow(ctx, q, args...).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if s == nil {
+		return ""
+	}
+	return *s
 }

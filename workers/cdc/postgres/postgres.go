@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -65,6 +66,9 @@ type Engine struct {
 	log *slog.Logger
 	met cdc.Metrics
 	m   mapper
+
+	// streaming is set once the slot's stream started.
+	streaming atomic.Bool
 
 	mu sync.Mutex
 	// flush is the LSN the server may consider flushed: the end of the last transaction all
@@ -401,6 +405,24 @@ type slotInfo struct {
 }
 
 func (e *Engine) slot(ctx context.Context, conn *pgx.Conn) (slotInfo, error) {
+	// A previous task's replication connection may still be ending: give it a moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		si, err := e.slotOnce(ctx, conn)
+		if !errors.Is(err, errSlotActive) || time.Now().After(deadline) {
+			return si, err
+		}
+		select {
+		case <-ctx.Done():
+			return si, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+var errSlotActive = errors.New("replication slot is active")
+
+func (e *Engine) slotOnce(ctx context.Context, conn *pgx.Conn) (slotInfo, error) {
 	var plugin, db string
 	var active bool
 	var confirmed *string
@@ -419,7 +441,7 @@ func (e *Engine) slot(ctx context.Context, conn *pgx.Conn) (slotInfo, error) {
 		return slotInfo{}, permanent("replication slot %q belongs to database %q, not %q (choose another slot.name)", e.cfg.Slot, db, e.cfg.DBName)
 	case active:
 		// Another client streams from it (or a previous task's connection has not ended yet).
-		return slotInfo{}, fmt.Errorf("replication slot %q is active: another connector or client is using it", e.cfg.Slot)
+		return slotInfo{}, fmt.Errorf("replication slot %q: %w: another connector or client is using it", e.cfg.Slot, errSlotActive)
 	}
 	si := slotInfo{exists: true}
 	if confirmed != nil {
@@ -463,6 +485,9 @@ func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter
 	}
 	si, err := e.slot(ctx, conn)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 
@@ -495,6 +520,9 @@ func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter
 	defer func() {
 		if err == nil || streaming {
 			return
+		}
+		if ctx.Err() != nil {
+			err = nil // stopped while starting: not a failure, but nothing is left half-made
 		}
 		if createdSlot {
 			if derr := e.dropSlot(conn); derr != nil {
@@ -581,6 +609,7 @@ func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter
 		return fmt.Errorf("start replication from slot %q at %s: %w", e.cfg.Slot, start, err)
 	}
 	streaming = true
+	e.streaming.Store(true)
 	e.log.Info("streaming", "slot", e.cfg.Slot, "publication", e.cfg.Publication, "from", start.String())
 	s := &stream{e: e, conn: conn, rconn: rconn, out: out, res: res, rels: map[uint32]*relTable{}, types: map[uint32]*pgType{}}
 	err = s.run(ctx)

@@ -92,7 +92,7 @@ func TestResumeAndAcknowledge(t *testing.T) {
 
 	// A restart from the last offset has nothing to repeat.
 	r3 := start(t, cfg, last)
-	waitStreaming(t, cfg)
+	waitStreaming(t, r3)
 	sqlExec(t, db, `INSERT INTO t VALUES (9, 'i')`)
 	got = r3.c.wait(t, 1)
 	time.Sleep(200 * time.Millisecond)
@@ -109,7 +109,7 @@ func TestJavaOffset(t *testing.T) {
 	sqlExec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
 	cfg := config(db)
 	r := start(t, cfg, nil)
-	waitStreaming(t, cfg)
+	waitStreaming(t, r)
 	sqlExec(t, db, `INSERT INTO t VALUES (1)`, `INSERT INTO t VALUES (2)`)
 	recs := r.c.wait(t, 2)
 	if err := r.stop(t); err != nil {
