@@ -117,19 +117,18 @@ func slotCount(t *testing.T) string {
 
 func TestBadInput(t *testing.T) {
 	db := newDB(t)
+	// Roles are cluster-wide: named after the database, left to the throwaway cluster.
+	norepl, withpw := "norepl_"+db, "withpw_"+db
 	sqlExec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`,
-		`CREATE ROLE norepl LOGIN PASSWORD 'pw'`, `GRANT ALL ON DATABASE `+db+` TO norepl`,
-		`CREATE ROLE withpw LOGIN REPLICATION SUPERUSER PASSWORD 'right'`)
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP OWNED BY norepl; DROP ROLE IF EXISTS norepl; DROP ROLE IF EXISTS withpw")
-	})
+		`CREATE ROLE `+norepl+` LOGIN PASSWORD 'pw'`, `GRANT ALL ON DATABASE `+db+` TO `+norepl,
+		`CREATE ROLE `+withpw+` LOGIN REPLICATION SUPERUSER PASSWORD 'right'`)
 	// Password authentication for the two roles (the cluster trusts everyone else).
 	hba := filepath.Join(clusterDir, "data", "pg_hba.conf")
 	orig, err := os.ReadFile(hba)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := "host all withpw 127.0.0.1/32 scram-sha-256\nhost all norepl 127.0.0.1/32 scram-sha-256\nhost replication withpw 127.0.0.1/32 scram-sha-256\n"
+	lines := "host all " + withpw + " 127.0.0.1/32 scram-sha-256\nhost all " + norepl + " 127.0.0.1/32 scram-sha-256\nhost replication " + withpw + " 127.0.0.1/32 scram-sha-256\n"
 	if err := os.WriteFile(hba, append([]byte(lines), orig...), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +147,8 @@ func TestBadInput(t *testing.T) {
 		cfg  map[string]string
 		want string
 	}{
-		{"wrong password", config(db, "database.user", "withpw", "database.password", "wrong"), `cannot log in to PostgreSQL`},
-		{"no REPLICATION", config(db, "database.user", "norepl", "database.password", "pw"), `user "norepl" has neither the REPLICATION attribute nor superuser`},
+		{"wrong password", config(db, "database.user", withpw, "database.password", "wrong"), `cannot log in to PostgreSQL`},
+		{"no REPLICATION", config(db, "database.user", norepl, "database.password", "pw"), `user "` + norepl + `" has neither the REPLICATION attribute nor superuser`},
 		{"database down", config(db, "database.port", "1"), `cannot connect to PostgreSQL at 127.0.0.1:1`},
 		{"no database", config("nosuchdb"), `database "nosuchdb" does not exist`},
 	}
@@ -163,7 +162,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	// The right password works (and the role's slot is the connector's).
-	good := config(db, "database.user", "withpw", "database.password", "right", "slot.drop.on.stop", "true")
+	good := config(db, "database.user", withpw, "database.password", "right", "slot.drop.on.stop", "true")
 	r := start(t, good, nil)
 	waitStreaming(t, r)
 	if err := r.stop(t); err != nil {
