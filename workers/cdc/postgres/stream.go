@@ -45,6 +45,13 @@ func (s *stream) run(ctx context.Context) error {
 	s.cat = &catalogReader{e: e, conn: s.conn, types: s.types}
 	nextStatus := time.Now().Add(e.cfg.StatusInterval)
 	var flushAt time.Time
+	// Reads wait on the connection's read deadline rather than a context per message (a
+	// context costs a watcher per read); stopping sets the deadline to now.
+	nc := s.rconn.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Now()) })
+	defer stop()
+	defer func() { _ = nc.SetReadDeadline(time.Time{}) }()
+	var deadlineSet time.Time
 	for {
 		now := time.Now()
 		if !now.Before(nextStatus) {
@@ -62,9 +69,16 @@ func (s *stream) run(ctx context.Context) error {
 				deadline = flushAt
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := s.rconn.ReceiveMessage(rctx)
-		cancel()
+		if !deadline.Equal(deadlineSet) {
+			if err := nc.SetReadDeadline(deadline); err != nil {
+				return fmt.Errorf("replication connection: %w", err)
+			}
+			deadlineSet = deadline
+		}
+		if ctx.Err() != nil { // after the deadline: a stop from now on interrupts the read
+			return nil
+		}
+		msg, err := s.rconn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
