@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
 
 	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/workers/cdc"
@@ -54,7 +55,16 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer admin.Close()
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		// No goroutine of an engine outlives its Run (the pool's and the cluster's are ours).
+		if err := goleak.Find(goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+			goleak.IgnoreTopFunction("github.com/jackc/puddle/v2.(*Pool).createIdleResources")); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // newDB creates a database for t and returns its name.

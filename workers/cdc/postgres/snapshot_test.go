@@ -1,8 +1,13 @@
 package postgres
 
 import (
+	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/fjord-io/fjord/workers/cdc"
 )
 
 func TestSnapshotModes(t *testing.T) {
@@ -85,4 +90,61 @@ func TestSnapshotModes(t *testing.T) {
 		t.Errorf("when_needed without the slot: %v", got)
 	}
 	r.stop(t)
+}
+
+// metrics records what an engine reports.
+type metrics struct {
+	mu                 sync.Mutex
+	polled             int
+	behind             []time.Duration
+	snapshots          []string
+	snapshotRunning    bool
+	tablesDone, tables int
+}
+
+func (m *metrics) Polled(n int) { m.mu.Lock(); m.polled += n; m.mu.Unlock() }
+func (m *metrics) BehindSource(d time.Duration) {
+	m.mu.Lock()
+	m.behind = append(m.behind, d)
+	m.mu.Unlock()
+}
+func (m *metrics) Snapshot(running bool, table string, rows, estimate int64, done, tables int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snapshotRunning, m.tablesDone, m.tables = running, done, tables
+	if table != "" && !slices.Contains(m.snapshots, table) {
+		m.snapshots = append(m.snapshots, table)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	sqlExec(t, db, `CREATE TABLE a (id int PRIMARY KEY)`, `CREATE TABLE b (id int PRIMARY KEY)`, `INSERT INTO a VALUES (1)`, `INSERT INTO b VALUES (1), (2)`)
+	m := &metrics{}
+	cfg := config(db)
+	eng, err := New(cdc.Env{Name: "conn", Config: cfg, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{e: eng.(*Engine), c: newCollector(), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- eng.Run(ctx, nil, r.c) }()
+	t.Cleanup(func() { r.stop(t) })
+	waitStreaming(t, r)
+	sqlExec(t, db, `INSERT INTO a VALUES (2)`)
+	r.c.wait(t, 4)
+	time.Sleep(100 * time.Millisecond)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.polled != 4 {
+		t.Errorf("Polled %d, want 4", m.polled)
+	}
+	if m.snapshotRunning || m.tablesDone != 2 || m.tables != 2 || !slices.Equal(m.snapshots, []string{"public.a", "public.b"}) {
+		t.Errorf("snapshot progress: running %v, %d of %d tables, %v", m.snapshotRunning, m.tablesDone, m.tables, m.snapshots)
+	}
+	if len(m.behind) == 0 || m.behind[len(m.behind)-1] < 0 || m.behind[len(m.behind)-1] > 30*time.Second {
+		t.Errorf("BehindSource %v", m.behind)
+	}
 }
