@@ -11,6 +11,7 @@ import (
 
 	"github.com/fjord-io/fjord/store/pgembed"
 	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/connect/convert"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
@@ -49,6 +50,15 @@ func TestSchemaChangeAndToast(t *testing.T) {
 	}
 	if recs[2].ValueSchema == recs[0].ValueSchema {
 		t.Error("the envelope schema did not change with the table")
+	}
+	// Constant column defaults are in the schema, as Debezium writes them.
+	jc := &convert.JSON{SchemasEnable: true, DecimalFormat: convert.DecimalBase64, ReplaceNullWithDefault: true}
+	b, err := jc.FromConnect(recs[2].Topic, recs[2].ValueSchema, recs[2].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"int32","optional":false,"default":7,"field":"c"}`; !strings.Contains(string(b), want) {
+		t.Errorf("schema lacks %s: %s", want, b)
 	}
 }
 

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -76,8 +78,9 @@ func (c *catalogReader) typ(ctx context.Context, oid uint32, typmod int32) (*pgT
 
 // columns lists a table's columns from the catalog (the snapshot's source).
 func (c *catalogReader) columns(ctx context.Context, relid uint32) ([]colDef, error) {
+	// Generated columns are left out, as pgoutput leaves them out.
 	rows, err := c.conn.Query(ctx, `SELECT attname, atttypid, atttypmod FROM pg_attribute
-		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relid)
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`, relid)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +101,12 @@ func (c *catalogReader) table(ctx context.Context, relid uint32, schema, name st
 	}
 	id := schema + "." + name
 	notNull := map[string]bool{}
+	defaults := map[string]string{}
 	var pk []string
-	rows, err := c.conn.Query(ctx, `SELECT a.attname, a.attnotnull, COALESCE((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0)::int
+	rows, err := c.conn.Query(ctx, `SELECT a.attname, a.attnotnull, COALESCE((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0)::int,
+		pg_get_expr(d.adbin, d.adrelid)
 		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.attgenerated = ''
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 3, a.attnum`, relid)
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %w", id, err)
@@ -109,10 +115,14 @@ func (c *catalogReader) table(ctx context.Context, relid uint32, schema, name st
 		var n string
 		var nn bool
 		var pos int
-		if err := rows.Scan(&n, &nn, &pos); err != nil {
+		var def *string
+		if err := rows.Scan(&n, &nn, &pos, &def); err != nil {
 			return nil, err
 		}
 		notNull[n] = nn
+		if def != nil {
+			defaults[n] = *def
+		}
 		if pos > 0 {
 			pk = append(pk, n)
 		}
@@ -139,6 +149,15 @@ func (c *catalogReader) table(ctx context.Context, relid uint32, schema, name st
 		}
 		if !notNull[cd.name] {
 			s = data.OptionalOf(s)
+		}
+		if lit, ok := defaultLiteral(defaults[cd.name]); ok {
+			if v, err := conv([]byte(lit)); err == nil && v != nil {
+				if _, isStruct := v.(*data.Struct); !isStruct {
+					cp := *s
+					cp.Default = v
+					s = &cp
+				}
+			}
 		}
 		columns = append(columns, debezium.Column{Name: cd.name, Schema: s})
 		rt.src = append(rt.src, i)
@@ -179,4 +198,35 @@ func (rt *relTable) row(vals [][]byte, unchanged func(i int) bool, placeholder s
 		}
 	}
 	return out, nil
+}
+
+// defaultLiteral is the text of a constant column default (pg_get_expr of pg_attrdef): a
+// number, true/false, or a quoted string with casts ('abc'::text, '5'::numeric); ok is false
+// for expressions (nextval(…), now(), …), which Debezium's schemas carry no default for either.
+func defaultLiteral(expr string) (string, bool) {
+	e := strings.TrimSpace(expr)
+	if e == "" {
+		return "", false
+	}
+	// Strip trailing casts.
+	for {
+		i := strings.LastIndex(e, "::")
+		if i < 0 || strings.HasSuffix(e, "'") {
+			break
+		}
+		e = strings.TrimSpace(e[:i])
+	}
+	if strings.HasPrefix(e, "(") && strings.HasSuffix(e, ")") {
+		e = strings.TrimSpace(e[1 : len(e)-1])
+	}
+	if len(e) >= 2 && e[0] == '\'' && e[len(e)-1] == '\'' {
+		return strings.ReplaceAll(e[1:len(e)-1], "''", "'"), true
+	}
+	if e == "true" || e == "false" {
+		return e[:1], true
+	}
+	if _, err := strconv.ParseFloat(e, 64); err == nil {
+		return e, true
+	}
+	return "", false
 }
