@@ -166,3 +166,38 @@ func TestSnapshotThenStreaming(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestTransactionMetadata(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	sqlExec(t, db, `CREATE TABLE a (id int PRIMARY KEY)`, `CREATE TABLE b (id int PRIMARY KEY)`)
+	cfg := config(db, "provide.transaction.metadata", "true")
+	r := start(t, cfg, nil)
+	waitStreaming(t, r)
+	sqlExec(t, db, `BEGIN; INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); INSERT INTO a VALUES (2); COMMIT`)
+	recs := r.c.wait(t, 5)
+	c := &convert.JSON{SchemasEnable: false, DecimalFormat: convert.DecimalBase64, ReplaceNullWithDefault: true}
+	var got []string
+	for _, rec := range recs {
+		if rec.Topic == "srv.transaction" {
+			v, _ := c.FromConnect(rec.Topic, rec.ValueSchema, rec.Value)
+			s := string(v)
+			s = s[:strings.Index(s, `,"ts_ms"`)] // the commit time varies
+			got = append(got, rec.Topic+" "+s)
+			continue
+		}
+		tx, _ := c.FromConnect(rec.Topic, rec.ValueSchema.Fields[3].Schema, field(rec, "transaction"))
+		got = append(got, rec.Topic+" "+string(tx))
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(got[1], `srv.public.a {"id":"`), `","total_order":1,"data_collection_order":1}`)
+	want := []string{
+		`srv.transaction {"status":"BEGIN","id":"` + id + `","event_count":null,"data_collections":null`,
+		`srv.public.a {"id":"` + id + `","total_order":1,"data_collection_order":1}`,
+		`srv.public.b {"id":"` + id + `","total_order":2,"data_collection_order":1}`,
+		`srv.public.a {"id":"` + id + `","total_order":3,"data_collection_order":2}`,
+		`srv.transaction {"status":"END","id":"` + id + `","event_count":3,"data_collections":[{"data_collection":"public.a","event_count":2},{"data_collection":"public.b","event_count":1}]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

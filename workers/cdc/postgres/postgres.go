@@ -38,9 +38,6 @@ func New(env cdc.Env) (cdc.Engine, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if cfg.TransactionMetadata {
-		return nil, debezium.Errors{{Key: "provide.transaction.metadata", Message: "Invalid value true for configuration provide.transaction.metadata: transaction metadata is not supported by Fjord's PostgreSQL connector yet"}}
-	}
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -611,7 +608,10 @@ func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter
 	streaming = true
 	e.streaming.Store(true)
 	e.log.Info("streaming", "slot", e.cfg.Slot, "publication", e.cfg.Publication, "from", start.String())
-	s := &stream{e: e, conn: conn, rconn: rconn, out: out, res: res, rels: map[uint32]*relTable{}, types: map[uint32]*pgType{}}
+	s := &stream{e: e, conn: conn, rconn: rconn, out: out, res: res, rels: map[uint32]*relTable{}, types: map[uint32]*pgType{}, resumeOffset: offset}
+	if e.cfg.TransactionMetadata {
+		s.tx = &txMeta{}
+	}
 	err = s.run(ctx)
 	if ctx.Err() != nil {
 		err = nil

@@ -34,6 +34,10 @@ type stream struct {
 
 	batch   []cdc.Record
 	pending int // change events in batch
+	// tx is the open transaction's metadata (provide.transaction.metadata), nil without.
+	tx *txMeta
+	// resumeOffset is the offset a restart resumes from (its transaction context).
+	resumeOffset map[string]any
 }
 
 // flushWait is how long a batch waits for more changes before it is handed over.
@@ -167,11 +171,22 @@ func (s *stream) handle(ctx context.Context, xld pglogrepl.XLogData) error {
 		delete(s.rels, m.RelationID)
 	case *pglogrepl.BeginMessage:
 		s.xid, s.commitTime, s.inTx = int64(m.Xid), m.CommitTime, true
+		if s.tx != nil {
+			s.tx.begin(s.xid)
+			if s.res != nil && s.xid == s.res.txID && s.resumeOffset["transaction_id"] == s.tx.id {
+				s.tx.restore(s.resumeOffset) // its BEGIN was emitted before the restart
+			} else {
+				s.batch = append(s.batch, s.tx.record(s.e, "BEGIN", m.CommitTime))
+			}
+		}
 		s.e.mu.Lock()
 		s.e.idle = 0
 		s.e.mu.Unlock()
 	case *pglogrepl.CommitMessage:
 		s.inTx = false
+		if s.tx != nil {
+			s.batch = append(s.batch, s.tx.record(s.e, "END", m.CommitTime))
+		}
 		s.lastCommit = m.TransactionEndLSN
 		s.e.met.BehindSource(time.Since(m.CommitTime))
 		if s.res != nil && s.xid == s.res.txID {
@@ -277,6 +292,10 @@ func (s *stream) change(ctx context.Context, lsn pglogrepl.LSN, relID uint32, op
 	off := map[string]any{"lsn": int64(lsn), "txId": s.xid, "ts_usec": s.commitTime.UnixMicro(), "lsn_proc": int64(lsn), "messageType": typ}
 	if s.lastCommit != 0 {
 		off["lsn_commit"] = int64(s.lastCommit)
+	}
+	if s.tx != nil && !e.cfg.Skipped[string(op)] {
+		ev.Txn = s.tx.event(rt.table.ID)
+		s.tx.offset(off)
 	}
 	ev.Offset = off
 	e.emitted(off) // before the transaction's end may be confirmed (flushLSN)
