@@ -200,4 +200,20 @@ func TestTransactionMetadata(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// The END event's offset is the commit's: a restart from it repeats nothing.
+	end := recs[4].Offset
+	if end["messageType"] != "COMMIT" || end["lsn_commit"] == nil {
+		t.Fatalf("END offset %v", end)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	r2 := start(t, cfg, end)
+	waitStreaming(t, r2)
+	sqlExec(t, db, `INSERT INTO b VALUES (2)`)
+	r2.c.wait(t, 3)
+	time.Sleep(200 * time.Millisecond)
+	if s := summary(r2.c.data()); len(s) != 3 || s[1] != "srv.public.b:c" {
+		t.Errorf("after a restart from the END offset: %v", s)
+	}
 }

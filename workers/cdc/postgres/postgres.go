@@ -592,6 +592,9 @@ func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter
 		}
 	}
 
+	if !snapshot {
+		e.met.Snapshot(false, "", 0, 0, 0, 0)
+	}
 	e.mu.Lock()
 	e.flush = start
 	e.mu.Unlock()

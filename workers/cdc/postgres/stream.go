@@ -185,7 +185,13 @@ func (s *stream) handle(ctx context.Context, xld pglogrepl.XLogData) error {
 	case *pglogrepl.CommitMessage:
 		s.inTx = false
 		if s.tx != nil {
-			s.batch = append(s.batch, s.tx.record(s.e, "END", m.CommitTime))
+			// The END event carries the commit's offset: once it is durable, so is the
+			// transaction, and a restart resumes after it.
+			end := s.tx.record(s.e, "END", m.CommitTime)
+			l := int64(m.TransactionEndLSN)
+			end.Offset = map[string]any{"lsn": l, "txId": s.xid, "ts_usec": m.CommitTime.UnixMicro(), "lsn_proc": l, "lsn_commit": l, "messageType": "COMMIT"}
+			s.e.emitted(end.Offset)
+			s.batch = append(s.batch, end)
 		}
 		s.lastCommit = m.TransactionEndLSN
 		s.e.met.BehindSource(time.Since(m.CommitTime))
