@@ -18,6 +18,11 @@ const (
 	PublicationFiltered  = "filtered"
 	PublicationNoTables  = "no_tables"
 
+	// TimeMicroseconds and TimeNanoseconds are Debezium 3's time.precision.mode values
+	// microseconds (MicroTime, MicroTimestamp) and nanoseconds (NanoTime, NanoTimestamp).
+	TimeMicroseconds = "microseconds"
+	TimeNanoseconds  = "nanoseconds"
+
 	IntervalNumeric = "numeric"
 	IntervalString  = "string"
 
@@ -43,7 +48,7 @@ var PostgresKeys = []Key{
 	{Name: "publication.autocreate.mode", Type: "STRING", Default: PublicationAllTables, Doc: "When the publication is missing: all_tables (FOR ALL TABLES), disabled (fail), filtered (FOR TABLE the captured tables; an existing one is set to them), no_tables (no table)."},
 	{Name: "schema.include.list", Type: "LIST", Aliases: []string{"schema.whitelist"}, Doc: "Regular expressions of the schemas captured."},
 	{Name: "schema.exclude.list", Type: "LIST", Aliases: []string{"schema.blacklist"}, Doc: "Regular expressions of the schemas not captured."},
-	{Name: "time.precision.mode", Type: "STRING", Default: TimeAdaptive, Doc: "adaptive, adaptive_time_microseconds, connect or isostring."},
+	{Name: "time.precision.mode", Type: "STRING", Default: TimeAdaptive, Doc: "adaptive, adaptive_time_microseconds, connect, isostring, microseconds or nanoseconds."},
 	{Name: "interval.handling.mode", Type: "STRING", Default: IntervalNumeric, Doc: "INTERVAL as numeric (io.debezium.time.MicroDuration) or string (io.debezium.time.Interval)."},
 	{Name: "money.fraction.digits", Type: "INT", Default: "2", Doc: "Scale of MONEY values as Decimal."},
 	{Name: "include.unknown.datatypes", Type: "BOOLEAN", Default: "false", Doc: "Columns of types without a mapping appear as bytes of their text form instead of being left out."},
@@ -96,7 +101,7 @@ var (
 // ParsePostgres reads a PostgreSQL connector's configuration; Errors lists every problem.
 func ParsePostgres(m map[string]string) (*PostgresConfig, Errors) {
 	p := &Parser{M: m}
-	c := &PostgresConfig{Config: ParseCommon(p, TimeAdaptive, []string{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeIsoString})}
+	c := &PostgresConfig{Config: ParseCommon(p, TimeAdaptive, []string{TimeAdaptive, TimeAdaptiveMicroseconds, TimeConnect, TimeIsoString, TimeMicroseconds, TimeNanoseconds})}
 	if c.SnapshotMode == "recovery" {
 		p.Fail("snapshot.mode", "Invalid value %s for configuration snapshot.mode: the PostgreSQL connector has no schema history to recover", m["snapshot.mode"])
 	}

@@ -452,6 +452,11 @@ func (m *mapper) time(precision int) (*data.Schema, converter, bool) {
 			}
 			return formatClock(time.UnixMicro(us).UTC(), 0) + "Z", nil
 		}, true
+	case debezium.TimeNanoseconds:
+		return named(data.Int64, "io.debezium.time.NanoTime"), func(b []byte) (any, error) {
+			us, err := micros(b)
+			return us * 1000, err
+		}, true
 	case debezium.TimeAdaptive:
 		if precision <= 3 {
 			return named(data.Int32, "io.debezium.time.Time"), func(b []byte) (any, error) {
@@ -490,7 +495,16 @@ func (m *mapper) timestamp(precision int) (*data.Schema, converter, bool) {
 			return formatTimestamp(t, 0) + "Z", nil
 		}, true
 	}
-	if precision <= 3 {
+	if m.cfg.TimePrecisionMode == debezium.TimeNanoseconds {
+		return named(data.Int64, "io.debezium.time.NanoTimestamp"), func(b []byte) (any, error) {
+			t, ok, err := parse(b)
+			if !ok {
+				return nil, err
+			}
+			return t.UnixMicro() * 1000, nil
+		}, true
+	}
+	if precision <= 3 && m.cfg.TimePrecisionMode != debezium.TimeMicroseconds {
 		return named(data.Int64, "io.debezium.time.Timestamp"), func(b []byte) (any, error) {
 			t, ok, err := parse(b)
 			if !ok {

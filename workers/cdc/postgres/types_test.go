@@ -205,6 +205,22 @@ func TestTypeModes(t *testing.T) {
 		}
 	}
 
+	// time.precision.mode=microseconds and nanoseconds.
+	for mode, w := range map[string]map[string]string{
+		"microseconds": {"t3": `49890123000`, "ts3": `1478267490123000`, "d": `17109`},
+		"nanoseconds":  {"t": `49890123456000`, "ts": `1478267490123456000`, "d": `17109`},
+	} {
+		dbm := newDB(t)
+		sqlExec(t, dbm, typesDDL, `INSERT INTO types VALUES `+typesRow)
+		rm := start(t, config(dbm, "time.precision.mode", mode), nil)
+		got := afterJSON(t, rm.c.wait(t, 1)[0])
+		for col, v := range w {
+			if got[col] != v {
+				t.Errorf("%s: %s = %s, want %s", mode, col, got[col], v)
+			}
+		}
+	}
+
 	// decimal.handling.mode=double.
 	db2 := newDB(t)
 	sqlExec(t, db2, typesDDL, `INSERT INTO types VALUES `+typesRow)
