@@ -215,3 +215,21 @@ func TestWalLevelReplica(t *testing.T) {
 		t.Errorf("wal_level=replica: %v", err)
 	}
 }
+
+// TestSnapshotFailureLeavesNoSlot: a user with REPLICATION but without SELECT on a captured
+// table fails the snapshot, naming the table; the slot created for it is dropped again.
+func TestSnapshotFailureLeavesNoSlot(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	role := "noselect_" + db
+	sqlExec(t, db, `CREATE TABLE secret (id int PRIMARY KEY)`, `INSERT INTO secret VALUES (1)`,
+		`CREATE ROLE `+role+` LOGIN REPLICATION`, `CREATE PUBLICATION pub_`+db+` FOR ALL TABLES`)
+	cfg := config(db, "database.user", role)
+	err := runErr(t, cfg)
+	if !strings.Contains(err.Error(), `may not read public.secret`) || !isPermanent(err) {
+		t.Errorf("snapshot without SELECT: %v", err)
+	}
+	if n := query1(t, "", "SELECT count(*)::text FROM pg_replication_slots WHERE slot_name = $1", cfg["slot.name"]); n != "0" {
+		t.Errorf("%s slots left after the failed snapshot", n)
+	}
+}

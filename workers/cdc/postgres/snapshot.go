@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fjord-io/fjord/workers/cdc"
 	"github.com/fjord-io/fjord/workers/cdc/debezium"
@@ -137,6 +139,10 @@ func (e *Engine) snapshot(ctx context.Context, conn *pgx.Conn, tables []captured
 			}
 		}
 		if _, err := rr.Close(); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" {
+				return permanent("user %q may not read %s: %s (GRANT SELECT ON %s TO %s)", e.cfg.User, rt.table.ID, pe.Message, t.ident(), e.cfg.User)
+			}
 			return fmt.Errorf("snapshot of %s: %w", rt.table.ID, err)
 		}
 		lastTable := true
