@@ -64,6 +64,9 @@ type Engine struct {
 	met cdc.Metrics
 	m   mapper
 
+	partOnce sync.Once
+	part     map[string]any
+
 	// streaming is set once the slot's stream started.
 	streaming atomic.Bool
 

@@ -169,4 +169,9 @@ func (e *Engine) snapshot(ctx context.Context, conn *pgx.Conn, tables []captured
 	return nil
 }
 
-func (e *Engine) partition() map[string]any { return map[string]any{"server": e.cfg.Prefix} }
+// partition is the source partition, {"server": <topic.prefix>}: one map, shared by the
+// records (read only).
+func (e *Engine) partition() map[string]any {
+	e.partOnce.Do(func() { e.part = map[string]any{"server": e.cfg.Prefix} })
+	return e.part
+}

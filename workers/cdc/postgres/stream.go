@@ -295,7 +295,8 @@ func (s *stream) change(ctx context.Context, lsn pglogrepl.LSN, relID uint32, op
 		}
 	}
 	ev.Source = e.source(s.commitTime, "false", rt.schema, rt.name, s.xid, lsn, s.lastCommit)
-	off := map[string]any{"lsn": int64(lsn), "txId": s.xid, "ts_usec": s.commitTime.UnixMicro(), "lsn_proc": int64(lsn), "messageType": typ}
+	off := make(map[string]any, 8)
+	off["lsn"], off["txId"], off["ts_usec"], off["lsn_proc"], off["messageType"] = int64(lsn), s.xid, s.commitTime.UnixMicro(), int64(lsn), typ
 	if s.lastCommit != 0 {
 		off["lsn_commit"] = int64(s.lastCommit)
 	}
