@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -164,7 +163,6 @@ func TestSnapshotThenStreaming(t *testing.T) {
 	if a, b := field(recs[10], "source").(*data.Struct).Get("txId"), field(recs[11], "source").(*data.Struct).Get("txId"); a != b {
 		t.Errorf("txId %v and %v in one transaction", a, b)
 	}
-	_ = context.Background
 }
 
 func TestTransactionMetadata(t *testing.T) {

@@ -77,8 +77,6 @@ var typesSchemaWant = []string{
 func afterJSON(t *testing.T, r cdc.Record) map[string]string {
 	t.Helper()
 	c := &convert.JSON{SchemasEnable: false, DecimalFormat: convert.DecimalBase64, ReplaceNullWithDefault: true}
-	row := field(r, "after")
-	_ = row
 	b, err := c.FromConnect(r.Topic, r.ValueSchema, r.Value)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +138,7 @@ func TestTypeMatrix(t *testing.T) {
 	db := newDB(t)
 	sqlExec(t, db, typesDDL, `INSERT INTO types VALUES `+typesRow)
 	r := start(t, config(db), nil)
-	snap := r.c.wait(t, 1)
+	r.c.wait(t, 1)
 	sqlExec(t, db, `INSERT INTO types VALUES `+strings.Replace(typesRow, "(1,", "(2,", 1))
 	recs := r.c.wait(t, 2)
 	for i, rec := range recs {
@@ -154,7 +152,6 @@ func TestTypeMatrix(t *testing.T) {
 			}
 		}
 	}
-	_ = snap
 	c := &convert.JSON{SchemasEnable: true, DecimalFormat: convert.DecimalBase64, ReplaceNullWithDefault: true}
 	b, err := c.FromConnect(recs[1].Topic, recs[1].ValueSchema, recs[1].Value)
 	if err != nil {
