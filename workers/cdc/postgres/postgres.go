@@ -470,6 +470,11 @@ func (e *Engine) dropSlot(conn *pgx.Conn) error {
 
 // Run implements cdc.Engine.
 func (e *Engine) Run(ctx context.Context, offset map[string]any, out cdc.Emitter) (err error) {
+	defer func() {
+		if ctx.Err() != nil {
+			err = nil // stopped: whatever failed failed because of it
+		}
+	}()
 	res := parseResume(offset)
 	conn, err := e.connect(ctx)
 	if err != nil {
