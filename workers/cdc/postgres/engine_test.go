@@ -215,3 +215,24 @@ func TestTransactionMetadata(t *testing.T) {
 		t.Errorf("after a restart from the END offset: %v", s)
 	}
 }
+
+func TestMessageKeyColumns(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	sqlExec(t, db, `CREATE TABLE k (id int PRIMARY KEY, region text NOT NULL, code int NOT NULL)`, `CREATE TABLE nokey (v text)`,
+		`INSERT INTO k VALUES (1, 'eu', 7)`, `INSERT INTO nokey VALUES ('x')`)
+	r := start(t, config(db, "message.key.columns", "public.k:region,code"), nil)
+	recs := r.c.wait(t, 2)
+	want := []string{
+		`srv.public.k {"code":7,"region":"eu"} r null {"code":7,"id":1,"region":"eu"}`,
+		`srv.public.nokey null r null {"v":"x"}`, // no primary key: no key
+	}
+	for i, w := range want {
+		if got := event(t, recs[i]); got != w {
+			t.Errorf("record %d = %s, want %s", i, got, w)
+		}
+	}
+	if recs[0].KeySchema.Name != "srv.public.k.Key" {
+		t.Errorf("key schema name %q", recs[0].KeySchema.Name)
+	}
+}
