@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"testing"
+
+	"github.com/fjord-io/fjord/workers/cdc/debezium"
 )
 
 func TestDefaultLiteral(t *testing.T) {
@@ -52,5 +54,21 @@ func TestTextParsers(t *testing.T) {
 	}
 	if us, err := parseClock("24:00:00"); err != nil || us != 86400e6 {
 		t.Errorf("24:00:00 = %d %v", us, err)
+	}
+}
+
+func TestTimestampInfinity(t *testing.T) {
+	m := mapper{cfg: &debezium.PostgresConfig{Config: &debezium.Config{TimePrecisionMode: debezium.TimeAdaptive}}}
+	_, micro, _ := m.timestamp(6)
+	_, milli, _ := m.timestamp(3)
+	for in, want := range map[string][2]int64{
+		"infinity":  {9223372036825200000, 9223372036825200},
+		"-infinity": {-9223372036832400000, -9223372036832400},
+	} {
+		us, _ := micro([]byte(in))
+		ms, _ := milli([]byte(in))
+		if us != want[0] || ms != want[1] {
+			t.Errorf("%s: %v µs, %v ms; want %v", in, us, ms, want)
+		}
 	}
 }

@@ -468,11 +468,21 @@ func (m *mapper) time(precision int) (*data.Schema, converter, bool) {
 	return named(data.Int64, "io.debezium.time.MicroTime"), func(b []byte) (any, error) { return micros(b) }, true
 }
 
+// pgjdbc's PGStatement.DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY, which Debezium
+// reads as microseconds for timestamp 'infinity' and '-infinity'.
+const (
+	positiveInfinityMicros = 9223372036825200000
+	negativeInfinityMicros = -9223372036832400000
+)
+
 func (m *mapper) timestamp(precision int) (*data.Schema, converter, bool) {
 	parse := func(b []byte) (time.Time, bool, error) {
 		s := string(b)
-		if s == "infinity" || s == "-infinity" {
-			return time.Time{}, false, nil
+		if s == "infinity" {
+			return time.UnixMicro(positiveInfinityMicros).UTC(), true, nil
+		}
+		if s == "-infinity" {
+			return time.UnixMicro(negativeInfinityMicros).UTC(), true, nil
 		}
 		t, err := parseTimestamp(s, false)
 		return t, err == nil, err
