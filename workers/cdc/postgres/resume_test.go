@@ -1,12 +1,16 @@
 package postgres
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/fjord-io/fjord/workers/cdc"
 )
 
 func confirmedFlush(t *testing.T, slot string) pglogrepl.LSN {
@@ -129,5 +133,48 @@ func TestJavaOffset(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(r2.c.data()); n != 1 || rowField(got[0], "after", "id") != int32(2) {
 		t.Errorf("resumed from a Java offset: %v", summary(r2.c.data()))
+	}
+}
+
+// slowEmitter holds its first batch back for a while, as a runtime behind on Kafka does.
+type slowEmitter struct {
+	*collector
+	hold time.Duration
+	once sync.Once
+}
+
+func (s *slowEmitter) Emit(ctx context.Context, recs ...cdc.Record) error {
+	s.once.Do(func() { time.Sleep(s.hold) })
+	return s.collector.Emit(ctx, recs...)
+}
+
+// TestBackPressureKeepsConnection: while Emit blocks longer than wal_sender_timeout, status
+// updates keep the replication connection alive.
+func TestBackPressureKeepsConnection(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	role := "slow_" + db
+	sqlExec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`, `CREATE ROLE `+role+` LOGIN REPLICATION SUPERUSER`,
+		`ALTER ROLE `+role+` SET wal_sender_timeout = '1s'`)
+	cfg := config(db, "database.user", role, "status.update.interval.ms", "200")
+	eng, err := New(cdcEnv(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	em := &slowEmitter{collector: newCollector(), hold: 3 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{e: eng.(*Engine), c: em.collector, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- eng.Run(ctx, nil, em) }()
+	t.Cleanup(func() { r.stop(t) })
+	waitStreaming(t, r)
+	sqlExec(t, db, `INSERT INTO t VALUES (1)`)
+	time.Sleep(500 * time.Millisecond)
+	sqlExec(t, db, `INSERT INTO t VALUES (2)`)
+	r.c.wait(t, 2)
+	select {
+	case err := <-r.done:
+		r.done <- err
+		t.Fatalf("Run ended: %v", err)
+	default:
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -152,7 +153,27 @@ func (s *stream) flush(ctx context.Context) error {
 	if len(s.batch) == 0 {
 		return nil
 	}
+	// While the runtime holds the batch back, keep confirming to the server so that
+	// wal_sender_timeout does not end the connection.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(s.e.cfg.StatusInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = s.status(ctx)
+			}
+		}
+	}()
 	err := s.out.Emit(ctx, s.batch...)
+	close(done)
+	wg.Wait()
 	s.e.met.Polled(s.pending)
 	s.batch, s.pending = s.batch[:0], 0
 	return err
