@@ -116,7 +116,10 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	}
 
 	if databaseURL == "" {
-		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: filepath.Join(dataDir, "postgres"), Logger: log})
+		// wal_level=logical: the dev Postgres doubles as a source database for the
+		// PostgreSQL CDC connector (io.debezium.connector.postgresql.PostgresConnector).
+		pg, err := pgembed.Start(ctx, pgembed.Options{Dir: filepath.Join(dataDir, "postgres"), Logger: log,
+			Settings: map[string]string{"wal_level": "logical"}})
 		if err != nil {
 			return fmt.Errorf("start Postgres: %w", err)
 		}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +46,10 @@ type Options struct {
 	// the directory of the initdb found on PATH (symlinks resolved), else
 	// /usr/lib/postgresql/15/bin.
 	BinDir string
+	// Settings are server configuration parameters passed as -c name=value flags, after
+	// Fjord's own (so they override Fast's), in name order; e.g. {"wal_level": "logical"}
+	// for logical replication. Default: none.
+	Settings map[string]string
 	// Logger receives start and stop events (not the server's own log, which
 	// goes to Dir/postgres.log). Default: discard.
 	Logger *slog.Logger
@@ -162,7 +168,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 				return err
 			}
 		}
-		err = c.launch(ctx, port, opts.Fast)
+		err = c.launch(ctx, port, opts.Fast, opts.Settings)
 		if err == nil {
 			c.port = port
 			return nil
@@ -282,7 +288,7 @@ func (e *exitedError) Error() string { return fmt.Sprintf("server exited during 
 func (e *exitedError) Unwrap() error { return e.err }
 
 // launch starts the server on port and waits until it accepts connections.
-func (c *Cluster) launch(ctx context.Context, port int, fast bool) error {
+func (c *Cluster) launch(ctx context.Context, port int, fast bool, settings map[string]string) error {
 	args := []string{
 		"-D", c.dataDir,
 		"-c", "port=" + strconv.Itoa(port),
@@ -297,6 +303,9 @@ func (c *Cluster) launch(ctx context.Context, port int, fast bool) error {
 			"-c", "synchronous_commit=off",
 			"-c", "full_page_writes=off",
 		)
+	}
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
+		args = append(args, "-c", name+"="+settings[name])
 	}
 	launched := time.Now()
 	srv, err := startServer(c.run, c.bin.postgres, args, c.dir, c.logFile)

@@ -206,12 +206,12 @@ func TestStartStopRestart(t *testing.T) {
 		t.Errorf("second Stop: %v", err)
 	}
 
-	// Same Dir, a caller-given port, durable settings: the data is still there.
+	// Same Dir, a caller-given port, durable settings, server settings: the data is still there.
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2 := startCluster(t, ctx, Options{Dir: dir, Port: port})
+	c2 := startCluster(t, ctx, Options{Dir: dir, Port: port, Settings: map[string]string{"wal_level": "logical", "max_replication_slots": "7"}})
 	if c2.Port() != port {
 		t.Errorf("Port = %d, want %d", c2.Port(), port)
 	}
@@ -220,6 +220,12 @@ func TestStartStopRestart(t *testing.T) {
 	}
 	if got := query(t, ctx, c2.URL("app"), "SHOW fsync"); got != "on" {
 		t.Errorf("fsync = %s without Fast, want on", got)
+	}
+	if got := query(t, ctx, c2.URL("app"), "SHOW wal_level"); got != "logical" {
+		t.Errorf("wal_level = %s with Settings, want logical", got)
+	}
+	if got := query(t, ctx, c2.URL("app"), "SHOW max_replication_slots"); got != "7" {
+		t.Errorf("max_replication_slots = %s with Settings, want 7", got)
 	}
 	log, err := os.ReadFile(filepath.Join(dir, "postgres.log"))
 	if err != nil || !strings.Contains(string(log), "database system is ready to accept connections") {
