@@ -19,6 +19,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	AgentGateway_Enroll_FullMethodName  = "/fjord.agent.v1.AgentGateway/Enroll"
 	AgentGateway_Connect_FullMethodName = "/fjord.agent.v1.AgentGateway/Connect"
 )
 
@@ -32,9 +33,16 @@ const (
 // actually runs. Any server replica can hold any agent's stream: desired state lives in
 // Postgres and changes are pushed with LISTEN/NOTIFY.
 //
-// Authentication: every call carries the metadata "authorization: Bearer <join token>"; the
-// token is the server's --agent-token (fjord dev writes it to <data-dir>/agent.token).
+// Transport and identity (api-docs/agent-identity.md): the gateway listens on its own port
+// (--agent-addr) with TLS only, under a server certificate issued by the Fjord CA. An agent
+// enrolls once: Enroll carries the join token (metadata "authorization: Bearer <token>", the
+// server's --agent-token; fjord dev writes it to <data-dir>/agent.token) and a certificate
+// request for its id, and returns a client certificate bound to that id. Connect then
+// requires that certificate (mutual TLS): the token alone never speaks for an enrolled id.
 type AgentGatewayClient interface {
+	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
+	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
+	Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -47,6 +55,16 @@ type agentGatewayClient struct {
 
 func NewAgentGatewayClient(cc grpc.ClientConnInterface) AgentGatewayClient {
 	return &agentGatewayClient{cc}
+}
+
+func (c *agentGatewayClient) Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnrollResponse)
+	err := c.cc.Invoke(ctx, AgentGateway_Enroll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *agentGatewayClient) Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AgentMessage, ServerMessage], error) {
@@ -72,9 +90,16 @@ type AgentGateway_ConnectClient = grpc.BidiStreamingClient[AgentMessage, ServerM
 // actually runs. Any server replica can hold any agent's stream: desired state lives in
 // Postgres and changes are pushed with LISTEN/NOTIFY.
 //
-// Authentication: every call carries the metadata "authorization: Bearer <join token>"; the
-// token is the server's --agent-token (fjord dev writes it to <data-dir>/agent.token).
+// Transport and identity (api-docs/agent-identity.md): the gateway listens on its own port
+// (--agent-addr) with TLS only, under a server certificate issued by the Fjord CA. An agent
+// enrolls once: Enroll carries the join token (metadata "authorization: Bearer <token>", the
+// server's --agent-token; fjord dev writes it to <data-dir>/agent.token) and a certificate
+// request for its id, and returns a client certificate bound to that id. Connect then
+// requires that certificate (mutual TLS): the token alone never speaks for an enrolled id.
 type AgentGatewayServer interface {
+	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
+	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
+	Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -89,6 +114,9 @@ type AgentGatewayServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAgentGatewayServer struct{}
 
+func (UnimplementedAgentGatewayServer) Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Enroll not implemented")
+}
 func (UnimplementedAgentGatewayServer) Connect(grpc.BidiStreamingServer[AgentMessage, ServerMessage]) error {
 	return status.Error(codes.Unimplemented, "method Connect not implemented")
 }
@@ -113,6 +141,24 @@ func RegisterAgentGatewayServer(s grpc.ServiceRegistrar, srv AgentGatewayServer)
 	s.RegisterService(&AgentGateway_ServiceDesc, srv)
 }
 
+func _AgentGateway_Enroll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnrollRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentGatewayServer).Enroll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentGateway_Enroll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentGatewayServer).Enroll(ctx, req.(*EnrollRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentGateway_Connect_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(AgentGatewayServer).Connect(&grpc.GenericServerStream[AgentMessage, ServerMessage]{ServerStream: stream})
 }
@@ -126,7 +172,12 @@ type AgentGateway_ConnectServer = grpc.BidiStreamingServer[AgentMessage, ServerM
 var AgentGateway_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "fjord.agent.v1.AgentGateway",
 	HandlerType: (*AgentGatewayServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Enroll",
+			Handler:    _AgentGateway_Enroll_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Connect",
