@@ -21,7 +21,7 @@ func TestTwoAgentsOneHost(t *testing.T) {
 	start := func(name string, extra ...string) *proc {
 		addr := freeAddr(t)
 		p := startProc(t, name, f.bin, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-			"--mcu", "2", "--http-addr", addr}, extra...)...)
+			"--mcu", "2", "--http-addr", addr, "--server-ca", f.caFile}, extra...)...)
 		waitOK(t, p, addr, "/readyz", time.Minute)
 		return p
 	}
@@ -41,7 +41,7 @@ func TestTwoAgentsOneHost(t *testing.T) {
 	}
 
 	dup := startProc(t, "agent dup", f.bin, "agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-		"--mcu", "2", "--http-addr", freeAddr(t), "--id", host+"-1")
+		"--mcu", "2", "--http-addr", freeAddr(t), "--id", host+"-1", "--server-ca", f.caFile)
 	select {
 	case <-dup.done:
 	case <-time.After(30 * time.Second):

@@ -49,8 +49,10 @@ const (
 type Env struct {
 	// URL is the REST endpoint, e.g. http://127.0.0.1:PORT.
 	URL string
-	// GRPCAddr is the gRPC endpoint.
+	// GRPCAddr is the gRPC endpoint (the API, and the agent gateway over TLS).
 	GRPCAddr string
+	// CAFingerprint is the Fjord CA's fingerprint: agents' trust anchor (agent.Config.CAFingerprint).
+	CAFingerprint string
 	// DatabaseURL is the test's own database.
 	DatabaseURL string
 	// Key is the at-rest encryption key.
@@ -169,6 +171,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 	e.Server = srv
 	e.URL = "http://" + srv.HTTPAddr()
 	e.GRPCAddr = srv.GRPCAddr()
+	e.CAFingerprint = srv.CA().Fingerprint()
 	return e
 }
 
