@@ -465,9 +465,9 @@ type fleet struct {
 	// caFile is the Fjord CA (PEM, read from the database once the server created it) and
 	// stateDir holds each agent's enrolled identity (stateDir/<id>).
 	caFile, stateDir string
-	db                                                         *pgxpool.Pool
-	srv                                                        *fjordServer
-	api                                                        *apiClients
+	db               *pgxpool.Pool
+	srv              *fjordServer
+	api              *apiClients
 	// src and tgt are the bootstrap addresses of the clusters; srcARN and tgtARN their ARNs.
 	src, tgt, srcARN, tgtARN string
 }
