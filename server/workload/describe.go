@@ -101,10 +101,27 @@ func OperationDescription(op *store.Operation) (*kc.DescribeConnectorOperationRe
 
 // stateCodeMessage returns a resource's state code and message, or nil when both are empty.
 func stateCodeMessage(r *store.Resource) (code, message *string) {
+	if r.StateCode == "" && r.StateMessage == "" && r.TargetState != "" {
+		// Paused or stopped through the Kafka Connect REST API: the connector stays RUNNING
+		// for the AWS API, which says so here.
+		return proto.String(r.TargetState), proto.String(TargetStateMessage(r.TargetState))
+	}
 	if r.StateCode == "" && r.StateMessage == "" {
 		return nil, nil
 	}
 	return proto.String(r.StateCode), proto.String(r.StateMessage)
+}
+
+// TargetStateMessage explains a connector's Kafka Connect target state in its
+// stateDescription.
+func TargetStateMessage(target string) string {
+	switch target {
+	case store.TargetPaused:
+		return "paused through the Kafka Connect REST API: its workers keep their tasks and run none; PUT /connectors/{name}/resume continues"
+	case store.TargetStopped:
+		return "stopped through the Kafka Connect REST API: no worker and no task run; PUT /connectors/{name}/resume starts it again"
+	}
+	return ""
 }
 
 // WithRuntimeDefaults is a connector configuration as its tasks see it: MirrorMaker 2's
