@@ -41,6 +41,8 @@ func runServer(ctx context.Context, args []string) error {
 	plugins.register(f)
 	var sched scheduling
 	sched.register(f)
+	var connectREST connectRESTFlags
+	connectREST.register(f, "")
 	var secretsEndpoint, secretsDir string
 	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets (default: the AWS SDK's resolution; region from the secret ARN)")
 	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets <name>.json ({\"username\",\"password\"}) read before Secrets Manager")
@@ -110,8 +112,16 @@ func runServer(ctx context.Context, args []string) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
+	rest, err := connectREST.start(srv, log, "", "")
+	if err != nil {
+		srv.Stop()
+		return err
+	}
 	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
 	log.Info("shutting down")
+	if rest != nil {
+		rest.Stop()
+	}
 	srv.Stop()
 	return nil
 }
