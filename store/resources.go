@@ -30,9 +30,9 @@ type Resource struct {
 	// TargetStopped (set through the Connect REST API; the scheduler and workers honor it).
 	TargetState string
 	Doc         []byte
-	Secret         []byte
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	Secret      []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Revision is one revision of a custom plugin or worker configuration.

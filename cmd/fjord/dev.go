@@ -356,11 +356,11 @@ func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
 
 type banner struct {
 	HTTP, GRPC, ConnectREST, Source, Target, Region, S3Dir, DataDir string
-	Creds                                              bool
-	Agents, AgentMCU                                   int
-	TokenPath                                          string
-	KafkaLimits                                        string
-	Window, Cooldown, Sampling                         time.Duration
+	Creds                                                           bool
+	Agents, AgentMCU                                                int
+	TokenPath                                                       string
+	KafkaLimits                                                     string
+	Window, Cooldown, Sampling                                      time.Duration
 }
 
 // sampling is the interval at which agents configured with metricsInterval measure workers

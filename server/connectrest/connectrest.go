@@ -160,7 +160,9 @@ func (a *API) Handler() http.Handler {
 	h("DELETE /connectors/{name}/offsets", a.resetOffsets)
 	h("PATCH /connectors/{name}/offsets", a.alterOffsets)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.serve(w, r, func(*request) (int, any, error) { return 0, nil, connectError(http.StatusNotFound, "HTTP 404 Not Found") })
+		a.serve(w, r, func(*request) (int, any, error) {
+			return 0, nil, connectError(http.StatusNotFound, "HTTP 404 Not Found")
+		})
 	})
 	return mux
 }

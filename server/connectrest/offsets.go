@@ -394,4 +394,3 @@ func (a *API) resetTopics(r *request) (int, any, error) {
 	}
 	return http.StatusOK, nil, nil
 }
-
