@@ -205,8 +205,14 @@ func (a *API) stoppedView(r *request) (*view, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if len(ws) > 0 {
-		return nil, connectError(http.StatusConflict, "Connector %s is stopping: %d of its workers still run; try again in a moment", v.r.Name, len(ws))
+	running := 0
+	for _, w := range ws {
+		if w.AgentID != "" { // an unplaced worker runs nothing
+			running++
+		}
+	}
+	if running > 0 {
+		return nil, connectError(http.StatusConflict, "Connector %s is stopping: %d of its workers still run; try again in a moment", v.r.Name, running)
 	}
 	if connectorType(v.d.ConnectorConfiguration) != string(catalog.KindSource) {
 		return nil, connectError(http.StatusBadRequest, "Connector %s is not a source connector; Fjord keeps offsets for source connectors only", v.r.Name)

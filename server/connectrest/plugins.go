@@ -146,10 +146,14 @@ type configInfos struct {
 func definitions(c *catalog.Class) []configKeyInfo {
 	var out []configKeyInfo
 	order := map[string]int{}
+	seen := map[string]bool{}
 	for _, k := range append(slices.Clone(catalog.CommonKeys), c.Keys...) {
-		if strings.HasSuffix(k.Name, ".*") {
+		// Prefixes (x.*) and the registry's lines that document several keys at once are no
+		// single key's definition; a key documented twice is defined once.
+		if strings.HasSuffix(k.Name, ".*") || strings.ContainsAny(k.Name, " ,") || seen[k.Name] {
 			continue
 		}
+		seen[k.Name] = true
 		importance := "MEDIUM"
 		if k.Required {
 			importance = "HIGH"
