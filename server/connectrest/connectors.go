@@ -697,7 +697,7 @@ func (a *API) restart(r *request) (int, any, error) {
 		}
 	}
 	if !includeTasks && !onlyFailed {
-		return http.StatusNoContent, nil, nil
+		return http.StatusOK, nil, nil // Connect's answer to the legacy restart: 200, no body
 	}
 	if connector {
 		st.Connector.State = stateRestarting

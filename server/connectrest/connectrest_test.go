@@ -20,6 +20,7 @@ import (
 
 	"github.com/fjord-io/fjord/server/connectrest"
 	"github.com/fjord-io/fjord/server/servertest"
+	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgtest"
 )
 
@@ -309,11 +310,11 @@ func TestRoutes(t *testing.T) {
 	if code, raw := c.do("GET", "/connectors/mirror/topics", nil, &topics); code != 200 || topics["mirror"]["topics"] == nil {
 		t.Errorf("GET topics → %d %s", code, raw)
 	}
-	c.want("PUT", "/connectors/mirror/topics/reset", nil, 200, "")
+	c.want("PUT", "/connectors/mirror/topics/reset", nil, 202, "")
 	c.want("GET", "/connectors/mirror/tasks/7/status", nil, 404, "Task not found: mirror-7")
 	c.want("POST", "/connectors/mirror/tasks/7/restart", nil, 404, "Task not found: mirror-7")
 	c.want("POST", "/connectors/mirror/restart?includeTasks=maybe", nil, 400, "includeTasks")
-	c.want("POST", "/connectors/mirror/restart", nil, 204, "")
+	c.want("POST", "/connectors/mirror/restart", nil, 200, "")
 
 	// PUT config: the hidden secret sent back keeps the stored value; the change is an
 	// UpdateConnector operation.
@@ -336,10 +337,30 @@ func TestRoutes(t *testing.T) {
 	if stored.conf["sasl.jaas.config"] != "secret-value" || stored.conf["topics"] != "orders|payments" {
 		t.Errorf("stored configuration after PUT: topics %q, secret kept %v", stored.conf["topics"], stored.conf["sasl.jaas.config"] == "secret-value")
 	}
+	var st status
 	// PUT config of a new name creates it.
 	hb := map[string]string{"connector.class": "MirrorHeartbeatConnector", "source.cluster.alias": "east", "target.cluster.alias": "west",
 		"source.cluster.bootstrap.servers": kafka, "target.cluster.bootstrap.servers": kafka}
 	c.want("PUT", "/connectors/beat/config", hb, 201, "")
+	// A FAILED connector shows its trace; a restart places it again.
+	beat, err := env.Store.Connectors.List(t.Context(), store.ListParams{AccountID: servertest.Account, Region: servertest.Region, NamePrefix: "beat", Limit: 1})
+	if err != nil || len(beat) != 1 {
+		t.Fatalf("list beat: %v", err)
+	}
+	if _, err := env.Store.Connectors.Update(t.Context(), servertest.Account, servertest.Region, beat[0].ARN, store.UpdateOptions{}, func(r *store.Resource) error {
+		r.State, r.StateCode, r.StateMessage = "FAILED", "WORKER_FAILED", "boom"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.do("GET", "/connectors/beat/status", nil, &st)
+	if st.Connector.State != "FAILED" || st.Connector.Trace != "WORKER_FAILED: boom" {
+		t.Errorf("status of a FAILED connector: %+v", st)
+	}
+	c.want("POST", "/connectors/beat/restart", nil, 200, "")
+	if d := describe(t, kcAPI, beat[0].ARN); d.ConnectorState != kctypes.ConnectorStateCreating {
+		t.Errorf("a restarted FAILED connector is %s, want CREATING", d.ConnectorState)
+	}
 	c.want("DELETE", "/connectors/beat", nil, 204, "")
 	c.want("GET", "/connectors/beat", nil, 404, "Connector beat not found")
 
@@ -349,7 +370,6 @@ func TestRoutes(t *testing.T) {
 
 	// Pause: a persisted target state; the AWS API keeps RUNNING/CREATING and says PAUSED.
 	c.want("PUT", "/connectors/mirror/pause", nil, 202, "")
-	var st status
 	c.do("GET", "/connectors/mirror/status", nil, &st)
 	if st.Connector.State != "PAUSED" || st.Type != "source" {
 		t.Errorf("status after pause: %+v", st)

@@ -398,5 +398,5 @@ func (a *API) resetTopics(r *request) (int, any, error) {
 	if _, err := a.view(r, r.PathValue("name")); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, nil, nil
+	return http.StatusAccepted, nil, nil
 }
