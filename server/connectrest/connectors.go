@@ -49,7 +49,9 @@ func storeError(err error) *Error {
 	if store.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return connectError(http.StatusServiceUnavailable, "the service is unavailable for a moment; retry")
 	}
-	return connectError(http.StatusInternalServerError, "internal error: %v", err)
+	e := connectError(http.StatusInternalServerError, "internal error")
+	e.cause = err
+	return e
 }
 
 // lookup finds a connector of the caller's account by name; a DELETING connector is gone for
@@ -209,7 +211,7 @@ func (v *view) status(serverID string) statusInfo {
 		}
 		workerID := ""
 		if w.AgentID != "" {
-			workerID = w.AgentID + "/" + w.ID
+			workerID = fmt.Sprintf("%s/worker-%d", w.AgentID, w.Ordinal)
 		}
 		for _, t := range w.Tasks {
 			ts := taskState{ID: t, State: stateUnassigned, WorkerID: workerID}

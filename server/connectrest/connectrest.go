@@ -178,6 +178,7 @@ type request struct {
 type Error struct {
 	Code    int    `json:"error_code"`
 	Message string `json:"message"`
+	cause   error  // logged, never answered
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -226,7 +227,11 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*request) (in
 	if err != nil {
 		ce := fromAPI(err)
 		if ce.Code >= 500 {
-			a.log.Error("request failed", "method", r.Method, "path", r.URL.EscapedPath(), "status", ce.Code, "error", ce.Message)
+			cause := ""
+			if ce.cause != nil {
+				cause = ce.cause.Error()
+			}
+			a.log.Error("request failed", "method", r.Method, "path", r.URL.EscapedPath(), "status", ce.Code, "error", ce.Message, "cause", cause)
 		}
 		if ce.Code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="fjord"`)
