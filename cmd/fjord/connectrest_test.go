@@ -309,3 +309,40 @@ func TestConnectRESTE2E(t *testing.T) {
 		t.Errorf("GET /connectors after the delete: %v", names)
 	}
 }
+
+// TestConnectRESTServerFlag: `fjord server --connect-rest-addr` serves the API with HTTP basic
+// authentication by the credentials file (no unauthenticated access, unlike fjord dev).
+func TestConnectRESTServerFlag(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	f := startFleet(t, 3*time.Second, "--connect-rest-addr", addr, "--connect-rest-region", "us-east-1")
+	plugin := f.customPlugin(t)
+	f.createConnector(t, plugin, "via-aws", 1, map[string]string{"connector.class": classHeartbeat,
+		"source.cluster.alias": "east", "target.cluster.alias": "west",
+		"source.cluster.bootstrap.servers": f.src, "target.cluster.bootstrap.servers": f.tgt})
+	req := func(user, pass string) (int, string) {
+		r, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+addr+"/connectors", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != "" {
+			r.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(raw))
+	}
+	if code, body := req("test", "test"); code != 200 || body != `["via-aws"]` {
+		t.Errorf("GET /connectors with test/test → %d %s", code, body)
+	}
+	if code, body := req("", ""); code != 401 || !strings.Contains(body, `"error_code":401`) {
+		t.Errorf("GET /connectors without credentials → %d %s", code, body)
+	}
+	if code, body := req("test", "nope"); code != 401 || !strings.Contains(body, `"error_code":401`) {
+		t.Errorf("GET /connectors with a wrong secret → %d %s", code, body)
+	}
+}
