@@ -214,15 +214,17 @@ func TestConnectRESTE2E(t *testing.T) {
 		t.Errorf("stateDescription after resume: %+v", desc.StateDescription)
 	}
 
-	// A task restart restarts its worker: it runs again.
+	// A restart of the tasks restarts their worker (a new process), which runs them again.
+	starts := func() int { return strings.Count(d.stderr.String(), `"msg":"worker process started"`) }
+	before = int64(starts())
 	var restarted restStatus
 	if code, raw := connectREST(t, rest, "POST", "/connectors/orders-mirror/restart?includeTasks=true", nil, &restarted); code != 202 ||
 		restarted.Connector.State != "RESTARTING" || len(restarted.Tasks) != 2 || restarted.Tasks[0].State != "RESTARTING" {
 		t.Fatalf("POST restart?includeTasks=true → %d %s", code, raw)
 	}
-	poll(t, time.Minute, "status RUNNING after the restart", func() bool {
+	poll(t, time.Minute, "a new worker process running the tasks after the restart", func() bool {
 		connectREST(t, rest, "GET", "/connectors/orders-mirror/status", nil, &st)
-		return st.all("RUNNING")
+		return int64(starts()) > before && st.all("RUNNING")
 	})
 
 	// Validate: Connect's per-key errors.

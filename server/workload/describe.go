@@ -112,18 +112,6 @@ func stateCodeMessage(r *store.Resource) (code, message *string) {
 	return proto.String(r.StateCode), proto.String(r.StateMessage)
 }
 
-// TargetStateMessage explains a connector's Kafka Connect target state in its
-// stateDescription.
-func TargetStateMessage(target string) string {
-	switch target {
-	case store.TargetPaused:
-		return "paused through the Kafka Connect REST API: its workers keep their tasks and run none; PUT /connectors/{name}/resume continues"
-	case store.TargetStopped:
-		return "stopped through the Kafka Connect REST API: no worker and no task run; PUT /connectors/{name}/resume starts it again"
-	}
-	return ""
-}
-
 // WithRuntimeDefaults is a connector configuration as its tasks see it: MirrorMaker 2's
 // target.cluster.bootstrap.servers defaults to the connector's Kafka cluster, where the Connect
 // runtime writes a source connector's records (MSK Connect's MirrorMaker guides often leave it
