@@ -548,3 +548,73 @@ func TestAnonymous(t *testing.T) {
 	bad := &client{t: t, base: anon.base, user: "nobody", pass: "x"}
 	bad.want("GET", "/connectors", nil, 401, "Invalid credentials")
 }
+
+// TestTaskSpecsHonorTargetStateAndRestarts: what the agents are sent for a connector follows
+// the Connect REST API's changes — a restart count in the restarted task's specification only,
+// no task while paused, no worker (shape) while stopped, everything again on resume.
+func TestTaskSpecsHonorTargetStateAndRestarts(t *testing.T) {
+	env, c, kafka := start(t)
+	activePlugin(t, env)
+	c.want("POST", "/connectors", map[string]any{"name": "m", "config": mirrorConfig(kafka)}, 201, "")
+	list, err := env.Store.Connectors.List(t.Context(), store.ListParams{AccountID: servertest.Account, Region: servertest.Region, Limit: 10})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v", err)
+	}
+	arn := list[0].ARN
+	wl := env.Server.Workload()
+	specs := func() (restarts []string, n int) {
+		r, err := env.Store.Connectors.ByARN(t.Context(), arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := wl.TaskSpecs(t.Context(), "connector", r, []int{0, 1}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ts {
+			restarts = append(restarts, s.Config["fjord.connect.restart"])
+		}
+		return restarts, len(ts)
+	}
+	shape := func() (int, int) {
+		r, err := env.Store.Connectors.ByARN(t.Context(), arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := wl.Shape("connector", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sh.Workers, sh.Tasks
+	}
+	if r, n := specs(); n != 2 || r[0] != "" || r[1] != "" {
+		t.Fatalf("task specs at first: %d, restarts %q", n, r)
+	}
+	if err := env.Store.RestartConnectorTasks(t.Context(), arn, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.RestartConnectorTasks(t.Context(), arn, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := specs(); r[0] != "" || r[1] != "2" {
+		t.Errorf("task specs after two restarts of task 1: restarts %q, want [\"\" \"2\"]", r)
+	}
+	c.want("PUT", "/connectors/m/pause", nil, 202, "")
+	if _, n := specs(); n != 0 {
+		t.Errorf("a paused connector's workers get %d tasks, want none", n)
+	}
+	if w, tasks := shape(); w != 1 || tasks != 2 {
+		t.Errorf("a paused connector's shape: %d workers, %d tasks; want its placement kept (1, 2)", w, tasks)
+	}
+	c.want("PUT", "/connectors/m/stop", nil, 204, "")
+	if w, tasks := shape(); w != 0 || tasks != 0 {
+		t.Errorf("a stopped connector's shape: %d workers, %d tasks; want none", w, tasks)
+	}
+	c.want("PUT", "/connectors/m/resume", nil, 202, "")
+	if w, tasks := shape(); w != 1 || tasks != 2 {
+		t.Errorf("a resumed connector's shape: %d workers, %d tasks", w, tasks)
+	}
+	if r, n := specs(); n != 2 || r[1] != "2" {
+		t.Errorf("a resumed connector's task specs: %d, restarts %q", n, r)
+	}
+}
