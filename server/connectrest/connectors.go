@@ -274,9 +274,10 @@ func (a *API) list(r *request) (int, any, error) {
 		}
 		after.AfterName, after.AfterARN = page[len(page)-1].Name, page[len(page)-1].ARN
 	}
-	if len(expand) == 0 {
+	if _, ok := r.URL.Query()["expand"]; !ok {
 		return http.StatusOK, append([]string{}, names...), nil
 	}
+	// With expand (even only unknown expansions, which are ignored) Connect answers a map.
 	out := map[string]map[string]any{}
 	for _, n := range names {
 		v, err := a.view(r, n)

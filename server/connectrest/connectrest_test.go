@@ -289,6 +289,10 @@ func TestRoutes(t *testing.T) {
 	if len(names) != 1 || names[0] != "mirror" {
 		t.Errorf("GET /connectors → %v", names)
 	}
+	var ignored map[string]map[string]any
+	if code, raw := c.do("GET", "/connectors?expand=nothing", nil, &ignored); code != 200 || len(ignored["mirror"]) != 0 || ignored["mirror"] == nil {
+		t.Errorf("GET /connectors?expand=nothing → %d %s", code, raw)
+	}
 	var expanded map[string]struct {
 		Status *status        `json:"status"`
 		Info   *connectorInfo `json:"info"`
