@@ -137,6 +137,11 @@ func TestConnectRESTE2E(t *testing.T) {
 		t.Errorf("expanded connector: %+v", e)
 	}
 	t.Logf("GET /connectors?expand=status: connector %s on %s, tasks %v", e.Status.Connector.State, e.Status.Connector.WorkerID, e.Status.taskStates())
+	var tasksConfig map[string]map[string]string
+	connectREST(t, rest, "GET", "/connectors/orders-mirror/tasks-config", nil, &tasksConfig)
+	if len(tasksConfig) != 2 || tasksConfig["orders-mirror-1"]["task.class"] != classSource {
+		t.Errorf("GET tasks-config → %v", tasksConfig)
+	}
 
 	check := newMirrorCheck(t, c, d.target, func(s string) string { return "east." + s }, `^east\.orders$`)
 	check.waitComplete(t, 2*time.Minute, "3,000 records under east.orders")

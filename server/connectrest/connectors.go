@@ -96,6 +96,12 @@ type taskID struct {
 	Task      int    `json:"task"`
 }
 
+// taskInfo is Connect's TaskInfo: a task and its configuration.
+type taskInfo struct {
+	ID     taskID            `json:"id"`
+	Config map[string]string `json:"config"`
+}
+
 type connectorInfo struct {
 	Name   string            `json:"name"`
 	Config map[string]string `json:"config"`
@@ -326,10 +332,6 @@ func (a *API) tasks(r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	type taskInfo struct {
-		ID     taskID            `json:"id"`
-		Config map[string]string `json:"config"`
-	}
 	out := []taskInfo{}
 	class := v.d.ConnectorConfiguration["connector.class"]
 	if c, ok := catalog.Lookup(class); ok {
@@ -339,6 +341,20 @@ func (a *API) tasks(r *request) (int, any, error) {
 		conf := shownConfig(v.r.Name, v.d.ConnectorConfiguration)
 		conf["task.class"] = class
 		out = append(out, taskInfo{ID: taskID{Connector: v.r.Name, Task: t}, Config: conf})
+	}
+	return http.StatusOK, out, nil
+}
+
+// tasksConfig is the deprecated GET /connectors/{name}/tasks-config (kcctl describe
+// --tasks-config): {"<name>-<task>": config}.
+func (a *API) tasksConfig(r *request) (int, any, error) {
+	code, body, err := a.tasks(r)
+	if err != nil {
+		return code, body, err
+	}
+	out := map[string]map[string]string{}
+	for _, t := range body.([]taskInfo) {
+		out[fmt.Sprintf("%s-%d", t.ID.Connector, t.ID.Task)] = t.Config
 	}
 	return http.StatusOK, out, nil
 }

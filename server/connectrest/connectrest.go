@@ -148,6 +148,7 @@ func (a *API) Handler() http.Handler {
 	h("PUT /connectors/{name}/config", a.putConfig)
 	h("GET /connectors/{name}/status", a.status)
 	h("GET /connectors/{name}/tasks", a.tasks)
+	h("GET /connectors/{name}/tasks-config", a.tasksConfig)
 	h("GET /connectors/{name}/tasks/{task}/status", a.taskStatus)
 	h("POST /connectors/{name}/tasks/{task}/restart", a.restartTask)
 	h("GET /connectors/{name}/topics", a.topics)

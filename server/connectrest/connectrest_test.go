@@ -310,6 +310,10 @@ func TestRoutes(t *testing.T) {
 	if code, _ := c.do("GET", "/connectors/mirror/tasks", nil, &tasks); code != 200 {
 		t.Errorf("GET tasks → %d", code)
 	}
+	var tasksConfig map[string]map[string]string
+	if code, raw := c.do("GET", "/connectors/mirror/tasks-config", nil, &tasksConfig); code != 200 || tasksConfig == nil {
+		t.Errorf("GET tasks-config → %d %s", code, raw)
+	}
 	var topics map[string]map[string][]string
 	if code, raw := c.do("GET", "/connectors/mirror/topics", nil, &topics); code != 200 || topics["mirror"]["topics"] == nil {
 		t.Errorf("GET topics → %d %s", code, raw)
