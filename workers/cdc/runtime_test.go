@@ -35,14 +35,27 @@ const (
 	testOffsets   = "__amazon_msk_connect_offsets_inventory-cdc_id-1"
 )
 
-func newCluster(t *testing.T) []string {
-	t.Helper()
+func newCluster(t *testing.T) []string { return newClusterB(t) }
+
+func newClusterB(tb testing.TB) []string {
+	tb.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(c.Close)
+	tb.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// newTaskB builds a task of conf with engine e.
+func newTaskB(tb testing.TB, conf map[string]string, e *testEngine, txnID string) *Task {
+	tb.Helper()
+	spec := &agentv1.TaskSpec{ConnectorClass: debezium.MySQLConnector, Config: conf, TaskCount: 1, TransactionalId: txnID}
+	task, err := NewTask(spec, runtime.TaskEnv{Worker: &agentv1.WorkerSpec{WorkloadName: testConnector}}, e.factory, parseCommon)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return task
 }
 
 func client(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
