@@ -18,7 +18,10 @@ import (
 
 // view is what one reconcile read: the whole input of decide.
 type view struct {
-	now       time.Time
+	now time.Time
+	// healthBound is how long a worker's cluster trouble lasts before its workload is FAILED
+	// with it (LeaderConfig.HealthBound).
+	healthBound time.Duration
 	agents    []store.Agent
 	workers   []store.Worker
 	workloads []workloadView
@@ -151,6 +154,7 @@ type decider struct {
 
 	kinds      map[string]string
 	failing    map[string]bool  // workloads that fail in this plan
+	unhealthy  map[string]bool  // workloads whose workers report cluster trouble
 	taskCount  map[string]int   // planned workloads' task counts
 	shapes     map[string]Shape // planned workloads' shapes (after autoscaling)
 	observing  map[string]bool  // autoscaled workloads the autoscaler looked at
@@ -161,7 +165,7 @@ type decider struct {
 func newDecider(v *view, seen memo, scale AutoscaleConfig, advance OperationFunc) *decider {
 	d := &decider{v: v, seen: seen, scale: scale, advance: advance,
 		byWorkload: map[string][]store.Worker{}, current: map[string]store.Worker{}, alive: map[string]bool{},
-		kinds: map[string]string{}, failing: map[string]bool{}, taskCount: map[string]int{}, shapes: map[string]Shape{},
+		kinds: map[string]string{}, failing: map[string]bool{}, unhealthy: map[string]bool{}, taskCount: map[string]int{}, shapes: map[string]Shape{},
 		observing: map[string]bool{},
 		out:       verdict{remember: newMemo()}}
 	for _, a := range v.agents {
@@ -203,7 +207,8 @@ func (d *decider) step(op *store.Operation, r *store.Resource, obs OpObservation
 func (d *decider) workload(w workloadView) {
 	r, p := w.r, &d.out.plan
 	d.kinds[r.ARN] = w.kind
-	if r.State == "DELETING" || r.State == "FAILED" {
+	rows := d.byWorkload[r.ARN]
+	if r.State == "DELETING" || (r.State == "FAILED" && !healthFailed(r, rows)) {
 		d.inactive(w)
 		return // not listed: its workers stop
 	}
@@ -229,6 +234,19 @@ func (d *decider) workload(w workloadView) {
 		p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "FAILED", StateCode: code, StateMessage: msg, From: r.State})
 		p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "failed", Reason: code + ": " + msg})
 		return
+	}
+	// Cluster trouble that outlasted the bound: FAILED with it, the workers kept running (they
+	// retry); RUNNING again once none reports trouble (below, after placement).
+	if op == nil {
+		if hc, hm := healthFailure(rows, d.v.now, d.v.healthBound); hc != "" {
+			d.unhealthy[r.ARN] = true
+			if r.State != "FAILED" || r.StateCode != hc {
+				p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "FAILED", StateCode: hc, StateMessage: hm, From: r.State})
+				p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "failed", Reason: hc + ": " + hm})
+			}
+		} else if anyHealth(rows) {
+			d.unhealthy[r.ARN] = true // trouble within the bound: no change either way yet
+		}
 	}
 	// Stopping rows are not in the snapshot, but their epochs are: a re-created worker must
 	// not reuse the epoch its stopping predecessor (same id) still reports.
@@ -429,6 +447,11 @@ func (d *decider) lifecycle(plan Plan, placedOK map[string]bool) {
 			if len(d.byWorkload[r.ARN]) == 0 {
 				p.Remove = append(p.Remove, store.RemoveWorkload{Table: w.table, ARN: r.ARN})
 			}
+		case d.unhealthy[r.ARN]:
+		case r.State == "FAILED" && !d.failing[r.ARN] && placedOK[r.ARN] && healthFailed(r, d.byWorkload[r.ARN]):
+			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "RUNNING", From: r.State})
+			p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "recovered",
+				Reason: "every worker reaches its clusters again (was " + r.StateCode + ")"})
 		case r.State == "FAILED" || d.failing[r.ARN]:
 		case plan.MissingMCU[r.ARN] > 0:
 			d.short(w, fmt.Sprintf("waiting for capacity: %d MCU missing in the fleet. %s", plan.MissingMCU[r.ARN], unplaceable[r.ARN]))
@@ -523,7 +546,66 @@ func failure(ws []store.Worker) (string, string) {
 			return "WORKER_FAILED", w.Report.Error
 		}
 	}
+	// A worker that cannot reach a cluster of the new settings fails them at once.
+	for _, w := range ws {
+		if !w.Stopping && w.Report.Health != "" && w.Report.Epoch == w.Epoch && w.Report.AgentID == w.AgentID {
+			if c, m, ok := strings.Cut(w.Report.Health, ": "); ok && slices.Contains(catalog.HealthCodes, c) {
+				return c, m
+			}
+			return catalog.CodeClusterUnreachable, w.Report.Health
+		}
+	}
 	return "", ""
+}
+
+// healthFailed reports whether a FAILED workload failed for cluster trouble its workers keep
+// retrying (rather than for good): its code is a health code, no worker reports a permanent
+// failure, and it still has workers.
+func healthFailed(r *store.Resource, ws []store.Worker) bool {
+	if r.State != "FAILED" || !slices.Contains(catalog.HealthCodes, r.StateCode) {
+		return false
+	}
+	if code, _ := permanentFailure(ws); code != "" {
+		return false
+	}
+	for _, w := range ws {
+		if !w.Stopping {
+			return true
+		}
+	}
+	return false
+}
+
+// healthFailure returns the cluster trouble a worker of the workload reports on its current
+// assignment for at least bound (the oldest), if any.
+func healthFailure(ws []store.Worker, now time.Time, bound time.Duration) (string, string) {
+	var code, msg string
+	var since time.Time
+	for _, w := range ws {
+		if w.Stopping || w.Report.Health == "" || w.Report.Epoch != w.Epoch || w.Report.AgentID != w.AgentID {
+			continue
+		}
+		if now.Sub(w.Report.HealthSince) < bound || (!since.IsZero() && !w.Report.HealthSince.Before(since)) {
+			continue
+		}
+		c, m, ok := strings.Cut(w.Report.Health, ": ")
+		if !ok || !slices.Contains(catalog.HealthCodes, c) {
+			c, m = catalog.CodeClusterUnreachable, w.Report.Health
+		}
+		code, msg, since = c, m, w.Report.HealthSince
+	}
+	return code, msg
+}
+
+// anyHealth reports whether a worker of the workload reports cluster trouble on its current
+// assignment, however recent.
+func anyHealth(ws []store.Worker) bool {
+	for _, w := range ws {
+		if !w.Stopping && w.Report.Health != "" && w.Report.Epoch == w.Epoch {
+			return true
+		}
+	}
+	return false
 }
 
 // permanentFailure returns the code and message of a worker's permanent error, if any worker

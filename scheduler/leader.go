@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // Shape is what the leader needs to know of a workload's resource: how many workers of what
@@ -43,6 +45,10 @@ type LeaderConfig struct {
 	Autoscale AutoscaleConfig
 	// Operation advances connector operations; nil leaves them alone.
 	Operation OperationFunc
+	// HealthBound is how long a worker may report cluster trouble (an unreachable cluster, a
+	// refused login, a name that does not resolve) before its workload is FAILED with it;
+	// default 60s. The workload is RUNNING again once no worker reports trouble.
+	HealthBound time.Duration
 	// Retention bounds the tables that grow with time (workload events, worker metrics and
 	// utilization samples); the leader prunes them.
 	Retention RetentionConfig
@@ -109,6 +115,9 @@ func NewLeader(cfg LeaderConfig) (*Leader, error) {
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.HealthBound <= 0 {
+		cfg.HealthBound = 60 * time.Second
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
@@ -263,7 +272,7 @@ func (l *Leader) reconcileOnce(ctx context.Context, term int64) (again bool, err
 // operations, autoscale states and utilization.
 func (l *Leader) read(ctx context.Context) (*view, error) {
 	st := l.cfg.Store
-	v := &view{now: time.Now(), ops: map[string]*store.Operation{}}
+	v := &view{now: time.Now(), healthBound: l.cfg.HealthBound, ops: map[string]*store.Operation{}}
 	var err error
 	if v.agents, err = st.Agents(ctx); err != nil {
 		return nil, err
@@ -302,8 +311,8 @@ func (l *Leader) read(ctx context.Context) (*view, error) {
 	}
 	for i := range v.workloads {
 		w := &v.workloads[i]
-		if w.r.State == "DELETING" || w.r.State == "FAILED" {
-			continue // not placed: no shape needed
+		if w.r.State == "DELETING" || (w.r.State == "FAILED" && !slices.Contains(catalog.HealthCodes, w.r.StateCode)) {
+			continue // not placed: no shape needed (a workload FAILED for cluster trouble keeps running)
 		}
 		if w.shape, err = l.cfg.Shape(w.kind, w.r); err != nil {
 			l.log.Error("workload shape", "workload_arn", w.r.ARN, "error", err)

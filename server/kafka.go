@@ -367,14 +367,18 @@ func (k *kafkaService) UpdateReplicationInfo(ctx context.Context, req *kv.Update
 				info.ConsumerGroupReplication.ConsumerGroupsToReplicate = g.ConsumerGroupsToReplicate
 				info.ConsumerGroupReplication.ConsumerGroupsToExclude = g.ConsumerGroupsToExclude
 			}
+			logChanged := false
 			if req.LogDelivery != nil {
-				d.LogDelivery = req.LogDelivery // stored only: Fjord delivers no replicator logs yet
+				logChanged = !proto.Equal(d.LogDelivery, req.LogDelivery)
+				d.LogDelivery = req.LogDelivery
 			}
 			d.CreationTime, d.CurrentVersion, d.ReplicatorState, d.StateInfo, d.Tags = nil, nil, nil, nil, nil
 			r.Doc = workload.EncodeDoc(d)
 			st := workload.ReplicatorUpdate{
-				// Only the replication info reaches the workers' task configurations.
-				Restart:  !proto.Equal(before, info),
+				// The replication info reaches the workers' task configurations, the log
+				// delivery their specs: the workers restart with them (a stopping worker
+				// delivers the lines it holds first).
+				Restart:  !proto.Equal(before, info) || logChanged,
 				Creating: r.State == stateCreating,
 			}
 			if op.Doc, err = json.Marshal(st); err != nil {

@@ -155,16 +155,24 @@ type WorkerReport struct {
 	Error    string
 	Restarts int
 	At       time.Time
+	// LogDeliveryError is the worker's log delivery problem ("" while delivery works).
+	LogDeliveryError string
+	// Health is the worker's cluster trouble ("CODE: message", "" while healthy) and
+	// HealthSince when it began.
+	Health      string
+	HealthSince time.Time
 }
 
 const workerCols = `id, workload_arn, workload_kind, ordinal, coalesce(agent_id, ''), epoch, mcu, tasks, task_count, stopping,
-	reported_agent, reported_state, reported_epoch, reported_tasks, reported_error, restarts, coalesce(reported_at, 'epoch'::timestamptz)`
+	reported_agent, reported_state, reported_epoch, reported_tasks, reported_error, restarts, coalesce(reported_at, 'epoch'::timestamptz),
+	reported_health, coalesce(reported_health_since, 'epoch'::timestamptz)`
 
 func scanWorker(row pgx.CollectableRow) (Worker, error) {
 	var w Worker
 	var tasks []int32
 	err := row.Scan(&w.ID, &w.WorkloadARN, &w.WorkloadKind, &w.Ordinal, &w.AgentID, &w.Epoch, &w.MCU, &tasks, &w.TaskCount, &w.Stopping,
-		&w.Report.AgentID, &w.Report.State, &w.Report.Epoch, &w.Report.Tasks, &w.Report.Error, &w.Report.Restarts, &w.Report.At)
+		&w.Report.AgentID, &w.Report.State, &w.Report.Epoch, &w.Report.Tasks, &w.Report.Error, &w.Report.Restarts, &w.Report.At,
+		&w.Report.Health, &w.Report.HealthSince)
 	for _, t := range tasks {
 		w.Tasks = append(w.Tasks, int(t))
 	}
@@ -203,9 +211,10 @@ func (s *Store) WorkerReportPut(ctx context.Context, workerID string, r WorkerRe
 		r.Tasks = json.RawMessage("[]")
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var agentID string
+		var agentID, workloadARN, logErr string
 		var stopping bool
-		err := tx.QueryRow(ctx, `SELECT coalesce(agent_id, ''), stopping FROM workers WHERE id = $1 FOR UPDATE`, workerID).Scan(&agentID, &stopping)
+		err := tx.QueryRow(ctx, `SELECT coalesce(agent_id, ''), stopping, workload_arn, log_delivery_error FROM workers WHERE id = $1 FOR UPDATE`,
+			workerID).Scan(&agentID, &stopping, &workloadARN, &logErr)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -225,13 +234,29 @@ func (s *Store) WorkerReportPut(ctx context.Context, workerID string, r WorkerRe
 			return interpret(err)
 		}
 		_, err = tx.Exec(ctx, `UPDATE workers SET reported_agent = $2, reported_state = $3, reported_epoch = $4, reported_tasks = $5,
-			reported_error = $6, restarts = $7, reported_at = now() WHERE id = $1`,
-			workerID, r.AgentID, r.State, r.Epoch, []byte(r.Tasks), r.Error, r.Restarts)
+			reported_error = $6, restarts = $7, log_delivery_error = $8, reported_health = $9, reported_health_since = $10,
+			reported_at = now() WHERE id = $1`,
+			workerID, r.AgentID, r.State, r.Epoch, []byte(r.Tasks), r.Error, r.Restarts, r.LogDeliveryError, r.Health, healthSince(r))
+		if err == nil && logErr != r.LogDeliveryError {
+			ev := WorkloadEvent{WorkloadARN: workloadARN, Kind: "log_delivery_failing", Reason: r.LogDeliveryError, AgentID: r.AgentID, WorkerID: workerID}
+			if r.LogDeliveryError == "" {
+				ev.Kind, ev.Reason = "log_delivery_recovered", "the worker's log lines are delivered again"
+			}
+			err = insertEvents(ctx, tx, []WorkloadEvent{ev})
+		}
 		if err == nil {
 			err = s.notifyTx(ctx, tx, NotifyScheduler, workerID)
 		}
 		return interpret(err)
 	})
+}
+
+// healthSince is a report's HealthSince for the database: NULL while healthy.
+func healthSince(r WorkerReport) *time.Time {
+	if r.Health == "" || r.HealthSince.IsZero() {
+		return nil
+	}
+	return &r.HealthSince
 }
 
 // WorkerMetricsPut keeps a worker's latest metrics (an encoded message, opaque to the store).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
 )
 
 // TestWorkloadEventsPrune: events older than the age go, and of each workload only the newest

@@ -162,7 +162,7 @@ func (f *fleet) createConnectorWithWorkerConfig(t *testing.T, plugin, name strin
 // consumeN reads topic from the start until it has n records, or fails the test after timeout.
 func consumeN(t *testing.T, addr, topic string, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
-	cl := openClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := openClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()

@@ -152,8 +152,14 @@ func childEnv(extra ...string) []string {
 // race-enabled child reported a data race.
 func startProc(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, name, bin, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the child's environment.
+func startProcEnv(t *testing.T, name, bin string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = childEnv()
+	p.cmd.Env = childEnv(env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	// Grandchildren (postgres) never get these pipes, but do not let one hang Wait if they did.
 	p.cmd.WaitDelay = 10 * time.Second

@@ -536,8 +536,14 @@ type fjordAgent struct {
 // startAgent starts `fjord agent` offering mcu and waits until its stream to the server is open.
 func (f *fleet) startAgent(t *testing.T, id string, mcu int, extra ...string) *fjordAgent {
 	t.Helper()
+	return f.startAgentEnv(t, id, mcu, nil, extra...)
+}
+
+// startAgentEnv is startAgent with env added to the agent's environment (its workers inherit it).
+func (f *fleet) startAgentEnv(t *testing.T, id string, mcu int, env []string, extra ...string) *fjordAgent {
+	t.Helper()
 	a := &fjordAgent{id: id, httpAddr: freeAddr(t)}
-	a.proc = startProc(t, "fjord agent "+id, f.bin, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
+	a.proc = startProcEnv(t, "fjord agent "+id, f.bin, env, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
 		"--mcu", strconv.Itoa(mcu), "--id", id, "--http-addr", a.httpAddr, "--drain-timeout", "10s"}, extra...)...)
 	waitOK(t, a.proc, a.httpAddr, "/readyz", time.Minute)
 	return a

@@ -21,6 +21,7 @@ type scheduling struct {
 	window, cooldown   string
 	validation, timout string
 	delivery           string
+	unhealthyAfter     string
 	// Retention and plugin ingestion.
 	eventsRetention, eventsPerWorkload, pluginIngest string
 	pluginIngestN                                    int
@@ -35,6 +36,7 @@ func (s *scheduling) register(f *flags) {
 	f.str(&s.cooldown, "autoscale-cooldown", "", "2m", "least time between two scaling steps of one workload")
 	f.str(&s.validation, "update-validation", "", "10s", "how long a connector's workers must run an update before the operation completes")
 	f.str(&s.timout, "update-timeout", "", "5m", "how long a connector update step or rollback may take before it fails (a replicator update: before it ends RUNNING unsettled)")
+	f.str(&s.unhealthyAfter, "unhealthy-after", "", "60s", "how long a worker may fail to reach a Kafka cluster (unreachable, refused credentials, a name that does not resolve) before its workload is FAILED with CLUSTER_UNREACHABLE, AUTHENTICATION_FAILED or DNS_RESOLUTION_FAILED; it is RUNNING again once the cluster answers")
 	f.str(&s.delivery, "replicator-delivery", "", workload.DeliveryExactlyOnce,
 		"replicators' default delivery guarantee: exactly-once or at-least-once (a replicator's fjord:delivery tag overrides it)")
 	f.str(&s.eventsRetention, "events-retention", "", "7d", "how long workload events (the scheduler's recorded decisions) are kept; a Go duration or a number of days such as 7d")
@@ -80,6 +82,7 @@ func (s *scheduling) apply(wl *workload.Config, lc *scheduler.LeaderConfig) erro
 		{"autoscale-cooldown", s.cooldown, &lc.Autoscale.Cooldown},
 		{"update-validation", s.validation, &wl.UpdateValidation},
 		{"update-timeout", s.timout, &wl.UpdateTimeout},
+		{"unhealthy-after", s.unhealthyAfter, &lc.HealthBound},
 	} {
 		v, err := time.ParseDuration(d.value)
 		if err != nil || v <= 0 {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -10,9 +12,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/logship"
 	"github.com/fjord-io/fjord/workers/runtime"
 	"github.com/fjord-io/fjord/workers/tasks"
 )
+
+// logDelivery delivers the worker's log lines to its workload's log delivery destinations
+// (workers/logship) as well as to stderr; the shipper's own trouble is logged to stderr only.
+func logDelivery(level string) runtime.LogDelivery {
+	return func(ctx context.Context, spec *agentv1.WorkerSpec, log *slog.Logger, reg prometheus.Registerer) (*slog.Logger, func() string, func(), error) {
+		s, err := logship.New(ctx, logship.Options{WorkerID: spec.WorkerId, Delivery: spec.LogDelivery, Registerer: reg,
+			Logger: log.With("workload_arn", spec.WorkloadArn, "worker_id", spec.WorkerId)})
+		if err != nil || s == nil {
+			return log, func() string { return "" }, func() {}, err
+		}
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			l = slog.LevelInfo
+		}
+		shipped := slog.New(slog.NewJSONHandler(io.MultiWriter(os.Stderr, s), &slog.HandlerOptions{Level: l})).With("component", "worker")
+		return shipped, s.Problem, func() { s.Close(5 * time.Second) }, nil
+	}
+}
 
 // runWorker is `fjord worker`, started by an agent: the WorkerSpec arrives on stdin, status
 // and metrics lines go to stdout, logs to stderr. It exits with runtime.ExitCode.
@@ -38,7 +60,8 @@ func runWorker(ctx context.Context, args []string) error {
 	} else {
 		log.Warn("no /metrics listener", "error", err)
 	}
-	code := runtime.Main(ctx, tasks.Registry(), os.Stdin, os.Stdout, log, runtime.MetricsRegisterer(reg))
+	code := runtime.Main(ctx, tasks.Registry(), os.Stdin, os.Stdout, log, runtime.MetricsRegisterer(reg),
+		runtime.WithLogDelivery(logDelivery(logLevel)))
 	if hs != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 )
 
@@ -239,6 +240,7 @@ func (g *Gateway) report(ctx context.Context, agentID string, ws *agentv1.Worker
 	st := strings.TrimPrefix(ws.State.String(), "WORKER_STATE_")
 	if err := g.cfg.Store.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
 		AgentID: agentID, State: st, Epoch: ws.Epoch, Tasks: tasks, Error: ws.Error, Restarts: int(ws.Restarts),
+		LogDeliveryError: ws.LogDeliveryError, Health: ws.HealthError, HealthSince: time.UnixMilli(ws.HealthSinceMs),
 	}); err != nil && ctx.Err() == nil {
 		g.log.Warn("record worker status", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
 	}
@@ -330,10 +332,14 @@ func (g *Gateway) desired(ctx context.Context, gen int64, workers []store.Worker
 			}
 			continue
 		}
+		logs, err := workload.LogDelivery(w.WorkloadKind, r)
+		if err != nil {
+			return nil, err
+		}
 		g.cfg.Metrics.name(w.ID, r.Name, w.WorkloadARN)
 		spec := &agentv1.WorkerSpec{
 			WorkerId: w.ID, WorkloadArn: w.WorkloadARN, WorkloadName: r.Name, WorkloadKind: w.WorkloadKind,
-			Epoch: w.Epoch, Mcu: int32(w.MCU), Tasks: tasks,
+			Epoch: w.Epoch, Mcu: int32(w.MCU), Tasks: tasks, LogDelivery: logs,
 		}
 		out.Workers = append(out.Workers, spec)
 		next[w.ID] = spec

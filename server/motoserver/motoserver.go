@@ -1,5 +1,5 @@
-// Package motoserver runs moto_server — real AWS-compatible S3, Secrets Manager, CloudWatch and
-// Logs APIs — on a free loopback port for tests.
+// Package motoserver runs moto_server — real AWS-compatible S3, Secrets Manager, CloudWatch,
+// Logs and Firehose APIs — on a free loopback port for tests.
 package motoserver
 
 import (
@@ -17,6 +17,24 @@ import (
 // Start runs moto_server until the test ends and returns its endpoint, once it answers.
 func Start(t testing.TB) string {
 	t.Helper()
+	return New(t).Endpoint
+}
+
+// Server is a moto_server that a test may stop and start again on the same port (moto keeps
+// its state in memory: a restarted server is empty).
+type Server struct {
+	Endpoint string
+	bin      string
+	port     int
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan error
+	out      *syncBuffer
+}
+
+// New starts a moto_server that runs until the test ends.
+func New(t testing.TB) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		t.Fatalf("moto_server is needed (pip install 'moto[server]'; .ci/run installs it): %v", err)
@@ -27,40 +45,69 @@ func Start(t testing.TB) string {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	s := &Server{bin: bin, port: port, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	s.Restart(t)
+	t.Cleanup(s.Stop)
+	return s
+}
 
-	var out syncBuffer
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+// Stop kills the server (no-op when stopped).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
 
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: time.Second}
+// Restart starts the server again on its port (after Stop) and waits until it answers.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	out := &syncBuffer{}
 	start := time.Now()
 	deadline := start.Add(60 * time.Second)
 	for {
-		if resp, err := client.Get(endpoint + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Logf("moto_server on %s answered after %v", endpoint, time.Since(start).Round(time.Millisecond))
-				return endpoint
+		cmd := exec.Command(s.bin, "-H", "127.0.0.1", "-p", strconv.Itoa(s.port))
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		client := &http.Client{Timeout: time.Second}
+		for {
+			if resp, err := client.Get(s.Endpoint + "/moto-api/"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Logf("moto_server on %s answered after %v", s.Endpoint, time.Since(start).Round(time.Millisecond))
+					s.cmd, s.exited, s.out = cmd, exited, out
+					return
+				}
 			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("moto_server exited: %v\n%s", err, out.String())
-		case <-time.After(25 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 60s\n%s", out.String())
+			select {
+			case err := <-exited:
+				// The port may still be held for a moment after a stop: try again.
+				if time.Now().After(deadline) {
+					t.Fatalf("moto_server exited: %v\n%s", err, out.String())
+				}
+				time.Sleep(200 * time.Millisecond)
+			case <-time.After(25 * time.Millisecond):
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					<-exited
+					t.Fatalf("moto_server did not answer within 60s\n%s", out.String())
+				}
+				continue
+			}
+			break
 		}
 	}
 }

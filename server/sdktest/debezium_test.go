@@ -30,8 +30,8 @@ func launchPostConfig() map[string]string {
 // TestDebeziumConnector: with a plugin ZIP holding Debezium's MySqlConnector, the launch post's
 // Debezium 1.x configuration creates a connector (one task, whatever the capacity); a
 // configuration without database.hostname is refused naming connectorConfiguration and the
-// key, and nothing is stored; the class is refused on a plugin that does not hold it; the
-// password is never echoed in an error.
+// key, and nothing is stored; so is a transform Fjord does not apply; the class is refused on a
+// plugin that does not hold it; the password is never echoed in an error.
 func TestDebeziumConnector(t *testing.T) {
 	t.Parallel()
 	f := start(t)
@@ -57,6 +57,12 @@ func TestDebeziumConnector(t *testing.T) {
 	conf["snapshot.mode"] = "sometimes"
 	_, err = f.kc.CreateConnector(ctx, with("orders-cdc", plugin, conf))
 	wantErr[*kct.BadRequestException](t, err, 400, "connectorConfiguration", "snapshot.mode", "sometimes")
+	// A transform Fjord does not apply is named; one it applies is accepted (below).
+	conf = launchPostConfig()
+	conf["transforms"] = "flat"
+	conf["transforms.flat.type"] = "org.apache.kafka.connect.transforms.Flatten$Value"
+	_, err = f.kc.CreateConnector(ctx, with("orders-cdc", plugin, conf))
+	wantErr[*kct.BadRequestException](t, err, 400, "connectorConfiguration", "transforms.flat.type", "Flatten$Value")
 	// The class is in no plugin of the connector.
 	_, err = f.kc.CreateConnector(ctx, with("orders-cdc", dummy, launchPostConfig()))
 	wantErr[*kct.BadRequestException](t, err, 400, "connector.class", mysqlConnector, dummy)
@@ -72,6 +78,10 @@ func TestDebeziumConnector(t *testing.T) {
 		t.Errorf("a Debezium connector got MirrorMaker 2's target.cluster.bootstrap.servers: %v", d.ConnectorConfiguration)
 	}
 	conf = launchPostConfig()
+	conf["transforms"] = "route"
+	conf["transforms.route.type"] = "org.apache.kafka.connect.transforms.RegexRouter"
+	conf["transforms.route.regex"] = `ecommercedb\.ecommerce\.(.*)`
+	conf["transforms.route.replacement"] = "$1"
 	conf["connector.class"] = "MySqlConnector"
 	conf["topic.prefix"] = "orders2"
 	delete(conf, "database.server.name")

@@ -155,8 +155,9 @@ func TestPluginClassIndex(t *testing.T) {
 // TestConnectorClassInPlugin: connector.class must be in the connector's plugin unless it
 // ships with Apache Kafka. A class in no plugin is refused naming the class and the plugin
 // (nothing stored); a class in the plugin that Fjord has no engine for (Confluent's S3 sink)
-// gets the catalog's message; MirrorMaker 2 on a dummy ZIP works; converters are held to the same rule, at
-// UpdateConnector too.
+// gets the catalog's message; MirrorMaker 2 on a dummy ZIP works; converters and transforms are held to the same
+// rule, at UpdateConnector too; a transform Fjord does not apply, a bad option of one, or
+// transforms on a class whose engine applies none are refused naming the key.
 func TestConnectorClassInPlugin(t *testing.T) {
 	t.Parallel()
 	f := start(t)
@@ -202,6 +203,26 @@ func TestConnectorClassInPlugin(t *testing.T) {
 	conf["transforms.route.type"] = "io.debezium.transforms.ByLogicalTableRouter"
 	_, err = f.kc.CreateConnector(ctx, with("route", debezium, conf))
 	wantErr[*kct.BadRequestException](t, err, 400, "transforms.route.type", "io.debezium.transforms.ByLogicalTableRouter", debezium)
+	// A transform of Kafka's that Fjord does not apply: the catalog's message naming it and
+	// the transforms Fjord applies; a bad option of one it applies: the option's key.
+	conf = mirrorConfig()
+	conf["transforms"] = "flat"
+	conf["transforms.flat.type"] = "org.apache.kafka.connect.transforms.Flatten$Value"
+	_, err = f.kc.CreateConnector(ctx, with("flat", dummy, conf))
+	wantErr[*kct.BadRequestException](t, err, 400, "transforms.flat.type", "Flatten$Value", "is not supported by Fjord", "org.apache.kafka.connect.transforms.RegexRouter")
+	conf["transforms.flat.type"] = "org.apache.kafka.connect.transforms.RegexRouter"
+	conf["transforms.flat.regex"] = "orders("
+	_, err = f.kc.CreateConnector(ctx, with("flat", dummy, conf))
+	wantErr[*kct.BadRequestException](t, err, 400, "transforms.flat.regex", "orders(", "transforms.flat.replacement")
+	// Transforms Fjord applies, but not on MirrorMaker 2 (its engine applies none): refused
+	// rather than ignored.
+	conf = mirrorConfig()
+	conf["transforms"] = "route"
+	conf["transforms.route.type"] = "org.apache.kafka.connect.transforms.RegexRouter"
+	conf["transforms.route.regex"] = "(.*)"
+	conf["transforms.route.replacement"] = "copy.$1"
+	_, err = f.kc.CreateConnector(ctx, with("mm2-routed", dummy, conf))
+	wantErr[*kct.BadRequestException](t, err, 400, "transforms: Invalid value route", "applies no single message transforms")
 
 	l := must(f.kc.ListConnectors(ctx, &kafkaconnect.ListConnectorsInput{})).get(t)
 	eq(t, "connectors after refusals", len(l.Connectors), 0)

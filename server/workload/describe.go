@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/store"
@@ -168,4 +169,55 @@ func ParseARN(s string) (ARN, bool) {
 		return ARN{}, false
 	}
 	return ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4], ResourceType: typ, Resource: rest}, true
+}
+
+// LogDelivery is the log delivery of a workload's workers (nil when it delivers nowhere):
+// a connector's logDelivery.workerLogDelivery or a replicator's
+// logDelivery.replicatorLogDelivery, with the region, account and resource of its ARN for the
+// S3 key layout.
+func LogDelivery(kind string, r *store.Resource) (*agentv1.LogDelivery, error) {
+	out := &agentv1.LogDelivery{}
+	switch kind {
+	case KindConnector:
+		d, err := ConnectorDescription(r)
+		if err != nil {
+			return nil, err
+		}
+		w := d.GetLogDelivery().GetWorkerLogDelivery()
+		if c := w.GetCloudWatchLogs(); c.GetEnabled() {
+			out.CloudwatchLogGroup = c.GetLogGroup()
+		}
+		if f := w.GetFirehose(); f.GetEnabled() {
+			out.FirehoseDeliveryStream = f.GetDeliveryStream()
+		}
+		if s := w.GetS3(); s.GetEnabled() {
+			out.S3Bucket, out.S3Prefix = s.GetBucket(), s.GetPrefix()
+		}
+		out.LogType = "KafkaConnectLogs"
+	case KindReplicator:
+		d, err := ReplicatorDescription(r)
+		if err != nil {
+			return nil, err
+		}
+		w := d.GetLogDelivery().GetReplicatorLogDelivery()
+		if c := w.GetCloudWatchLogs(); c.GetEnabled() {
+			out.CloudwatchLogGroup = c.GetLogGroup()
+		}
+		if f := w.GetFirehose(); f.GetEnabled() {
+			out.FirehoseDeliveryStream = f.GetDeliveryStream()
+		}
+		if s := w.GetS3(); s.GetEnabled() {
+			out.S3Bucket, out.S3Prefix = s.GetBucket(), s.GetPrefix()
+		}
+		out.LogType = "KafkaReplicatorLogs"
+	default:
+		return nil, fmt.Errorf("unknown workload kind %q", kind)
+	}
+	if out.CloudwatchLogGroup == "" && out.FirehoseDeliveryStream == "" && out.S3Bucket == "" {
+		return nil, nil
+	}
+	a, _ := ParseARN(r.ARN)
+	out.Region, out.AccountId = a.Region, a.Account
+	out.Resource = strings.ReplaceAll(a.Resource, "/", "-")
+	return out, nil
 }

@@ -66,8 +66,10 @@ type workerRun struct {
 	// From the live process: its last status and metrics lines, and the last CPU sample.
 	lastStatus  *agentv1.WorkerStatus
 	lastMetrics *agentv1.WorkerMetrics
-	prevCPU     float64
-	prevAt      time.Time
+	// procReported: lastStatus is the live process's (not its predecessor's).
+	procReported bool
+	prevCPU      float64
+	prevAt       time.Time
 }
 
 func (w *workerRun) run() {
@@ -119,6 +121,11 @@ func (w *workerRun) run() {
 func (w *workerRun) emit(state agentv1.WorkerState, errText string, tasks []*agentv1.TaskStatus) {
 	st := &agentv1.WorkerStatus{WorkerId: w.spec.WorkerId, Epoch: w.spec.Epoch, State: state, Tasks: tasks, Error: errText,
 		Restarts: w.restarts + w.lastStatus.GetRestarts()}
+	if w.proc != nil && w.procReported {
+		// The live process's log delivery problem and cluster health.
+		st.LogDeliveryError = w.lastStatus.GetLogDeliveryError()
+		st.HealthError, st.HealthSinceMs = w.lastStatus.GetHealthError(), w.lastStatus.GetHealthSinceMs()
+	}
 	w.events <- supStatus{w.sup, st}
 }
 
@@ -144,7 +151,7 @@ func (w *workerRun) launch() {
 		w.retry = time.NewTimer(w.delay)
 		return
 	}
-	w.proc = p
+	w.proc, w.procReported = p, false
 	w.prevCPU, w.prevAt = 0, p.started
 	w.log.Info("worker process started", "pid", p.pid, "epoch", w.spec.Epoch, "mcu", w.spec.Mcu, "tasks", len(w.spec.Tasks))
 	w.emit(agentv1.WorkerState_WORKER_STATE_STARTING, "", w.tasksIn(agentv1.WorkerState_WORKER_STATE_STARTING))
@@ -160,7 +167,7 @@ func (w *workerRun) line(l runtime.Line) {
 	if st.State == agentv1.WorkerState_WORKER_STATE_STOPPED || st.State == agentv1.WorkerState_WORKER_STATE_UNSPECIFIED {
 		return // the agent reports STOPPED itself once the process is gone
 	}
-	w.lastStatus = st
+	w.lastStatus, w.procReported = st, true
 	w.emit(st.State, st.Error, st.Tasks)
 }
 

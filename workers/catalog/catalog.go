@@ -113,6 +113,10 @@ type Class struct {
 	// MaxTasks caps the class's task count whatever tasks.max says (MirrorHeartbeat runs one
 	// task); 0 means tasks.max alone decides.
 	MaxTasks int
+	// Transforms says the class's engine applies single message transforms
+	// (workers/connect/transforms); a configuration with transforms for a class whose engine
+	// does not is refused rather than run without them.
+	Transforms bool
 	// ValidateFunc checks the class's own keys of a configuration; the keys whose values are
 	// config-provider references have been left out (they are checked once resolved, when
 	// the task starts).
@@ -174,7 +178,7 @@ func debeziumClass(name string, engine Engine, own []debezium.Key, parse func(ma
 	simple := name[strings.LastIndexByte(name, '.')+1:]
 	return &Class{
 		Name: name, Aliases: []string{simple, strings.TrimSuffix(simple, "Connector")},
-		Kind: KindSource, Engine: engine, Version: debezium.Version, Keys: keys, MaxTasks: 1,
+		Kind: KindSource, Engine: engine, Version: debezium.Version, Keys: keys, MaxTasks: 1, Transforms: true,
 		ValidateFunc: func(conf map[string]string) []FieldError {
 			var out []FieldError
 			for _, e := range parse(conf) {
@@ -264,6 +268,7 @@ func Validate(conf map[string]string) (*Class, []FieldError) {
 		plain[k] = v
 	}
 	errs := validateCommon(plain, c)
+	errs = append(errs, validateTransforms(conf, deferred, c)...)
 	common := map[string]bool{} // a key the common checks refused is reported once
 	for _, e := range errs {
 		common[e.Key] = true

@@ -16,6 +16,12 @@ const (
 	CodeInvalidConfiguration = "INVALID_CONFIGURATION"
 	// CodeClusterUnreachable: a Kafka cluster of the workload cannot be reached.
 	CodeClusterUnreachable = "CLUSTER_UNREACHABLE"
+	// CodeAuthenticationFailed: a Kafka cluster of the workload refuses its credentials (the
+	// tasks keep retrying; the workload is FAILED while it lasts, RUNNING again after).
+	CodeAuthenticationFailed = "AUTHENTICATION_FAILED"
+	// CodeDNSResolutionFailed: a broker name of a Kafka cluster of the workload does not
+	// resolve (the tasks keep retrying; the workload is FAILED while it lasts).
+	CodeDNSResolutionFailed = "DNS_RESOLUTION_FAILED"
 	// CodeSecretUnavailable: a secret the workload references cannot be read.
 	CodeSecretUnavailable = "SECRET_UNAVAILABLE"
 	// CodePluginMissingClass: connector.class is in none of the connector's custom plugins.
@@ -25,6 +31,11 @@ const (
 	// CodeTaskPanicked: a task panicked; the panic was recovered and the task restarted.
 	CodeTaskPanicked = "TASK_PANICKED"
 )
+
+// HealthCodes are the codes of cluster trouble a worker reports while its tasks keep
+// retrying (WorkerStatus.health_error): the workload is FAILED with it once it outlasts the
+// server's bound, and RUNNING again once it is gone.
+var HealthCodes = []string{CodeClusterUnreachable, CodeAuthenticationFailed, CodeDNSResolutionFailed}
 
 // PermanentCodes are the codes of failures that restarting cannot fix: a worker failing with
 // one makes its workload FAILED.

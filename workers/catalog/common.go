@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fjord-io/fjord/workers/connect/transforms"
 )
 
 // The converter classes a worker applies (key.converter, value.converter, header.converter),
@@ -19,8 +21,12 @@ const (
 // Converters are the converter classes Fjord's workers apply.
 var Converters = []string{ByteArrayConverter, JSONConverter, SimpleHeaderConverter, StringConverter}
 
-// Transforms are the single message transform classes Fjord's workers apply (transforms.<name>.type).
-var Transforms = []string{}
+// Transforms are the single message transform classes Fjord's workers apply
+// (transforms.<alias>.type), sorted.
+var Transforms = transforms.Classes
+
+// Predicates are the predicate classes Fjord's workers apply (predicates.<alias>.type), sorted.
+var Predicates = transforms.PredicateClasses
 
 // BuiltInPackages are the Java packages whose classes ship with Apache Kafka itself: a
 // configuration naming one (a MirrorMaker 2 connector, a converter, a transform, a predicate)
@@ -67,7 +73,8 @@ var CommonKeys = []Key{
 	{Name: "offsets.storage.topic", Type: TypeString, Group: "Exactly Once Support", Doc: "The connector's own offsets topic on its Kafka cluster; default the runtime's."},
 }
 
-// validateCommon checks the common keys of conf for class c.
+// validateCommon checks the common keys of conf for class c; the transforms and predicates
+// are validateTransforms'.
 func validateCommon(conf map[string]string, c *Class) []FieldError {
 	var errs []FieldError
 	if v, ok := conf["tasks.max"]; ok {
@@ -101,14 +108,24 @@ func validateCommon(conf map[string]string, c *Class) []FieldError {
 			errs = append(errs, FieldError{Key: "transaction.boundary", Message: fmt.Sprintf("Invalid value %s for configuration transaction.boundary: String must be one of: poll, interval, connector", v)})
 		}
 	}
-	for _, alias := range splitList(conf["transforms"]) {
-		key := "transforms." + alias + ".type"
-		typ, ok := conf[key]
-		switch {
-		case !ok || strings.TrimSpace(typ) == "":
-			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("Missing required configuration %q which has no default value.", key)})
-		case !slices.Contains(Transforms, strings.TrimSpace(typ)):
-			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("transform %s (%s) is not supported by Fjord", alias, strings.TrimSpace(typ))})
+	return errs
+}
+
+// validateTransforms checks the transforms and predicates of conf as Kafka Connect does
+// (workers/connect/transforms.Validate): each problem names its key (transforms.<alias>.type
+// for an unknown transform, naming it and listing the supported ones;
+// transforms.<alias>.<option> for an option). Problems of keys in deferred (config-provider
+// references, resolved when the task starts) are left out. A class whose engine applies no
+// transforms (Class.Transforms) refuses any.
+func validateTransforms(conf map[string]string, deferred map[string]bool, c *Class) []FieldError {
+	var errs []FieldError
+	if aliases := splitList(conf["transforms"]); len(aliases) > 0 && !c.Transforms && !deferred["transforms"] {
+		errs = append(errs, FieldError{Key: "transforms", Message: fmt.Sprintf(
+			"Invalid value %s for configuration transforms: Fjord's %s engine applies no single message transforms (%s)", conf["transforms"], c.Engine, c.Name)})
+	}
+	for _, e := range transforms.Validate(conf) {
+		if !deferred[e.Key] {
+			errs = append(errs, FieldError{Key: e.Key, Message: e.Message})
 		}
 	}
 	return errs

@@ -118,6 +118,10 @@ var ExposedMetrics = []Exposed{
 	// Only with --event-webhook, on every replica (the one sending counts).
 	{"fjord_event_webhook_sent_total", "server", nil, "counter"},
 	{"fjord_event_webhook_failures_total", "server", nil, "counter"},
+	// A worker's own, with a log delivery (workers/logship).
+	{"fjord_log_delivery_lines_total", "worker", []string{"destination"}, "counter"},
+	{"fjord_log_delivery_failures_total", "worker", []string{"destination"}, "counter"},
+	{"fjord_log_delivery_dropped_lines_total", "worker", []string{"destination"}, "counter"},
 	// The agent's own.
 	{"fjord_agent_workers", "agent", []string{"state"}, "gauge"},
 	{"fjord_agent_worker_restarts_total", "agent", []string{"workload_name", "workload_arn", "worker_id"}, "counter"},

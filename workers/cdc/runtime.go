@@ -37,11 +37,12 @@ type Chain interface {
 
 // newChain builds the transforms of a configuration (the transforms=… keys); nil when it
 // configures none.
-var newChain = func(conf map[string]string) (Chain, error) {
-	if strings.TrimSpace(conf["transforms"]) == "" {
-		return nil, nil
+func newChain(conf map[string]string) (Chain, error) {
+	c, err := transforms.New(conf)
+	if err != nil || c.Len() == 0 {
+		return nil, err
 	}
-	return nil, &debezium.FieldError{Key: "transforms", Message: "single message transforms are not available in this build"}
+	return c, nil
 }
 
 // Task is the task of a Debezium connector: it runs the connector's Engine and writes what the

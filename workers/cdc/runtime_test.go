@@ -629,20 +629,45 @@ func TestTransformsAndSkipped(t *testing.T) {
 	}
 }
 
-// TestTransformsConfigured: until the transforms package's constructor lands, a configuration
-// naming transforms is refused naming the key, one without builds no chain.
+// TestTransformsConfigured: the connector's transforms (transforms.New) apply: Kafka's
+// RegexRouter routes, Debezium's ExtractNewRecordState unwraps; an unknown transform fails
+// NewTask naming its key.
 func TestTransformsConfigured(t *testing.T) {
 	t.Parallel()
-	addrs := []string{"127.0.0.1:1"}
 	e := newEngine(nil)
-	spec := &agentv1.TaskSpec{Config: testConf(addrs, "transforms", "unwrap", "transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState")}
-	if _, err := NewTask(spec, runtime.TaskEnv{}, e.factory, parseCommon); err == nil || !strings.Contains(err.Error(), "transforms") {
-		t.Errorf("NewTask = %v, want an error naming transforms", err)
+	spec := &agentv1.TaskSpec{Config: testConf([]string{"127.0.0.1:1"}, "transforms", "flat", "transforms.flat.type", "org.apache.kafka.connect.transforms.Flatten$Value")}
+	if _, err := NewTask(spec, runtime.TaskEnv{}, e.factory, parseCommon); err == nil || !strings.Contains(err.Error(), "transforms.flat.type") {
+		t.Errorf("NewTask = %v, want an error naming transforms.flat.type", err)
 	}
-	spec.Config = testConf(addrs)
-	task, err := NewTask(spec, runtime.TaskEnv{}, e.factory, parseCommon)
-	if err != nil || task.chain != nil {
+	spec.Config = testConf([]string{"127.0.0.1:1"})
+	if task, err := NewTask(spec, runtime.TaskEnv{}, e.factory, parseCommon); err != nil || task.chain != nil {
 		t.Errorf("NewTask = %v, %v; want no chain", task, err)
+	}
+
+	addrs := newCluster(t)
+	conf := testConf(addrs, "transforms", "route",
+		"transforms.route.type", "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms.route.regex", `dbserver1\.inventory\.(.*)`, "transforms.route.replacement", "cdc.$1",
+		"value.converter.schemas.enable", "false")
+	e = newEngine(func(ctx context.Context, _ map[string]any, out Emitter) error {
+		if err := emitRange(ctx, out, 1, 3); err != nil {
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	})
+	stop, _ := started(t, conf, e, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := e.waitDurable(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	recs := consumed(t, addrs, "cdc.customers")
+	if len(recs) != 3 || string(recs[2].Value) != `{"id":3,"seq":3}` {
+		t.Errorf("routed records %d, last %s", len(recs), recs[len(recs)-1].Value)
 	}
 }
 

@@ -30,6 +30,7 @@ type TaskMetrics struct {
 	topics             atomic.Pointer[[]string]
 	pings              [clusters]atomic.Int64
 	throttleMs         [clusters]atomic.Int64 // longest since the worker last read it
+	health             [clusters]clusterHealth
 }
 
 // Cluster names one of the two clusters a task talks to.

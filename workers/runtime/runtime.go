@@ -73,7 +73,19 @@ type options struct {
 	metricsInterval time.Duration
 	restart         Backoff
 	registerer      prometheus.Registerer
+	logDelivery     LogDelivery
+	logProblem      func() string
 }
+
+// LogDelivery starts the delivery of a worker's log lines to its spec's destinations
+// (workers/logship): it returns the logger Run uses instead of log (one that writes to the
+// destinations too), a func saying why delivery fails right now ("" while it works), and a
+// func that flushes and stops it. Main calls it when the spec has a log delivery.
+type LogDelivery func(ctx context.Context, spec *agentv1.WorkerSpec, log *slog.Logger, reg prometheus.Registerer) (
+	logger *slog.Logger, problem func() string, stop func(), err error)
+
+// WithLogDelivery sets how Main delivers the worker's logs.
+func WithLogDelivery(f LogDelivery) Option { return func(o *options) { o.logDelivery = f } }
 
 // MetricsInterval sets how often Run writes a metrics line; default 5s.
 func MetricsInterval(d time.Duration) Option {
@@ -111,6 +123,20 @@ func Main(ctx context.Context, reg Registry, stdin io.Reader, stdout io.Writer, 
 			log.Warn("ignoring an invalid "+EnvMetricsInterval, "value", v, "error", err)
 		} else {
 			opts = append([]Option{MetricsInterval(d)}, opts...)
+		}
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logDelivery != nil && spec.LogDelivery != nil {
+		shipLog, problem, stop, err := o.logDelivery(ctx, spec, log, o.registerer)
+		if err != nil {
+			log.Warn("log delivery unavailable; logging to stderr only", "worker_id", spec.WorkerId, "error", err)
+		} else {
+			defer stop()
+			log = shipLog
+			opts = append(opts, func(o *options) { o.logProblem = problem })
 		}
 	}
 	err = Run(ctx, spec, reg, stdout, log, opts...)
@@ -325,6 +351,9 @@ func (w *worker) run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			w.writeMetrics()
+			if tctx.Err() == nil {
+				w.writeStatus(w.aggregate()) // a change of the log delivery's problem
+			}
 		case <-allDone:
 			w.writeMetrics()
 			if w.fatal != nil {
@@ -430,6 +459,22 @@ func (w *worker) aggregate() *agentv1.WorkerStatus {
 		}
 	}
 	st.Restarts = int32(restarts)
+	if w.o.logProblem != nil {
+		st.LogDeliveryError = w.o.logProblem()
+	}
+	// The oldest cluster trouble among the tasks that run (a failed task reports its own error).
+	var since time.Time
+	for _, t := range w.tasks {
+		if t.status.State != agentv1.WorkerState_WORKER_STATE_RUNNING {
+			continue
+		}
+		if h, s := t.metrics.Health(time.Now()); h != "" && (since.IsZero() || s.Before(since)) {
+			st.HealthError, since = fmt.Sprintf("%s (task %d)", h, t.spec.TaskId), s
+		}
+	}
+	if !since.IsZero() {
+		st.HealthSinceMs = since.UnixMilli()
+	}
 	switch {
 	case w.fatal != nil:
 		st.State = agentv1.WorkerState_WORKER_STATE_FAILED

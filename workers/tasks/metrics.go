@@ -3,12 +3,17 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/workers/mm2"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
@@ -118,10 +123,37 @@ type clusterHook struct {
 // metadataKey is the Metadata request's API key.
 const metadataKey = 3
 
-func (h clusterHook) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
-	if key == metadataKey && e2e.Err() == nil {
+func (h clusterHook) OnBrokerE2E(meta kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if err := e2e.Err(); err != nil {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
+			h.m.ClusterFailed(h.c, brokerAddr(meta), err, isAuthError(err))
+		}
+		return
+	}
+	h.m.ClusterOK(h.c)
+	if key == metadataKey {
 		h.m.PingSucceeded(h.c)
 	}
+}
+
+// OnBrokerConnect records a failed dial (refused, timed out, a name that does not resolve).
+func (h clusterHook) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		h.m.ClusterFailed(h.c, brokerAddr(meta), err, false)
+	}
+}
+
+func brokerAddr(meta kgo.BrokerMetadata) string {
+	return net.JoinHostPort(meta.Host, strconv.Itoa(int(meta.Port)))
+}
+
+// nameClusters names a MirrorMaker 2 task's clusters in its health messages.
+func nameClusters(m *runtime.TaskMetrics, c mm2.Config) {
+	if m == nil {
+		return
+	}
+	m.NameCluster(runtime.ClusterSource, fmt.Sprintf("source cluster %q (source.cluster.bootstrap.servers %s)", c.SourceAlias, strings.Join(c.SourceBootstrap, ",")))
+	m.NameCluster(runtime.ClusterTarget, fmt.Sprintf("target cluster %q (target.cluster.bootstrap.servers %s)", c.TargetAlias, strings.Join(c.TargetBootstrap, ",")))
 }
 
 func (h clusterHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bool) {

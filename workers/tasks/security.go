@@ -24,13 +24,18 @@ import (
 const preflightTimeout = 10 * time.Second
 
 // securedTask runs an engine task after checking that its clusters accept its security
-// settings, and turns a refusal — a failed SASL authentication, a certificate that does not
-// verify, a broker that does not speak TLS — into a permanent INVALID_CONFIGURATION error
-// naming the cluster and its keys, whether it happens at that check or later in the engine.
-// The engines would otherwise retry a wrong password forever. Other errors pass unchanged.
+// settings. A refused login (SASL authentication failed) is cluster trouble the task waits out:
+// it reports AUTHENTICATION_FAILED for the cluster in its health (the workload is FAILED with
+// it after the server's bound) and tries again with backoff, so that a fixed user or password
+// on the cluster lets it run again by itself; a refused login later in the engine restarts the
+// task, which waits the same way. A certificate that does not verify, a broker that does not
+// speak TLS or a mechanism it does not accept is a permanent INVALID_CONFIGURATION error
+// naming the cluster and its keys (only a new configuration fixes it). Other errors pass
+// unchanged. No message carries the password.
 type securedTask struct {
 	runtime.Task
 	checks []clusterCheck
+	m      *runtime.TaskMetrics
 }
 
 // clusterCheck is one cluster a task talks to.
@@ -38,25 +43,53 @@ type clusterCheck struct {
 	role, alias, prefix string
 	bootstrap           []string
 	sec                 mm2.ClientSecurity
+	cluster             runtime.Cluster
 }
 
 // secured wraps t; usesSource says whether t has source-cluster clients.
-func secured(t runtime.Task, c mm2.Config, usesSource bool) runtime.Task {
+func secured(t runtime.Task, c mm2.Config, usesSource bool, m *runtime.TaskMetrics) runtime.Task {
 	var checks []clusterCheck
 	if usesSource {
-		checks = append(checks, clusterCheck{"source", c.SourceAlias, mm2.SourceClusterPrefix, c.SourceBootstrap, c.SourceSecurity})
+		checks = append(checks, clusterCheck{"source", c.SourceAlias, mm2.SourceClusterPrefix, c.SourceBootstrap, c.SourceSecurity, runtime.ClusterSource})
 	}
-	checks = append(checks, clusterCheck{"target", c.TargetAlias, mm2.TargetClusterPrefix, c.TargetBootstrap, c.TargetSecurity})
-	return &securedTask{Task: t, checks: checks}
+	checks = append(checks, clusterCheck{"target", c.TargetAlias, mm2.TargetClusterPrefix, c.TargetBootstrap, c.TargetSecurity, runtime.ClusterTarget})
+	return &securedTask{Task: t, checks: checks, m: m}
 }
+
+// loginRetryMax bounds the wait between two logins a cluster refused.
+const loginRetryMax = 15 * time.Second
 
 func (t *securedTask) Run(ctx context.Context) error {
 	for _, cc := range t.checks {
-		if err := cc.preflight(ctx); err != nil {
-			return err
+		for backoff := time.Second; ; backoff = min(2*backoff, loginRetryMax) {
+			err := cc.preflight(ctx)
+			var refused *loginRefused
+			if !errors.As(err, &refused) {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if t.m != nil {
+				broker := ""
+				if len(cc.bootstrap) > 0 {
+					broker = cc.bootstrap[0]
+				}
+				t.m.ClusterFailed(cc.cluster, broker, refused.err, true)
+				t.m.AuthError()
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
 		}
 	}
 	err := t.Task.Run(ctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, kerr.SaslAuthenticationFailed) {
+		// The login was refused after the check: start over (and wait at the check).
+		return fmt.Errorf("a cluster refused the task's login (check the source.cluster. / target.cluster. sasl.jaas.config): %w", err)
+	}
 	if err != nil && ctx.Err() == nil && securityRefusal(err) {
 		// The engine does not say which cluster refused: name both candidates' keys.
 		return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true,
@@ -88,8 +121,17 @@ func (cc clusterCheck) preflight(ctx context.Context) error {
 	default:
 		return nil
 	}
+	if errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return &loginRefused{err: cc.describe(err)}
+	}
 	return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true, Err: cc.describe(err)}
 }
+
+// loginRefused is a cluster refusing the task's login at the check: the task waits it out.
+type loginRefused struct{ err error }
+
+func (e *loginRefused) Error() string { return e.err.Error() }
+func (e *loginRefused) Unwrap() error { return e.err }
 
 // saslHook notes whether reading the answer to a SASL request failed.
 type saslHook struct{ failed atomic.Bool }

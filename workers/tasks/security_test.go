@@ -279,35 +279,78 @@ func TestSecureReplication(t *testing.T) {
 	}
 }
 
-// TestWrongPasswordFails: a wrong SCRAM password fails the task permanently with
-// INVALID_CONFIGURATION, naming the source cluster and the key to fix, without the password.
-func TestWrongPasswordFails(t *testing.T) {
+// TestWrongPasswordWaits: a wrong SCRAM password does not end the task: it reports
+// AUTHENTICATION_FAILED for the source cluster in its health, naming the cluster and the key
+// to fix and never the password, and tries again; once the cluster accepts that password (the
+// user's credentials changed on the broker) the task runs and its health clears by itself.
+func TestWrongPasswordWaits(t *testing.T) {
 	t.Parallel()
 	ca := newCA(t)
 	src, tgt := secureClusters(t, ca)
 	const wrong = "not-the-Pa55word"
 	logs := &logBuffer{}
-	done := start(t, catalog.MirrorSource, securityConfig(src, tgt, ca, wrong), logs)
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the task did not fail within 30s; logs:\n%s", logs)
+	m := &runtime.TaskMetrics{}
+	ctx, cancel := context.WithCancel(context.Background())
+	spec := &agentv1.TaskSpec{TaskId: 0, ConnectorClass: catalog.MirrorSource, Config: securityConfig(src, tgt, ca, wrong), TaskIndex: 0, TaskCount: 1}
+	env := runtime.TaskEnv{Worker: &agentv1.WorkerSpec{WorkloadName: "secure"}, Metrics: m,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	task, err := Registry()[catalog.MirrorSource](ctx, spec, env)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
 	}
-	var coded *runtime.Error
-	if !errors.As(err, &coded) || coded.Code != runtime.CodeInvalidConfiguration || !coded.Permanent {
-		t.Fatalf("want a permanent INVALID_CONFIGURATION error, got %v", err)
-	}
-	msg := err.Error()
-	for _, want := range []string{"source cluster src", "SASL SCRAM-SHA-512 authentication failed", `user "replicator"`, "source.cluster.sasl.jaas.config"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not say %q", msg, want)
+	done := make(chan error, 1)
+	go func() { done <- task.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the task did not stop")
+		}
+	})
+	var health string
+	waitFor(t, 15*time.Second, "AUTHENTICATION_FAILED in the task's health", func() bool {
+		health, _ = m.Health(time.Now())
+		return strings.HasPrefix(health, "AUTHENTICATION_FAILED: ")
+	})
+	for _, want := range []string{`source cluster "src"`, "SASL SCRAM-SHA-512 authentication failed", `user "replicator"`, "source.cluster.sasl.jaas.config"} {
+		if !strings.Contains(health, want) {
+			t.Errorf("health %q does not say %q", health, want)
 		}
 	}
-	if strings.Contains(msg, wrong) || strings.Contains(logs.String(), wrong) {
+	if strings.Contains(health, wrong) || strings.Contains(logs.String(), wrong) {
 		t.Error("the wrong password was echoed")
 	}
-	t.Log(msg)
+	t.Log(health)
+	select {
+	case err := <-done:
+		t.Fatalf("the task ended on a refused login: %v", err)
+	default:
+	}
+	// The broker now accepts that password: the task runs and its health clears.
+	admin, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(src.addrs...)}, src.opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	res, err := kadm.NewClient(admin).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{{
+		User: "replicator", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: wrong}})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("change the user's password on the broker: %v", err)
+	}
+	waitFor(t, 45*time.Second, "the task's health to clear", func() bool {
+		health, _ = m.Health(time.Now())
+		return health == ""
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("the task ended: %v", err)
+	default:
+	}
 }
 
 // TestUntrustedCertificateFails: a target whose certificate the configured CA did not sign

@@ -7,8 +7,10 @@ package tasks
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +52,9 @@ func newCDC(f cdc.Factory, parse func(map[string]string) (*debezium.Config, erro
 		cc, err := mm2.ParseConnectCluster(spec.Config)
 		if err != nil {
 			return nil, err
+		}
+		if env.Metrics != nil {
+			env.Metrics.NameCluster(runtime.ClusterTarget, fmt.Sprintf("the connector's Kafka cluster (kafkaCluster.apacheKafkaCluster.bootstrapServers %s)", strings.Join(cc.Bootstrap, ",")))
 		}
 		return inConnect(t, cc, spec, env), nil
 	}
@@ -104,6 +109,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	name := spec.Config["name"]
 	if name == "" {
 		name = env.Worker.GetWorkloadName()
@@ -123,7 +129,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true), c.Connect, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c.Connect, spec, env), nil
 }
 
 func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -131,6 +137,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	if !c.EmitCheckpoints && !c.SyncGroupOffsets {
 		return idle{}, nil // MM2 starts no checkpoint task then
 	}
@@ -157,7 +164,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true), c.Connect, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c.Connect, spec, env), nil
 }
 
 func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -165,6 +172,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
+	nameClusters(env.Metrics, c)
 	if !c.EmitHeartbeats {
 		return idle{}, nil
 	}
@@ -180,7 +188,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, false), c.Connect, spec, env), nil
+	return inConnect(secured(t, c, false, env.Metrics), c.Connect, spec, env), nil
 }
 
 // idle is a task with nothing to do (its feature is disabled): it runs until stopped.

@@ -4,8 +4,13 @@
 // ReplaceField, ValueToKey, ExtractField, TimestampRouter and Debezium's
 // ExtractNewRecordState.
 //
+// Keys and values are workers/connect/data's: a value with a schema is a *data.Struct for the
+// struct transforms; a schemaless one is a map[string]any or a data.Map with string keys (the
+// forms workers/connect/convert writes), and a transform returns the form it was given. A
+// transform never modifies the record it is given. api-docs/transforms.md lists the options.
+//
 // It is a leaf (TestLayout): the control plane validates a connector's transforms with it at
-// creation, the workers apply them.
+// creation (Validate), the workers apply them (New, Chain.Apply).
 package transforms
 
 import (

@@ -414,7 +414,18 @@ type WorkerStatus struct {
 	// "UNKNOWN_CONNECTOR_CLASS: connector.class com.acme.Foo is not supported; supported: …".
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// restarts counts restarts after crashes since the worker was assigned.
-	Restarts      int32 `protobuf:"varint,6,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	Restarts int32 `protobuf:"varint,6,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// log_delivery_error says why the worker's log lines cannot be delivered right now (a
+	// destination refusing writes); empty while delivery works or none is configured.
+	LogDeliveryError string `protobuf:"bytes,7,opt,name=log_delivery_error,json=logDeliveryError,proto3" json:"log_delivery_error,omitempty"`
+	// health_error says which cluster the worker's tasks cannot use right now, as "CODE:
+	// message" with CODE CLUSTER_UNREACHABLE, AUTHENTICATION_FAILED or DNS_RESOLUTION_FAILED
+	// (the message names the cluster and the broker); the tasks keep retrying. health_since_ms is
+	// when that cluster last answered (or its trouble began), Unix milliseconds: the server fails
+	// the workload once the trouble outlasts its bound, and lets it run again once
+	// health_error is empty.
+	HealthError   string `protobuf:"bytes,8,opt,name=health_error,json=healthError,proto3" json:"health_error,omitempty"`
+	HealthSinceMs int64  `protobuf:"varint,9,opt,name=health_since_ms,json=healthSinceMs,proto3" json:"health_since_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -487,6 +498,27 @@ func (x *WorkerStatus) GetError() string {
 func (x *WorkerStatus) GetRestarts() int32 {
 	if x != nil {
 		return x.Restarts
+	}
+	return 0
+}
+
+func (x *WorkerStatus) GetLogDeliveryError() string {
+	if x != nil {
+		return x.LogDeliveryError
+	}
+	return ""
+}
+
+func (x *WorkerStatus) GetHealthError() string {
+	if x != nil {
+		return x.HealthError
+	}
+	return ""
+}
+
+func (x *WorkerStatus) GetHealthSinceMs() int64 {
+	if x != nil {
+		return x.HealthSinceMs
 	}
 	return 0
 }
@@ -1033,8 +1065,11 @@ type WorkerSpec struct {
 	// id is derived from (workload, task id), so a newer epoch fences an older holder.
 	Epoch int64 `protobuf:"varint,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// mcu is the worker's size: GOMAXPROCS = mcu, GOMEMLIMIT ≈ mcu × 4 GiB.
-	Mcu           int32       `protobuf:"varint,6,opt,name=mcu,proto3" json:"mcu,omitempty"`
-	Tasks         []*TaskSpec `protobuf:"bytes,7,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Mcu   int32       `protobuf:"varint,6,opt,name=mcu,proto3" json:"mcu,omitempty"`
+	Tasks []*TaskSpec `protobuf:"bytes,7,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// log_delivery is where the worker delivers its log lines besides its stderr (the
+	// workload's logDelivery); unset: nowhere.
+	LogDelivery   *LogDelivery `protobuf:"bytes,8,opt,name=log_delivery,json=logDelivery,proto3" json:"log_delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1118,6 +1153,121 @@ func (x *WorkerSpec) GetTasks() []*TaskSpec {
 	return nil
 }
 
+func (x *WorkerSpec) GetLogDelivery() *LogDelivery {
+	if x != nil {
+		return x.LogDelivery
+	}
+	return nil
+}
+
+// LogDelivery is a workload's log delivery (MSK Connect's workerLogDelivery, MSK Replicator's
+// replicatorLogDelivery): each enabled destination receives every log line of the worker.
+type LogDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cloudwatch_log_group: CloudWatch Logs, one stream per worker (its worker id).
+	CloudwatchLogGroup string `protobuf:"bytes,1,opt,name=cloudwatch_log_group,json=cloudwatchLogGroup,proto3" json:"cloudwatch_log_group,omitempty"`
+	// firehose_delivery_stream: Amazon Data Firehose, one record per line.
+	FirehoseDeliveryStream string `protobuf:"bytes,2,opt,name=firehose_delivery_stream,json=firehoseDeliveryStream,proto3" json:"firehose_delivery_stream,omitempty"`
+	// s3_bucket and s3_prefix: Amazon S3, gzipped batches under
+	// <prefix>/AWSLogs/<account>/<log_type>/<region>/<resource>/<yyyy-mm-dd-HH>/.
+	S3Bucket string `protobuf:"bytes,3,opt,name=s3_bucket,json=s3Bucket,proto3" json:"s3_bucket,omitempty"`
+	S3Prefix string `protobuf:"bytes,4,opt,name=s3_prefix,json=s3Prefix,proto3" json:"s3_prefix,omitempty"`
+	// region and account_id come from the workload's ARN.
+	Region    string `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
+	AccountId string `protobuf:"bytes,6,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// log_type is KafkaConnectLogs or KafkaReplicatorLogs; resource is <name>-<id>.
+	LogType       string `protobuf:"bytes,7,opt,name=log_type,json=logType,proto3" json:"log_type,omitempty"`
+	Resource      string `protobuf:"bytes,8,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogDelivery) Reset() {
+	*x = LogDelivery{}
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogDelivery) ProtoMessage() {}
+
+func (x *LogDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogDelivery.ProtoReflect.Descriptor instead.
+func (*LogDelivery) Descriptor() ([]byte, []int) {
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LogDelivery) GetCloudwatchLogGroup() string {
+	if x != nil {
+		return x.CloudwatchLogGroup
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetFirehoseDeliveryStream() string {
+	if x != nil {
+		return x.FirehoseDeliveryStream
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetS3Bucket() string {
+	if x != nil {
+		return x.S3Bucket
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetS3Prefix() string {
+	if x != nil {
+		return x.S3Prefix
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetLogType() string {
+	if x != nil {
+		return x.LogType
+	}
+	return ""
+}
+
+func (x *LogDelivery) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
 // TaskSpec is one task: a MirrorMaker 2 connector class and its configuration.
 type TaskSpec struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1138,7 +1288,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1300,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1313,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskSpec) GetTaskId() int32 {
@@ -1235,14 +1385,17 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"TaskStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\x05R\x06taskId\x121\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1b.fjord.agent.v1.WorkerStateR\x05state\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xd8\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xd1\x02\n" +
 	"\fWorkerStatus\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x121\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x1b.fjord.agent.v1.WorkerStateR\x05state\x120\n" +
 	"\x05tasks\x18\x04 \x03(\v2\x1a.fjord.agent.v1.TaskStatusR\x05tasks\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
-	"\brestarts\x18\x06 \x01(\x05R\brestarts\"\xc5\b\n" +
+	"\brestarts\x18\x06 \x01(\x05R\brestarts\x12,\n" +
+	"\x12log_delivery_error\x18\a \x01(\tR\x10logDeliveryError\x12!\n" +
+	"\fhealth_error\x18\b \x01(\tR\vhealthError\x12&\n" +
+	"\x0fhealth_since_ms\x18\t \x01(\x03R\rhealthSinceMs\"\xc5\b\n" +
 	"\rWorkerMetrics\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\x12*\n" +
@@ -1288,7 +1441,7 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x01 \x01(\x03R\n" +
 	"generation\x124\n" +
-	"\aworkers\x18\x02 \x03(\v2\x1a.fjord.agent.v1.WorkerSpecR\aworkers\"\xee\x01\n" +
+	"\aworkers\x18\x02 \x03(\v2\x1a.fjord.agent.v1.WorkerSpecR\aworkers\"\xae\x02\n" +
 	"\n" +
 	"WorkerSpec\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12!\n" +
@@ -1297,7 +1450,18 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\rworkload_kind\x18\x04 \x01(\tR\fworkloadKind\x12\x14\n" +
 	"\x05epoch\x18\x05 \x01(\x03R\x05epoch\x12\x10\n" +
 	"\x03mcu\x18\x06 \x01(\x05R\x03mcu\x12.\n" +
-	"\x05tasks\x18\a \x03(\v2\x18.fjord.agent.v1.TaskSpecR\x05tasks\"\xae\x02\n" +
+	"\x05tasks\x18\a \x03(\v2\x18.fjord.agent.v1.TaskSpecR\x05tasks\x12>\n" +
+	"\flog_delivery\x18\b \x01(\v2\x1b.fjord.agent.v1.LogDeliveryR\vlogDelivery\"\xa1\x02\n" +
+	"\vLogDelivery\x120\n" +
+	"\x14cloudwatch_log_group\x18\x01 \x01(\tR\x12cloudwatchLogGroup\x128\n" +
+	"\x18firehose_delivery_stream\x18\x02 \x01(\tR\x16firehoseDeliveryStream\x12\x1b\n" +
+	"\ts3_bucket\x18\x03 \x01(\tR\bs3Bucket\x12\x1b\n" +
+	"\ts3_prefix\x18\x04 \x01(\tR\bs3Prefix\x12\x16\n" +
+	"\x06region\x18\x05 \x01(\tR\x06region\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x06 \x01(\tR\taccountId\x12\x19\n" +
+	"\blog_type\x18\a \x01(\tR\alogType\x12\x1a\n" +
+	"\bresource\x18\b \x01(\tR\bresource\"\xae\x02\n" +
 	"\bTaskSpec\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\x05R\x06taskId\x12'\n" +
 	"\x0fconnector_class\x18\x02 \x01(\tR\x0econnectorClass\x12<\n" +
@@ -1332,7 +1496,7 @@ func file_fjord_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_fjord_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fjord_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_fjord_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_fjord_agent_v1_agent_proto_goTypes = []any{
 	(WorkerState)(0),              // 0: fjord.agent.v1.WorkerState
 	(*AgentMessage)(nil),          // 1: fjord.agent.v1.AgentMessage
@@ -1346,11 +1510,12 @@ var file_fjord_agent_v1_agent_proto_goTypes = []any{
 	(*Welcome)(nil),               // 9: fjord.agent.v1.Welcome
 	(*DesiredWorkers)(nil),        // 10: fjord.agent.v1.DesiredWorkers
 	(*WorkerSpec)(nil),            // 11: fjord.agent.v1.WorkerSpec
-	(*TaskSpec)(nil),              // 12: fjord.agent.v1.TaskSpec
-	nil,                           // 13: fjord.agent.v1.Hello.LabelsEntry
-	nil,                           // 14: fjord.agent.v1.TaskSpec.ConfigEntry
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*LogDelivery)(nil),           // 12: fjord.agent.v1.LogDelivery
+	(*TaskSpec)(nil),              // 13: fjord.agent.v1.TaskSpec
+	nil,                           // 14: fjord.agent.v1.Hello.LabelsEntry
+	nil,                           // 15: fjord.agent.v1.TaskSpec.ConfigEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 }
 var file_fjord_agent_v1_agent_proto_depIdxs = []int32{
 	2,  // 0: fjord.agent.v1.AgentMessage.hello:type_name -> fjord.agent.v1.Hello
@@ -1358,27 +1523,28 @@ var file_fjord_agent_v1_agent_proto_depIdxs = []int32{
 	5,  // 2: fjord.agent.v1.AgentMessage.worker_status:type_name -> fjord.agent.v1.WorkerStatus
 	6,  // 3: fjord.agent.v1.AgentMessage.worker_metrics:type_name -> fjord.agent.v1.WorkerMetrics
 	7,  // 4: fjord.agent.v1.AgentMessage.goodbye:type_name -> fjord.agent.v1.Goodbye
-	13, // 5: fjord.agent.v1.Hello.labels:type_name -> fjord.agent.v1.Hello.LabelsEntry
+	14, // 5: fjord.agent.v1.Hello.labels:type_name -> fjord.agent.v1.Hello.LabelsEntry
 	5,  // 6: fjord.agent.v1.Hello.running:type_name -> fjord.agent.v1.WorkerStatus
 	0,  // 7: fjord.agent.v1.TaskStatus.state:type_name -> fjord.agent.v1.WorkerState
 	0,  // 8: fjord.agent.v1.WorkerStatus.state:type_name -> fjord.agent.v1.WorkerState
 	4,  // 9: fjord.agent.v1.WorkerStatus.tasks:type_name -> fjord.agent.v1.TaskStatus
-	15, // 10: fjord.agent.v1.WorkerMetrics.at:type_name -> google.protobuf.Timestamp
+	16, // 10: fjord.agent.v1.WorkerMetrics.at:type_name -> google.protobuf.Timestamp
 	9,  // 11: fjord.agent.v1.ServerMessage.welcome:type_name -> fjord.agent.v1.Welcome
 	10, // 12: fjord.agent.v1.ServerMessage.desired:type_name -> fjord.agent.v1.DesiredWorkers
-	16, // 13: fjord.agent.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	16, // 14: fjord.agent.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	16, // 15: fjord.agent.v1.Welcome.max_metrics_interval:type_name -> google.protobuf.Duration
+	17, // 13: fjord.agent.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	17, // 14: fjord.agent.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
+	17, // 15: fjord.agent.v1.Welcome.max_metrics_interval:type_name -> google.protobuf.Duration
 	11, // 16: fjord.agent.v1.DesiredWorkers.workers:type_name -> fjord.agent.v1.WorkerSpec
-	12, // 17: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
-	14, // 18: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
-	1,  // 19: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
-	8,  // 20: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
-	20, // [20:21] is the sub-list for method output_type
-	19, // [19:20] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 17: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
+	12, // 18: fjord.agent.v1.WorkerSpec.log_delivery:type_name -> fjord.agent.v1.LogDelivery
+	15, // 19: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
+	1,  // 20: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
+	8,  // 21: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
+	21, // [21:22] is the sub-list for method output_type
+	20, // [20:21] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_fjord_agent_v1_agent_proto_init() }
@@ -1403,7 +1569,7 @@ func file_fjord_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_agent_v1_agent_proto_rawDesc), len(file_fjord_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
