@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -181,8 +182,14 @@ func (t *Task) Run(ctx context.Context) error {
 	// The producing context outlives ctx by StopTimeout, so the in-flight round commits.
 	prodCtx, cancelProd := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelProd()
-	stopWatch := context.AfterFunc(ctx, func() { time.AfterFunc(StopTimeout, cancelProd) })
-	defer stopWatch()
+	var stopTimer atomic.Pointer[time.Timer]
+	stopWatch := context.AfterFunc(ctx, func() { stopTimer.Store(time.AfterFunc(StopTimeout, cancelProd)) })
+	defer func() {
+		stopWatch()
+		if tm := stopTimer.Load(); tm != nil {
+			tm.Stop()
+		}
+	}()
 
 	w := &writer{Task: t, cl: cl, parts: map[string]int{}, next: map[string]int{}, keyed: kgo.StickyKeyPartitioner(nil).ForTopic("")}
 	if t.txnID != "" {
