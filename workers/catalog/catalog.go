@@ -180,7 +180,7 @@ func debeziumClass(name string, engine Engine, own []debezium.Key, parse func(ma
 		Name: name, Aliases: []string{simple, strings.TrimSuffix(simple, "Connector")},
 		Kind: KindSource, Engine: engine, Version: debezium.Version, Keys: keys, MaxTasks: 1, Transforms: true,
 		ValidateFunc: func(conf map[string]string) []FieldError {
-			var out []FieldError
+			_, out := ParseTopicCreation(conf)
 			for _, e := range parse(conf) {
 				out = append(out, FieldError{Key: e.Key, Message: e.Message})
 			}

@@ -44,7 +44,23 @@ func TestDebeziumClasses(t *testing.T) {
 		if _, errs := Validate(conf); len(errs) != 0 {
 			t.Errorf("%s with a referenced database.hostname: %v", c.name, errs)
 		}
+		tc, errs := ParseTopicCreation(map[string]string{"topic.creation.default.partitions": "3", "topic.creation.default.cleanup.policy": "compact",
+			"topic.creation.groups": "big", "topic.creation.big.include": "db1\\.big.*,db1\\.huge", "topic.creation.big.exclude": "db1\\.bigger",
+			"topic.creation.big.partitions": "6"})
+		if len(errs) != 0 || tc.For("db1.big1").Partitions != 6 || tc.For("db1.bigger").Partitions != 3 || tc.For("db1.x").Partitions != 3 ||
+			*tc.For("db1.big1").Configs["cleanup.policy"] != "compact" || tc.For("db1.hugely").Partitions != 3 {
+			t.Errorf("ParseTopicCreation = %+v, %v", tc, errs)
+		}
 		conf["database.hostname"] = "db.internal"
+		conf["topic.creation.default.partitions"] = "0"
+		conf["topic.creation.groups"] = "big"
+		conf["topic.creation.big.include"] = "db1\\.inventory\\.(big"
+		_, errs = Validate(conf)
+		if len(errs) != 2 || errs[0].Key != "topic.creation.big.include" || errs[1].Key != "topic.creation.default.partitions" {
+			t.Errorf("%s with bad topic.creation keys: %v", c.name, errs)
+		}
+		delete(conf, "topic.creation.default.partitions")
+		delete(conf, "topic.creation.big.include")
 		conf["snapshot.mode"] = "sometimes"
 		if _, errs := Validate(conf); len(errs) != 1 || errs[0].Key != "snapshot.mode" {
 			t.Errorf("%s with a bad snapshot.mode: %v", c.name, errs)

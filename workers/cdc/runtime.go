@@ -67,7 +67,7 @@ type Task struct {
 	keyConv, valueConv convert.Converter
 	headerConv         convert.HeaderConverter
 	chain              Chain
-	creation           topicCreation
+	creation           catalog.TopicCreation
 	metrics            *metrics
 
 	// beforeCommit, for tests, runs when a round's records and offsets are acknowledged and
@@ -118,8 +118,9 @@ func NewTask(spec *agentv1.TaskSpec, env runtime.TaskEnv, f Factory, parse func(
 	if t.chain, err = newChain(conf); err != nil {
 		return nil, err
 	}
-	if t.creation, err = parseTopicCreation(conf); err != nil {
-		return nil, err
+	var errs []catalog.FieldError
+	if t.creation, errs = catalog.ParseTopicCreation(conf); len(errs) > 0 {
+		return nil, fieldErrors(errs)
 	}
 	t.txnID = spec.GetTransactionalId()
 	if t.txnID == "" {
@@ -138,6 +139,15 @@ func NewTask(spec *agentv1.TaskSpec, env runtime.TaskEnv, f Factory, parse func(
 		return nil, err
 	}
 	return t, nil
+}
+
+// fieldErrors is the catalog's problems as one error.
+func fieldErrors(errs []catalog.FieldError) error {
+	list := make([]error, len(errs))
+	for i, e := range errs {
+		list[i] = e
+	}
+	return errors.Join(list...)
 }
 
 // converter is the key or value converter conf names; Kafka Connect's default is the

@@ -967,3 +967,27 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("snapshot gauges after the snapshot %v", g)
 	}
 }
+
+// TestNewTaskRefusals: a configuration the task cannot run is refused when the task is built,
+// naming the key.
+func TestNewTaskRefusals(t *testing.T) {
+	t.Parallel()
+	addrs := []string{"127.0.0.1:1"}
+	for key, conf := range map[string]map[string]string{
+		"value.converter":                   testConf(addrs, "value.converter", "io.confluent.connect.avro.AvroConverter"),
+		"key.converter.schemas.enable":      testConf(addrs, "key.converter.schemas.enable", "maybe"),
+		"topic.creation.default.partitions": testConf(addrs, "topic.creation.default.partitions", "none"),
+		"fjord.connect.bootstrap.servers":   {"topic.prefix": testPrefix},
+		"fjord.connect.status.storage.topic": func() map[string]string {
+			c := testConf(addrs)
+			delete(c, "fjord.connect.status.storage.topic")
+			return c
+		}(),
+		"topic.prefix": testConf(addrs, "topic.prefix", "bad prefix!"),
+	} {
+		e := newEngine(nil)
+		if _, err := NewTask(&agentv1.TaskSpec{Config: conf}, runtime.TaskEnv{}, e.factory, parseCommon); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("NewTask = %v, want an error naming %s", err, key)
+		}
+	}
+}
