@@ -24,10 +24,24 @@ import (
 // Partition is the source partition of a Debezium connector whose topic.prefix is prefix.
 func Partition(prefix string) map[string]any { return map[string]any{"server": prefix} }
 
-// readOffset reads the connector's last stored source offset (nil when none), and records the
-// offsets topic's partition count.
-func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
-	topic := w.cc.OffsetsTopic
+// readOffsets reads the connector's last stored source offset (nil when none) from its offsets
+// topic (offsets.storage.topic, KIP-618's connector-specific topic, else the runtime's) and,
+// when that topic holds none, from the runtime's, as Kafka Connect does.
+func (w *writer) readOffsets(ctx context.Context) (map[string]any, error) {
+	offset, found, err := w.readOffset(ctx, w.offsetsTopic)
+	if err != nil || found || w.offsetsTopic == w.cc.OffsetsTopic {
+		return offset, err
+	}
+	if _, err := w.ensureTopic(ctx, w.cc.OffsetsTopic); err != nil {
+		return nil, err
+	}
+	offset, _, err = w.readOffset(ctx, w.cc.OffsetsTopic)
+	return offset, err
+}
+
+// readOffset reads the connector's last stored source offset in topic (nil when none; found
+// when topic holds a record of the connector's key), and records the topic's partition count.
+func (w *writer) readOffset(ctx context.Context, topic string) (_ map[string]any, found bool, _ error) {
 	adm := kadm.NewClient(w.cl)
 	var starts, ends map[int32]int64
 	err := retry(ctx, w.log, "list the offsets topic's offsets", func() error {
@@ -56,7 +70,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cdc: the offsets topic %s: %w", topic, err)
+		return nil, false, fmt.Errorf("cdc: the offsets topic %s: %w", topic, err)
 	}
 	w.parts[topic] = len(ends)
 	assign := map[int32]kgo.Offset{}
@@ -68,7 +82,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 		}
 	}
 	if len(assign) == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	opts := append(w.kafkaOpts(w.cc.Bootstrap),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
@@ -77,7 +91,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 		kgo.FetchMaxWait(100*time.Millisecond))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cdc: offsets reader: %w", err)
+		return nil, false, fmt.Errorf("cdc: offsets reader: %w", err)
 	}
 	defer cl.Close()
 	partition := Partition(w.common.Prefix)
@@ -92,7 +106,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 	for len(remaining) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		}
 		var ferr error
 		fetches.EachError(func(_ string, p int32, err error) {
@@ -103,7 +117,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 			}
 		})
 		if ferr != nil {
-			return nil, fmt.Errorf("cdc: read the offsets topic %s: %w", topic, ferr)
+			return nil, false, fmt.Errorf("cdc: read the offsets topic %s: %w", topic, ferr)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			if last, ok := remaining[r.Partition]; ok && r.Offset >= last {
@@ -135,7 +149,7 @@ func (w *writer) readOffset(ctx context.Context) (map[string]any, error) {
 		})
 	}
 	w.log.Info("read the source offsets", "topic", topic, "records", mine, "partition", at.partition, "at", at.offset)
-	return offset, nil
+	return offset, mine > 0, nil
 }
 
 // retry runs f until it succeeds, ctx is done, or it fails with an error retrying cannot fix.

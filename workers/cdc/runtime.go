@@ -63,6 +63,9 @@ type Task struct {
 	log    *slog.Logger
 	hooks  []kgo.Opt
 	txnID  string
+	// offsetsTopic is where the source offsets are written: offsets.storage.topic, else the
+	// Connect runtime's offsets topic.
+	offsetsTopic string
 
 	keyConv, valueConv convert.Converter
 	headerConv         convert.HeaderConverter
@@ -121,6 +124,10 @@ func NewTask(spec *agentv1.TaskSpec, env runtime.TaskEnv, f Factory, parse func(
 	var errs []catalog.FieldError
 	if t.creation, errs = catalog.ParseTopicCreation(conf); len(errs) > 0 {
 		return nil, fieldErrors(errs)
+	}
+	t.offsetsTopic = cc.OffsetsTopic
+	if v := strings.TrimSpace(conf["offsets.storage.topic"]); v != "" {
+		t.offsetsTopic = v
 	}
 	t.txnID = spec.GetTransactionalId()
 	if t.txnID == "" {
@@ -212,10 +219,10 @@ func (t *Task) Run(ctx context.Context) error {
 			return stopped(ctx, err)
 		}
 	}
-	if _, err := w.ensureTopic(ctx, t.cc.OffsetsTopic); err != nil {
+	if _, err := w.ensureTopic(ctx, t.offsetsTopic); err != nil {
 		return stopped(ctx, err)
 	}
-	offset, err := w.readOffset(ctx)
+	offset, err := w.readOffsets(ctx)
 	if err != nil {
 		return stopped(ctx, err)
 	}
@@ -452,7 +459,7 @@ func (w *writer) round(ctx context.Context, batch []Record, eng *engineRun) erro
 		if err != nil {
 			return fmt.Errorf("cdc: source offset %v: %w", o.value, err)
 		}
-		offRecs = append(offRecs, &kgo.Record{Topic: w.cc.OffsetsTopic, Key: o.key, Value: v, Partition: -1})
+		offRecs = append(offRecs, &kgo.Record{Topic: w.offsetsTopic, Key: o.key, Value: v, Partition: -1})
 	}
 	for _, r := range offRecs {
 		if err := w.partition(r); err != nil {

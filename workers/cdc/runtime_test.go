@@ -991,3 +991,63 @@ func TestNewTaskRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectorOffsetsTopic: with offsets.storage.topic (KIP-618) the offsets are written to
+// the connector's own topic; a connector that has none there yet starts from the runtime's
+// offsets topic, as Kafka Connect does.
+func TestConnectorOffsetsTopic(t *testing.T) {
+	t.Parallel()
+	addrs := newCluster(t)
+	first := newEngine(func(ctx context.Context, _ map[string]any, out Emitter) error {
+		if err := emitRange(ctx, out, 1, 5); err != nil {
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	})
+	stop, _ := started(t, testConf(addrs), first, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := first.waitDurable(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	conf := testConf(addrs, "offsets.storage.topic", "inventory-cdc-offsets")
+	resume := func() *testEngine {
+		return newEngine(func(ctx context.Context, offset map[string]any, out Emitter) error {
+			from, _ := OffsetInt(offset, "pos")
+			if err := emitRange(ctx, out, from+1, from+3); err != nil {
+				return nil
+			}
+			<-ctx.Done()
+			return nil
+		})
+	}
+	for _, want := range []int64{5, 8} {
+		e := resume()
+		stop, _ := started(t, conf, e, "")
+		if err := e.waitDurable(ctx, want+3); err != nil {
+			t.Fatal(err)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(e.started, []map[string]any{{"pos": want}}) {
+			t.Errorf("started from %v, want pos %d", e.started, want)
+		}
+	}
+	var own []*kgo.Record
+	for _, r := range consumed(t, addrs, "inventory-cdc-offsets") {
+		if strings.HasPrefix(string(r.Key), `["`+testConnector+`"`) {
+			own = append(own, r)
+		}
+	}
+	if len(own) == 0 || string(own[len(own)-1].Value) != `{"pos":11}` {
+		t.Errorf("the connector's offsets topic holds %d records", len(own))
+	}
+	if offs := storedOffsets(t, addrs); string(offs[len(offs)-1].Value) != `{"pos":5}` {
+		t.Errorf("the runtime's offsets topic moved: %s", offs[len(offs)-1].Value)
+	}
+}

@@ -23,7 +23,7 @@ const offsetsPartitions = 25
 // ensureTopic returns the partition count of topic, creating it first when it does not exist.
 func (w *writer) ensureTopic(ctx context.Context, topic string) (int, error) {
 	s := w.creation.For(topic)
-	if topic == w.cc.OffsetsTopic {
+	if topic == w.offsetsTopic || topic == w.cc.OffsetsTopic {
 		compact := "compact"
 		s = catalog.TopicSettings{Partitions: offsetsPartitions, Configs: map[string]*string{"cleanup.policy": &compact}}
 	}
