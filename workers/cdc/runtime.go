@@ -242,7 +242,14 @@ func (t *Task) Run(ctx context.Context) error {
 				eng.err = &runtime.Error{Code: runtime.CodeTaskPanicked, Err: fmt.Errorf("the engine panicked: %v", p)}
 			}
 		}()
-		eng.err = t.engine.Run(engCtx, offset, q)
+		err := t.engine.Run(engCtx, offset, q)
+		if err != nil && engCtx.Err() != nil {
+			// Stopping (or the writer failed): what the engine says then is no failure of its
+			// own, and what it queued before is still committed.
+			t.log.Debug("the engine returned while stopping", "error", err)
+			err = nil
+		}
+		eng.err = err
 	}()
 	err = w.loop(ctx, prodCtx, q, eng)
 	cancelEng()

@@ -853,7 +853,8 @@ func TestFailures(t *testing.T) {
 }
 
 // TestBackPressure: Emit blocks once max.queue.size records wait, and returns when the task
-// stops; the records taken before the stop are committed.
+// stops; the engine returns Emit's error, which is no failure then: Run returns nil and the
+// records queued before the stop are committed.
 func TestBackPressure(t *testing.T) {
 	t.Parallel()
 	addrs := newCluster(t)
@@ -862,7 +863,7 @@ func TestBackPressure(t *testing.T) {
 	e := newEngine(func(ctx context.Context, _ map[string]any, out Emitter) error {
 		for s := int64(1); ; s++ {
 			if err := out.Emit(ctx, rec(1, s)); err != nil {
-				return nil
+				return err // as the contract says: Emit's error as it is (here ctx's)
 			}
 			count.Store(s)
 		}
