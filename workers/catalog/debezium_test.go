@@ -35,7 +35,11 @@ func TestDebeziumClasses(t *testing.T) {
 			t.Errorf("%s: topic.prefix %+v, database.server.name %+v", c.name, k, keys["database.server.name"])
 		}
 
-		conf := map[string]string{"connector.class": c.name, "database.server.name": "db1", "database.password": "${secretsmanager:db:password}"}
+		// The keys each connector requires besides database.hostname (those of the other
+		// connector are ignored).
+		conf := map[string]string{"connector.class": c.name, "database.server.name": "db1", "database.password": "${secretsmanager:db:password}",
+			"database.user": "debezium", "database.dbname": "inventory", "database.server.id": "184054",
+			"schema.history.internal.kafka.topic": "schema-changes.inventory", "schema.history.internal.kafka.bootstrap.servers": "127.0.0.1:9092"}
 		_, errs := Validate(conf)
 		if len(errs) != 1 || errs[0].Key != "database.hostname" {
 			t.Errorf("%s without database.hostname: %v", c.name, errs)
