@@ -459,6 +459,12 @@ func (d *decider) lifecycle(plan Plan, placedOK map[string]bool) {
 			d.forgetDesc(r.ARN)
 			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "RUNNING", From: r.State})
 			p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "running", Reason: "every worker reports its tasks running"})
+		case r.State == "CREATING" && d.idle(r.ARN):
+			// No worker is desired (a connector stopped through the Kafka Connect REST API)
+			// and none is left: there is nothing to wait for.
+			d.forgetDesc(r.ARN)
+			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: "RUNNING", From: r.State})
+			p.Events = append(p.Events, store.WorkloadEvent{WorkloadARN: r.ARN, Kind: "running", Reason: "no worker is desired (stopped) and none runs"})
 		case r.State == "CREATING":
 			// Say what the workload waits for: its workers starting, tasks being handed over.
 			msg := settled(d.byWorkload[r.ARN], d.shapes[r.ARN]).Waiting
@@ -475,6 +481,12 @@ func (d *decider) lifecycle(plan Plan, placedOK map[string]bool) {
 			p.States = append(p.States, store.WorkloadState{Table: w.table, ARN: r.ARN, State: r.State, From: r.State})
 		}
 	}
+}
+
+// idle reports whether a placed workload's shape desires no worker and none is left.
+func (d *decider) idle(arn string) bool {
+	sh, ok := d.shapes[arn]
+	return ok && sh.Workers == 0 && len(d.byWorkload[arn]) == 0
 }
 
 // short records a workload short of capacity: an unplaceable event when the reason is new,

@@ -210,6 +210,21 @@ func TestDecide(t *testing.T) {
 			reasons: []string{"every worker reports its tasks running"},
 		},
 		{
+			name: "a stopped connector (no worker desired) stops its workers and waits for them",
+			v: view{agents: two, workloads: []workloadView{conn("c", "CREATING", Shape{})},
+				workers: []store.Worker{up(wrow("c", 0, "a-1", 2, 1, 1, 0))}},
+			plan:    []string{"stop c/0", "state c CREATING>CREATING WAITING_FOR_WORKERS"},
+			events:  []string{"stop c/0"},
+			reasons: []string{"scale-in: the workload wants 0 workers"},
+		},
+		{
+			name:    "a stopped CREATING connector without workers left becomes RUNNING: nothing to wait for",
+			v:       view{agents: two, workloads: []workloadView{conn("c", "CREATING", Shape{})}},
+			plan:    []string{"state c CREATING>RUNNING"},
+			events:  []string{"running c"},
+			reasons: []string{"no worker is desired (stopped) and none runs"},
+		},
+		{
 			name: "RUNNING at an older epoch is not running: CREATING says it waits",
 			v: view{agents: two, workloads: []workloadView{conn("c", "CREATING", one)},
 				workers: []store.Worker{reported(wrow("c", 0, "a-1", 2, 1, 1, 0), "RUNNING", 1, "")}},

@@ -199,6 +199,7 @@ type Server struct {
 	leader      *scheduler.Leader
 	workload    *workload.Compiler
 
+	local      *localConn // the in-process connection to the services (gateway, KafkaConnect)
 	grpcServer *grpc.Server
 	// agentServer serves the agent gateway (TLS, on the gRPC port: grpcMux).
 	agentServer *grpc.Server
@@ -306,6 +307,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	// The gateway calls the services in-process through the same interceptor chain (localConn).
 	local := newLocalConn(chain)
+	s.local = local
 	local.register(&kafkaconnectv1.KafkaConnect_ServiceDesc, connect)
 	local.register(&kafkav1.Kafka_ServiceDesc, kafka)
 	// grpc-gateway keeps the query parser in a package variable that its option writes: set it

@@ -26,10 +26,13 @@ type Resource struct {
 	StateMessage string
 	// CurrentVersion is the optimistic-concurrency token; the store renews it on every update.
 	CurrentVersion string
-	Doc            []byte
-	Secret         []byte
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// TargetState is a connector's Kafka Connect target state: "" (run), TargetPaused or
+	// TargetStopped (set through the Connect REST API; the scheduler and workers honor it).
+	TargetState string
+	Doc         []byte
+	Secret      []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Revision is one revision of a custom plugin or worker configuration.
@@ -51,13 +54,13 @@ type Resources struct {
 	usedBy string
 }
 
-const resourceCols = `arn, account_id, region, name, state, state_code, state_message, current_version, doc, secret, created_at, updated_at`
+const resourceCols = `arn, account_id, region, name, state, state_code, state_message, current_version, doc, secret, created_at, updated_at, target_state`
 
 func (r *Resources) scan(row pgx.Row) (*Resource, error) {
 	var res Resource
 	var sealed []byte
 	if err := row.Scan(&res.ARN, &res.AccountID, &res.Region, &res.Name, &res.State, &res.StateCode,
-		&res.StateMessage, &res.CurrentVersion, &res.Doc, &sealed, &res.CreatedAt, &res.UpdatedAt); err != nil {
+		&res.StateMessage, &res.CurrentVersion, &res.Doc, &sealed, &res.CreatedAt, &res.UpdatedAt, &res.TargetState); err != nil {
 		return nil, interpret(err)
 	}
 	secret, err := r.s.sealer.Open(sealed, r.table+":"+res.ARN)
@@ -106,9 +109,9 @@ func (r *Resources) create(ctx context.Context, res *Resource, tags map[string]s
 	}
 	return r.s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO `+r.table+` (`+resourceCols+`)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 			res.ARN, res.AccountID, res.Region, res.Name, res.State, res.StateCode, res.StateMessage,
-			res.CurrentVersion, res.Doc, sealed, res.CreatedAt, res.UpdatedAt)
+			res.CurrentVersion, res.Doc, sealed, res.CreatedAt, res.UpdatedAt, res.TargetState)
 		if err != nil {
 			return interpret(err)
 		}
@@ -270,8 +273,8 @@ func (r *Resources) Update(ctx context.Context, account, region, arn string, opt
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE `+r.table+` SET state=$2, state_code=$3, state_message=$4,
-			current_version=$5, doc=$6, secret=$7, updated_at=$8 WHERE arn=$1`,
-			res.ARN, res.State, res.StateCode, res.StateMessage, res.CurrentVersion, res.Doc, sealed, res.UpdatedAt); err != nil {
+			current_version=$5, doc=$6, secret=$7, updated_at=$8, target_state=$9 WHERE arn=$1`,
+			res.ARN, res.State, res.StateCode, res.StateMessage, res.CurrentVersion, res.Doc, sealed, res.UpdatedAt, res.TargetState); err != nil {
 			return interpret(err)
 		}
 		if opts.Operation != nil {

@@ -65,6 +65,8 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 		"how often the in-process agents measure each worker's CPU and memory (the autoscaler's samples); at most a sixth of --autoscale-window is used")
 	var sched scheduling
 	sched.register(f)
+	var connectREST connectRESTFlags
+	connectREST.register(f, "127.0.0.1:8083")
 	var kafkaRetention, kafkaRetentionBytes string
 	f.str(&kafkaRetention, "kafka-retention", "", defaultDevKafkaLimits.Retention.String(),
 		"the in-process Kafka clusters keep records this long (log.retention.ms; they live in memory)")
@@ -196,6 +198,16 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 		return err
 	}
 	defer srv.Stop()
+	connectREST.region, connectREST.clusterID = region, "fjord-dev-target"
+	rest, err := connectREST.start(srv, log, creds[0].AccountID, targetAddr)
+	if err != nil {
+		return err
+	}
+	restAddr := ""
+	if rest != nil {
+		defer rest.Stop()
+		restAddr = rest.Addr()
+	}
 
 	// In-process agents run their workers as child processes of this binary. On Ctrl-C they
 	// drain first (workers record their progress in Kafka, which is still up), then the
@@ -228,7 +240,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 		}()
 	}
 	defer agentsDone.Wait()
-	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), Source: sourceAddr, Target: targetAddr,
+	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), ConnectREST: restAddr, Source: sourceAddr, Target: targetAddr,
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
 		CAPath: caPath, CAFingerprint: srv.CA().Fingerprint(),
 		KafkaLimits: limits.String(),
@@ -351,12 +363,12 @@ func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
 }
 
 type banner struct {
-	HTTP, GRPC, Source, Target, Region, S3Dir, DataDir string
-	Creds                                              bool
-	Agents, AgentMCU                                   int
-	TokenPath, CAPath, CAFingerprint                   string
-	KafkaLimits                                        string
-	Window, Cooldown, Sampling                         time.Duration
+	HTTP, GRPC, ConnectREST, Source, Target, Region, S3Dir, DataDir string
+	Creds                                                           bool
+	Agents, AgentMCU                                                int
+	TokenPath, CAPath, CAFingerprint                                string
+	KafkaLimits                                                     string
+	Window, Cooldown, Sampling                                      time.Duration
 }
 
 // sampling is the interval at which agents configured with metricsInterval measure workers
@@ -371,7 +383,8 @@ Fjord dev is ready.
 
   AWS API (REST)   http://{{.HTTP}}     health: http://{{.HTTP}}/healthz   metrics: /metrics
   gRPC             {{.GRPC}}
-  Kafka "source"   {{.Source}}
+{{if .ConnectREST}}  Kafka Connect    http://{{.ConnectREST}}   (Kafka Connect REST API: curl http://{{.ConnectREST}}/connectors?expand=status)
+{{end}}  Kafka "source"   {{.Source}}
   Kafka "target"   {{.Target}}
   Kafka limits     {{.KafkaLimits}}
   S3 buckets       {{.S3Dir}}/<bucket>/   (bucket ARN arn:aws:s3:::<bucket>)

@@ -34,6 +34,7 @@ func TestDev(t *testing.T) {
 		"Fjord dev is ready.",
 		"http://" + d.http + "/healthz",
 		"gRPC             " + d.grpc,
+		"Kafka Connect    http://" + d.rest,
 		`Kafka "source"   ` + d.source,
 		`Kafka "target"   ` + d.target,
 		"Kafka limits     records kept 1h0m0s, at most 32 MiB per partition",
@@ -126,19 +127,20 @@ func reachableTempDir(t *testing.T) string {
 // devRun is one `fjord dev` process.
 type devRun struct {
 	*proc
-	dataDir                    string
-	http, grpc, source, target string
+	dataDir                          string
+	http, grpc, source, target, rest string
 }
 
 func startDev(t *testing.T, bin, dataDir string, extra ...string) *devRun {
 	t.Helper()
-	d := &devRun{dataDir: dataDir, http: freeAddr(t), grpc: freeAddr(t), source: freeAddr(t), target: freeAddr(t)}
+	d := &devRun{dataDir: dataDir, http: freeAddr(t), grpc: freeAddr(t), source: freeAddr(t), target: freeAddr(t), rest: freeAddr(t)}
 	d.proc = startProc(t, "fjord dev", bin, append([]string{"dev",
 		"--data-dir", dataDir,
 		"--http-addr", d.http,
 		"--grpc-addr", d.grpc,
 		"--source-kafka-addr", d.source,
 		"--target-kafka-addr", d.target,
+		"--connect-rest-addr", d.rest,
 	}, extra...)...)
 	// The cleanup of startProc stops the process; this one, registered later, runs first and
 	// looks for survivors only after it: a failing test must not leave Postgres running either.

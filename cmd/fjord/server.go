@@ -43,6 +43,8 @@ func runServer(ctx context.Context, args []string) error {
 	plugins.register(f)
 	var sched scheduling
 	sched.register(f)
+	var connectREST connectRESTFlags
+	connectREST.register(f, "")
 	var secretsEndpoint, secretsDir string
 	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets (default: the AWS SDK's resolution; region from the secret ARN)")
 	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets <name>.json ({\"username\",\"password\"}) read before Secrets Manager")
@@ -115,8 +117,16 @@ func runServer(ctx context.Context, args []string) error {
 	}
 	log.Info("agent gateway ready: agents enroll with the join token and this CA fingerprint", "grpc_addr", srv.GRPCAddr(),
 		"ca_fingerprint", srv.CA().Fingerprint())
+	rest, err := connectREST.start(srv, log, "", "")
+	if err != nil {
+		srv.Stop()
+		return err
+	}
 	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
 	log.Info("shutting down")
+	if rest != nil {
+		rest.Stop()
+	}
 	srv.Stop()
 	return nil
 }

@@ -124,7 +124,7 @@ func TestReplicatorUpdateOnAnAgent(t *testing.T) {
 		t.Errorf("ListReplicators says %s, want RUNNING", s)
 	}
 
-	// ---- logDelivery alone: stored, no restart ----
+	// ---- logDelivery alone: the worker restarts with the new destinations in its spec ----
 	d2 := describeR()
 	_, err = update(d2.CurrentVersion, func(in *kafka.UpdateReplicationInfoInput) {
 		in.LogDelivery = &ktypes.LogDelivery{ReplicatorLogDelivery: &ktypes.ReplicatorLogDelivery{
@@ -133,6 +133,11 @@ func TestReplicatorUpdateOnAnAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wl := replicatorWorker(t, a, w1.Epoch, "the worker restarted with the new log delivery")
+	if ld := wl.GetLogDelivery(); ld.GetCloudwatchLogGroup() != "replicators" || ld.GetLogType() != "KafkaReplicatorLogs" || ld.GetRegion() == "" {
+		t.Fatalf("worker spec's log delivery after the update: %v", ld)
+	}
+	a.reportRunning()
 	servertest.Eventually(t, 10*time.Second, "RUNNING after the logDelivery update", func() bool {
 		return describeR().ReplicatorState == ktypes.ReplicatorStateRunning
 	})
@@ -141,9 +146,7 @@ func TestReplicatorUpdateOnAnAgent(t *testing.T) {
 		aws.ToString(ld.ReplicatorLogDelivery.CloudWatchLogs.LogGroup) != "replicators" {
 		t.Fatalf("logDelivery after its update: %+v", d3.LogDelivery)
 	}
-	if ws := a.workers(); len(ws) != 1 || ws[0].Epoch != w1.Epoch {
-		t.Fatalf("a logDelivery update restarted the worker: %v", ws)
-	}
+	w1 = wl
 
 	// ---- a permanent failure on new replication info: FAILED with the worker's code ----
 	if _, err := update(d3.CurrentVersion, func(in *kafka.UpdateReplicationInfoInput) {

@@ -12,6 +12,7 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/mm2"
 )
 
 // Workload kinds, as in the workers table and WorkerSpec.workload_kind.
@@ -140,6 +141,10 @@ func BaseShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 			}
 		}
 		sh.Tasks = max(sh.Tasks, 1)
+		if r.TargetState == store.TargetStopped {
+			// Stopped through the Connect REST API (KIP-875): no worker, no task, no autoscaling.
+			sh.Workers, sh.Tasks, sh.Autoscale = 0, 0, nil
+		}
 		return sh, nil
 	case KindReplicator:
 		return scheduler.Shape{Workers: ReplicatorMinWorkers, MCU: 1, Tasks: replicatorTasks(ReplicatorMinWorkers),
@@ -148,6 +153,11 @@ func BaseShape(kind string, r *store.Resource) (scheduler.Shape, error) {
 	}
 	return scheduler.Shape{}, fmt.Errorf("unknown workload kind %q", kind)
 }
+
+// KeyConnectRestart is the task key counting the restarts of the task asked for through the
+// Kafka Connect REST API (store.RestartConnectorTasks). It is a runtime key (fjord.connect.*):
+// never part of the connector's own configuration.
+const KeyConnectRestart = mm2.ConnectPrefix + "restart"
 
 // Delivery guarantees of replicators: the tag DeliveryTag on a replicator, or the compiler's
 // Config.ReplicatorDelivery default.
@@ -169,7 +179,16 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 	}
 	switch kind {
 	case KindConnector:
+		if r.TargetState != "" {
+			// Paused (or stopped) through the Connect REST API: the worker keeps its assignment
+			// and runs none of it; it stopped its tasks, which recorded their progress.
+			return nil, nil
+		}
 		d, err := ConnectorDescription(r)
+		if err != nil {
+			return nil, err
+		}
+		restarts, err := w.st.ConnectorTaskRestarts(ctx, r.ARN)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +220,11 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 			}
 			if err := w.addConnectRuntime(ctx, r, d, t); err != nil {
 				return nil, err
+			}
+			if n := restarts[id]; n > 0 {
+				// A restart asked for through the Connect REST API: a new specification, which
+				// the agent answers by restarting the worker.
+				t.Config[KeyConnectRestart] = strconv.FormatInt(n, 10)
 			}
 			out = append(out, t)
 		}
