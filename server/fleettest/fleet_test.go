@@ -5,6 +5,7 @@ package fleettest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,12 @@ func connect(t *testing.T, env *servertest.Env, id string, mcu int32, token stri
 	if err != nil {
 		return nil, err
 	}
+	return connectTLS(t, env, tlsCfg, id, "test-"+id, mcu)
+}
+
+// connectTLS opens an agent stream with tlsCfg and says Hello as id (instance: Hello.instance).
+func connectTLS(t *testing.T, env *servertest.Env, tlsCfg *tls.Config, id, instance string, mcu int32) (*testAgent, error) {
+	t.Helper()
 	conn, err := grpc.NewClient(env.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,7 @@ func connect(t *testing.T, env *servertest.Env, id string, mcu int32, token stri
 		return nil, err
 	}
 	// A stream the server already ended fails Send with io.EOF; its status comes from Recv.
-	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test", Instance: "test-" + id}}}); err != nil && !errors.Is(err, io.EOF) {
+	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test", Instance: instance}}}); err != nil && !errors.Is(err, io.EOF) {
 		cancel()
 		return nil, err
 	}
