@@ -24,6 +24,10 @@ type agentJSON struct {
 	LastHeartbeat    *string      `json:"lastHeartbeatTime"`
 	DisconnectedTime *string      `json:"disconnectedTime"`
 	Workers          []workerJSON `json:"workers"`
+	Enrollment       *struct {
+		Serial      string `json:"serial"`
+		RevokedTime string `json:"revokedTime"`
+	} `json:"enrollment"`
 }
 
 type workerJSON struct {
