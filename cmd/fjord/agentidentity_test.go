@@ -277,3 +277,39 @@ func TestAPITLSE2E(t *testing.T) {
 		"--http-addr", agentHTTP, "--ca-fingerprint", logged, "--state-dir", t.TempDir())
 	waitOK(t, ag, agentHTTP, "/readyz", time.Minute)
 }
+
+// TestDevMoreAgents runs the banner's "more agents" command twice, as printed: both agents
+// enroll (trusting the CA fjord dev wrote) and join under distinct default ids.
+func TestDevMoreAgents(t *testing.T) {
+	t.Parallel()
+	bin := buildFjord(t)
+	d := startDev(t, bin, filepath.Join(reachableTempDir(t), "dev"))
+	var line string
+	for _, l := range strings.Split(d.stdout.String(), "\n") {
+		if _, after, ok := strings.Cut(l, "more: "); ok {
+			line = after
+		}
+	}
+	args := strings.Fields(line)
+	if len(args) < 2 || args[0] != "fjord" || args[1] != "agent" || !strings.Contains(line, "--server-ca") {
+		t.Fatalf("the banner's more-agents command: %q", line)
+	}
+	home := t.TempDir() // the agents' default state dirs live under $HOME/.config
+	for _, name := range []string{"more one", "more two"} {
+		startProcEnv(t, name, bin, []string{"HOME=" + home, "XDG_CONFIG_HOME="}, args[1:]...)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{bin: bin, srv: &fjordServer{grpcAddr: d.grpc}}
+	poll(t, time.Minute, "both agents connected", func() bool {
+		agents := f.cliAgentsList(t)
+		return agents[host+"-1"].Connected && agents[host+"-2"].Connected && agents["dev-agent-1"].Connected
+	})
+	for _, id := range []string{host + "-1", host + "-2"} {
+		if e := f.cliAgentsList(t)[id].Enrollment; e == nil || e.Serial == "" {
+			t.Errorf("agent %s is not listed as enrolled", id)
+		}
+	}
+}
