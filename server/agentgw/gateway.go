@@ -2,6 +2,8 @@ package agentgw
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -463,6 +465,27 @@ func (g *Gateway) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agen
 	}
 	log.Info("agent enrolled", "serial", iss.Serial, "address", address)
 	return &agentv1.EnrollResponse{Certificate: iss.CertPEM, CaCertificate: g.cfg.CA.CertPEM(), Serial: iss.Serial}, nil
+}
+
+// DiscoveryMAC is Discover's MAC: HMAC-SHA256(token, "fjord-ca-discovery" 0x00 nonce caDER).
+func DiscoveryMAC(token string, nonce, caDER []byte) []byte {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("fjord-ca-discovery\x00"))
+	m.Write(nonce)
+	m.Write(caDER)
+	return m.Sum(nil)
+}
+
+// Discover returns the Fjord CA with its MAC under the join token.
+func (g *Gateway) Discover(_ context.Context, req *agentv1.DiscoverRequest) (*agentv1.DiscoverResponse, error) {
+	if g.cfg.Token == "" {
+		return nil, status.Error(codes.PermissionDenied, "this server accepts no agents (no --agent-token)")
+	}
+	if n := len(req.Nonce); n < 16 || n > 64 {
+		return nil, status.Error(codes.InvalidArgument, "nonce must be 16 to 64 bytes")
+	}
+	der := g.cfg.CA.cert.Raw
+	return &agentv1.DiscoverResponse{CaCertificate: der, Mac: DiscoveryMAC(g.cfg.Token, req.Nonce, der)}, nil
 }
 
 // identify returns the agent id and serial of the stream's client certificate, verified

@@ -1,6 +1,7 @@
 package fleettest
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -8,12 +9,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/server/agentgw"
 	"github.com/fjord-io/fjord/server/servertest"
 )
 
@@ -188,4 +191,33 @@ func TestRogueTokenHolder(t *testing.T) {
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("Enroll over plaintext: %v; want Unimplemented", err)
 	}
+}
+
+// TestDiscoverCA: Discover answers the Fjord CA with its MAC under the join token, which an
+// agent checks before it trusts the CA; a short nonce is refused.
+func TestDiscoverCA(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	conn, err := grpc.NewClient(env.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(env.AgentClientTLS(nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gw := agentv1.NewAgentGatewayClient(conn)
+	nonce := []byte("0123456789abcdef0123456789abcdef")
+	resp, err := gw.Discover(context.Background(), &agentv1.DiscoverRequest{Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agentgw.Fingerprint(resp.CaCertificate) != env.CAFingerprint {
+		t.Fatalf("Discover returned another CA: %s, want %s", agentgw.Fingerprint(resp.CaCertificate), env.CAFingerprint)
+	}
+	if !bytes.Equal(resp.Mac, agentgw.DiscoveryMAC(servertest.AgentToken, nonce, resp.CaCertificate)) {
+		t.Fatal("Discover's MAC is not the token's")
+	}
+	if bytes.Equal(resp.Mac, agentgw.DiscoveryMAC("another-token", nonce, resp.CaCertificate)) {
+		t.Fatal("Discover's MAC checks out under another token")
+	}
+	_, err = gw.Discover(context.Background(), &agentv1.DiscoverRequest{Nonce: []byte("short")})
+	wantCode(t, "a short nonce", err, codes.InvalidArgument, "nonce")
 }

@@ -29,7 +29,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if id == nil {
 		return nil // stopped before it could enroll: nothing runs yet
 	}
-	creds := credentials.NewTLS(a.tlsConfig(id))
+	creds := credentials.NewTLS(a.tlsConfig(id, ""))
 	// gRPC's own reconnect backoff follows ReconnectBackoff (Next(0, 0) is its first delay,
 	// Next(time.Hour, 0) its cap), so that a reachable server is found as soon as we retry.
 	rb := a.cfg.ReconnectBackoff

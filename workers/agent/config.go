@@ -29,10 +29,11 @@ type Config struct {
 	// certificate (agent.crt) and the Fjord CA (ca.crt) — across restarts; "" keeps it in
 	// memory only (a restarted agent cannot enroll the same id again until it is revoked).
 	StateDir string
-	// CAFingerprint ("sha256:<hex>") or ServerCA (PEM) is the trust anchor of the first
-	// enrollment: the server's agent gateway must present a certificate of that CA. One is
-	// required until the agent is enrolled; later the CA kept in StateDir is used (and a
-	// stored identity of another CA than the anchor names is replaced by a new enrollment).
+	// CAFingerprint ("sha256:<hex>") or ServerCA (PEM) pins the Fjord CA for the first
+	// enrollment: the server's agent gateway must present a certificate of that CA. With
+	// neither, the agent learns the CA with Discover, authenticated by the join token. Once
+	// enrolled the CA kept in StateDir is used (and a stored identity of another CA than a
+	// given pin names is replaced by a new enrollment).
 	CAFingerprint string
 	ServerCA      []byte
 	// AgentID identifies the agent across restarts; default the hostname (fjord agent numbers it

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -80,6 +82,15 @@ func (g *gateway) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agen
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &agentv1.EnrollResponse{Certificate: cert, CaCertificate: testPKI().caPEM, Serial: "1"}, nil
+}
+
+// Discover answers the test CA with its MAC under testToken.
+func (g *gateway) Discover(_ context.Context, req *agentv1.DiscoverRequest) (*agentv1.DiscoverResponse, error) {
+	m := hmac.New(sha256.New, []byte(testToken))
+	m.Write([]byte("fjord-ca-discovery\x00"))
+	m.Write(req.Nonce)
+	m.Write(testPKI().ca.Raw)
+	return &agentv1.DiscoverResponse{CaCertificate: testPKI().ca.Raw, Mac: m.Sum(nil)}, nil
 }
 
 func (g *gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -151,7 +152,7 @@ func (a *Agent) saveIdentity(keyPEM, certPEM, caPEM []byte) error {
 // verifyServer checks the agent gateway's certificate: issued for GatewayServerName by the
 // CA in pool, or — before the agent knows the CA — by a CA in the presented chain whose
 // fingerprint is the configured one (or that is the configured ServerCA).
-func (c *Config) verifyServer(pool *x509.CertPool) func(tls.ConnectionState) error {
+func (c *Config) verifyServer(pool *x509.CertPool, pin string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		certs := cs.PeerCertificates
 		if len(certs) == 0 {
@@ -163,14 +164,14 @@ func (c *Config) verifyServer(pool *x509.CertPool) func(tls.ConnectionState) err
 			if len(c.ServerCA) > 0 {
 				roots.AppendCertsFromPEM(c.ServerCA)
 			} else {
-				want := normFingerprint(c.CAFingerprint)
+				want := normFingerprint(pin)
 				for _, ca := range certs[1:] {
 					if ca.IsCA && Fingerprint(ca.Raw) == want {
 						roots.AddCert(ca)
 					}
 				}
 				if len(certs) < 2 || !chainHas(certs[1:], want) {
-					return fmt.Errorf("the server's CA does not have the fingerprint %s (--ca-fingerprint)", want)
+					return fmt.Errorf("the server's CA does not have the fingerprint %s", want)
 				}
 			}
 		}
@@ -192,9 +193,10 @@ func chainHas(certs []*x509.Certificate, fingerprint string) bool {
 	return false
 }
 
-// tlsConfig is the agent's TLS configuration: the server verified by verifyServer, and the
-// agent's certificate when it has one.
-func (a *Agent) tlsConfig(id *identity) *tls.Config {
+// tlsConfig is the agent's TLS configuration: the server verified by verifyServer (against
+// id's CA, or else the CA pinned by pin or ServerCA), and the agent's certificate when it has
+// one.
+func (a *Agent) tlsConfig(id *identity, pin string) *tls.Config {
 	cfg := &tls.Config{
 		ServerName: GatewayServerName,
 		MinVersion: tls.VersionTLS12,
@@ -203,18 +205,21 @@ func (a *Agent) tlsConfig(id *identity) *tls.Config {
 	}
 	if id != nil {
 		cfg.Certificates = []tls.Certificate{id.cert}
-		cfg.VerifyConnection = a.cfg.verifyServer(id.pool)
+		cfg.VerifyConnection = a.cfg.verifyServer(id.pool, "")
 	} else {
-		cfg.VerifyConnection = a.cfg.verifyServer(nil)
+		cfg.VerifyConnection = a.cfg.verifyServer(nil, pin)
 	}
 	return cfg
 }
 
 // enroll asks the server for the agent's certificate with the join token, and keeps it.
 func (a *Agent) enroll(ctx context.Context) (*identity, error) {
-	if a.cfg.CAFingerprint == "" && len(a.cfg.ServerCA) == 0 {
-		return nil, errors.New("the agent is not enrolled and has no trust anchor for its first enrollment: give --ca-fingerprint " +
-			"(printed by fjord server at start and by fjord dev) or --server-ca")
+	pin := a.cfg.CAFingerprint
+	if pin == "" && len(a.cfg.ServerCA) == 0 {
+		var err error
+		if pin, err = a.discover(ctx); err != nil {
+			return nil, err
+		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -224,7 +229,7 @@ func (a *Agent) enroll(ctx context.Context) (*identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(a.cfg.ServerAddr, grpc.WithTransportCredentials(credentials.NewTLS(a.tlsConfig(nil))))
+	conn, err := grpc.NewClient(a.cfg.ServerAddr, grpc.WithTransportCredentials(credentials.NewTLS(a.tlsConfig(nil, pin))))
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +245,7 @@ func (a *Agent) enroll(ctx context.Context) (*identity, error) {
 		return nil, err
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	if !a.cfg.anchorMatches(resp.CaCertificate) {
+	if b, _ := pem.Decode(resp.CaCertificate); !a.cfg.anchorMatches(resp.CaCertificate) || (pin != "" && (b == nil || Fingerprint(b.Bytes) != normFingerprint(pin))) {
 		return nil, errors.New("the CA the server returned is not the one --ca-fingerprint/--server-ca names")
 	}
 	id, err := parseIdentity(keyPEM, resp.Certificate, resp.CaCertificate)
@@ -252,6 +257,39 @@ func (a *Agent) enroll(ctx context.Context) (*identity, error) {
 	}
 	a.log.Info("agent enrolled", "serial", resp.Serial, "state_dir", a.cfg.StateDir)
 	return id, nil
+}
+
+// discover learns the Fjord CA's fingerprint from the server, authenticated by the join token
+// (Discover's MAC), for an agent given no trust anchor.
+func (a *Agent) discover(ctx context.Context) (string, error) {
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	// The server is not trusted yet: what it answers is, once its MAC checks out.
+	conn, err := grpc.NewClient(a.cfg.ServerAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+		ServerName: GatewayServerName, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, //nolint:gosec
+	})))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := agentv1.NewAgentGatewayClient(conn).Discover(cctx, &agentv1.DiscoverRequest{Nonce: nonce})
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, []byte(a.cfg.Token))
+	m.Write([]byte("fjord-ca-discovery\x00"))
+	m.Write(nonce)
+	m.Write(resp.CaCertificate)
+	if !hmac.Equal(m.Sum(nil), resp.Mac) {
+		return "", status.Error(codes.Unauthenticated, "the server's CA is not authenticated by the join token (wrong token, or not the Fjord server)")
+	}
+	fp := Fingerprint(resp.CaCertificate)
+	a.log.Info("Fjord CA discovered with the join token", "ca_fingerprint", fp)
+	return fp, nil
 }
 
 // identity returns the agent's credential: the stored one, or a new enrollment retried with

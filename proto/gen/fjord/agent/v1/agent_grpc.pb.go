@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentGateway_Enroll_FullMethodName  = "/fjord.agent.v1.AgentGateway/Enroll"
-	AgentGateway_Connect_FullMethodName = "/fjord.agent.v1.AgentGateway/Connect"
+	AgentGateway_Enroll_FullMethodName   = "/fjord.agent.v1.AgentGateway/Enroll"
+	AgentGateway_Discover_FullMethodName = "/fjord.agent.v1.AgentGateway/Discover"
+	AgentGateway_Connect_FullMethodName  = "/fjord.agent.v1.AgentGateway/Connect"
 )
 
 // AgentGatewayClient is the client API for AgentGateway service.
@@ -43,6 +44,11 @@ type AgentGatewayClient interface {
 	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
 	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
 	Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error)
+	// Discover returns the Fjord CA to an agent that has no other trust anchor for its first
+	// enrollment, authenticated by the join token without sending it (as kubeadm's token
+	// discovery): mac = HMAC-SHA256(key: the token, "fjord-ca-discovery" 0x00 nonce CA-DER).
+	// The agent checks it before it trusts the CA and sends its token to Enroll.
+	Discover(ctx context.Context, in *DiscoverRequest, opts ...grpc.CallOption) (*DiscoverResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -61,6 +67,16 @@ func (c *agentGatewayClient) Enroll(ctx context.Context, in *EnrollRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EnrollResponse)
 	err := c.cc.Invoke(ctx, AgentGateway_Enroll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentGatewayClient) Discover(ctx context.Context, in *DiscoverRequest, opts ...grpc.CallOption) (*DiscoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscoverResponse)
+	err := c.cc.Invoke(ctx, AgentGateway_Discover_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +116,11 @@ type AgentGatewayServer interface {
 	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
 	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
 	Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error)
+	// Discover returns the Fjord CA to an agent that has no other trust anchor for its first
+	// enrollment, authenticated by the join token without sending it (as kubeadm's token
+	// discovery): mac = HMAC-SHA256(key: the token, "fjord-ca-discovery" 0x00 nonce CA-DER).
+	// The agent checks it before it trusts the CA and sends its token to Enroll.
+	Discover(context.Context, *DiscoverRequest) (*DiscoverResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -116,6 +137,9 @@ type UnimplementedAgentGatewayServer struct{}
 
 func (UnimplementedAgentGatewayServer) Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Enroll not implemented")
+}
+func (UnimplementedAgentGatewayServer) Discover(context.Context, *DiscoverRequest) (*DiscoverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Discover not implemented")
 }
 func (UnimplementedAgentGatewayServer) Connect(grpc.BidiStreamingServer[AgentMessage, ServerMessage]) error {
 	return status.Error(codes.Unimplemented, "method Connect not implemented")
@@ -159,6 +183,24 @@ func _AgentGateway_Enroll_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentGateway_Discover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscoverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentGatewayServer).Discover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentGateway_Discover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentGatewayServer).Discover(ctx, req.(*DiscoverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentGateway_Connect_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(AgentGatewayServer).Connect(&grpc.GenericServerStream[AgentMessage, ServerMessage]{ServerStream: stream})
 }
@@ -176,6 +218,10 @@ var AgentGateway_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Enroll",
 			Handler:    _AgentGateway_Enroll_Handler,
+		},
+		{
+			MethodName: "Discover",
+			Handler:    _AgentGateway_Discover_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

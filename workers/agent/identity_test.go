@@ -1,0 +1,59 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestEnrollTrustAnchors: without a pinned CA the agent learns it with Discover (checked with
+// the join token) and joins; a wrong pin or a wrong token (the MAC does not check out) never
+// reaches Enroll. The identity is kept in StateDir and used by the next agent.
+func TestEnrollTrustAnchors(t *testing.T) {
+	t.Parallel()
+	g := newGateway()
+	srv := serve(t, g, "127.0.0.1:0")
+	dir := t.TempDir()
+	a := startAgent(t, srv.addr, func(c *Config) { c.CAFingerprint, c.StateDir = "", dir })
+	waitUntil(t, "a Hello after discovery", func() bool { return len(g.hellos()) >= 1 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{keyFile, certFile, caFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("state dir: %v", err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, keyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
+	}
+
+	for name, mod := range map[string]func(*Config){
+		"wrong pin":   func(c *Config) { c.CAFingerprint = "sha256:00ff" },
+		"wrong token": func(c *Config) { c.CAFingerprint, c.Token = "", "wrong" },
+	} {
+		g := newGateway()
+		srv := serve(t, g, "127.0.0.1:0")
+		b := startAgent(t, srv.addr, mod)
+		time.Sleep(500 * time.Millisecond)
+		if len(g.refusals()) != 0 || len(g.hellos()) != 0 {
+			t.Errorf("%s: the agent reached Enroll (%d) or Connect (%d)", name, len(g.refusals()), len(g.hellos()))
+		}
+		if err := b.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A new agent with the same state dir uses the kept identity: no trust anchor, no token check.
+	g2 := newGateway()
+	srv2 := serve(t, g2, "127.0.0.1:0")
+	c := startAgent(t, srv2.addr, func(c *Config) { c.CAFingerprint, c.StateDir, c.Token = "", dir, "not-needed-any-more" })
+	waitUntil(t, "a Hello with the kept identity", func() bool { return len(g2.hellos()) >= 1 })
+	if len(g2.refusals()) != 0 {
+		t.Error("the agent enrolled again")
+	}
+	if err := c.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
