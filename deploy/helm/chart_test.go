@@ -554,6 +554,8 @@ func startContainer(t *testing.T, bin string, spec corev1.PodSpec, c corev1.Cont
 					t.Fatal(err)
 				}
 			}
+		case v.Name == "" && m.Name == "state":
+			// The StatefulSet's volumeClaimTemplate (a PersistentVolumeClaim): a plain folder.
 		default:
 			t.Fatalf("%s: volume %s (%s) of an unexpected kind", c.Name, m.Name, m.MountPath)
 		}
