@@ -11,7 +11,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
@@ -204,6 +206,13 @@ func (l *loop) handle(ev any) {
 			l.sess = nil
 			l.a.ready.Store(false)
 			l.a.m.connected.Set(0)
+		}
+		// A revoked certificate: the agent is out of the fleet, and its workers are being
+		// placed elsewhere. It stops them (they hold other teams' configurations) instead of
+		// running them until it is fenced.
+		if status.Code(e.err) == codes.PermissionDenied && l.haveDesired && len(l.desired) > 0 && !l.draining {
+			l.log.Error("the server refused the agent's certificate: stopping its workers", "error", status.Convert(e.err).Message())
+			l.applyDesired(&agentv1.DesiredWorkers{Generation: l.desiredGen})
 		}
 	case supStatus:
 		l.workerStatus(e.sup, e.st)

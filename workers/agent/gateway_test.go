@@ -50,6 +50,8 @@ type gateway struct {
 	refused     []time.Time
 	streams     int
 	agentClosed int
+	// revoked makes Connect refuse the agent's certificate.
+	revoked atomic.Bool
 }
 
 type received struct {
@@ -96,6 +98,9 @@ func (g *gateway) Discover(_ context.Context, req *agentv1.DiscoverRequest) (*ag
 func (g *gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 	if p, ok := peer.FromContext(stream.Context()); !ok || len(p.AuthInfo.(credentials.TLSInfo).State.VerifiedChains) == 0 {
 		return status.Error(codes.Unauthenticated, "no client certificate")
+	}
+	if g.revoked.Load() {
+		return status.Error(codes.PermissionDenied, "the certificate was revoked")
 	}
 	first, err := stream.Recv()
 	if err != nil {

@@ -57,3 +57,25 @@ func TestEnrollTrustAnchors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRevokedAgentStopsWorkers: once the server refuses the agent's certificate
+// (PermissionDenied), the agent stops its workers cleanly instead of running them until it is
+// fenced; it keeps retrying.
+func TestRevokedAgentStopsWorkers(t *testing.T) {
+	t.Parallel()
+	g := newGateway()
+	srv := serve(t, g, "127.0.0.1:0")
+	report := filepath.Join(t.TempDir(), "w-1")
+	a := startAgent(t, srv.addr, nil)
+	g.setDesired(workerSpec("w-1", 1, 1, "test.Sleep", map[string]string{"report": report}))
+	start := waitReports(t, report, "start", 1)[0]
+	g.revoked.Store(true)
+	srv.stop() // the stream breaks; the next one is refused
+	srv = serve(t, g, srv.addr)
+	if stop := waitReports(t, report, "stop", 1)[0]; stop.Pid != start.Pid {
+		t.Fatalf("stopped worker %d, started %d", stop.Pid, start.Pid)
+	}
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
