@@ -82,6 +82,10 @@ type Config struct {
 	// and the gRPC API over TLS with this certificate; unset, both are plaintext. The agent
 	// gateway on the gRPC port is TLS in any case, under the Fjord CA (tlsmux.go).
 	TLSCert, TLSKey string
+	// AgentCACert and AgentCAKey (PEM), when set, are the Fjord CA to use (an operator's CA,
+	// e.g. the Helm chart's agentCA): stored in the database on the first start; a database that
+	// holds another CA refuses to start. Unset, the first server creates one.
+	AgentCACert, AgentCAKey []byte
 	// AgentHosts are extra names and IP addresses (host or host:port) for the agent gateway's
 	// certificate (--agent-advertise), besides agentgw.ServerName, localhost, the host name and
 	// the loopback addresses.
@@ -387,7 +391,7 @@ func (s *Server) Start(ctx context.Context) error {
 // setupTLS loads the Fjord CA (created on the first start), issues this replica's agent
 // gateway certificate and loads --tls-cert/--tls-key.
 func (s *Server) setupTLS(ctx context.Context) error {
-	ca, err := agentgw.LoadCA(ctx, s.st)
+	ca, err := agentgw.LoadCA(ctx, s.st, s.cfg.AgentCACert, s.cfg.AgentCAKey)
 	if err != nil {
 		return err
 	}

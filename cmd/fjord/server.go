@@ -100,7 +100,9 @@ func runServer(ctx context.Context, args []string) error {
 	}
 	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
 		AgentToken: agentToken, LeaseTTL: ttl}
-	tlsFlags.apply(&cfg)
+	if err := tlsFlags.apply(&cfg); err != nil {
+		return err
+	}
 	wl := workload.Config{SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
 	var lc scheduler.LeaderConfig
 	if err := sched.apply(&wl, &lc); err != nil {

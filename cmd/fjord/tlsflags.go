@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,22 +17,37 @@ import (
 
 // serverTLS are the TLS flags of fjord server and fjord dev (api-docs/agent-identity.md).
 type serverTLS struct {
-	cert, key, advertise string
+	cert, key, advertise, caCert, caKey string
 }
 
 func (t *serverTLS) register(f *flags) {
 	f.str(&t.cert, "tls-cert", "", "", "PEM certificate (chain) for the REST and gRPC API listeners: with --tls-key they serve TLS only (REST: HTTP/2 and HTTP/1.1)")
 	f.str(&t.key, "tls-key", "", "", "PEM private key of --tls-cert")
+	f.str(&t.caCert, "agent-ca-cert", "", "", "PEM certificate of the Fjord CA to use instead of creating one (with --agent-ca-key); stored in the database on the first start")
+	f.str(&t.caKey, "agent-ca-key", "", "", "PEM private key of --agent-ca-cert (PKCS #8, PKCS #1 or EC)")
 	f.str(&t.advertise, "agent-advertise", "", "", "comma-separated extra host names / IP addresses for the agent gateway's certificate (issued by the Fjord CA)")
 }
 
-func (t *serverTLS) apply(cfg *server.Config) {
+func (t *serverTLS) apply(cfg *server.Config) error {
 	cfg.TLSCert, cfg.TLSKey = t.cert, t.key
+	if (t.caCert == "") != (t.caKey == "") {
+		return errors.New("--agent-ca-cert and --agent-ca-key go together")
+	}
+	if t.caCert != "" {
+		var err error
+		if cfg.AgentCACert, err = os.ReadFile(t.caCert); err != nil {
+			return fmt.Errorf("--agent-ca-cert: %w", err)
+		}
+		if cfg.AgentCAKey, err = os.ReadFile(t.caKey); err != nil {
+			return fmt.Errorf("--agent-ca-key: %w", err)
+		}
+	}
 	for _, h := range strings.Split(t.advertise, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.AgentHosts = append(cfg.AgentHosts, h)
 		}
 	}
+	return nil
 }
 
 // clientTLS are the flags with which CLI commands reach a server's gRPC API.

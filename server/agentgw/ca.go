@@ -1,7 +1,9 @@
 package agentgw
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -43,16 +45,33 @@ const agentURIScheme = "fjord-agent"
 type CA struct {
 	cert    *x509.Certificate
 	certPEM []byte
-	key     *ecdsa.PrivateKey
+	key     crypto.Signer
 	pool    *x509.CertPool
 }
 
 // LoadCA reads the Fjord CA from the store, creating it on the first start of the first
-// replica.
-func LoadCA(ctx context.Context, st *store.Store) (*CA, error) {
-	certPEM, keyDER, err := st.CA(ctx, newCA)
+// replica: a new one, or the operator's (imported: certificate and private key in PEM, e.g.
+// --agent-ca-cert/--agent-ca-key). A store that already holds another CA than the imported one
+// is an error (every replica must use the same CA).
+func LoadCA(ctx context.Context, st *store.Store, importCert, importKey []byte) (*CA, error) {
+	create := newCA
+	if len(importCert) > 0 {
+		create = func() ([]byte, []byte, error) { return parseImport(importCert, importKey) }
+	}
+	certPEM, keyDER, err := st.CA(ctx, create)
 	if err != nil {
 		return nil, fmt.Errorf("fjord CA: %w", err)
+	}
+	if len(importCert) > 0 {
+		want, _, err := parseImport(importCert, importKey)
+		if err != nil {
+			return nil, err
+		}
+		a, _ := pem.Decode(want)
+		b, _ := pem.Decode(certPEM)
+		if a == nil || b == nil || !bytes.Equal(a.Bytes, b.Bytes) {
+			return nil, errors.New("fjord CA: the database holds another CA than --agent-ca-cert (every replica must use the one CA the database holds)")
+		}
 	}
 	block, _ := pem.Decode(certPEM)
 	if block == nil {
@@ -66,9 +85,9 @@ func LoadCA(ctx context.Context, st *store.Store) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fjord CA key: %w", err)
 	}
-	key, ok := k.(*ecdsa.PrivateKey)
+	key, ok := k.(crypto.Signer)
 	if !ok {
-		return nil, errors.New("fjord CA key is not ECDSA")
+		return nil, errors.New("fjord CA key cannot sign")
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
@@ -104,6 +123,48 @@ func newCA() ([]byte, []byte, error) {
 		return nil, nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyDER, nil
+}
+
+// parseImport checks an operator's CA (PEM certificate and private key: PKCS #8, PKCS #1 or
+// SEC 1) and returns it as the store keeps it: the certificate PEM and the key as PKCS #8 DER.
+func parseImport(certPEM, keyPEM []byte) ([]byte, []byte, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil {
+		return nil, nil, errors.New("--agent-ca-cert holds no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--agent-ca-cert: %w", err)
+	}
+	if !cert.IsCA {
+		return nil, nil, errors.New("--agent-ca-cert is not a CA certificate (basic constraints)")
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		return nil, nil, errors.New("--agent-ca-key holds no PEM private key")
+	}
+	var key any
+	if key, err = x509.ParsePKCS8PrivateKey(kb.Bytes); err != nil {
+		if key, err = x509.ParsePKCS1PrivateKey(kb.Bytes); err != nil {
+			if key, err = x509.ParseECPrivateKey(kb.Bytes); err != nil {
+				return nil, nil, errors.New("--agent-ca-key: not a PKCS #8, PKCS #1 or EC private key")
+			}
+		}
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok || !publicKeysEqual(signer.Public(), cert.PublicKey) {
+		return nil, nil, errors.New("--agent-ca-key is not the key of --agent-ca-cert")
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cb.Bytes}), der, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }
 
 func newSerial() (*big.Int, error) {

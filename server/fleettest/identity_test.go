@@ -3,6 +3,12 @@ package fleettest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -220,4 +226,63 @@ func TestDiscoverCA(t *testing.T) {
 	}
 	_, err = gw.Discover(context.Background(), &agentv1.DiscoverRequest{Nonce: []byte("short")})
 	wantCode(t, "a short nonce", err, codes.InvalidArgument, "nonce")
+}
+
+// TestImportedCA: an operator's CA (RSA, PKCS #1, as Helm's genCA makes) becomes the Fjord CA:
+// agents enroll under it; a replica given another CA refuses to start.
+func TestImportedCA(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "operator CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	env := servertest.Start(t, servertest.Options{AgentCACert: certPEM, AgentCAKey: keyPEM})
+	if env.CAFingerprint != agentgw.Fingerprint(der) {
+		t.Fatalf("the server's CA is %s, want the imported %s", env.CAFingerprint, agentgw.Fingerprint(der))
+	}
+	cert, err := env.Enroll(context.Background(), "under-operator-ca", servertest.AgentToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(mustParse(t, der))
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("the agent certificate does not verify under the imported CA: %v", err)
+	}
+	if _, err := connect(t, env, "under-operator-ca", 1, servertest.AgentToken); err != nil {
+		t.Fatalf("stream under the imported CA: %v", err)
+	}
+
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	oder, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &other.PublicKey, other)
+	_, err = agentgw.LoadCA(context.Background(), env.Store, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: oder}),
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	if err == nil || !strings.Contains(err.Error(), "another CA") {
+		t.Fatalf("a replica with another CA: %v", err)
+	}
+	_, err = agentgw.LoadCA(context.Background(), env.Store, certPEM, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	if err == nil || !strings.Contains(err.Error(), "not the key") {
+		t.Fatalf("a CA with a key that is not its own: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
