@@ -292,10 +292,33 @@ func (a *Agent) discover(ctx context.Context) (string, error) {
 	return fp, nil
 }
 
+// anotherDeployment reports whether the server's CA, learnt with Discover and authenticated by
+// the join token, is not the CA of the kept identity (the deployment was recreated with a new
+// CA: the agent must enroll again). Only without a pinned CA, where a pin would have decided
+// already; an unreachable server or a MAC that does not check out keeps the identity.
+func (a *Agent) anotherDeployment(ctx context.Context, id *identity) bool {
+	if a.cfg.CAFingerprint != "" || len(a.cfg.ServerCA) > 0 {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	fp, err := a.discover(dctx)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(id.caPEM)
+	if block == nil || Fingerprint(block.Bytes) == fp {
+		return false
+	}
+	a.log.Warn("the server's CA (authenticated by the join token) is not the one this agent enrolled with; enrolling again",
+		"state_dir", a.cfg.StateDir, "ca_fingerprint", fp)
+	return true
+}
+
 // identity returns the agent's credential: the stored one, or a new enrollment retried with
 // ReconnectBackoff until it succeeds. nil: ctx ended first.
 func (a *Agent) identity(ctx context.Context) *identity {
-	if id := a.loadIdentity(); id != nil {
+	if id := a.loadIdentity(); id != nil && !a.anotherDeployment(ctx, id) {
 		return id
 	}
 	var delay time.Duration

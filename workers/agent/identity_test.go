@@ -1,6 +1,13 @@
 package agent
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,4 +85,48 @@ func TestRevokedAgentStopsWorkers(t *testing.T) {
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAnotherDeploymentEnrollsAgain: a kept identity of another CA than the one the server
+// proves with the join token (the deployment was recreated) is replaced by a new enrollment.
+func TestAnotherDeploymentEnrollsAgain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A kept identity from another CA: the test CA's files with ca.crt replaced by a stranger.
+	g := newGateway()
+	srv := serve(t, g, "127.0.0.1:0")
+	a := startAgent(t, srv.addr, func(c *Config) { c.CAFingerprint, c.StateDir = "", dir })
+	waitUntil(t, "a first Hello", func() bool { return len(g.hellos()) >= 1 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	stranger := strangerCAPEM(t)
+	if err := os.WriteFile(filepath.Join(dir, caFile), stranger, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g2 := newGateway()
+	srv2 := serve(t, g2, "127.0.0.1:0")
+	b := startAgent(t, srv2.addr, func(c *Config) { c.CAFingerprint, c.StateDir = "", dir })
+	waitUntil(t, "a Hello after enrolling again", func() bool { return len(g2.hellos()) >= 1 })
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, caFile)); string(raw) != string(testPKI().caPEM) {
+		t.Fatal("the state dir still holds the other CA")
+	}
+}
+
+func strangerCAPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "stranger"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
