@@ -1,0 +1,640 @@
+package mysql
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	vtmysql "vitess.io/vitess/go/mysql"
+	"vitess.io/vitess/go/mysql/binlog"
+	"vitess.io/vitess/go/mysql/replication"
+	"vitess.io/vitess/go/mysql/sqlerror"
+	querypb "vitess.io/vitess/go/vt/proto/query"
+
+	"github.com/fjord-io/fjord/workers/cdc"
+	"github.com/fjord-io/fjord/workers/cdc/debezium"
+)
+
+const (
+	eventAnnotateRows = 160 // MariaDB's ANNOTATE_ROWS_EVENT: the statement of the row events after it
+	eventQuery        = 2
+)
+
+func asSQLError(err error, se **sqlerror.SQLError) bool { return errors.As(err, se) }
+
+type packet struct {
+	data []byte
+	err  error
+}
+
+// streamState is the streaming position and the transaction being read.
+type streamState struct {
+	format    vtmysql.BinlogFormat
+	tableMaps map[uint64]*vtmysql.TableMap
+	file      string
+
+	inTx           bool
+	txFile         string
+	txPos          uint64
+	events         int64 // events of the transaction completed so far, its first included
+	gtid           string
+	gtidSet        replication.GTIDSet
+	restartGtids   string
+	thread         int64
+	query          string
+	skipEvents     int64
+	skipRows       int64
+	skipping       bool
+	committedFile  string
+	committedPos   uint64
+	lastTS         uint32
+	warnedMismatch map[string]bool
+}
+
+// dumpConn opens the replication connection and asks for the binlog from p.
+func (e *engine) dumpConn(ctx context.Context, p position) (*vtmysql.Conn, error) {
+	c, err := e.connect(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{"SET @master_binlog_checksum = @@global.binlog_checksum", "SET @master_heartbeat_period = 10000000000"}
+	if e.mariadb {
+		stmts = append(stmts, "SET @mariadb_slave_capability = 4")
+	}
+	for _, q := range stmts {
+		if _, err := c.ExecuteFetch(q, 0, false); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := c.WriteComBinlogDump(e.cfg.ServerID, p.file, p.pos, 0); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("requesting the binlog from %s:%d: %w", p.file, p.pos, err)
+	}
+	return c, nil
+}
+
+// stream reads the binlog from start until ctx is done.
+func (e *engine) stream(ctx context.Context, start position, out cdc.Emitter) error {
+	c, err := e.dumpConn(ctx, start)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	e.log.Info("streaming the binlog", "file", start.file, "pos", start.pos, "gtids", start.gtids, "event", start.events, "row", start.rows)
+	packets := make(chan packet, 512)
+	done := make(chan struct{})
+	defer close(done)
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+	go func() {
+		for {
+			data, err := c.ReadPacket()
+			select {
+			case packets <- packet{data, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	st := &streamState{tableMaps: map[uint64]*vtmysql.TableMap{}, file: start.file, committedFile: start.file, committedPos: start.pos,
+		restartGtids: start.gtids, skipEvents: start.events, skipRows: start.rows, thread: -1, warnedMismatch: map[string]bool{}}
+	if start.gtids != "" {
+		var gs replication.GTIDSet
+		if e.mariadb {
+			gs, err = replication.ParseMariadbGTIDSet(start.gtids)
+		} else {
+			gs, err = replication.ParseMysql56GTIDSet(start.gtids)
+		}
+		if err == nil {
+			st.gtidSet = gs
+		}
+	}
+	var batch []cdc.Record
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := out.Emit(ctx, batch...)
+		batch = batch[:0]
+		return err
+	}
+	for {
+		var p packet
+		select {
+		case p = <-packets:
+		case <-ctx.Done():
+			return nil
+		}
+		if p.err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			return fmt.Errorf("reading the binlog: %w", p.err)
+		}
+		if len(p.data) == 0 {
+			continue
+		}
+		switch p.data[0] {
+		case 0x00:
+		case 0xfe:
+			return errors.New("the server ended the binlog stream")
+		case 0xff:
+			err := vtmysql.ParseErrorPacket(p.data)
+			var se *sqlerror.SQLError
+			if errors.As(err, &se) && se.Num == sqlerror.ERMasterFatalReadingBinlog {
+				return permanent("the server cannot send the binlog from %s:%d: %s (the file may have been purged: snapshot.mode=when_needed snapshots again)", st.file, st.committedPos, se.Message)
+			}
+			return fmt.Errorf("reading the binlog: %w", err)
+		default:
+			continue
+		}
+		recs, err := e.handleEvent(ctx, st, p.data[1:])
+		if err != nil {
+			return err
+		}
+		batch = append(batch, recs...)
+		if len(batch) >= e.cfg.MaxBatchSize || len(packets) == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+var (
+	reCreateTable = regexp.MustCompile("(?is)^\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(" + identRE + ")")
+	reAlterTable  = regexp.MustCompile("(?is)^\\s*ALTER\\s+(?:ONLINE\\s+|IGNORE\\s+)*TABLE\\s+(?:IF\\s+EXISTS\\s+)?(" + identRE + ")(?:.*?\\bRENAME\\s+(?:TO\\s+|AS\\s+)?(" + identRE + "))?")
+	reDropTable   = regexp.MustCompile("(?is)^\\s*DROP\\s+(?:TEMPORARY\\s+)?TABLES?\\s+(?:IF\\s+EXISTS\\s+)?(?:/\\*.*?\\*/\\s*)?(.*)$")
+	reRename      = regexp.MustCompile("(?is)^\\s*RENAME\\s+TABLES?\\s+(.*)$")
+	reTruncate    = regexp.MustCompile("(?is)^\\s*TRUNCATE\\s+(?:TABLE\\s+)?(" + identRE + ")")
+	reIndex       = regexp.MustCompile("(?is)^\\s*(?:CREATE|DROP)\\s+(?:OR\\s+REPLACE\\s+)?(?:UNIQUE\\s+|FULLTEXT\\s+|SPATIAL\\s+)?INDEX\\s+.*?\\bON\\s+(" + identRE + ")")
+	reDatabase    = regexp.MustCompile("(?is)^\\s*(?:CREATE|DROP|ALTER)\\s+(?:DATABASE|SCHEMA)\\s+(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?(" + identPart + ")")
+	reIdentStart  = regexp.MustCompile("^" + identPart)
+	reTo          = regexp.MustCompile(`(?i)\s+TO\s+`)
+)
+
+const (
+	identPart = "(?:`(?:[^`]|``)+`|[A-Za-z0-9_$\\x80-\\xff]+)"
+	identRE   = identPart + "(?:\\s*\\.\\s*" + identPart + ")?"
+)
+
+func unquoteIdent(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '`' && s[len(s)-1] == '`' {
+		return strings.ReplaceAll(s[1:len(s)-1], "``", "`")
+	}
+	return s
+}
+
+// splitName splits [db.]table, defaulting the database.
+func splitName(s, db string) (string, string) {
+	var ids []string
+	rest := strings.TrimSpace(s)
+	for rest != "" {
+		loc := reIdentStart.FindStringIndex(rest)
+		if loc == nil {
+			break
+		}
+		ids = append(ids, unquoteIdent(rest[:loc[1]]))
+		rest = strings.TrimLeft(rest[loc[1]:], " \t\n")
+		if !strings.HasPrefix(rest, ".") {
+			break
+		}
+		rest = strings.TrimLeft(rest[1:], " \t\n")
+	}
+	switch len(ids) {
+	case 0:
+		return db, ""
+	case 1:
+		return db, ids[0]
+	}
+	return ids[0], ids[1]
+}
+
+// affected lists the tables a DDL statement changes (db, table), and the databases whose
+// every table it may change (a database dropped, or a statement the patterns do not know).
+func affected(sql, db string) (tables [][2]string, dbs []string, truncate bool) {
+	add := func(s string) {
+		d, t := splitName(s, db)
+		if t != "" {
+			tables = append(tables, [2]string{d, t})
+		}
+	}
+	switch {
+	case reCreateTable.MatchString(sql):
+		add(reCreateTable.FindStringSubmatch(sql)[1])
+	case reAlterTable.MatchString(sql):
+		m := reAlterTable.FindStringSubmatch(sql)
+		add(m[1])
+		if m[2] != "" {
+			add(m[2])
+		}
+	case reDropTable.MatchString(sql):
+		for _, part := range strings.Split(reDropTable.FindStringSubmatch(sql)[1], ",") {
+			part = strings.TrimSpace(part)
+			for _, suffix := range []string{" RESTRICT", " CASCADE", " restrict", " cascade"} {
+				part = strings.TrimSuffix(part, suffix)
+			}
+			add(part)
+		}
+	case reRename.MatchString(sql):
+		for _, pair := range strings.Split(reRename.FindStringSubmatch(sql)[1], ",") {
+			for _, n := range reTo.Split(strings.TrimSpace(pair), 2) {
+				add(n)
+			}
+		}
+	case reTruncate.MatchString(sql):
+		add(reTruncate.FindStringSubmatch(sql)[1])
+		truncate = true
+	case reIndex.MatchString(sql):
+		add(reIndex.FindStringSubmatch(sql)[1])
+	case reDatabase.MatchString(sql):
+		dbs = append(dbs, unquoteIdent(reDatabase.FindStringSubmatch(sql)[1]))
+	default:
+		if db != "" {
+			dbs = append(dbs, db)
+		}
+	}
+	return tables, dbs, truncate
+}
+
+// isDDL reports whether a QUERY event's statement may change a table's schema.
+func isDDL(sql string) bool {
+	s := strings.ToUpper(strings.TrimSpace(stripComments(sql)))
+	for _, p := range []string{"CREATE TABLE", "CREATE OR REPLACE TABLE", "CREATE TEMPORARY", "ALTER TABLE", "ALTER ONLINE", "ALTER IGNORE", "DROP TABLE", "DROP TEMPORARY",
+		"RENAME TABLE", "TRUNCATE", "CREATE INDEX", "CREATE UNIQUE", "CREATE FULLTEXT", "CREATE SPATIAL", "CREATE OR REPLACE INDEX", "DROP INDEX",
+		"CREATE DATABASE", "CREATE SCHEMA", "DROP DATABASE", "DROP SCHEMA", "ALTER DATABASE", "ALTER SCHEMA"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var reComment = regexp.MustCompile(`(?s)^\s*/\*.*?\*/`)
+
+func stripComments(s string) string {
+	for {
+		t := reComment.ReplaceAllString(s, "")
+		if t == s {
+			return s
+		}
+		s = t
+	}
+}
+
+// handleEvent processes one binlog event and returns its records.
+func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) ([]cdc.Record, error) {
+	var ev vtmysql.BinlogEvent
+	if e.mariadb {
+		ev = vtmysql.NewMariadbBinlogEvent(buf)
+	} else {
+		ev = vtmysql.NewMysql56BinlogEvent(buf)
+	}
+	if !ev.IsValid() {
+		return nil, e.badEvent(st, fmt.Errorf("invalid binlog event of %d bytes", len(buf)))
+	}
+	if ev.IsFormatDescription() {
+		f, err := ev.Format()
+		if err != nil {
+			return nil, fmt.Errorf("reading the binlog's format description: %w", err)
+		}
+		st.format = f
+		return nil, nil
+	}
+	if st.format.IsZero() {
+		if ev.IsRotate() {
+			// The fake rotate that starts a dump names the file.
+			if name, _, ok := rotateName(buf); ok {
+				st.file = name
+			}
+		}
+		return nil, nil
+	}
+	ev, _, err := ev.StripChecksum(st.format)
+	if err != nil {
+		return nil, e.badEvent(st, err)
+	}
+	length := uint64(binary.LittleEndian.Uint32(buf[9:13]))
+	next := ev.NextPosition()
+	pos := uint64(0)
+	if next >= length {
+		pos = next - length
+	}
+	if ts := ev.Timestamp(); ts != 0 {
+		st.lastTS = ts
+		if e.env.Metrics != nil {
+			e.env.Metrics.BehindSource(time.Since(time.Unix(int64(ts), 0)))
+		}
+	}
+	var recs []cdc.Record
+	defer func() {
+		if st.inTx {
+			st.events++
+			if st.skipping {
+				st.skipEvents--
+				if st.skipEvents <= 0 {
+					st.skipping = false
+				}
+			}
+		}
+	}()
+	switch {
+	case ev.IsRotate():
+		name, p, err := ev.NextLogFile(st.format)
+		if err == nil {
+			st.file = name
+			if !st.inTx {
+				st.committedFile, st.committedPos = name, p
+			}
+		}
+	case ev.IsHeartbeat():
+		if e.env.Metrics != nil {
+			e.env.Metrics.BehindSource(0)
+		}
+	case ev.IsGTID():
+		g, hasBegin, _, _, err := ev.GTID(st.format)
+		if err != nil {
+			return nil, e.badEvent(st, err)
+		}
+		if !e.cfg.GTIDSources.Matches(gtidSource(g)) {
+			break
+		}
+		if st.gtidSet != nil {
+			st.restartGtids = st.gtidSet.String()
+			st.gtidSet = st.gtidSet.AddGTID(g)
+		} else {
+			st.gtidSet = g.GTIDSet()
+		}
+		st.gtid = g.String()
+		if hasBegin {
+			e.beginTx(st, pos)
+		}
+	case ev.IsXID():
+		e.commitTx(st, next)
+	case ev.IsQuery():
+		q, err := ev.Query(st.format)
+		if err != nil {
+			return nil, e.badEvent(st, err)
+		}
+		sql := strings.TrimSpace(q.SQL)
+		up := strings.ToUpper(sql)
+		switch {
+		case up == "BEGIN" || strings.HasPrefix(up, "XA START"):
+			if !st.inTx {
+				e.beginTx(st, pos)
+			}
+			st.thread = int64(binary.LittleEndian.Uint32(ev.Bytes()[st.format.HeaderLength:]))
+		case up == "COMMIT" || up == "ROLLBACK" || strings.HasPrefix(up, "XA COMMIT") || strings.HasPrefix(up, "XA END") || strings.HasPrefix(up, "XA PREPARE"):
+			if !strings.HasPrefix(up, "XA END") && !strings.HasPrefix(up, "XA PREPARE") {
+				e.commitTx(st, next)
+			}
+		case isDDL(sql):
+			wasTx := st.inTx
+			st.inTx = false
+			recs, err = e.handleDDL(ctx, st, q.Database, sql, pos, next, ev.Timestamp(), ev.ServerID())
+			if err != nil {
+				return nil, err
+			}
+			_ = wasTx
+			st.committedFile, st.committedPos = st.file, next
+			if st.gtidSet != nil {
+				st.restartGtids = st.gtidSet.String()
+			}
+			st.gtid = ""
+		default:
+			if !st.inTx {
+				st.committedFile, st.committedPos = st.file, next
+			}
+		}
+	case ev.IsTableMap():
+		tm, err := ev.TableMap(st.format)
+		if err != nil {
+			return nil, e.badEvent(st, err)
+		}
+		st.tableMaps[ev.TableID(st.format)] = tm
+	case ev.IsWriteRows() || ev.IsUpdateRows() || ev.IsDeleteRows():
+		recs, err = e.handleRows(st, ev, pos)
+		if err != nil {
+			return nil, err
+		}
+	case ev.IsRowsQuery():
+		if e.cfg.IncludeQuery {
+			st.query, _ = ev.RowsQuery(st.format)
+		}
+	case int(buf[4]) == eventAnnotateRows:
+		if e.cfg.IncludeQuery {
+			b := ev.Bytes()[st.format.HeaderLength:]
+			st.query = string(b)
+		}
+	case ev.IsPartialUpdateRows():
+		return nil, e.badEvent(st, errors.New("partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported: unset binlog_row_value_options"))
+	case ev.IsTransactionPayload():
+		return nil, e.badEvent(st, errors.New("compressed transactions (binlog_transaction_compression=ON) are not supported"))
+	default:
+		if !st.inTx {
+			st.committedFile, st.committedPos = st.file, next
+		}
+	}
+	return recs, nil
+}
+
+func gtidSource(g replication.GTID) string {
+	s := g.String()
+	if i := strings.LastIndexAny(s, ":-"); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// rotateName reads a ROTATE event without a format (the dump's first, fake one).
+func rotateName(buf []byte) (string, uint64, bool) {
+	if len(buf) < 19+8 || buf[4] != 4 {
+		return "", 0, false
+	}
+	p := binary.LittleEndian.Uint64(buf[19:27])
+	name := string(buf[27:])
+	// A fake rotate may carry a checksum; names never contain NULs or end in 4 binary bytes
+	// of digits, so trim what is not printable.
+	for len(name) > 0 && (name[len(name)-1] < 0x20 || name[len(name)-1] > 0x7e) {
+		name = name[:len(name)-1]
+	}
+	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i > 7 {
+		name = name[:i+7]
+	}
+	return name, p, true
+}
+
+func (e *engine) beginTx(st *streamState, pos uint64) {
+	st.inTx = true
+	st.txFile, st.txPos = st.file, pos
+	st.events = 0
+	st.query = ""
+	if st.skipEvents > 0 {
+		st.skipping = true
+	}
+}
+
+func (e *engine) commitTx(st *streamState, next uint64) {
+	st.inTx = false
+	st.committedFile, st.committedPos = st.file, next
+	st.events = 0
+	st.skipping, st.skipEvents, st.skipRows = false, 0, 0
+	if st.gtidSet != nil {
+		st.restartGtids = st.gtidSet.String()
+	}
+	st.thread = -1
+	st.query = ""
+}
+
+func (e *engine) badEvent(st *streamState, err error) error {
+	switch e.cfg.FailureMode {
+	case debezium.FailureWarn:
+		e.log.Warn("skipping a binlog event that cannot be decoded", "file", st.file, "error", err)
+		return nil
+	case debezium.FailureIgnore:
+		return nil
+	}
+	return permanent("a binlog event in %s cannot be decoded (event.deserialization.failure.handling.mode=fail): %v", st.file, err)
+}
+
+// handleRows turns a row event into change events.
+func (e *engine) handleRows(st *streamState, ev vtmysql.BinlogEvent, pos uint64) ([]cdc.Record, error) {
+	tm := st.tableMaps[ev.TableID(st.format)]
+	if tm == nil {
+		return nil, e.badEvent(st, errors.New("a row event without its table map"))
+	}
+	skipRows := int64(0)
+	if st.skipping {
+		return nil, nil
+	}
+	if st.skipRows > 0 {
+		skipRows, st.skipRows = st.skipRows, 0
+	}
+	t := e.tables[tm.Database+"."+tm.Name]
+	if t == nil || t.dbz == nil {
+		return nil, nil
+	}
+	rows, err := ev.Rows(st.format, tm)
+	if err != nil {
+		return nil, e.badEvent(st, err)
+	}
+	if len(tm.Types) != len(t.def.Columns) && !st.warnedMismatch[t.dbz.ID] {
+		st.warnedMismatch[t.dbz.ID] = true
+		e.log.Warn("a row event's column count differs from the table's known schema; columns are matched by position", "table", t.dbz.ID,
+			"event_columns", len(tm.Types), "schema_columns", len(t.def.Columns))
+	}
+	op := debezium.OpCreate
+	switch {
+	case ev.IsUpdateRows():
+		op = debezium.OpUpdate
+	case ev.IsDeleteRows():
+		op = debezium.OpDelete
+	}
+	n := len(rows.Rows)
+	var recs []cdc.Record
+	now := time.Now()
+	for i := int(skipRows); i < n; i++ {
+		r := rows.Rows[i]
+		var before, after []any
+		switch op {
+		case debezium.OpCreate:
+			after, err = e.decodeRow(t, tm, rows.DataColumns, r.NullColumns, r.Data)
+		case debezium.OpDelete:
+			before, err = e.decodeRow(t, tm, rows.IdentifyColumns, r.NullIdentifyColumns, r.Identify)
+		default:
+			before, err = e.decodeRow(t, tm, rows.IdentifyColumns, r.NullIdentifyColumns, r.Identify)
+			if err == nil {
+				after, err = e.decodeRow(t, tm, rows.DataColumns, r.NullColumns, r.Data)
+			}
+		}
+		if err != nil {
+			if berr := e.badEvent(st, err); berr != nil {
+				return nil, berr
+			}
+			continue
+		}
+		restartRows := int64(i + 1)
+		src := debezium.MySQLSourceInfo{Name: e.cfg.Prefix, TS: time.Unix(int64(ev.Timestamp()), 0), Snapshot: "false", DB: tm.Database, Table: tm.Name,
+			ServerID: int64(ev.ServerID()), GTID: st.gtid, File: st.file, Pos: int64(pos), Row: int32(i), Thread: st.thread, Query: st.query}
+		off := e.streamOffset(st.txFile, st.txPos, st.restartGtids, st.events, restartRows, ev.Timestamp())
+		if !st.inTx {
+			off = e.streamOffset(st.committedFile, st.committedPos, st.restartGtids, 0, 0, ev.Timestamp())
+		}
+		recs = append(recs, cdc.Records(e.cfg.Config, cdc.Event{Table: t.dbz, Op: op, Before: before, After: after, Source: src.Struct(),
+			Partition: e.partition(), Offset: off}, now)...)
+	}
+	if e.env.Metrics != nil {
+		e.env.Metrics.Polled(n - int(skipRows))
+	}
+	return recs, nil
+}
+
+// decodeRow decodes one row image of a row event into the table's event values.
+func (e *engine) decodeRow(t *table, tm *vtmysql.TableMap, present vtmysql.Bitmap, nulls vtmysql.Bitmap, data []byte) (vals []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding a row of %s: %v", t.dbz.ID, r)
+		}
+	}()
+	t.prepare()
+	vals = make([]any, len(t.cols))
+	pos, vi := 0, 0
+	for c := 0; c < present.Count(); c++ {
+		if !present.Bit(c) {
+			continue
+		}
+		if nulls.Bit(vi) {
+			vi++
+			continue
+		}
+		vi++
+		field := fieldAny
+		if c < len(t.fields) {
+			field = t.fields[c]
+		}
+		v, l, err := binlog.CellValue(data, pos, tm.Types[c], tm.Metadata[c], field, false)
+		if err != nil {
+			return nil, fmt.Errorf("decoding column %d of %s: %w", c, t.dbz.ID, err)
+		}
+		pos += l
+		if c < len(t.out) && t.out[c] >= 0 {
+			o := t.out[c]
+			x, err := t.conv[o](v.Raw(), true)
+			if err != nil {
+				return nil, fmt.Errorf("column %s of %s: %w", t.def.Columns[c].Name, t.dbz.ID, err)
+			}
+			vals[o] = x
+		}
+	}
+	return vals, nil
+}
+
+var fieldAny = &querypb.Field{Type: querypb.Type_INT64}
+
+// prepare computes the binlog decoding helpers of a table.
+func (t *table) prepare() {
+	if t.out != nil {
+		return
+	}
+	t.out = make([]int, len(t.def.Columns))
+	t.fields = make([]*querypb.Field, len(t.def.Columns))
+	for i := range t.out {
+		t.out[i] = -1
+		t.fields[i] = binlogField(t.def.Columns[i])
+	}
+	for o, ci := range t.cols {
+		t.out[ci] = o
+	}
+}
