@@ -107,10 +107,19 @@ func (t *Table) RowOf(row []any) *data.Struct {
 // transaction block (nil without provide.transaction.metadata).
 func (t *Table) Change(op Op, before, after []any, source *data.Struct, ts time.Time, txn *data.Struct) *data.Struct {
 	e := data.NewStruct(t.Envelope)
-	e.Values[0] = t.RowOf(before)
-	e.Values[1] = t.RowOf(after)
-	e.Values[2] = source
-	e.Values[3] = txn
+	// A nil row stays an untyped nil: a typed nil *data.Struct is not a null to converters.
+	if b := t.RowOf(before); b != nil {
+		e.Values[0] = b
+	}
+	if a := t.RowOf(after); a != nil {
+		e.Values[1] = a
+	}
+	if source != nil {
+		e.Values[2] = source
+	}
+	if txn != nil {
+		e.Values[3] = txn
+	}
 	e.Values[4] = string(op)
 	e.Values[5] = ts.UnixMilli()
 	e.Values[6] = ts.UnixMicro()

@@ -83,21 +83,31 @@ func permanent(format string, args ...any) error {
 func (e *engine) connParams() *vtmysql.ConnParams {
 	p := &vtmysql.ConnParams{Host: e.cfg.Hostname, Port: e.cfg.Port, Uname: e.cfg.User, Pass: e.cfg.Password,
 		ConnectTimeoutMs: uint64(e.cfg.ConnectTimeout / time.Millisecond)}
-	switch e.cfg.SSLMode {
-	case debezium.SSLDisabled:
+	// preferred is tried as required, then without TLS when the server offers none
+	// (connectOnce): vitess's own "preferred" does not fall back.
+	p.SslMode = "required"
+	if e.cfg.SSLMode == debezium.SSLDisabled {
 		p.SslMode = "disabled"
-	case debezium.SSLRequired:
-		p.SslMode = "required"
-	default:
-		p.SslMode = "preferred"
 	}
 	return p
+}
+
+func (e *engine) connectOnce(ctx context.Context) (*vtmysql.Conn, error) {
+	p := e.connParams()
+	c, err := vtmysql.Connect(ctx, p)
+	var se *sqlerror.SQLError
+	if err != nil && e.cfg.SSLMode == debezium.SSLPreferred && errors.As(err, &se) && se.Num == sqlerror.CRSSLConnectionError &&
+		strings.Contains(se.Message, "doesn't support SSL") {
+		p.SslMode = "disabled"
+		c, err = vtmysql.Connect(ctx, p)
+	}
+	return c, err
 }
 
 // connect opens a connection; first tells whether a failure is the start's (permanent: a
 // database that is down, a refused login) or a later one (retried by the runtime).
 func (e *engine) connect(ctx context.Context, first bool) (*vtmysql.Conn, error) {
-	c, err := vtmysql.Connect(ctx, e.connParams())
+	c, err := e.connectOnce(ctx)
 	if err == nil {
 		if _, err = c.ExecuteFetch("SET time_zone = '+00:00', NAMES utf8mb4", 0, false); err != nil {
 			c.Close()

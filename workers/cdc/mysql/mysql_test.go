@@ -1,0 +1,333 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/cdc"
+	"github.com/fjord-io/fjord/workers/cdc/mysql/mysqltest"
+	"github.com/fjord-io/fjord/workers/connect/convert"
+	"github.com/fjord-io/fjord/workers/connect/data"
+	"github.com/fjord-io/fjord/workers/runtime"
+)
+
+// collector is a test Emitter: it keeps every record.
+type collector struct {
+	mu   sync.Mutex
+	recs []cdc.Record
+	fail error
+}
+
+func (c *collector) Emit(ctx context.Context, recs ...cdc.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return c.fail
+	}
+	c.recs = append(c.recs, recs...)
+	return nil
+}
+
+func (c *collector) all() []cdc.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]cdc.Record(nil), c.recs...)
+}
+
+// waitFor waits until cond holds for the records emitted so far.
+func (c *collector) waitFor(t *testing.T, what string, cond func([]cdc.Record) bool) []cdc.Record {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		recs := c.all()
+		if cond(recs) {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			for _, r := range recs {
+				t.Logf("%s", describe(r))
+			}
+			t.Fatalf("timed out waiting for %s (%d records)", what, len(recs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// changes are the records of a topic that have a value.
+func changes(recs []cdc.Record, topic string) []cdc.Record {
+	var out []cdc.Record
+	for _, r := range recs {
+		if r.Topic == topic {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func jsonOf(t testing.TB, schemas bool, s *data.Schema, v any) string {
+	t.Helper()
+	c, err := convert.NewJSON(convert.Value, map[string]string{"schemas.enable": fmt.Sprint(schemas)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.FromConnect("t", s, v)
+	if err != nil {
+		t.Fatalf("converting: %v", err)
+	}
+	return string(b)
+}
+
+func describe(r cdc.Record) string {
+	c, _ := convert.NewJSON(convert.Value, map[string]string{"schemas.enable": "false"})
+	var k, v []byte
+	if r.KeySchema != nil || r.Key != nil {
+		k, _ = c.FromConnect(r.Topic, r.KeySchema, r.Key)
+	}
+	if r.ValueSchema != nil || r.Value != nil {
+		v, _ = c.FromConnect(r.Topic, r.ValueSchema, r.Value)
+	}
+	return fmt.Sprintf("%s key=%s value=%s offset=%v", r.Topic, k, v, r.Offset)
+}
+
+// payload is a record's value as schemaless JSON, decoded.
+func payload(t testing.TB, r cdc.Record) map[string]any {
+	t.Helper()
+	if r.Value == nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(jsonOf(t, false, r.ValueSchema, r.Value)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// rawPayload is a record's value's fields as schemaless JSON, in order-preserving text.
+func rawPayload(t testing.TB, r cdc.Record) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(jsonOf(t, false, r.ValueSchema, r.Value)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+type env struct {
+	t      *testing.T
+	db     *mysqltest.Server
+	kafka  *kfake.Cluster
+	config map[string]string
+}
+
+func newEnv(t *testing.T) *env {
+	db := mysqltest.Start(t, mysqltest.Options{})
+	k, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	return &env{t: t, db: db, kafka: k, config: map[string]string{
+		"connector.class":                     "io.debezium.connector.mysql.MySqlConnector",
+		"database.hostname":                   db.Host,
+		"database.port":                       fmt.Sprint(db.Port),
+		"database.user":                       "root",
+		"database.password":                   "",
+		"database.server.id":                  "5400",
+		"topic.prefix":                        "shop",
+		"database.include.list":               "inventory",
+		"schema.history.internal.kafka.topic": "schema-changes.inventory",
+		"schema.history.internal.kafka.bootstrap.servers": strings.Join(k.ListenAddrs(), ","),
+	}}
+}
+
+func logger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// run starts the engine; stop cancels it and returns Run's result.
+func (e *env) run(offset map[string]any) (*collector, func() error) {
+	e.t.Helper()
+	eng, err := New(cdc.Env{Name: "c1", Config: e.config, Logger: logger(e.t)})
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	out := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		err := eng.Run(ctx, offset, out)
+		if err != nil {
+			e.t.Logf("Run: %v", err)
+		}
+		done <- err
+	}()
+	var once sync.Once
+	var res error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case res = <-done:
+			case <-time.After(30 * time.Second):
+				res = errors.New("Run did not return after its context was cancelled")
+			}
+		})
+		return res
+	}
+	e.t.Cleanup(func() { stop() })
+	return out, stop
+}
+
+func TestSnapshotThenStream(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE DATABASE other",
+		"CREATE TABLE inventory.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, email VARCHAR(128))",
+		"INSERT INTO inventory.customers VALUES (1, 'Sally', 'sally@example.com'), (2, 'George', NULL)",
+		"CREATE TABLE other.ignored (id INT PRIMARY KEY)", "INSERT INTO other.ignored VALUES (1)")
+	out, stop := e.run(nil)
+	topic := "shop.inventory.customers"
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, topic)) >= 2 })
+	e.db.Exec(t, "INSERT INTO inventory.customers VALUES (3, 'Edward', 'ed@example.com')",
+		"UPDATE inventory.customers SET email = 'george@example.com' WHERE id = 2",
+		"DELETE FROM inventory.customers WHERE id = 1",
+		"BEGIN", "INSERT INTO inventory.customers VALUES (4, 'Anne', NULL)", "INSERT INTO inventory.customers VALUES (5, 'Ben', NULL)", "COMMIT",
+		"INSERT INTO other.ignored VALUES (2)")
+	recs := out.waitFor(t, "the changes", func(r []cdc.Record) bool { return len(changes(r, topic)) >= 8 })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	cs := changes(recs, topic)
+	type want struct {
+		op     string
+		key    string
+		before string
+		after  string
+	}
+	wants := []want{
+		{"r", `{"id":1}`, "null", `{"id":1,"name":"Sally","email":"sally@example.com"}`},
+		{"r", `{"id":2}`, "null", `{"id":2,"name":"George","email":null}`},
+		{"c", `{"id":3}`, "null", `{"id":3,"name":"Edward","email":"ed@example.com"}`},
+		{"u", `{"id":2}`, `{"id":2,"name":"George","email":null}`, `{"id":2,"name":"George","email":"george@example.com"}`},
+		{"d", `{"id":1}`, `{"id":1,"name":"Sally","email":"sally@example.com"}`, "null"},
+		{"", `{"id":1}`, "", ""}, // tombstone
+		{"c", `{"id":4}`, "null", `{"id":4,"name":"Anne","email":null}`},
+		{"c", `{"id":5}`, "null", `{"id":5,"name":"Ben","email":null}`},
+	}
+	if len(cs) != len(wants) {
+		for _, r := range cs {
+			t.Logf("%s", describe(r))
+		}
+		t.Fatalf("%d records on %s, want %d", len(cs), topic, len(wants))
+	}
+	for i, w := range wants {
+		r := cs[i]
+		if k := jsonOf(t, false, r.KeySchema, r.Key); k != w.key {
+			t.Errorf("record %d: key %s, want %s", i, k, w.key)
+		}
+		if w.op == "" {
+			if r.Value != nil {
+				t.Errorf("record %d: want a tombstone, got %s", i, describe(r))
+			}
+			continue
+		}
+		p := payload(t, r)
+		rw := rawPayload(t, r)
+		b, a := string(rw["before"]), string(rw["after"])
+		if p["op"] != w.op || b != w.before || a != w.after {
+			t.Errorf("record %d: op %v before %s after %s, want %s %s %s", i, p["op"], b, a, w.op, w.before, w.after)
+		}
+		src := p["source"].(map[string]any)
+		if src["connector"] != "mysql" || src["name"] != "shop" || src["db"] != "inventory" || src["table"] != "customers" {
+			t.Errorf("record %d: source %v", i, src)
+		}
+		if w.op == "r" {
+			if want := map[int]string{0: "first", 1: "last"}[i]; src["snapshot"] != want {
+				t.Errorf("record %d: source.snapshot %v, want %s", i, src["snapshot"], want)
+			}
+		} else if src["snapshot"] != "false" || src["file"] == "" || src["pos"].(float64) <= 0 {
+			t.Errorf("record %d: source %v", i, src)
+		}
+		if r.Partition["server"] != "shop" {
+			t.Errorf("record %d: partition %v", i, r.Partition)
+		}
+	}
+	for _, r := range recs {
+		if strings.Contains(r.Topic, "other") {
+			t.Errorf("a record of an excluded database: %s", describe(r))
+		}
+	}
+	// The schema change topic got the snapshot's CREATE TABLE.
+	sc := changes(recs, "shop")
+	if len(sc) == 0 {
+		t.Fatalf("no schema change record")
+	}
+	p := payload(t, sc[0])
+	if p["databaseName"] != "inventory" || !strings.Contains(p["ddl"].(string), "CREATE TABLE") {
+		t.Errorf("schema change %v", p)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE USER 'norepl'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT, RELOAD ON *.* TO 'norepl'@'%'",
+		"CREATE USER 'repl'@'%' IDENTIFIED BY 'pw'", "GRANT SELECT, RELOAD, REPLICATION SLAVE ON *.* TO 'repl'@'%'")
+	runErr := func(conf map[string]string) error {
+		eng, err := New(cdc.Env{Name: "c1", Config: conf, Logger: logger(t)})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return eng.Run(ctx, nil, &collector{})
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range e.config {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		conf map[string]string
+		want string
+	}{
+		{"wrong password", with("database.password", "nope"), "cannot log in"},
+		{"no replication privileges", with("database.user", "norepl", "database.password", "pw"), "REPLICATION SLAVE and REPLICATION CLIENT (BINLOG MONITOR)"},
+		{"no replication client", with("database.user", "repl", "database.password", "pw"), "lacks the privileges REPLICATION CLIENT (BINLOG MONITOR)"},
+		{"database down", with("database.port", "1", "connect.timeout.ms", "2000"), "cannot connect to the database at"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runErr(tc.conf)
+			var re *runtime.Error
+			if !errors.As(err, &re) || !re.Permanent || re.Code != catalog.CodeInvalidConfiguration || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run: %v, want a permanent %s naming %q", err, catalog.CodeInvalidConfiguration, tc.want)
+			}
+		})
+	}
+	t.Run("binlog off", func(t *testing.T) {
+		off := mysqltest.Start(t, mysqltest.Options{NoBinlog: true})
+		err := runErr(with("database.port", fmt.Sprint(off.Port)))
+		var re *runtime.Error
+		if !errors.As(err, &re) || !re.Permanent || !strings.Contains(err.Error(), "log_bin=OFF") {
+			t.Fatalf("Run: %v, want a permanent error naming log_bin=OFF", err)
+		}
+	})
+}
