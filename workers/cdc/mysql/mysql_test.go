@@ -331,3 +331,143 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+// ids are the id key fields of a topic's change records (tombstones left out), with their op.
+func ids(t testing.TB, recs []cdc.Record, topic string) []string {
+	var out []string
+	for _, r := range changes(recs, topic) {
+		if r.Value == nil {
+			continue
+		}
+		p := payload(t, r)
+		row, _ := p["after"].(map[string]any)
+		if row == nil {
+			row, _ = p["before"].(map[string]any)
+		}
+		out = append(out, fmt.Sprintf("%s%v", p["op"], row["id"]))
+	}
+	return out
+}
+
+func TestResumeFromOffsets(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO inventory.t VALUES (0, 'snap')")
+	out, stop := e.run(nil)
+	topic := "shop.inventory.t"
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, topic)) >= 1 })
+	e.db.Exec(t,
+		"BEGIN", "INSERT INTO inventory.t VALUES (1, 'a'), (2, 'b'), (3, 'c')", "INSERT INTO inventory.t VALUES (4, 'd')", "UPDATE inventory.t SET v = 'x' WHERE id IN (1, 2)", "COMMIT",
+		"INSERT INTO inventory.t VALUES (5, 'e')",
+		"BEGIN", "DELETE FROM inventory.t WHERE id = 3", "INSERT INTO inventory.t VALUES (6, 'f')", "COMMIT")
+	all := out.waitFor(t, "the changes", func(r []cdc.Record) bool { return len(ids(t, r, topic)) >= 10 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"r0", "c1", "c2", "c3", "c4", "u1", "u2", "c5", "d3", "c6"}
+	if got := ids(t, all, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("first run: %v, want %v", got, want)
+	}
+	// Restarting from the offset of each record yields exactly the records after it.
+	var withOffsets []int
+	for i, r := range all {
+		if r.Offset != nil && r.Topic == topic {
+			withOffsets = append(withOffsets, i)
+		}
+	}
+	for _, i := range withOffsets {
+		off := all[i].Offset
+		// The offset as it comes back from the Connect offsets topic: JSON numbers.
+		b, _ := json.Marshal(off)
+		var stored map[string]any
+		json.Unmarshal(b, &stored)
+		wantAfter := ids(t, all[i+1:], topic)
+		out2, stop2 := e.run(stored)
+		if len(wantAfter) > 0 {
+			out2.waitFor(t, fmt.Sprintf("the records after %s", b), func(r []cdc.Record) bool { return len(ids(t, r, topic)) >= len(wantAfter) })
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := stop2(); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(t, out2.all(), topic); fmt.Sprint(got) != fmt.Sprint(wantAfter) {
+			t.Errorf("resuming from %s: %v, want %v", b, got, wantAfter)
+		}
+	}
+}
+
+func TestDDLAndSchemaHistory(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY, a VARCHAR(10))")
+	out, stop := e.run(nil)
+	topic := "shop.inventory.t"
+	out.waitFor(t, "the snapshot's schema change", func(r []cdc.Record) bool { return len(changes(r, "shop")) >= 1 })
+	e.db.Exec(t, "INSERT INTO inventory.t VALUES (1, 'one')",
+		"ALTER TABLE inventory.t ADD COLUMN b INT NOT NULL DEFAULT 7",
+		"INSERT INTO inventory.t VALUES (2, 'two', 2)",
+		"ALTER TABLE inventory.t DROP COLUMN a",
+		"INSERT INTO inventory.t VALUES (3, 3)",
+		"CREATE TABLE inventory.u (k VARCHAR(5) PRIMARY KEY)", "INSERT INTO inventory.u VALUES ('x')")
+	recs := out.waitFor(t, "the changes", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.u")) >= 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var afters []string
+	for _, r := range changes(recs, topic) {
+		afters = append(afters, string(rawPayload(t, r)["after"]))
+	}
+	want := []string{`{"id":1,"a":"one"}`, `{"id":2,"a":"two","b":2}`, `{"id":3,"b":3}`}
+	if fmt.Sprint(afters) != fmt.Sprint(want) {
+		t.Fatalf("after: %v, want %v", afters, want)
+	}
+	// The ALTERs on the schema change topic, with Debezium's fields.
+	var ddls []string
+	for _, r := range changes(recs, "shop") {
+		p := payload(t, r)
+		ddls = append(ddls, p["ddl"].(string))
+		if k := jsonOf(t, false, r.KeySchema, r.Key); k != `{"databaseName":"inventory"}` {
+			t.Errorf("schema change key %s", k)
+		}
+	}
+	if len(ddls) != 4 || !strings.HasPrefix(ddls[1], "ALTER TABLE inventory.t ADD COLUMN b") || !strings.HasPrefix(ddls[3], "CREATE TABLE inventory.u") {
+		t.Fatalf("schema changes: %q", ddls)
+	}
+	sc := payload(t, changes(recs, "shop")[1])
+	tc := sc["tableChanges"].([]any)[0].(map[string]any)
+	if tc["type"] != "ALTER" || tc["id"] != `"inventory"."t"` {
+		t.Errorf("tableChanges %v", tc)
+	}
+	cols := tc["table"].(map[string]any)["columns"].([]any)
+	if len(cols) != 3 || cols[2].(map[string]any)["name"] != "b" || cols[2].(map[string]any)["typeName"] != "INT" {
+		t.Errorf("columns %v", cols)
+	}
+	// The value schema's default.
+	var last cdc.Record
+	for _, r := range changes(recs, topic) {
+		last = r
+	}
+	if s := jsonOf(t, true, last.ValueSchema, last.Value); !strings.Contains(s, `{"type":"int32","optional":false,"default":7,"field":"b"}`) {
+		t.Errorf("schema of b: %s", s)
+	}
+
+	// Restarted while the table changed: rows written before the change decode with the
+	// schema of the history topic, not the live one.
+	lastOffset := recs[len(recs)-1].Offset
+	e.db.Exec(t, "INSERT INTO inventory.t VALUES (4, 4)", "ALTER TABLE inventory.t ADD COLUMN c VARCHAR(3)", "INSERT INTO inventory.t VALUES (5, 5, 'c')")
+	out2, stop2 := e.run(lastOffset)
+	recs2 := out2.waitFor(t, "the changes after the restart", func(r []cdc.Record) bool { return len(changes(r, topic)) >= 2 })
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	afters = nil
+	for _, r := range changes(recs2, topic) {
+		afters = append(afters, string(rawPayload(t, r)["after"]))
+	}
+	if want := []string{`{"id":4,"b":4}`, `{"id":5,"b":5,"c":"c"}`}; fmt.Sprint(afters) != fmt.Sprint(want) {
+		t.Fatalf("after the restart: %v, want %v", afters, want)
+	}
+	for _, r := range recs2 {
+		if p := payload(t, r); p != nil && p["op"] == "r" {
+			t.Fatalf("the restart snapshotted again: %s", describe(r))
+		}
+	}
+}
