@@ -251,6 +251,12 @@ func (e *engine) run(ctx context.Context, c *vtmysql.Conn, offset map[string]any
 		snapshot = true
 	case mode == debezium.SnapshotAlways:
 		snapshot = true
+	case mode == "recovery":
+		// schema_only_recovery: the history is rebuilt from the live schemas, then streaming
+		// resumes from the offset.
+		if err := e.recoverHistory(ctx, c, offset); err != nil {
+			return err
+		}
 	default:
 		if mode == debezium.SnapshotWhenNeeded {
 			ok, err := e.binlogExists(c, start.file)
@@ -268,9 +274,6 @@ func (e *engine) run(ctx context.Context, c *vtmysql.Conn, offset map[string]any
 		}
 	}
 	if snapshot {
-		if mode == debezium.SnapshotInitialOnly || mode == debezium.SnapshotAlways || mode == debezium.SnapshotInitial || mode == debezium.SnapshotWhenNeeded {
-			withData = withData && true
-		}
 		p, err := e.snapshot(ctx, c, withData, out)
 		if err != nil {
 			return err
@@ -412,4 +415,22 @@ func (e *engine) streamOffset(file string, pos uint64, gtids string, events, row
 		m["row"] = rows
 	}
 	return m
+}
+
+// recoverHistory reads the live schemas and records them in the schema history at offset.
+func (e *engine) recoverHistory(ctx context.Context, c *vtmysql.Conn, offset map[string]any) error {
+	if err := e.loadLive(c); err != nil {
+		return err
+	}
+	now := time.Now()
+	var recs []HistoryRecord
+	for id, t := range e.tables {
+		r, err := c.ExecuteFetch("SHOW CREATE TABLE "+quoteIdent(t.db)+"."+quoteIdent(t.name), 1, false)
+		if err != nil {
+			return fmt.Errorf("SHOW CREATE TABLE %s: %w", id, err)
+		}
+		recs = append(recs, HistoryRecord{Source: map[string]any{"server": e.cfg.Prefix}, Position: offset, TS: now.UnixMilli(), DatabaseName: t.db,
+			DDL: r.Rows[0][1].ToString(), TableChanges: []TableChange{{Type: "CREATE", ID: tableID(t.db, t.name), Table: t.def}}})
+	}
+	return e.history.write(ctx, recs...)
 }

@@ -368,14 +368,14 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 		if err != nil {
 			return nil, e.badEvent(st, err)
 		}
-		if !e.cfg.GTIDSources.Matches(gtidSource(g)) {
-			break
-		}
-		if st.gtidSet != nil {
-			st.restartGtids = st.gtidSet.String()
-			st.gtidSet = st.gtidSet.AddGTID(g)
-		} else {
-			st.gtidSet = g.GTIDSet()
+		// gtid.source.includes/excludes: only the GTIDs of the sources kept enter the offsets.
+		if e.cfg.GTIDSources.Matches(gtidSource(g)) {
+			if st.gtidSet != nil {
+				st.restartGtids = st.gtidSet.String()
+				st.gtidSet = st.gtidSet.AddGTID(g)
+			} else {
+				st.gtidSet = g.GTIDSet()
+			}
 		}
 		st.gtid = g.String()
 		if hasBegin {
