@@ -59,7 +59,7 @@ func New(env cdc.Env) (cdc.Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &engine{env: env, cfg: cfg, log: log}, nil
+	return &engine{env: env, cfg: cfg, log: log, part: map[string]any{"server": cfg.Prefix}}, nil
 }
 
 type engine struct {
@@ -67,13 +67,15 @@ type engine struct {
 	cfg *debezium.MySQLConfig
 	log *slog.Logger
 
+	part     map[string]any
 	mariadb  bool
 	serverID int64
 	tables   map[string]*table // by <db>.<table>
 	history  *history
 }
 
-func (e *engine) partition() map[string]any { return map[string]any{"server": e.cfg.Prefix} }
+// partition is the source partition, the same map for every record (never modified).
+func (e *engine) partition() map[string]any { return e.part }
 
 // permanent is a failure retrying cannot fix.
 func permanent(format string, args ...any) error {

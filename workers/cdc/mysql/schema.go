@@ -334,6 +334,7 @@ type table struct {
 	// vitess's binlog decoder needs of each column. Both are built on first use.
 	out    []int
 	fields []*querypb.Field
+	fast   []fastCol
 }
 
 // buildTable derives a table's schemas from its definition.

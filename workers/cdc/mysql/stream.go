@@ -600,6 +600,15 @@ func (e *engine) decodeRow(t *table, tm *vtmysql.TableMap, present vtmysql.Bitma
 			continue
 		}
 		vi++
+		if c < len(t.fast) && t.fast[c].kind != fastNone {
+			if x, l, ok := t.fast[c].decode(data, pos, tm.Types[c], tm.Metadata[c]); ok {
+				pos += l
+				if o := t.out[c]; o >= 0 {
+					vals[o] = x
+				}
+				continue
+			}
+		}
 		field := fieldAny
 		if c < len(t.fields) {
 			field = t.fields[c]
@@ -634,7 +643,11 @@ func (t *table) prepare() {
 		t.out[i] = -1
 		t.fields[i] = binlogField(t.def.Columns[i])
 	}
+	t.fast = make([]fastCol, len(t.def.Columns))
 	for o, ci := range t.cols {
 		t.out[ci] = o
+		// Zero dates take the slow path (fast decoding refuses them), where a NOT NULL
+		// column's zero date becomes the epoch.
+		t.fast[ci] = fastColumn(t.def.Columns[ci], t.dbz.Columns[o].Schema)
 	}
 }
