@@ -99,9 +99,14 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		args = append(args, "--log-bin="+filepath.Join(data, "binlog"), "--binlog-format="+f)
 	}
-	args = append(append(args, userArg...), o.Args...)
+	args = append(args, o.Args...)
 	cmd := exec.Command(Mariadbd, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if userArg != nil {
+		// runuser drops to the mysql user and passes the SIGTERM the kernel sends when the
+		// test process dies (mariadbd's own --user would clear the parent-death signal).
+		cmd = exec.Command("runuser", append([]string{"-u", "mysql", "--", Mariadbd}, args...)...)
+	}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("mysqltest: starting mariadbd: %v", err)
 	}
