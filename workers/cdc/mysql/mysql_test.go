@@ -158,10 +158,36 @@ func logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// metrics records what the engine reports.
+type metrics struct {
+	mu        sync.Mutex
+	polled    int
+	behind    []time.Duration
+	snapshots []string
+}
+
+func (m *metrics) Polled(n int) { m.mu.Lock(); m.polled += n; m.mu.Unlock() }
+func (m *metrics) BehindSource(d time.Duration) {
+	m.mu.Lock()
+	m.behind = append(m.behind, d)
+	m.mu.Unlock()
+}
+func (m *metrics) Snapshot(running bool, table string, rows, estimate int64, done, tables int) {
+	m.mu.Lock()
+	m.snapshots = append(m.snapshots, fmt.Sprintf("%v %s %d/%d", running, table, done, tables))
+	m.mu.Unlock()
+}
+
 // run starts the engine; stop cancels it and returns Run's result.
 func (e *env) run(offset map[string]any) (*collector, func() error) {
+	out, _, stop := e.runWithMetrics(offset)
+	return out, stop
+}
+
+func (e *env) runWithMetrics(offset map[string]any) (*collector, *metrics, func() error) {
 	e.t.Helper()
-	eng, err := New(cdc.Env{Name: "c1", Config: e.config, Logger: logger(e.t)})
+	m := &metrics{}
+	eng, err := New(cdc.Env{Name: "c1", Config: e.config, Logger: logger(e.t), Metrics: m})
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
@@ -189,7 +215,7 @@ func (e *env) run(offset map[string]any) (*collector, func() error) {
 		return res
 	}
 	e.t.Cleanup(func() { stop() })
-	return out, stop
+	return out, m, stop
 }
 
 func TestSnapshotThenStream(t *testing.T) {
@@ -469,5 +495,48 @@ func TestDDLAndSchemaHistory(t *testing.T) {
 		if p := payload(t, r); p != nil && p["op"] == "r" {
 			t.Fatalf("the restart snapshotted again: %s", describe(r))
 		}
+	}
+}
+
+func TestFiltersKeysAndMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.config["table.include.list"] = "inventory\\.(orders|nokey)"
+	e.config["column.exclude.list"] = "inventory\\.orders\\.secret"
+	e.config["message.key.columns"] = "inventory.orders:customer,id"
+	e.db.Exec(t, "CREATE DATABASE inventory",
+		"CREATE TABLE inventory.orders (id INT PRIMARY KEY, customer VARCHAR(10), secret VARCHAR(10))",
+		"CREATE TABLE inventory.nokey (v INT)", "CREATE TABLE inventory.skipped (id INT PRIMARY KEY)",
+		"INSERT INTO inventory.orders VALUES (1, 'ann', 'pw')", "INSERT INTO inventory.skipped VALUES (1)")
+	out, m, stop := e.runWithMetrics(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.orders")) >= 1 })
+	e.db.Exec(t, "INSERT INTO inventory.orders VALUES (2, 'bob', 'pw')", "INSERT INTO inventory.nokey VALUES (7)", "DELETE FROM inventory.nokey",
+		"INSERT INTO inventory.skipped VALUES (2)")
+	recs := out.waitFor(t, "the changes", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.nokey")) >= 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	orders := changes(recs, "shop.inventory.orders")
+	if len(orders) != 2 {
+		t.Fatalf("%d orders records", len(orders))
+	}
+	if k := jsonOf(t, false, orders[1].KeySchema, orders[1].Key); k != `{"id":2,"customer":"bob"}` {
+		t.Errorf("message.key.columns key %s", k)
+	}
+	if a := string(rawPayload(t, orders[1])["after"]); a != `{"id":2,"customer":"bob"}` {
+		t.Errorf("column.exclude.list: after %s", a)
+	}
+	nokey := changes(recs, "shop.inventory.nokey")
+	if len(nokey) != 2 || nokey[0].Key != nil || nokey[1].Key != nil || payload(t, nokey[1])["op"] != "d" {
+		t.Errorf("a table without a key: %v", nokey)
+	}
+	for _, r := range recs {
+		if r.Topic == "shop.inventory.skipped" {
+			t.Fatalf("a record of a table not in table.include.list: %s", describe(r))
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.polled < 3 || len(m.behind) == 0 || len(m.snapshots) == 0 || m.snapshots[len(m.snapshots)-1] != "false  2/2" {
+		t.Errorf("metrics: polled %d, behind %v, snapshots %v", m.polled, m.behind, m.snapshots)
 	}
 }

@@ -357,9 +357,19 @@ func (e *engine) buildTable(db, name string, def *TableDef) (*table, error) {
 		t.conv = append(t.conv, conv)
 		cols = append(cols, debezium.Column{Name: c.Name, Schema: s})
 	}
-	key := e.cfg.KeyColumnsFor(id)
-	if key == nil {
-		key = def.PrimaryKeyColumnNames
+	key := def.PrimaryKeyColumnNames
+	if custom := e.cfg.KeyColumnsFor(id); custom != nil {
+		// message.key.columns: the named columns, in the table's column order (Debezium's
+		// custom key mapper filters the table's columns).
+		key = nil
+		for _, c := range cols {
+			for _, k := range custom {
+				if strings.EqualFold(k, c.Name) {
+					key = append(key, c.Name)
+					break
+				}
+			}
+		}
 	}
 	t.dbz = debezium.NewTable(id, e.cfg.Topic(db, name), cols, key, debezium.MySQLSource)
 	return t, nil
