@@ -52,9 +52,6 @@ func New(env cdc.Env) (cdc.Engine, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if cfg.TransactionMetadata {
-		return nil, debezium.Errors{{Key: "provide.transaction.metadata", Message: "Invalid value true for configuration provide.transaction.metadata: the MySQL connector does not write transaction metadata yet"}}
-	}
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

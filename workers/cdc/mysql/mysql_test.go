@@ -540,3 +540,38 @@ func TestFiltersKeysAndMetrics(t *testing.T) {
 		t.Errorf("metrics: polled %d, behind %v, snapshots %v", m.polled, m.behind, m.snapshots)
 	}
 }
+
+func TestTransactionMetadata(t *testing.T) {
+	e := newEnv(t)
+	e.config["provide.transaction.metadata"] = "true"
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.a (id INT PRIMARY KEY)", "CREATE TABLE inventory.b (id INT PRIMARY KEY)")
+	out, stop := e.run(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop")) >= 2 })
+	e.db.Exec(t, "BEGIN", "INSERT INTO inventory.a VALUES (1)", "INSERT INTO inventory.b VALUES (1)", "INSERT INTO inventory.a VALUES (2)", "COMMIT")
+	recs := out.waitFor(t, "the END event", func(r []cdc.Record) bool { return len(changes(r, "shop.transaction")) >= 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	tx := changes(recs, "shop.transaction")
+	begin, end := rawPayload(t, tx[0]), rawPayload(t, tx[1])
+	id := string(begin["id"])
+	if string(begin["status"]) != `"BEGIN"` || string(end["status"]) != `"END"` || string(end["id"]) != id || string(end["event_count"]) != "3" ||
+		string(end["data_collections"]) != `[{"data_collection":"inventory.a","event_count":2},{"data_collection":"inventory.b","event_count":1}]` {
+		t.Fatalf("transaction events %s / %s", jsonOf(t, false, tx[0].ValueSchema, tx[0].Value), jsonOf(t, false, tx[1].ValueSchema, tx[1].Value))
+	}
+	if !strings.HasPrefix(id, `"0-1-`) {
+		t.Errorf("transaction id %s, want the MariaDB GTID", id)
+	}
+	var blocks []string
+	for _, r := range append(changes(recs, "shop.inventory.a"), changes(recs, "shop.inventory.b")...) {
+		blocks = append(blocks, string(rawPayload(t, r)["transaction"]))
+	}
+	want := []string{`{"id":` + id + `,"total_order":1,"data_collection_order":1}`, `{"id":` + id + `,"total_order":3,"data_collection_order":2}`,
+		`{"id":` + id + `,"total_order":2,"data_collection_order":1}`}
+	if fmt.Sprint(blocks) != fmt.Sprint(want) {
+		t.Errorf("transaction blocks %v, want %v", blocks, want)
+	}
+	if tx[1].Offset == nil || tx[0].Offset != nil {
+		t.Errorf("offsets: BEGIN %v, END %v", tx[0].Offset, tx[1].Offset)
+	}
+}

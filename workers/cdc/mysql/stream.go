@@ -17,6 +17,7 @@ import (
 
 	"github.com/fjord-io/fjord/workers/cdc"
 	"github.com/fjord-io/fjord/workers/cdc/debezium"
+	"github.com/fjord-io/fjord/workers/connect/data"
 )
 
 const (
@@ -53,6 +54,8 @@ type streamState struct {
 	committedPos   uint64
 	lastTS         uint32
 	warnedMismatch map[string]bool
+	// tx is the transaction whose metadata is being written (provide.transaction.metadata).
+	tx *txn
 }
 
 // dumpConn opens the replication connection and asks for the binlog from p.
@@ -382,7 +385,7 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 			e.beginTx(st, pos)
 		}
 	case ev.IsXID():
-		e.commitTx(st, next)
+		recs = e.commitTx(st, next, ev.Timestamp())
 	case ev.IsQuery():
 		q, err := ev.Query(st.format)
 		if err != nil {
@@ -398,7 +401,7 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 			st.thread = int64(binary.LittleEndian.Uint32(ev.Bytes()[st.format.HeaderLength:]))
 		case up == "COMMIT" || up == "ROLLBACK" || strings.HasPrefix(up, "XA COMMIT") || strings.HasPrefix(up, "XA END") || strings.HasPrefix(up, "XA PREPARE"):
 			if !strings.HasPrefix(up, "XA END") && !strings.HasPrefix(up, "XA PREPARE") {
-				e.commitTx(st, next)
+				recs = e.commitTx(st, next, ev.Timestamp())
 			}
 		case isDDL(sql):
 			wasTx := st.inTx
@@ -486,7 +489,16 @@ func (e *engine) beginTx(st *streamState, pos uint64) {
 	}
 }
 
-func (e *engine) commitTx(st *streamState, next uint64) {
+func (e *engine) commitTx(st *streamState, next uint64, ts uint32) []cdc.Record {
+	var recs []cdc.Record
+	if st.tx != nil {
+		off := e.streamOffset(st.file, next, "", 0, 0, ts)
+		if st.gtidSet != nil {
+			off["gtids"] = st.gtidSet.String()
+		}
+		recs = append(recs, st.tx.end(e, time.Now(), off))
+		st.tx = nil
+	}
 	st.inTx = false
 	st.committedFile, st.committedPos = st.file, next
 	st.events = 0
@@ -496,6 +508,7 @@ func (e *engine) commitTx(st *streamState, next uint64) {
 	}
 	st.thread = -1
 	st.query = ""
+	return recs
 }
 
 func (e *engine) badEvent(st *streamState, err error) error {
@@ -545,6 +558,14 @@ func (e *engine) handleRows(st *streamState, ev vtmysql.BinlogEvent, pos uint64)
 	n := len(rows.Rows)
 	var recs []cdc.Record
 	now := time.Now()
+	if e.cfg.TransactionMetadata && st.inTx && st.tx == nil {
+		id := st.gtid
+		if id == "" {
+			id = fmt.Sprintf("file=%s,pos=%d", st.txFile, st.txPos)
+		}
+		st.tx = &txn{id: id, perTable: map[string]int64{}}
+		recs = append(recs, st.tx.begin(e, now))
+	}
 	for i := int(skipRows); i < n; i++ {
 		r := rows.Rows[i]
 		var before, after []any
@@ -572,8 +593,12 @@ func (e *engine) handleRows(st *streamState, ev vtmysql.BinlogEvent, pos uint64)
 		if !st.inTx {
 			off = e.streamOffset(st.committedFile, st.committedPos, st.restartGtids, 0, 0, ev.Timestamp())
 		}
+		var block *data.Struct
+		if st.tx != nil {
+			block = st.tx.event(t.dbz.ID)
+		}
 		recs = append(recs, cdc.Records(e.cfg.Config, cdc.Event{Table: t.dbz, Op: op, Before: before, After: after, Source: src.Struct(),
-			Partition: e.partition(), Offset: off}, now)...)
+			Txn: block, Partition: e.partition(), Offset: off}, now)...)
 	}
 	if e.env.Metrics != nil {
 		e.env.Metrics.Polled(n - int(skipRows))
