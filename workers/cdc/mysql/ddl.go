@@ -20,9 +20,55 @@ import (
 // (row events are decoded by position, so rows in between keep decoding).
 func (e *engine) handleDDL(ctx context.Context, st *streamState, db, sql string, pos, next uint64, ts, serverID uint32) ([]cdc.Record, error) {
 	tables, dbs, truncate := affected(sql, db)
+	var changes []TableChange
+	var truncated []*table
+	applied := false
+	if !truncate {
+		defs := make(map[string]*TableDef, len(e.tables))
+		for id, t := range e.tables {
+			defs[id] = t.def
+		}
+		var updated map[string]*TableDef
+		changes, updated, applied = applyDDL(defs, db, sql, e.mariadb)
+		if applied {
+			var kept []TableChange
+			for _, tc := range changes {
+				d, n, _ := parseTableID(tc.ID)
+				if tc.Table != nil && !e.keepDef(d, n) {
+					continue
+				}
+				kept = append(kept, tc)
+			}
+			changes = kept
+			for id, def := range updated {
+				d, n, _ := strings.Cut(id, ".")
+				if def == nil || !e.keepDef(d, n) {
+					delete(e.tables, id)
+					continue
+				}
+				t, err := e.buildTable(d, n, def)
+				if err != nil {
+					return nil, permanent("%v", err)
+				}
+				e.tables[id] = t
+			}
+		}
+	}
+	if !applied {
+		var err error
+		changes, truncated, err = e.liveDDL(ctx, tables, dbs, truncate)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e.recordDDL(ctx, st, db, sql, pos, next, ts, serverID, tables, dbs, changes, truncated)
+}
+
+// liveDDL reads the definitions of the tables a statement changed from the database.
+func (e *engine) liveDDL(ctx context.Context, tables [][2]string, dbs []string, truncate bool) ([]TableChange, []*table, error) {
 	c, err := e.connect(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.Close()
 	only := map[string]bool{}
@@ -36,7 +82,7 @@ func (e *engine) handleDDL(ctx context.Context, st *streamState, db, sql string,
 	if len(only) > 0 {
 		defs, _, err = loadTables(ctx, c, e.keepDef, only)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// The tables to look at: those named, and every table of the databases named.
@@ -80,7 +126,7 @@ func (e *engine) handleDDL(ctx context.Context, st *streamState, db, sql string,
 			}
 			t, err := e.buildTable(dbName, name, def)
 			if err != nil {
-				return nil, permanent("%v", err)
+				return nil, nil, permanent("%v", err)
 			}
 			e.tables[id] = t
 			typ := "ALTER"
@@ -90,6 +136,13 @@ func (e *engine) handleDDL(ctx context.Context, st *streamState, db, sql string,
 			changes = append(changes, TableChange{Type: typ, ID: tableID(dbName, name), Table: def})
 		}
 	}
+	return changes, truncated, nil
+}
+
+// recordDDL writes a schema change to the history and the schema change topic; a TRUNCATE
+// of captured tables becomes their truncate events.
+func (e *engine) recordDDL(ctx context.Context, st *streamState, db, sql string, pos, next uint64, ts, serverID uint32,
+	tables [][2]string, dbs []string, changes []TableChange, truncated []*table) ([]cdc.Record, error) {
 	off := e.streamOffset(st.file, next, "", 0, 0, ts)
 	if st.gtidSet != nil {
 		off["gtids"] = st.gtidSet.String()
