@@ -383,7 +383,7 @@ func TestResumeFromOffsets(t *testing.T) {
 	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, topic)) >= 1 })
 	e.db.Exec(t,
 		"BEGIN", "INSERT INTO inventory.t VALUES (1, 'a'), (2, 'b'), (3, 'c')", "INSERT INTO inventory.t VALUES (4, 'd')", "UPDATE inventory.t SET v = 'x' WHERE id IN (1, 2)", "COMMIT",
-		"INSERT INTO inventory.t VALUES (5, 'e')",
+		"INSERT INTO inventory.t VALUES (5, 'e')", "FLUSH BINARY LOGS",
 		"BEGIN", "DELETE FROM inventory.t WHERE id = 3", "INSERT INTO inventory.t VALUES (6, 'f')", "COMMIT")
 	all := out.waitFor(t, "the changes", func(r []cdc.Record) bool { return len(ids(t, r, topic)) >= 10 })
 	if err := stop(); err != nil {

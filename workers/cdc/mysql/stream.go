@@ -317,12 +317,7 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 		return nil, nil
 	}
 	if st.format.IsZero() {
-		if ev.IsRotate() {
-			// The fake rotate that starts a dump names the file.
-			if name, _, ok := rotateName(buf); ok {
-				st.file = name
-			}
-		}
+		// The dump's fake ROTATE names the file asked for, which st.file already is.
 		return nil, nil
 	}
 	ev, _, err := ev.StripChecksum(st.format)
@@ -355,7 +350,13 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 	}()
 	switch {
 	case ev.IsRotate():
-		name, p, err := ev.NextLogFile(st.format)
+		// (vitess's NextLogFile expects the checksum still there; the event is stripped)
+		name, p, err := "", uint64(0), error(nil)
+		if b := ev.Bytes()[st.format.HeaderLength:]; len(b) > 8 {
+			name, p = string(b[8:]), binary.LittleEndian.Uint64(b)
+		} else {
+			err = errors.New("short ROTATE event")
+		}
 		if err == nil {
 			st.file = name
 			if !st.inTx {
@@ -459,24 +460,6 @@ func gtidSource(g replication.GTID) string {
 		return s[:i]
 	}
 	return s
-}
-
-// rotateName reads a ROTATE event without a format (the dump's first, fake one).
-func rotateName(buf []byte) (string, uint64, bool) {
-	if len(buf) < 19+8 || buf[4] != 4 {
-		return "", 0, false
-	}
-	p := binary.LittleEndian.Uint64(buf[19:27])
-	name := string(buf[27:])
-	// A fake rotate may carry a checksum; names never contain NULs or end in 4 binary bytes
-	// of digits, so trim what is not printable.
-	for len(name) > 0 && (name[len(name)-1] < 0x20 || name[len(name)-1] > 0x7e) {
-		name = name[:len(name)-1]
-	}
-	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i > 7 {
-		name = name[:i+7]
-	}
-	return name, p, true
 }
 
 func (e *engine) beginTx(st *streamState, pos uint64) {
