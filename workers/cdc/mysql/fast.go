@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"encoding/binary"
+	"math/big"
 	"time"
 
 	"vitess.io/vitess/go/mysql/binlog"
@@ -18,6 +19,7 @@ const (
 	fastInt               // TINYINT … BIGINT to int16/int32/int64
 	fastString            // VARCHAR to string
 	fastDateTime          // DATETIME(n) to Timestamp (ms), MicroTimestamp (µs) or Connect Timestamp
+	fastDecimal           // DECIMAL(p ≤ 18, s) to Connect Decimal
 )
 
 type fastCol struct {
@@ -29,7 +31,13 @@ type fastCol struct {
 
 // fastColumn chooses a column's fast path from its Debezium schema.
 func fastColumn(c Column, s *data.Schema) fastCol {
-	if s == nil || len(s.Params) > 0 {
+	if s == nil {
+		return fastCol{}
+	}
+	if s.Name == data.DecimalName && (c.TypeName == "DECIMAL" || c.TypeName == "NUMERIC" || c.TypeName == "DECIMAL UNSIGNED") {
+		return fastCol{kind: fastDecimal}
+	}
+	if len(s.Params) > 0 {
 		return fastCol{}
 	}
 	base := c.TypeName
@@ -125,6 +133,11 @@ func (f fastCol) decode(b []byte, pos int, typ byte, meta uint16) (any, int, boo
 		}
 		l := int(b[pos])
 		return string(b[pos+1 : pos+1+l]), l + 1, true
+	case fastDecimal:
+		if typ != binlog.TypeNewDecimal {
+			return nil, 0, false
+		}
+		return decodeDecimal(b, pos, meta)
 	case fastDateTime:
 		if typ != binlog.TypeDateTime2 {
 			return nil, 0, false
@@ -154,4 +167,60 @@ func (f fastCol) decode(b []byte, pos int, typ byte, meta uint16) (any, int, boo
 		return floorDiv(total, f.unit), l, true
 	}
 	return nil, 0, false
+}
+
+var dig2bytes = [10]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
+
+var pow10 = [10]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
+
+// decodeDecimal reads MySQL's binary DECIMAL (groups of nine digits in four big-endian bytes,
+// the leftover digits in fewer, the sign in the first bit and, when negative, every bit
+// inverted) of a precision up to 18.
+func decodeDecimal(b []byte, pos int, meta uint16) (any, int, bool) {
+	prec, scale := int(meta>>8), int(meta&0xff)
+	if prec > 18 || scale > prec {
+		return nil, 0, false
+	}
+	intg := prec - scale
+	intg0, intg0x, frac0, frac0x := intg/9, intg%9, scale/9, scale%9
+	size := intg0*4 + dig2bytes[intg0x] + frac0*4 + dig2bytes[frac0x]
+	if pos+size > len(b) {
+		return nil, 0, false
+	}
+	var tmp [32]byte
+	copy(tmp[:size], b[pos:pos+size])
+	neg := tmp[0]&0x80 == 0
+	tmp[0] ^= 0x80
+	if neg {
+		for i := 0; i < size; i++ {
+			tmp[i] ^= 0xff
+		}
+	}
+	p := 0
+	read := func(n int) uint64 {
+		var v uint64
+		for i := 0; i < n; i++ {
+			v = v<<8 | uint64(tmp[p])
+			p++
+		}
+		return v
+	}
+	var v uint64
+	if intg0x > 0 {
+		v = read(dig2bytes[intg0x])
+	}
+	for i := 0; i < intg0; i++ {
+		v = v*1_000_000_000 + read(4)
+	}
+	for i := 0; i < frac0; i++ {
+		v = v*1_000_000_000 + read(4)
+	}
+	if frac0x > 0 {
+		v = v*pow10[frac0x] + read(dig2bytes[frac0x])
+	}
+	n := new(big.Int).SetUint64(v)
+	if neg {
+		n.Neg(n)
+	}
+	return data.Decimal{Unscaled: n, Scale: int32(scale)}, size, true
 }
