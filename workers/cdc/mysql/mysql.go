@@ -65,6 +65,7 @@ type engine struct {
 	log *slog.Logger
 
 	part     map[string]any
+	box      boxed
 	mariadb  bool
 	serverID int64
 	tables   map[string]*table // by <db>.<table>

@@ -335,6 +335,8 @@ type table struct {
 	out    []int
 	fields []*querypb.Field
 	fast   []fastCol
+	// dbAny and nameAny are db and name boxed once for source blocks.
+	dbAny, nameAny any
 }
 
 // buildTable derives a table's schemas from its definition.

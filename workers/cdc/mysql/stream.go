@@ -570,8 +570,7 @@ func (e *engine) handleRows(st *streamState, ev vtmysql.BinlogEvent, pos uint64)
 			continue
 		}
 		restartRows := int64(i + 1)
-		src := debezium.MySQLSourceInfo{Name: e.cfg.Prefix, TS: time.Unix(int64(ev.Timestamp()), 0), Snapshot: "false", DB: tm.Database, Table: tm.Name,
-			ServerID: int64(ev.ServerID()), GTID: st.gtid, File: st.file, Pos: int64(pos), Row: int32(i), Thread: st.thread, Query: st.query}
+		src := e.source(t, st, ev.Timestamp(), ev.ServerID(), pos, i)
 		off := e.streamOffset(st.txFile, st.txPos, st.restartGtids, st.events, restartRows, ev.Timestamp())
 		if !st.inTx {
 			off = e.streamOffset(st.committedFile, st.committedPos, st.restartGtids, 0, 0, ev.Timestamp())
@@ -580,7 +579,7 @@ func (e *engine) handleRows(st *streamState, ev vtmysql.BinlogEvent, pos uint64)
 		if st.tx != nil {
 			block = st.tx.event(t.dbz.ID)
 		}
-		recs = append(recs, cdc.Records(e.cfg.Config, cdc.Event{Table: t.dbz, Op: op, Before: before, After: after, Source: src.Struct(),
+		recs = append(recs, cdc.Records(e.cfg.Config, cdc.Event{Table: t.dbz, Op: op, Before: before, After: after, Source: src,
 			Txn: block, Partition: e.partition(), Offset: off}, now)...)
 	}
 	if e.env.Metrics != nil {
@@ -658,4 +657,53 @@ func (t *table) prepare() {
 		// column's zero date becomes the epoch.
 		t.fast[ci] = fastColumn(t.def.Columns[ci], t.dbz.Columns[o].Schema)
 	}
+}
+
+// boxed caches the boxed values source blocks share, so that a row's source block costs a
+// few allocations rather than one per field.
+type boxed struct {
+	version, connector, name, snapshot any
+	file                               string
+	fileAny                            any
+	gtid                               string
+	gtidAny                            any
+	serverID                           uint32
+	serverAny                          any
+}
+
+// source is a streamed row's source block (debezium.MySQLSource), as MySQLSourceInfo.Struct
+// builds it.
+func (e *engine) source(t *table, st *streamState, ts, serverID uint32, pos uint64, row int) *data.Struct {
+	b := &e.box
+	if b.version == nil {
+		b.version, b.connector, b.name, b.snapshot = debezium.Version, "mysql", e.cfg.Prefix, "false"
+	}
+	if b.fileAny == nil || b.file != st.file {
+		b.file, b.fileAny = st.file, st.file
+	}
+	if b.gtidAny == nil || b.gtid != st.gtid {
+		b.gtid, b.gtidAny = st.gtid, st.gtid
+	}
+	if b.serverAny == nil || b.serverID != serverID {
+		b.serverID, b.serverAny = serverID, int64(serverID)
+	}
+	if t.dbAny == nil {
+		t.dbAny, t.nameAny = t.db, t.name
+	}
+	v := make([]any, len(debezium.MySQLSource.Fields))
+	ms := int64(ts) * 1000
+	v[0], v[1], v[2], v[3], v[4], v[5] = b.version, b.connector, b.name, ms, b.snapshot, t.dbAny
+	v[7], v[8] = ms*1000, ms*1_000_000
+	v[9], v[10] = t.nameAny, b.serverAny
+	if st.gtid != "" {
+		v[11] = b.gtidAny
+	}
+	v[12], v[13], v[14] = b.fileAny, int64(pos), int32(row)
+	if st.thread >= 0 {
+		v[15] = st.thread
+	}
+	if st.query != "" {
+		v[16] = st.query
+	}
+	return &data.Struct{Schema: debezium.MySQLSource, Values: v}
 }
