@@ -575,3 +575,26 @@ func TestTransactionMetadata(t *testing.T) {
 		t.Errorf("offsets: BEGIN %v, END %v", tx[0].Offset, tx[1].Offset)
 	}
 }
+
+func TestConnectionLostIsTransient(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY)", "INSERT INTO inventory.t VALUES (1)")
+	eng, err := New(cdc.Env{Name: "c1", Config: e.config, Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(context.Background(), nil, out) }()
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.t")) >= 1 })
+	e.db.Kill()
+	select {
+	case err := <-done:
+		var re *runtime.Error
+		if err == nil || (errors.As(err, &re) && re.Permanent) {
+			t.Fatalf("Run after the database died: %v, want a transient error (the runtime restarts the task)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not notice the database died")
+	}
+}

@@ -157,7 +157,7 @@ func (s *Server) stop() {
 
 // Kill stops the server at once (a database that went down).
 func (s *Server) Kill() {
-	s.cmd.Process.Kill()
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // the process group: runuser and mariadbd
 	<-s.done
 }
 
