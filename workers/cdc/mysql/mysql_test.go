@@ -642,3 +642,22 @@ func TestPurgedBinlog(t *testing.T) {
 		t.Fatalf("when_needed: %v", g)
 	}
 }
+
+func TestIncludeQuery(t *testing.T) {
+	e := newEnv(t)
+	e.config["include.query"] = "true"
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY)")
+	out, stop := e.run(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop")) >= 1 })
+	e.db.Exec(t, "INSERT INTO inventory.t VALUES (1), (2)")
+	recs := out.waitFor(t, "the inserts", func(r []cdc.Record) bool { return len(ids(t, r, "shop.inventory.t")) >= 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range changes(recs, "shop.inventory.t")[:2] {
+		src := payload(t, r)["source"].(map[string]any)
+		if src["query"] != "INSERT INTO inventory.t VALUES (1), (2)" || src["row"] != float64(i) {
+			t.Errorf("source %v", src)
+		}
+	}
+}

@@ -74,7 +74,11 @@ func (e *engine) dumpConn(ctx context.Context, p position) (*vtmysql.Conn, error
 			return nil, fmt.Errorf("%s: %w", q, err)
 		}
 	}
-	if err := c.WriteComBinlogDump(e.cfg.ServerID, p.file, p.pos, 0); err != nil {
+	var flags uint16
+	if e.mariadb && e.cfg.IncludeQuery {
+		flags |= 0x02 // BINLOG_SEND_ANNOTATE_ROWS_EVENT: MariaDB sends the statements of row events
+	}
+	if err := c.WriteComBinlogDump(e.cfg.ServerID, p.file, p.pos, flags); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("requesting the binlog from %s:%d: %w", p.file, p.pos, err)
 	}
