@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/cdc"
@@ -659,5 +660,64 @@ func TestIncludeQuery(t *testing.T) {
 		if src["query"] != "INSERT INTO inventory.t VALUES (1), (2)" || src["row"] != float64(i) {
 			t.Errorf("source %v", src)
 		}
+	}
+}
+
+// The configuration of AWS's MSK Connect launch post: Debezium 1.x names.
+func TestDebezium1xNamesAndHistoryRecords(t *testing.T) {
+	e := newEnv(t)
+	for _, k := range []string{"topic.prefix", "database.include.list", "schema.history.internal.kafka.topic", "schema.history.internal.kafka.bootstrap.servers"} {
+		delete(e.config, k)
+	}
+	e.config["database.server.name"] = "salesdb"
+	e.config["database.whitelist"] = "salesdb"
+	e.config["database.history.kafka.topic"] = "dbhistory.salesdb"
+	e.config["database.history.kafka.bootstrap.servers"] = strings.Join(e.kafka.ListenAddrs(), ",")
+	e.config["tasks.max"] = "1"
+	e.db.Exec(t, "CREATE DATABASE salesdb", "CREATE TABLE salesdb.orders (order_id INT PRIMARY KEY, amount DECIMAL(8,2))", "INSERT INTO salesdb.orders VALUES (1, 9.99)")
+	out, stop := e.run(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "salesdb.salesdb.orders")) >= 1 })
+	e.db.Exec(t, "ALTER TABLE salesdb.orders ADD COLUMN note VARCHAR(20)", "INSERT INTO salesdb.orders VALUES (2, 1.00, 'hi')")
+	recs := out.waitFor(t, "the insert", func(r []cdc.Record) bool { return len(changes(r, "salesdb.salesdb.orders")) >= 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if a := string(rawPayload(t, changes(recs, "salesdb.salesdb.orders")[1])["after"]); a != `{"order_id":2,"amount":"ZA==","note":"hi"}` {
+		t.Errorf("after %s", a)
+	}
+	if len(changes(recs, "salesdb")) != 2 {
+		t.Errorf("%d schema changes on salesdb, want the snapshot's CREATE and the ALTER", len(changes(recs, "salesdb")))
+	}
+	// The schema history topic holds Debezium's history records.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.ListenAddrs()...), kgo.ConsumeTopics("dbhistory.salesdb"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var hist []map[string]any
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(hist) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var m map[string]any
+			if err := json.Unmarshal(r.Value, &m); err != nil {
+				t.Fatalf("history record %s: %v", r.Value, err)
+			}
+			hist = append(hist, m)
+		})
+	}
+	if len(hist) != 2 {
+		t.Fatalf("%d history records", len(hist))
+	}
+	alter := hist[1]
+	pos := alter["position"].(map[string]any)
+	if alter["source"].(map[string]any)["server"] != "salesdb" || alter["databaseName"] != "salesdb" || !strings.HasPrefix(alter["ddl"].(string), "ALTER TABLE") ||
+		pos["file"] == nil || pos["pos"] == nil || alter["ts_ms"] == nil {
+		t.Errorf("history record %v", alter)
+	}
+	tc := alter["tableChanges"].([]any)[0].(map[string]any)
+	cols := tc["table"].(map[string]any)["columns"].([]any)
+	if tc["type"] != "ALTER" || tc["id"] != `"salesdb"."orders"` || len(cols) != 3 || cols[2].(map[string]any)["name"] != "note" {
+		t.Errorf("tableChanges %v", tc)
 	}
 }
