@@ -249,6 +249,10 @@ func (e *engine) run(ctx context.Context, c *vtmysql.Conn, offset map[string]any
 	case start.snapshotRunning && mode != debezium.SnapshotNever && mode != debezium.SnapshotNoData:
 		e.log.Info("the stored offset is of an incomplete snapshot: snapshotting again")
 		snapshot = true
+	case mode == debezium.SnapshotInitialOnly:
+		e.log.Info("the snapshot is complete; snapshot.mode=initial_only: not streaming")
+		<-ctx.Done()
+		return nil
 	case mode == debezium.SnapshotAlways:
 		snapshot = true
 	case mode == "recovery":
