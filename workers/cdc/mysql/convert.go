@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
 	querypb "vitess.io/vitess/go/vt/proto/query"
 
 	"github.com/fjord-io/fjord/workers/cdc/debezium"
@@ -201,7 +203,9 @@ func (e *engine) baseSchema(c Column) (*data.Schema, converter) {
 			}
 			return strings.Join(out, ","), nil
 		}
-	case "CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "INET4", "INET6", "UUID":
+	case "CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT":
+		return &data.Schema{Type: data.String}, textConv(c.CharsetName)
+	case "INET4", "INET6", "UUID":
 		return &data.Schema{Type: data.String}, stringConv
 	case "JSON":
 		return named(data.String, dbzJSON), stringConv
@@ -323,6 +327,53 @@ func intConv(f func(int64) any) converter {
 func floatConv(raw []byte, _ bool) (any, error) { return strconv.ParseFloat(string(raw), 64) }
 
 func stringConv(raw []byte, _ bool) (any, error) { return string(raw), nil }
+
+// charsets are the single-byte character sets whose binlog bytes need decoding to UTF-8
+// (the snapshot's text protocol already converts: its session uses utf8mb4). MySQL's latin1
+// is Windows-1252.
+var charsets = map[string]*charmap.Charmap{
+	"latin1": charmap.Windows1252, "latin2": charmap.ISO8859_2, "latin5": charmap.ISO8859_9, "latin7": charmap.ISO8859_13,
+	"cp1250": charmap.Windows1250, "cp1251": charmap.Windows1251, "cp1256": charmap.Windows1256, "cp1257": charmap.Windows1257,
+	"greek": charmap.ISO8859_7, "hebrew": charmap.ISO8859_8, "koi8r": charmap.KOI8R, "koi8u": charmap.KOI8U,
+	"cp850": charmap.CodePage850, "cp852": charmap.CodePage852, "cp866": charmap.CodePage866, "macroman": charmap.Macintosh,
+}
+
+// textConv converts a text column's value: binlog bytes are in the column's character set.
+// Without a known character set, bytes that are not UTF-8 are read as latin1.
+func textConv(charset *string) converter {
+	var cm *charmap.Charmap
+	known := false
+	if charset != nil {
+		cs := strings.ToLower(*charset)
+		cm, known = charsets[cs], true
+	}
+	return func(raw []byte, binlog bool) (any, error) {
+		if !binlog {
+			return string(raw), nil
+		}
+		m := cm
+		if !known && !utf8.Valid(raw) {
+			m = charmap.Windows1252
+		}
+		if m == nil || isASCII(raw) {
+			return string(raw), nil
+		}
+		out, err := m.NewDecoder().Bytes(raw)
+		if err != nil {
+			return nil, err
+		}
+		return string(out), nil
+	}
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // parseDecimal reads a decimal's text at the column's scale.
 func parseDecimal(s string, scale int32) (data.Decimal, error) {

@@ -3,8 +3,10 @@ package mysql
 import (
 	"encoding/binary"
 	"math/big"
+	"strings"
 	"time"
 
+	"golang.org/x/text/encoding/charmap"
 	"vitess.io/vitess/go/mysql/binlog"
 
 	"github.com/fjord-io/fjord/workers/connect/data"
@@ -26,7 +28,8 @@ type fastCol struct {
 	kind     fastKind
 	unsigned bool
 	out      data.Type
-	unit     int64 // fastDateTime: µs per unit (1000: ms, 1: µs); 0: Connect Timestamp
+	unit     int64            // fastDateTime: µs per unit (1000: ms, 1: µs); 0: Connect Timestamp
+	charset  *charmap.Charmap // fastString: a single-byte character set to decode from
 }
 
 // fastColumn chooses a column's fast path from its Debezium schema.
@@ -54,8 +57,17 @@ func fastColumn(c Column, s *data.Schema) fastCol {
 			return fastCol{kind: fastInt, unsigned: unsigned, out: s.Type}
 		}
 	case "VARCHAR":
-		if s.Name == "" && s.Type == data.String {
-			return fastCol{kind: fastString}
+		cs := ""
+		if c.CharsetName != nil {
+			cs = strings.ToLower(*c.CharsetName)
+		}
+		if s.Name == "" && s.Type == data.String && c.CharsetName != nil {
+			if strings.HasPrefix(cs, "utf8") || cs == "ascii" {
+				return fastCol{kind: fastString}
+			}
+			if cm := charsets[cs]; cm != nil {
+				return fastCol{kind: fastString, charset: cm}
+			}
 		}
 	case "DATETIME":
 		switch s.Name {
@@ -127,12 +139,19 @@ func (f fastCol) decode(b []byte, pos int, typ byte, meta uint16) (any, int, boo
 		if typ != binlog.TypeVarchar && typ != binlog.TypeVarString {
 			return nil, 0, false
 		}
+		start, l := pos+1, int(b[pos])
 		if meta > 255 {
-			l := int(binary.LittleEndian.Uint16(b[pos:]))
-			return string(b[pos+2 : pos+2+l]), l + 2, true
+			start, l = pos+2, int(binary.LittleEndian.Uint16(b[pos:]))
 		}
-		l := int(b[pos])
-		return string(b[pos+1 : pos+1+l]), l + 1, true
+		raw := b[start : start+l]
+		if f.charset != nil && !isASCII(raw) {
+			out, err := f.charset.NewDecoder().Bytes(raw)
+			if err != nil {
+				return nil, 0, false
+			}
+			return string(out), start - pos + l, true
+		}
+		return string(raw), start - pos + l, true
 	case fastDecimal:
 		if typ != binlog.TypeNewDecimal {
 			return nil, 0, false

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -228,5 +229,27 @@ func TestDecimalsFastAndSlow(t *testing.T) {
 	}
 	if got := string(rawPayload(t, snap[1])["after"]); got != `{"id":2,"a":"z8c=","b":"/w==","c":"/IHuKgA=","u":"AA=="}` {
 		t.Errorf("row 2: %s", got)
+	}
+}
+
+func TestCharsets(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory",
+		"CREATE TABLE inventory.c (id INT PRIMARY KEY, l1 VARCHAR(20) CHARACTER SET latin1, l2 CHAR(5) CHARACTER SET latin1, t1 TEXT CHARACTER SET latin1,"+
+			" u VARCHAR(20) CHARACTER SET utf8mb4, c1251 VARCHAR(20) CHARACTER SET cp1251)")
+	ins := "INSERT INTO inventory.c VALUES (%d, 'café €', 'ñandú', 'Grüße', 'naïve 日本', 'привет')"
+	e.db.Exec(t, "SET NAMES utf8mb4", fmt.Sprintf(ins, 1))
+	out, stop := e.run(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.c")) >= 1 })
+	e.db.Exec(t, "SET NAMES utf8mb4", fmt.Sprintf(ins, 2))
+	recs := changes(out.waitFor(t, "the insert", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.c")) >= 2 }), "shop.inventory.c")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		want := fmt.Sprintf(`{"id":%d,"l1":"café €","l2":"ñandú","t1":"Grüße","u":"naïve 日本","c1251":"привет"}`, i+1)
+		if got := string(rawPayload(t, r)["after"]); got != want {
+			t.Errorf("record %d:\n got %s\nwant %s", i, got, want)
+		}
 	}
 }
