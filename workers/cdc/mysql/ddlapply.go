@@ -93,6 +93,7 @@ func applyDDL(defs map[string]*TableDef, db, sql string, mariadb bool) (changes 
 				def.Columns = append(def.Columns, columnOf(cd, inList(def.PrimaryKeyColumnNames, cd.Name.String()), mariadb))
 			}
 			renumber(def)
+			defaultCharsets(def)
 		}
 		updated[id] = def
 		typ := "CREATE"
@@ -183,6 +184,7 @@ func applyDDL(defs map[string]*TableDef, db, sql string, mariadb bool) (changes 
 			}
 		}
 		renumber(def)
+		defaultCharsets(def)
 		if newID != id {
 			updated[id] = nil
 			changes = append(changes, TableChange{Type: "DROP", ID: tableID(d, t)})
@@ -448,4 +450,17 @@ func columnOf(cd *sqlparser.ColumnDefinition, inPK bool, mariadb bool) Column {
 		charset = &cs
 	}
 	return infoColumn(cd.Name.String(), 0, dflt, nullable, typ, colType, charMax, numPrec, numScale, dtPrec, charset, extra, comment)
+}
+
+// defaultCharsets gives the text columns without a character set the table's.
+func defaultCharsets(def *TableDef) {
+	if def.DefaultCharsetName == nil {
+		return
+	}
+	for i, c := range def.Columns {
+		if c.CharsetName == nil && (c.JdbcType == jdbcChar || c.JdbcType == jdbcVarchar) && c.EnumValues == nil {
+			cs := *def.DefaultCharsetName
+			def.Columns[i].CharsetName = &cs
+		}
+	}
 }

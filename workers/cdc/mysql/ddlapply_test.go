@@ -71,3 +71,14 @@ func TestApplyDDL(t *testing.T) {
 		t.Errorf("CREATE TABLE … SELECT is not applied from the statement")
 	}
 }
+
+func TestApplyDDLCharsets(t *testing.T) {
+	_, up, ok := applyDDL(map[string]*TableDef{}, "inv", "CREATE TABLE z (a VARCHAR(3), b VARCHAR(3) CHARACTER SET utf8mb4, n INT) DEFAULT CHARSET=latin1", true)
+	if !ok {
+		t.Fatal("not applied")
+	}
+	c := up["inv.z"].Columns
+	if c[0].CharsetName == nil || *c[0].CharsetName != "latin1" || *c[1].CharsetName != "utf8mb4" || c[2].CharsetName != nil {
+		t.Fatalf("charsets %v %v %v", c[0].CharsetName, c[1].CharsetName, c[2].CharsetName)
+	}
+}

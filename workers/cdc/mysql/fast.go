@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 	"vitess.io/vitess/go/mysql/binlog"
@@ -30,6 +31,7 @@ type fastCol struct {
 	out      data.Type
 	unit     int64            // fastDateTime: µs per unit (1000: ms, 1: µs); 0: Connect Timestamp
 	charset  *charmap.Charmap // fastString: a single-byte character set to decode from
+	guess    bool             // fastString: character set unknown: not UTF-8 means latin1
 }
 
 // fastColumn chooses a column's fast path from its Debezium schema.
@@ -61,12 +63,14 @@ func fastColumn(c Column, s *data.Schema) fastCol {
 		if c.CharsetName != nil {
 			cs = strings.ToLower(*c.CharsetName)
 		}
-		if s.Name == "" && s.Type == data.String && c.CharsetName != nil {
-			if strings.HasPrefix(cs, "utf8") || cs == "ascii" {
+		if s.Name == "" && s.Type == data.String {
+			switch {
+			case c.CharsetName == nil:
+				return fastCol{kind: fastString, guess: true}
+			case strings.HasPrefix(cs, "utf8") || cs == "ascii":
 				return fastCol{kind: fastString}
-			}
-			if cm := charsets[cs]; cm != nil {
-				return fastCol{kind: fastString, charset: cm}
+			case charsets[cs] != nil:
+				return fastCol{kind: fastString, charset: charsets[cs]}
 			}
 		}
 	case "DATETIME":
@@ -144,8 +148,12 @@ func (f fastCol) decode(b []byte, pos int, typ byte, meta uint16) (any, int, boo
 			start, l = pos+2, int(binary.LittleEndian.Uint16(b[pos:]))
 		}
 		raw := b[start : start+l]
-		if f.charset != nil && !isASCII(raw) {
-			out, err := f.charset.NewDecoder().Bytes(raw)
+		cm := f.charset
+		if f.guess && !utf8.Valid(raw) {
+			cm = charmap.Windows1252
+		}
+		if cm != nil && !isASCII(raw) {
+			out, err := cm.NewDecoder().Bytes(raw)
 			if err != nil {
 				return nil, 0, false
 			}

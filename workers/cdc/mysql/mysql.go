@@ -66,6 +66,7 @@ type engine struct {
 
 	part     map[string]any
 	box      boxed
+	offBox   offsetBox
 	mariadb  bool
 	serverID int64
 	tables   map[string]*table // by <db>.<table>
@@ -405,12 +406,26 @@ func num(v any) int64 {
 
 // streamOffset is the offset of a streaming record.
 func (e *engine) streamOffset(file string, pos uint64, gtids string, events, rows int64, ts uint32) map[string]any {
-	m := map[string]any{"file": file, "pos": int64(pos), "ts_sec": int64(ts)}
+	b := &e.offBox
+	if b.fileAny == nil || b.file != file {
+		b.file, b.fileAny = file, file
+	}
+	if b.posAny == nil || b.pos != pos {
+		b.pos, b.posAny = pos, int64(pos)
+	}
+	if b.gtidAny == nil || b.gtid != gtids {
+		b.gtid, b.gtidAny = gtids, gtids
+	}
+	if b.serverAny == nil {
+		b.serverAny = e.serverID
+	}
+	m := make(map[string]any, 7)
+	m["file"], m["pos"], m["ts_sec"] = b.fileAny, b.posAny, int64(ts)
 	if e.serverID != 0 {
-		m["server_id"] = e.serverID
+		m["server_id"] = b.serverAny
 	}
 	if gtids != "" {
-		m["gtids"] = gtids
+		m["gtids"] = b.gtidAny
 	}
 	if events != 0 {
 		m["event"] = events
@@ -437,4 +452,12 @@ func (e *engine) recoverHistory(ctx context.Context, c *vtmysql.Conn, offset map
 			DDL: r.Rows[0][1].ToString(), TableChanges: []TableChange{{Type: "CREATE", ID: tableID(t.db, t.name), Table: t.def}}})
 	}
 	return e.history.write(ctx, recs...)
+}
+
+// offsetBox caches the boxed values consecutive offsets share.
+type offsetBox struct {
+	file, gtid        string
+	pos               uint64
+	fileAny, gtidAny  any
+	posAny, serverAny any
 }

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -36,7 +37,9 @@ type packet struct {
 type streamState struct {
 	format    vtmysql.BinlogFormat
 	tableMaps map[uint64]*vtmysql.TableMap
-	file      string
+	// tableMapRaw are the table maps' bytes, to skip parsing a map that did not change.
+	tableMapRaw map[uint64][]byte
+	file        string
 
 	inTx           bool
 	txFile         string
@@ -111,7 +114,7 @@ func (e *engine) stream(ctx context.Context, start position, out cdc.Emitter) er
 			}
 		}
 	}()
-	st := &streamState{tableMaps: map[uint64]*vtmysql.TableMap{}, file: start.file, committedFile: start.file, committedPos: start.pos,
+	st := &streamState{tableMaps: map[uint64]*vtmysql.TableMap{}, tableMapRaw: map[uint64][]byte{}, file: start.file, committedFile: start.file, committedPos: start.pos,
 		restartGtids: start.gtids, skipEvents: start.events, skipRows: start.rows, thread: -1, warnedMismatch: map[string]bool{}}
 	if start.gtids != "" {
 		var gs replication.GTIDSet
@@ -427,11 +430,18 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 			}
 		}
 	case ev.IsTableMap():
+		// A table's map repeats before each of its row events: parse it only when it changed.
+		id := ev.TableID(st.format)
+		body := ev.Bytes()[st.format.HeaderLength:]
+		if prev, ok := st.tableMapRaw[id]; ok && bytes.Equal(prev, body) && st.tableMaps[id] != nil {
+			break
+		}
 		tm, err := ev.TableMap(st.format)
 		if err != nil {
 			return nil, e.badEvent(st, err)
 		}
-		st.tableMaps[ev.TableID(st.format)] = tm
+		st.tableMaps[id] = tm
+		st.tableMapRaw[id] = body
 	case ev.IsWriteRows() || ev.IsUpdateRows() || ev.IsDeleteRows():
 		recs, err = e.handleRows(st, ev, pos)
 		if err != nil {
