@@ -721,3 +721,42 @@ func TestDebezium1xNamesAndHistoryRecords(t *testing.T) {
 		t.Errorf("tableChanges %v", tc)
 	}
 }
+
+func TestSnapshotModes(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY)", "INSERT INTO inventory.t VALUES (1)")
+	for _, tc := range []struct {
+		mode string
+		want string
+	}{
+		{"schema_only", "[c2]"},  // no_data: the schema, then changes from now on
+		{"never", "[c1 c2 c2]"},  // the binlog from its start (the insert of 2 above, deleted since, too)
+		{"initial_only", "[r1]"}, // the snapshot, no streaming
+		{"initial", "[r1 c2]"},   // the default
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			e.db.Exec(t, "DELETE FROM inventory.t WHERE id = 2")
+			e.config["snapshot.mode"] = tc.mode
+			e.config["schema.history.internal.kafka.topic"] = "history-" + tc.mode
+			e.config["database.server.id"] = fmt.Sprint(5500 + len(tc.mode))
+			out, stop := e.run(nil)
+			out.waitFor(t, "the start", func(r []cdc.Record) bool { return len(changes(r, "shop")) >= 1 })
+			e.db.Exec(t, "INSERT INTO inventory.t VALUES (2)")
+			n := strings.Count(tc.want, " ") + 1
+			out.waitFor(t, "the records", func(r []cdc.Record) bool { return len(ids(t, r, "shop.inventory.t")) >= n })
+			time.Sleep(300 * time.Millisecond)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, id := range ids(t, out.all(), "shop.inventory.t") {
+				if !strings.HasPrefix(id, "d") {
+					got = append(got, id)
+				}
+			}
+			if fmt.Sprint(got) != tc.want {
+				t.Fatalf("snapshot.mode=%s: %v, want %s", tc.mode, got, tc.want)
+			}
+		})
+	}
+}
