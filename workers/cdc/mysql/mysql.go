@@ -167,20 +167,24 @@ func (e *engine) check(c *vtmysql.Conn) error {
 		return fmt.Errorf("SHOW GRANTS: %w", err)
 	}
 	var grants strings.Builder
+	roles := false
 	for _, row := range r.Rows {
 		g := strings.ToUpper(row[0].ToString())
 		if strings.Contains(g, " ON *.* ") {
 			grants.WriteString(g)
 			grants.WriteByte('\n')
+		} else if !strings.Contains(g, " ON ") {
+			roles = true // GRANT `role` TO …: privileges SHOW GRANTS does not list
 		}
 	}
 	all := strings.Contains(grants.String(), "ALL PRIVILEGES")
 	var missing []string
-	if !all && !strings.Contains(grants.String(), "REPLICATION SLAVE") && !strings.Contains(grants.String(), "REPLICATION REPLICA") {
+	if !all && !roles && !strings.Contains(grants.String(), "REPLICATION SLAVE") && !strings.Contains(grants.String(), "REPLICATION REPLICA") {
 		missing = append(missing, "REPLICATION SLAVE")
 	}
+	canList := func() bool { _, err := c.ExecuteFetch("SHOW BINARY LOGS", 100000, false); return err == nil }
 	if !all && !strings.Contains(grants.String(), "REPLICATION CLIENT") && !strings.Contains(grants.String(), "BINLOG MONITOR") &&
-		!strings.Contains(grants.String(), "SUPER") {
+		!strings.Contains(grants.String(), "SUPER") && !canList() {
 		if e.mariadb {
 			missing = append(missing, "REPLICATION CLIENT (BINLOG MONITOR)")
 		} else {

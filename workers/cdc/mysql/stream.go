@@ -162,6 +162,9 @@ func (e *engine) stream(ctx context.Context, start position, out cdc.Emitter) er
 		case 0xff:
 			err := vtmysql.ParseErrorPacket(p.data)
 			var se *sqlerror.SQLError
+			if errors.As(err, &se) && (se.Num == sqlerror.ERSpecifiedAccessDenied || se.Num == sqlerror.ERAccessDeniedError) {
+				return permanent("database.user %q may not read the binlog (it needs REPLICATION SLAVE): %s", e.cfg.User, se.Message)
+			}
 			if errors.As(err, &se) && se.Num == sqlerror.ERMasterFatalReadingBinlog {
 				return permanent("the server cannot send the binlog from %s:%d: %s (the file may have been purged: snapshot.mode=when_needed snapshots again)", st.file, st.committedPos, se.Message)
 			}
