@@ -760,3 +760,19 @@ func TestSnapshotModes(t *testing.T) {
 		})
 	}
 }
+
+// Privileges granted through a (default) role pass the checks.
+func TestPrivilegesThroughRole(t *testing.T) {
+	e := newEnv(t)
+	e.db.Exec(t, "CREATE DATABASE inventory", "CREATE TABLE inventory.t (id INT PRIMARY KEY)", "INSERT INTO inventory.t VALUES (1)",
+		"CREATE ROLE cdc", "GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cdc",
+		"CREATE USER 'viarole'@'%' IDENTIFIED BY 'pw'", "GRANT cdc TO 'viarole'@'%'", "SET DEFAULT ROLE cdc FOR 'viarole'@'%'")
+	e.config["database.user"], e.config["database.password"] = "viarole", "pw"
+	out, stop := e.run(nil)
+	out.waitFor(t, "the snapshot", func(r []cdc.Record) bool { return len(changes(r, "shop.inventory.t")) >= 1 })
+	e.db.Exec(t, "INSERT INTO inventory.t VALUES (2)")
+	out.waitFor(t, "the insert", func(r []cdc.Record) bool { return len(ids(t, r, "shop.inventory.t")) >= 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
