@@ -67,6 +67,7 @@ type engine struct {
 	part     map[string]any
 	box      boxed
 	offBox   offsetBox
+	slab     slab
 	mariadb  bool
 	serverID int64
 	tables   map[string]*table // by <db>.<table>

@@ -613,7 +613,7 @@ func (e *engine) decodeRow(t *table, tm *vtmysql.TableMap, present vtmysql.Bitma
 		}
 	}()
 	t.prepare()
-	vals = make([]any, len(t.cols))
+	vals = e.slab.values(len(t.cols))
 	pos, vi := 0, 0
 	for c := 0; c < present.Count(); c++ {
 		if !present.Bit(c) {
@@ -707,7 +707,7 @@ func (e *engine) source(t *table, st *streamState, ts, serverID uint32, pos uint
 	if t.dbAny == nil {
 		t.dbAny, t.nameAny = t.db, t.name
 	}
-	v := make([]any, len(debezium.MySQLSource.Fields))
+	v := e.slab.values(len(debezium.MySQLSource.Fields))
 	ms := int64(ts) * 1000
 	v[0], v[1], v[2], v[3], v[4], v[5] = b.version, b.connector, b.name, ms, b.snapshot, t.dbAny
 	v[7], v[8] = ms*1000, ms*1_000_000
@@ -722,5 +722,32 @@ func (e *engine) source(t *table, st *streamState, ts, serverID uint32, pos uint
 	if st.query != "" {
 		v[16] = st.query
 	}
-	return &data.Struct{Schema: debezium.MySQLSource, Values: v}
+	st2 := e.slab.structure()
+	st2.Schema, st2.Values = debezium.MySQLSource, v
+	return st2
+}
+
+// slab hands out the small values of streamed events from larger allocations: a row's
+// values, its source block. Handed-out values are never reused.
+type slab struct {
+	anys    []any
+	structs []data.Struct
+}
+
+func (s *slab) values(n int) []any {
+	if len(s.anys) < n {
+		s.anys = make([]any, 4096)
+	}
+	v := s.anys[:n:n]
+	s.anys = s.anys[n:]
+	return v
+}
+
+func (s *slab) structure() *data.Struct {
+	if len(s.structs) == 0 {
+		s.structs = make([]data.Struct, 256)
+	}
+	st := &s.structs[0]
+	s.structs = s.structs[1:]
+	return st
 }
