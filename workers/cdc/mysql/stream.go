@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	vtmysql "vitess.io/vitess/go/mysql"
@@ -96,20 +97,14 @@ func (e *engine) stream(ctx context.Context, start position, out cdc.Emitter) er
 	}
 	defer c.Close()
 	e.log.Info("streaming the binlog", "file", start.file, "pos", start.pos, "gtids", start.gtids, "event", start.events, "row", start.rows)
-	packets := make(chan packet, 512)
-	done := make(chan struct{})
-	defer close(done)
-	stop := context.AfterFunc(ctx, c.Close)
+	q := newPacketQueue()
+	stop := context.AfterFunc(ctx, func() { c.Close(); q.close() })
 	defer stop()
+	defer q.close()
 	go func() {
 		for {
 			data, err := c.ReadPacket()
-			select {
-			case packets <- packet{data, err}:
-			case <-done:
-				return
-			}
-			if err != nil {
+			if !q.push(packet{data, err}) || err != nil {
 				return
 			}
 		}
@@ -136,53 +131,130 @@ func (e *engine) stream(ctx context.Context, start position, out cdc.Emitter) er
 		batch = batch[:0]
 		return err
 	}
+	var chunk []packet
 	for {
-		var p packet
-		select {
-		case p = <-packets:
-		case <-ctx.Done():
-			return nil
+		chunk = q.take(chunk[:0])
+		if chunk == nil {
+			return nil // ctx is done
 		}
-		if p.err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err := flush(); err != nil {
+		for _, p := range chunk {
+			if err := e.handlePacket(ctx, st, p, &batch); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if ferr := flush(); ferr != nil {
+					return ferr
+				}
 				return err
 			}
-			return fmt.Errorf("reading the binlog: %w", p.err)
-		}
-		if len(p.data) == 0 {
-			continue
-		}
-		switch p.data[0] {
-		case 0x00:
-		case 0xfe:
-			return errors.New("the server ended the binlog stream")
-		case 0xff:
-			err := vtmysql.ParseErrorPacket(p.data)
-			var se *sqlerror.SQLError
-			if errors.As(err, &se) && (se.Num == sqlerror.ERSpecifiedAccessDenied || se.Num == sqlerror.ERAccessDeniedError) {
-				return permanent("database.user %q may not read the binlog (it needs REPLICATION SLAVE): %s", e.cfg.User, se.Message)
+			if len(batch) >= e.cfg.MaxBatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			if errors.As(err, &se) && se.Num == sqlerror.ERMasterFatalReadingBinlog {
-				return permanent("the server cannot send the binlog from %s:%d: %s (the file may have been purged: snapshot.mode=when_needed snapshots again)", st.file, st.committedPos, se.Message)
-			}
-			return fmt.Errorf("reading the binlog: %w", err)
-		default:
-			continue
 		}
-		recs, err := e.handleEvent(ctx, st, p.data[1:])
-		if err != nil {
-			return err
-		}
-		batch = append(batch, recs...)
-		if len(batch) >= e.cfg.MaxBatchSize || len(packets) == 0 {
+		if q.empty() {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// handlePacket handles one packet of the binlog stream, appending its records to batch.
+func (e *engine) handlePacket(ctx context.Context, st *streamState, p packet, batch *[]cdc.Record) error {
+	if p.err != nil {
+		return fmt.Errorf("reading the binlog: %w", p.err)
+	}
+	if len(p.data) == 0 {
+		return nil
+	}
+	switch p.data[0] {
+	case 0x00:
+	case 0xfe:
+		return errors.New("the server ended the binlog stream")
+	case 0xff:
+		err := vtmysql.ParseErrorPacket(p.data)
+		var se *sqlerror.SQLError
+		if errors.As(err, &se) && (se.Num == sqlerror.ERSpecifiedAccessDenied || se.Num == sqlerror.ERAccessDeniedError) {
+			return permanent("database.user %q may not read the binlog (it needs REPLICATION SLAVE): %s", e.cfg.User, se.Message)
+		}
+		if errors.As(err, &se) && se.Num == sqlerror.ERMasterFatalReadingBinlog {
+			return permanent("the server cannot send the binlog from %s:%d: %s (the file may have been purged: snapshot.mode=when_needed snapshots again)", st.file, st.committedPos, se.Message)
+		}
+		return fmt.Errorf("reading the binlog: %w", err)
+	default:
+		return nil
+	}
+	recs, err := e.handleEvent(ctx, st, p.data[1:])
+	if err != nil {
+		return err
+	}
+	*batch = append(*batch, recs...)
+	return nil
+}
+
+// packetQueue hands the reader's packets to the engine in chunks: one lock per packet for
+// the reader, one per chunk for the engine, and the reader waits while maxQueued are queued.
+type packetQueue struct {
+	mu       sync.Mutex
+	ready    sync.Cond // items arrived, or closed
+	room     sync.Cond // items were taken, or closed
+	items    []packet
+	closed   bool
+	maxQueue int
+}
+
+func newPacketQueue() *packetQueue {
+	q := &packetQueue{maxQueue: 4096}
+	q.ready.L, q.room.L = &q.mu, &q.mu
+	return q
+}
+
+// push queues p; false once the queue is closed.
+func (q *packetQueue) push(p packet) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) >= q.maxQueue && !q.closed {
+		q.room.Wait()
+	}
+	if q.closed {
+		return false
+	}
+	q.items = append(q.items, p)
+	q.ready.Signal()
+	return true
+}
+
+// take waits for packets and returns them all (appended to buf); nil once closed.
+func (q *packetQueue) take(buf []packet) []packet {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.ready.Wait()
+	}
+	if len(q.items) == 0 {
+		return nil
+	}
+	buf = append(buf, q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	q.room.Signal()
+	return buf
+}
+
+func (q *packetQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0
+}
+
+func (q *packetQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.ready.Broadcast()
+	q.room.Broadcast()
+	q.mu.Unlock()
 }
 
 var (
