@@ -164,15 +164,22 @@ type LiveAgent struct {
 func (s *Store) AgentClaim(ctx context.Context, id, instance string, ttl time.Duration) (LiveAgent, error) {
 	var live LiveAgent
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// A new id: its row is created now, held by this instance, so that a concurrent claim
+		// of another instance (on any replica) finds it live. AgentHello fills it in.
+		tag, err := tx.Exec(ctx, `INSERT INTO agents (id, mcu_capacity, state, connected_at, last_heartbeat, instance)
+			VALUES ($1, 0, 'ALIVE', now(), now(), $2) ON CONFLICT (id) DO NOTHING`, id, instance)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
 		var holder string
 		var isLive bool
-		err := tx.QueryRow(ctx, `SELECT instance, address, server_id, connected_at,
+		err = tx.QueryRow(ctx, `SELECT instance, address, server_id, connected_at,
 				disconnected_at IS NULL AND state <> 'DEAD' AND last_heartbeat > now() - make_interval(secs => $2)
 			FROM agents WHERE id = $1 FOR UPDATE`, id, ttl.Seconds()).
 			Scan(&holder, &live.Address, &live.ServerID, &live.ConnectedAt, &isLive)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // AgentHello creates the row (with the instance)
-		}
 		if err != nil {
 			return err
 		}
@@ -188,7 +195,7 @@ func (s *Store) AgentClaim(ctx context.Context, id, instance string, ttl time.Du
 	return LiveAgent{}, interpret(err)
 }
 
-// AgentSetInstance records the instance of a new agent's row (after AgentHello created it).
+// AgentSetInstance records the instance holding an agent's stream (after its Hello).
 func (s *Store) AgentSetInstance(ctx context.Context, id, instance string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE agents SET instance = $2 WHERE id = $1`, id, instance)
 	return interpret(err)

@@ -82,6 +82,9 @@ func TestEnrollRevokeClaim(t *testing.T) {
 	if _, err := st.AgentClaim(ctx, "a", "i1", time.Minute); err != nil {
 		t.Fatalf("claim of a new id: %v", err)
 	}
+	if _, err := st.AgentClaim(ctx, "a", "i-racing", time.Minute); !errors.Is(err, store.ErrAgentLive) {
+		t.Fatalf("a second instance claiming a new id before its Hello: %v, want ErrAgentLive", err)
+	}
 	if err := st.AgentHello(ctx, store.Agent{ID: "a", MCUCapacity: 1, Address: "10.0.0.1:1", Session: "s1", ServerID: "srv"}); err != nil {
 		t.Fatal(err)
 	}
