@@ -60,14 +60,16 @@ func (c *connectService) checkUpdateProviders(ctx context.Context, caller Caller
 	return nil
 }
 
-// checkKafkaClusterAuth refuses what Fjord cannot run yet: IAM client authentication with the
-// connector's cluster (a later issue). NONE, and PLAINTEXT or TLS encryption, are accepted.
+// checkKafkaClusterAuth checks the connector's kafkaClusterClientAuthentication: NONE, or IAM
+// (the Connect runtime's clients sign AWS_MSK_IAM with the serviceExecutionRoleArn), with
+// PLAINTEXT or TLS encryption. The model's enum refuses other types.
 func checkKafkaClusterAuth(auth *kc.KafkaClusterClientAuthentication) error {
-	if strings.EqualFold(auth.GetAuthenticationType(), "IAM") {
-		return apierr.BadRequest("kafkaClusterClientAuthentication.authenticationType",
-			"kafkaClusterClientAuthentication IAM is not supported by Fjord yet; use NONE")
+	switch t := strings.ToUpper(auth.GetAuthenticationType()); t {
+	case "", "NONE", "IAM":
+		return nil
 	}
-	return nil
+	return apierr.BadRequest("kafkaClusterClientAuthentication.authenticationType",
+		"kafkaClusterClientAuthentication.authenticationType must be NONE or IAM")
 }
 
 // checkClusterSecurity validates a replicator cluster's clientAuthentication and

@@ -12,6 +12,7 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/mm2"
 )
 
 // Workload kinds, as in the workers table and WorkerSpec.workload_kind.
@@ -194,6 +195,7 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 			for k, v := range base {
 				conf[k] = v
 			}
+			withServiceRole(conf, d.GetServiceExecutionRoleArn())
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,
 				TaskIndex: int32(id), TaskCount: int32(count)}
 			if conf["exactly.once.support"] == "required" {
@@ -233,6 +235,7 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 			for k, v := range base {
 				conf[k] = v
 			}
+			withServiceRole(conf, d.GetServiceExecutionRoleArn())
 			t := &agentv1.TaskSpec{TaskId: int32(id), Config: conf}
 			sources := max(count-2, 1)
 			switch {
@@ -252,6 +255,16 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown workload kind %q", kind)
+}
+
+// withServiceRole sets the workload's serviceExecutionRoleArn as the runtime key
+// mm2.KeyServiceExecutionRole, over any value the configuration brought: AWS_MSK_IAM clients
+// without an awsRoleArn of their own sign with it.
+func withServiceRole(conf map[string]string, role string) {
+	delete(conf, mm2.KeyServiceExecutionRole)
+	if role != "" {
+		conf[mm2.KeyServiceExecutionRole] = role
+	}
 }
 
 // replicatorConfig maps a replicator's ReplicationInfo to MirrorMaker 2 keys.

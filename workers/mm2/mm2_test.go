@@ -423,12 +423,12 @@ func TestConnectRuntimeKeys(t *testing.T) {
 	if c, err := ParseConfig(base()); err != nil || c.Connect != nil || c.Progress != nil {
 		t.Errorf("without runtime keys: %+v, %v", c.Connect, err)
 	}
-	for key, want := range map[string]string{KeyConnectMechanism: "IAM is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required",
+	for key, want := range map[string]string{KeyConnectMechanism: "is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required",
 		KeyConnectConnectorConfig: "not base64"} {
 		bad := maps.Clone(m)
 		switch key {
 		case KeyConnectMechanism:
-			bad[key] = IAMMechanism
+			bad[key] = "PLAIN"
 		case KeyConnectProtocol:
 			bad[key] = "SASL_SSL"
 		case KeyConnectConnectorConfig:
