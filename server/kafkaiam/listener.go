@@ -33,8 +33,7 @@ import (
 // Options are the kfake options of a cluster that requires AWS_MSK_IAM over TLS (tlsCfg nil:
 // over plain TCP).
 func Options(v *Verifier, tlsCfg *tls.Config, log *slog.Logger) []kfake.Opt {
-	g := NewGate(v, tlsCfg, log)
-	return []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("PLAIN", g.user, g.pass), kfake.ListenFn(g.Listen)}
+	return NewGate(v, tlsCfg, log).Options()
 }
 
 // Gate wraps a cluster's listeners.
@@ -45,6 +44,11 @@ type Gate struct {
 	user, pass string
 	// Accepted and Refused count authentications (tests).
 	Accepted, Refused atomic.Int64
+}
+
+// Options are the kfake options that put g in front of a cluster.
+func (g *Gate) Options() []kfake.Opt {
+	return []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("PLAIN", g.user, g.pass), kfake.ListenFn(g.Listen)}
 }
 
 // NewGate makes the gate of one cluster with a fresh internal user.
