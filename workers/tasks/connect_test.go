@@ -118,4 +118,3 @@ func TestConnectClusterTLSRefused(t *testing.T) {
 		t.Fatalf("want a permanent INVALID_CONFIGURATION naming the cluster, got %v", err)
 	}
 }
-
