@@ -128,7 +128,7 @@ func (k *kafkaService) resolveCluster(ctx context.Context, caller Caller, c *kv.
 	if (c.AmazonMskCluster == nil) == (c.ApacheKafkaCluster == nil) {
 		return clusterRef{}, apierr.BadRequest(member, "%s must set exactly one of amazonMskCluster and apacheKafkaCluster", member)
 	}
-	if err := checkClusterSecurity(c, member); err != nil {
+	if err := checkClusterSecurity(c, member, caller.AccountID); err != nil {
 		return clusterRef{}, err
 	}
 	if m := c.AmazonMskCluster; m != nil {

@@ -134,3 +134,24 @@ func TestCheckKafkaClusterAuth(t *testing.T) {
 		t.Errorf("NONE: %v", err)
 	}
 }
+
+// TestCheckSecretAccounts: a config-provider reference to another account's secret ARN is
+// refused naming the member and the key; the workload's own account and secret names pass.
+func TestCheckSecretAccounts(t *testing.T) {
+	t.Parallel()
+	ok := map[string]string{
+		"a": "${secretsmanager:arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password}",
+		"b": "${secretsmanager:db:password}", "c": "plain arn:aws:secretsmanager:us-east-1:111122223333:secret:x",
+	}
+	if err := checkSecretAccounts(ok, "000000000000", "connectorConfiguration"); err != nil {
+		t.Fatalf("own account: %v", err)
+	}
+	for _, name := range []string{"db-AbCdEf", "never-created-XyZ123"} {
+		bad := map[string]string{"database.password": "${secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:" + name + ":password}"}
+		err := checkSecretAccounts(bad, "000000000000", "connectorConfiguration")
+		var ae *apierr.Error
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "database.password") || !strings.Contains(err.Error(), "111122223333") || strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -343,6 +343,15 @@ func rootCAPEM(s string) (string, error) {
 	return s, nil
 }
 
+// SecretAccount is the account of a Secrets Manager secret ARN ("" when arn is not one).
+func SecretAccount(arn string) string {
+	m := secretARNRE.FindStringSubmatch(arn)
+	if m == nil {
+		return ""
+	}
+	return m[3]
+}
+
 // IsSecretARN says whether arn is a Secrets Manager secret ARN
 // (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>).
 func IsSecretARN(arn string) bool {
