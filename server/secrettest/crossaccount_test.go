@@ -75,8 +75,8 @@ func TestCrossAccountSecretRefused(t *testing.T) {
 			},
 			ReplicationInfoList: []ktypes.ReplicationInfo{{
 				SourceKafkaClusterId: aws.String("src"), TargetKafkaClusterId: aws.String("dst"),
-				TargetCompressionType: ktypes.TargetCompressionTypeNone,
-				TopicReplication:      &ktypes.TopicReplication{TopicsToReplicate: []string{"orders"}},
+				TargetCompressionType:    ktypes.TargetCompressionTypeNone,
+				TopicReplication:         &ktypes.TopicReplication{TopicsToReplicate: []string{"orders"}},
 				ConsumerGroupReplication: &ktypes.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}},
 			}},
 		})
