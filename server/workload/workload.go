@@ -93,7 +93,7 @@ func (w *Compiler) Shape(kind string, r *store.Resource) (scheduler.Shape, error
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := w.secrets.scram(ctx, sc.GetSecretArn())
+		_, err := w.secrets.scram(ctx, sc.GetSecretArn(), d.GetServiceExecutionRoleArn())
 		cancel()
 		var se *secretError
 		switch {
@@ -345,7 +345,7 @@ func (w *Compiler) replicatorConfig(ctx context.Context, r *store.Resource, d *k
 		default:
 			continue
 		}
-		if err := w.clusterSecurityConfig(ctx, c, prefix, conf); err != nil {
+		if err := w.clusterSecurityConfig(ctx, c, prefix, d.GetServiceExecutionRoleArn(), conf); err != nil {
 			return nil, fmt.Errorf("replicator %s: %w", r.ARN, err)
 		}
 	}

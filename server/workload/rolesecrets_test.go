@@ -1,0 +1,56 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fjord-io/fjord/server/kafkaiam"
+	"github.com/fjord-io/fjord/server/motoserver"
+	"github.com/fjord-io/fjord/server/sigv4"
+)
+
+// TestSecretsReadWithRole: a workload's secrets are read with its service execution role: the
+// role is assumed through STS (Fjord's development STS here, which refuses roles of another
+// account) before Secrets Manager (moto) is called, and a role that cannot be assumed makes
+// the read fail with a message naming the role and STS's error code only.
+func TestSecretsReadWithRole(t *testing.T) {
+	moto := motoserver.New(t)
+	_, s := kafkaiam.NewDev(sigv4.NewStaticStore(sigv4.Credential{AccessKeyID: "AKIDSERVER", SecretAccessKey: "server-secret", AccountID: "000000000000"}))
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSERVER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "server-secret")
+	ctx := context.Background()
+	sm := secretsmanager.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("AmazonMSK_role"), SecretString: aws.String(`{"username":"u","password":"role-Pa55"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := newSecrets("", moto.Endpoint)
+	c, err := sec.scram(ctx, aws.ToString(out.ARN), "arn:aws:iam::000000000000:role/replicator")
+	if err != nil || c.Password != "role-Pa55" {
+		t.Fatalf("read with the role: %v", err)
+	}
+	if s.AssumedCount() != 1 {
+		t.Fatalf("AssumeRole calls: %d", s.AssumedCount())
+	}
+	const other = "arn:aws:iam::111122223333:role/not-ours"
+	_, err = sec.scram(ctx, aws.ToString(out.ARN), other)
+	var se *secretError
+	if !errors.As(err, &se) || se.Transient || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("a role STS refuses: %v", err)
+	}
+	if strings.Contains(err.Error(), "not authorized to perform") || strings.Contains(err.Error(), srv.URL) {
+		t.Errorf("the message holds the backend's own text: %v", err)
+	}
+	t.Log(err)
+}
