@@ -14,6 +14,8 @@ import (
 	"github.com/fjord-io/fjord/server/kafkaiam"
 	"github.com/fjord-io/fjord/server/motoserver"
 	"github.com/fjord-io/fjord/server/sigv4"
+	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/mm2"
 )
 
 // TestSecretsReadWithRole: a workload's secrets are read with its service execution role: the
@@ -53,4 +55,31 @@ func TestSecretsReadWithRole(t *testing.T) {
 		t.Errorf("the message holds the backend's own text: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestMSKClusterIAM: a replicator reaches a registered cluster that offers SASL/IAM on its
+// IAM bootstrap string with AWS_MSK_IAM keys (its service execution role signs), trusting the
+// cluster's registered CA; a plaintext-only cluster is left as it is. The keys parse.
+func TestMSKClusterIAM(t *testing.T) {
+	t.Parallel()
+	const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	iam := &store.Cluster{BootstrapServers: "b:9092", BootstrapServersSaslIam: "b:9098", TLSRootCA: ca}
+	if s, kind := mskBootstrap(iam); s != "b:9098" || kind != "IAM" {
+		t.Fatalf("bootstrap %s %s", s, kind)
+	}
+	conf := map[string]string{"source.cluster.bootstrap.servers": "b:9098", "target.cluster.bootstrap.servers": "c:9092",
+		mm2.KeyServiceExecutionRole: "arn:aws:iam::000000000000:role/replicator"}
+	mskSecurityConfig(iam, "source.cluster.", conf)
+	mskSecurityConfig(&store.Cluster{BootstrapServers: "c:9092"}, "target.cluster.", conf)
+	if conf["source.cluster.sasl.mechanism"] != "AWS_MSK_IAM" || conf["source.cluster.ssl.truststore.certificates"] != ca || conf["target.cluster.security.protocol"] != "" {
+		t.Fatalf("keys %v", conf)
+	}
+	conf["source.cluster.ssl.truststore.certificates"] = "" // the placeholder CA does not parse
+	c, err := mm2.ParseConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SourceSecurity.IAM.RoleARN != "arn:aws:iam::000000000000:role/replicator" || c.SourceSecurity.Protocol != mm2.ProtocolSASLSSL {
+		t.Errorf("source security %+v", c.SourceSecurity)
+	}
 }

@@ -405,6 +405,10 @@ func SecretAccount(arn string) string {
 	return m[3]
 }
 
+// RootCAPEM checks a root CA certificate (PEM text, or base64 of PEM or of DER) and returns it
+// as PEM text.
+func RootCAPEM(s string) (string, error) { return rootCAPEM(s) }
+
 // IsSecretARN says whether arn is a Secrets Manager secret ARN
 // (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>).
 func IsSecretARN(arn string) bool {
