@@ -9,10 +9,10 @@ import (
 
 // Cluster is a Kafka cluster of the registry: what an amazonMskCluster ARN resolves to.
 type Cluster struct {
-	ARN              string
-	AccountID        string
-	Region           string
-	Name             string
+	ARN       string
+	AccountID string
+	Region    string
+	Name      string
 	// BootstrapServers is the plaintext bootstrap string ("" when the cluster has none).
 	BootstrapServers string
 	// BootstrapServersTLS, BootstrapServersSaslScram and BootstrapServersSaslIam are the
@@ -24,7 +24,7 @@ type Cluster struct {
 	// TLSRootCA is the PEM of the CA of the brokers' certificates ("" for the system's roots).
 	TLSRootCA    string
 	KafkaVersion string
-	CreatedAt        time.Time
+	CreatedAt    time.Time
 }
 
 const clusterCols = `arn, account_id, region, name, bootstrap_servers, kafka_version, created_at,
