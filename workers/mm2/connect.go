@@ -81,11 +81,16 @@ func IsRuntimeKey(key string) bool {
 // serviceRole is the workload's service execution role (KeyServiceExecutionRole), "" when the
 // server sent none.
 func (p *parser) serviceRole() string {
+	if p.roleRead {
+		return p.role
+	}
+	p.roleRead = true
 	v := strings.TrimSpace(p.str(KeyServiceExecutionRole, ""))
 	if v != "" && !IsRoleARN(v) {
 		p.fail(KeyServiceExecutionRole, "is not an IAM role ARN")
 		return ""
 	}
+	p.role = v
 	return v
 }
 

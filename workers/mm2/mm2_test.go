@@ -296,6 +296,7 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
 		KeyConnectBootstrap:                     "connect:9092", KeyConnectProtocol: "SSL", KeyConnectMechanism: "",
 		KeyConnectConnectorConfig: "e30=", // {}
+		KeyServiceExecutionRole:   "arn:aws:iam::000000000000:role/x",
 	}
 	m := base()
 	for _, k := range []string{KeyConnectOffsets, KeyConnectConfigs, KeyConnectStatus, KeyProgressTopic, KeyProgressProtocol} {
