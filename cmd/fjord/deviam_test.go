@@ -212,6 +212,33 @@ func TestDevKafkaIAM(t *testing.T) {
 		}
 		return endOf("guide.orders") >= n
 	})
+
+	// A connector whose role STS will not let Fjord assume (another account's) fails, naming it.
+	const foreign = "arn:aws:iam::111122223333:role/not-ours"
+	conf["source.cluster.alias"] = "foreign"
+	bad, err := api.kc.CreateConnector(ctx, &kafkaconnect.CreateConnectorInput{
+		ConnectorName:          aws.String("mm2-foreign-role"),
+		Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
+		ConnectorConfiguration: conf,
+		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{BootstrapServers: aws.String(d.target),
+			Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
+		KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeIam},
+		KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypeTls},
+		KafkaConnectVersion:              aws.String("3.7.x"),
+		Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: cp.CustomPluginArn, Revision: 1}}},
+		ServiceExecutionRoleArn:          aws.String(foreign),
+	})
+	if err != nil {
+		t.Fatalf("CreateConnector: %v", err)
+	}
+	poll(t, 2*time.Minute, "the connector with another account's role FAILED naming it", func() bool {
+		dc, err := api.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: bad.ConnectorArn})
+		return err == nil && dc.ConnectorState == kctypes.ConnectorStateFailed && dc.StateDescription != nil &&
+			strings.Contains(aws.ToString(dc.StateDescription.Message), foreign)
+	})
+	if endOf("foreign.orders") > 0 {
+		t.Error("the connector without its role copied records")
+	}
 	d.sigterm(t)
 }
 
