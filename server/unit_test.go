@@ -122,16 +122,19 @@ func TestCheckCapacity(t *testing.T) {
 	}
 }
 
-// TestCheckKafkaClusterAuth: IAM is refused at creation, NONE accepted.
+// TestCheckKafkaClusterAuth: NONE and IAM are accepted at creation; another type is refused
+// naming the member.
 func TestCheckKafkaClusterAuth(t *testing.T) {
 	t.Parallel()
-	err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("IAM")})
+	for _, typ := range []string{"NONE", "IAM"} {
+		if err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String(typ)}); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("SCRAM")})
 	var ae *apierr.Error
 	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), "kafkaClusterClientAuthentication") {
-		t.Errorf("IAM at creation: %v", err)
-	}
-	if err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("NONE")}); err != nil {
-		t.Errorf("NONE: %v", err)
+		t.Errorf("SCRAM at creation: %v", err)
 	}
 }
 
