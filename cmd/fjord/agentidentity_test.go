@@ -187,10 +187,10 @@ func TestAPITLSE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbURL := pgtest.URL(t)
-	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+	httpAddr, grpcAddr, restAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	srv := startProc(t, "fjord server (TLS)", bin, "server", "--database-url", dbURL, "--encryption-key", randomKeyHex(t),
 		"--http-addr", httpAddr, "--grpc-addr", grpcAddr, "--plugin-dir", filepath.Join(dir, "plugins"), "--credentials-file", creds,
-		"--agent-token-file", tokenFile, "--tls-cert", certFile, "--tls-key", keyFile)
+		"--agent-token-file", tokenFile, "--tls-cert", certFile, "--tls-key", keyFile, "--connect-rest-addr", restAddr)
 
 	raw, err := os.ReadFile(caFile)
 	if err != nil {
@@ -223,6 +223,21 @@ func TestAPITLSE2E(t *testing.T) {
 		t.Fatalf("HTTP/1.1 over TLS: %v %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// The Kafka Connect REST API takes the same certificate (and refuses plaintext).
+	req, _ := http.NewRequest("GET", "https://"+restAddr+"/connectors", nil)
+	req.SetBasicAuth("test", "test")
+	if resp, err := h2.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("Kafka Connect REST over TLS: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + restAddr + "/connectors"); err == nil {
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("the Kafka Connect REST API answered plaintext HTTP: %s", resp.Status)
+		}
+		resp.Body.Close()
+	}
 
 	// The Go SDK with the operator's CA.
 	kc := kafkaconnect.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),

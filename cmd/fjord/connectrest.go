@@ -27,12 +27,12 @@ func (c *connectRESTFlags) register(f *flags, defaultAddr string) {
 // start starts the API when an address is set (nil otherwise). anonymousAccount, when set, is
 // the account of unauthenticated requests (fjord dev); defaultBootstrap is the kafkaCluster of
 // connectors created there whose configuration names none.
-func (c *connectRESTFlags) start(srv *server.Server, log *slog.Logger, anonymousAccount, defaultBootstrap string) (*connectrest.API, error) {
+func (c *connectRESTFlags) start(srv *server.Server, log *slog.Logger, anonymousAccount, defaultBootstrap string, tlsCert, tlsKey string) (*connectrest.API, error) {
 	if c.addr == "" {
 		return nil, nil
 	}
 	api, err := connectrest.New(connectrest.Config{Addr: c.addr, Server: srv, Region: c.region, AnonymousAccount: anonymousAccount,
-		DefaultBootstrapServers: defaultBootstrap, KafkaClusterID: c.clusterID, Logger: log})
+		DefaultBootstrapServers: defaultBootstrap, KafkaClusterID: c.clusterID, Logger: log, TLSCert: tlsCert, TLSKey: tlsKey})
 	if err != nil {
 		return nil, err
 	}

@@ -221,7 +221,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	}
 	defer srv.Stop()
 	connectREST.region, connectREST.clusterID = region, "fjord-dev-target"
-	rest, err := connectREST.start(srv, log, creds[0].AccountID, targetAddr)
+	rest, err := connectREST.start(srv, log, creds[0].AccountID, targetAddr, "", "")
 	if err != nil {
 		return err
 	}

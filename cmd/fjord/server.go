@@ -119,7 +119,7 @@ func runServer(ctx context.Context, args []string) error {
 	}
 	log.Info("agent gateway ready: agents enroll with the join token and this CA fingerprint", "grpc_addr", srv.GRPCAddr(),
 		"ca_fingerprint", srv.CA().Fingerprint())
-	rest, err := connectREST.start(srv, log, "", "")
+	rest, err := connectREST.start(srv, log, "", "", tlsFlags.cert, tlsFlags.key)
 	if err != nil {
 		srv.Stop()
 		return err

@@ -21,7 +21,7 @@ type serverTLS struct {
 }
 
 func (t *serverTLS) register(f *flags) {
-	f.str(&t.cert, "tls-cert", "", "", "PEM certificate (chain) for the REST and gRPC API listeners: with --tls-key they serve TLS only (REST: HTTP/2 and HTTP/1.1)")
+	f.str(&t.cert, "tls-cert", "", "", "PEM certificate (chain) for the REST, gRPC and Kafka Connect REST API listeners: with --tls-key they serve TLS only (REST: HTTP/2 and HTTP/1.1)")
 	f.str(&t.key, "tls-key", "", "", "PEM private key of --tls-cert")
 	f.str(&t.caCert, "agent-ca-cert", "", "", "PEM certificate of the Fjord CA to use instead of creating one (with --agent-ca-key); stored in the database on the first start")
 	f.str(&t.caKey, "agent-ca-key", "", "", "PEM private key of --agent-ca-cert (PKCS #8, PKCS #1 or EC)")

@@ -29,6 +29,9 @@ import (
 type Config struct {
 	// Addr is the listen address, e.g. 127.0.0.1:8083. Required.
 	Addr string
+	// TLSCert and TLSKey, when set (PEM files), serve the API over TLS only (HTTP/2 and
+	// HTTP/1.1), as fjord server's --tls-cert/--tls-key do for the AWS API.
+	TLSCert, TLSKey string
 	// Server is the started replica whose connectors this API shows. Required.
 	Server *server.Server
 	// Region is the region of the connectors this API shows and creates (basic authentication
@@ -110,7 +113,11 @@ func (a *API) Start() error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.done = make(chan struct{})
-	go func() { defer close(a.done); _ = a.http.Serve(lis) }()
+	if a.cfg.TLSCert != "" {
+		go func() { defer close(a.done); _ = a.http.ServeTLS(lis, a.cfg.TLSCert, a.cfg.TLSKey) }()
+	} else {
+		go func() { defer close(a.done); _ = a.http.Serve(lis) }()
+	}
 	a.log.Info("Kafka Connect REST API listening", "addr", lis.Addr().String(), "region", a.cfg.Region,
 		"unauthenticated_account", a.cfg.AnonymousAccount)
 	return nil
