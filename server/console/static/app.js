@@ -350,7 +350,7 @@
         const m = w.metrics;
         if (!m || !m.time) continue;
         const t = Date.parse(m.time);
-        const name = (w.workloadName ? w.workloadName + " " : "") + "worker " + (w.workerId || "").split("/").pop();
+        const name = (w.workloadName ? w.workloadName + " " : "") + (w.workerId || "").split("/").pop();
         this.throughput.add(name, t, Number(m.recordsPerSecond));
         this.bytes.add(name, t, Number(m.bytesPerSecond));
         this.lag.add(name, t, Number(m.lag));
