@@ -231,7 +231,9 @@ func TestConsole(t *testing.T) {
 	do("confirm", chromedp.Click(chromedp.CSS("#confirm-delete")))
 	waitFor("the replicators page", `location.hash === "#/replicators"`, 10*time.Second)
 	poll(t, 30*time.Second, "the replicator to be deleted", func() bool {
-		var out struct{ Replicators []struct{ ReplicatorName string } }
+		var out struct {
+			Replicators []struct{ ReplicatorName string }
+		}
 		d.aws(t, &out, "kafka", "list-replicators")
 		return len(out.Replicators) == 0
 	})
