@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 
@@ -53,10 +55,16 @@ func (s *Server) adminREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(resp)
+	var compact bytes.Buffer
+	if err == nil {
+		// protojson varies its whitespace on purpose; answer the same bytes every time.
+		err = json.Compact(&compact, b)
+	}
 	if err != nil {
 		writeError(w, apierr.Internal("internal error"))
 		return
 	}
+	b = compact.Bytes()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)

@@ -158,7 +158,20 @@ func TestConsole(t *testing.T) {
 	}
 	snap("connectors")
 
-	// ---- a bad input: the API's message next to the field it names ----
+	// ---- bad inputs: the API's message next to the field it names ----
+	// A connector with an MCU count the API refuses: its message is under the MCU field.
+	do("open the connector form", chromedp.Navigate("http://"+d.http+"/console/#/connectors/new"),
+		chromedp.WaitVisible(chromedp.CSS("#connectorName")))
+	do("submit a bad connector",
+		chromedp.SendKeys(chromedp.CSS("#connectorName"), "console-conn"),
+		chromedp.SetValue(chromedp.CSS("#mcuCount"), "3"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	waitFor("the error next to the MCU count", `document.querySelector("#mcuCount-error").textContent !== ""`, 10*time.Second)
+	if msg := text("#mcuCount-error"); !strings.Contains(msg, "BadRequestException") || !strings.Contains(msg, "mcuCount") {
+		t.Errorf("error next to the MCU count = %q, want the API's message naming mcuCount", msg)
+	}
+	snap("connector-bad-mcu")
+
 	do("open the replicator form", chromedp.Navigate("http://"+d.http+"/console/#/replicators/new"),
 		chromedp.WaitVisible(chromedp.CSS("#replicatorName")))
 	waitFor("the cluster choices", `document.querySelector("#sourceCluster").value !== "" && document.querySelector("#targetCluster").value !== ""`, 10*time.Second)
@@ -204,7 +217,8 @@ func TestConsole(t *testing.T) {
 		}
 	})
 	defer func() { stopProducing(); produced.Wait() }()
-	waitFor("records in the throughput chart", `Number(document.querySelector("#replicator-throughput").dataset.nonzeroPoints) > 0`, 30*time.Second)
+	// Three samples above zero: a line, not a dot.
+	waitFor("records in the throughput chart", `Number(document.querySelector("#replicator-throughput").dataset.nonzeroPoints) >= 3`, 30*time.Second)
 	points, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.querySelector("#replicator-throughput").dataset.points)`))
 	if err != nil || points <= 0 {
 		t.Fatalf("throughput chart data points = %d, %v", points, err)

@@ -288,12 +288,14 @@
       pts.push({ t, v });
     }
     render() {
-      const now = Date.now(), from = now - this.windowMs;
-      let max = 0, count = 0, nonzero = 0;
+      // The x axis spans the samples kept (at least a minute, at most windowMs), ending now.
+      const now = Date.now();
+      let max = 0, count = 0, nonzero = 0, first = now;
       for (const pts of this.series.values()) {
-        while (pts.length && pts[0].t < from) pts.shift();
-        for (const p of pts) { max = Math.max(max, p.v); count++; if (p.v > 0) nonzero++; }
+        while (pts.length && pts[0].t < now - this.windowMs) pts.shift();
+        for (const p of pts) { max = Math.max(max, p.v); count++; if (p.v > 0) nonzero++; first = Math.min(first, p.t); }
       }
+      const span = Math.max(now - first, 60 * 1000), from = now - span;
       const top = max > 0 ? niceCeil(max) : 1;
       this.svg.replaceChildren();
       for (let i = 0; i <= 4; i++) {
@@ -308,7 +310,7 @@
       let i = 0;
       for (const [name, pts] of this.series) {
         const color = palette[i++ % palette.length];
-        const d = pts.map((p) => ((p.t - from) / this.windowMs * 400).toFixed(1) + "," + (130 - p.v / top * 120).toFixed(1)).join(" ");
+        const d = pts.map((p) => ((p.t - from) / span * 400).toFixed(1) + "," + (130 - p.v / top * 120).toFixed(1)).join(" ");
         if (pts.length === 1) {
           const [x, y] = d.split(",");
           this.svg.append(s("circle", { cx: x, cy: y, r: 2.5, fill: color }));
@@ -479,7 +481,9 @@
 
   async function pageConnector(arn) {
     const c = await kc("GET", "/v1/connectors/" + esc(arn));
-    const stateBox = h("span", {}, stateEl(c.connectorState));
+    const stateBox = h("span", { id: "connector-state" }, stateEl(c.connectorState));
+    const reasonOf = (d) => (d.stateDescription ? [d.stateDescription.code, d.stateDescription.message].filter(Boolean).join(": ") : "") || "—";
+    const reasonBox = h("span", {}, reasonOf(c));
     const ops = h("div", {});
     const workload = new WorkloadPanel("connector", arn, false);
     main().replaceChildren(
@@ -491,7 +495,7 @@
           status("Connector " + c.connectorName + " is being deleted.");
           go("/connectors");
         })),
-      facts([["State", stateBox], ["State reason", c.stateDescription ? c.stateDescription.code + ": " + c.stateDescription.message : ""],
+      facts([["State", stateBox], ["State reason", reasonBox],
         ["ARN", h("span", { class: "mono" }, arn)], ["Current version", c.currentVersion], ["Description", c.connectorDescription],
         ["Capacity", capacityText(c.capacity)], ["Kafka Connect", c.kafkaConnectVersion],
         ["Bootstrap servers", c.kafkaCluster && c.kafkaCluster.apacheKafkaCluster && c.kafkaCluster.apacheKafkaCluster.bootstrapServers],
@@ -523,6 +527,7 @@
     every(2000, async () => {
       const d = await kc("GET", "/v1/connectors/" + esc(arn));
       stateBox.replaceChildren(stateEl(d.connectorState));
+      reasonBox.textContent = reasonOf(d);
       await workload.refresh();
     });
     every(10000, loadOps);
@@ -746,6 +751,8 @@
   async function pageReplicator(arn) {
     const r = await kafka("GET", "/replication/v1/replicators/" + esc(arn));
     const stateBox = h("span", { id: "replicator-state" }, stateEl(r.replicatorState));
+    const reasonOf = (d) => (d.stateInfo ? [d.stateInfo.code, d.stateInfo.message].filter(Boolean).join(": ") : "") || "—";
+    const reasonBox = h("span", {}, reasonOf(r));
     const workload = new WorkloadPanel("replicator", arn, true);
     main().replaceChildren(
       h("h1", { id: "page-title", tabindex: "-1" }, "Replicator " + r.replicatorName),
@@ -755,7 +762,7 @@
         status("Replicator " + r.replicatorName + " is being deleted.");
         go("/replicators");
       })),
-      facts([["State", stateBox], ["State reason", r.stateInfo ? (r.stateInfo.code || "") + " " + (r.stateInfo.message || "") : ""],
+      facts([["State", stateBox], ["State reason", reasonBox],
         ["ARN", h("span", { class: "mono" }, arn)], ["Current version", r.currentVersion], ["Description", r.replicatorDescription],
         ["Clusters", (r.kafkaClusters || []).map((k) => h("div", {}, k.kafkaClusterAlias + " ", h("span", { class: "mono" }, (k.amazonMskCluster || {}).mskClusterArn || "")))],
         ["Service execution role", r.serviceExecutionRoleArn], ["Created", fmtTime(r.creationTime)]]),
@@ -773,6 +780,7 @@
         throw e;
       }
       stateBox.replaceChildren(stateEl(d.replicatorState));
+      reasonBox.textContent = reasonOf(d);
       await workload.refresh();
     });
   }
