@@ -147,7 +147,8 @@ func TestRunawaySoakDev(t *testing.T) {
 		}
 	}
 
-	// Records flow all along: a few per second into orders on the source, read by a group.
+	// Records flow all along: a hundred a second into orders on the source.
+	createTopics(t, d.source, 3, "orders")
 	prod := newClient(t, d.source)
 	stop := make(chan struct{})
 	produced := make(chan int)

@@ -33,13 +33,17 @@ func (a *API) plugins(r *request) (int, any, error) {
 	}
 	out := []pluginInfo{}
 	seen := map[string]bool{}
-	for _, c := range catalog.Classes() {
-		out = append(out, pluginInfo{Class: c.Name, Type: string(c.Kind), Version: c.Version})
-		seen[c.Name] = true
-	}
 	indexed, err := a.indexedClasses(r)
 	if err != nil {
 		return 0, nil, err
+	}
+	// Classes that ship with Kafka are always installed; the others (Debezium's) once one of
+	// the account's ACTIVE plugins holds them, as on a Connect worker with that plugin.
+	for _, c := range catalog.Classes() {
+		if _, found := slices.BinarySearch(indexed, c.Name); c.BuiltIn || found {
+			out = append(out, pluginInfo{Class: c.Name, Type: string(c.Kind), Version: c.Version})
+			seen[c.Name] = true
+		}
 	}
 	var extra []pluginInfo
 	for _, c := range indexed {
@@ -77,8 +81,10 @@ func (a *API) plugins(r *request) (int, any, error) {
 
 // catalogVersion is the Apache Kafka version of the built-in classes.
 func catalogVersion() string {
-	if cs := catalog.Classes(); len(cs) > 0 {
-		return cs[0].Version
+	for _, c := range catalog.Classes() {
+		if c.BuiltIn {
+			return c.Version
+		}
 	}
 	return undefinedVersion
 }

@@ -154,8 +154,8 @@ func TestPluginClassIndex(t *testing.T) {
 
 // TestConnectorClassInPlugin: connector.class must be in the connector's plugin unless it
 // ships with Apache Kafka. A class in no plugin is refused naming the class and the plugin
-// (nothing stored); a class in the plugin that Fjord has no engine for gets the catalog's
-// message; MirrorMaker 2 on a dummy ZIP works; converters and transforms are held to the same
+// (nothing stored); a class in the plugin that Fjord has no engine for (Confluent's S3 sink)
+// gets the catalog's message; MirrorMaker 2 on a dummy ZIP works; converters and transforms are held to the same
 // rule, at UpdateConnector too; a transform Fjord does not apply, a bad option of one, or
 // transforms on a class whose engine applies none are refused naming the key.
 func TestConnectorClassInPlugin(t *testing.T) {
@@ -183,11 +183,13 @@ func TestConnectorClassInPlugin(t *testing.T) {
 	_, err = f.kc.CreateConnector(ctx, with("mysql-on-dummy", dummy, classConf(mysqlConnector)))
 	wantErr[*kct.BadRequestException](t, err, 400, mysqlConnector, dummy, "revision 1")
 	// (b) In the plugin, but no engine: the catalog's message, by full name and by alias.
-	for _, class := range []string{mysqlConnector, "MySqlConnector", "MySql"} {
-		_, err = f.kc.CreateConnector(ctx, with("mysql", debezium, classConf(class)))
+	const s3Sink = "io.confluent.connect.s3.S3SinkConnector"
+	s3, _ := f.createPlugin(t, "s3-sink", archive(t, [2]string{"io/confluent/connect/s3/S3SinkConnector.class", "\xca\xfe\xba\xbe"}))
+	for _, class := range []string{s3Sink, "S3SinkConnector", "S3Sink"} {
+		_, err = f.kc.CreateConnector(ctx, with("s3", s3, classConf(class)))
 		e := wantErr[*kct.BadRequestException](t, err, 400, "connector.class "+class+" is not supported; Fjord runs")
 		t.Log(e.ErrorMessage())
-		if strings.Contains(e.ErrorMessage(), debezium) {
+		if strings.Contains(e.ErrorMessage(), s3) {
 			t.Errorf("a class the plugin holds is refused naming the plugin: %s", e.ErrorMessage())
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
 	kc "github.com/fjord-io/fjord/proto/gen/fjord/kafkaconnect/v1"
 	"github.com/fjord-io/fjord/store"
+	"github.com/fjord-io/fjord/workers/catalog"
 )
 
 // The stored form of connectors, replicators and connector operations, shared by the API
@@ -115,9 +116,9 @@ func stateCodeMessage(r *store.Resource) (code, message *string) {
 // WithRuntimeDefaults is a connector configuration as its tasks see it: MirrorMaker 2's
 // target.cluster.bootstrap.servers defaults to the connector's Kafka cluster, where the Connect
 // runtime writes a source connector's records (MSK Connect's MirrorMaker guides often leave it
-// out for that reason).
+// out for that reason). Other classes' configurations are returned as they are.
 func WithRuntimeDefaults(conf map[string]string, kafkaCluster string) map[string]string {
-	if _, ok := conf["target.cluster.bootstrap.servers"]; ok || kafkaCluster == "" {
+	if _, ok := conf["target.cluster.bootstrap.servers"]; ok || kafkaCluster == "" || !isMirrorMaker(conf["connector.class"]) {
 		return conf
 	}
 	out := make(map[string]string, len(conf)+1)
@@ -126,6 +127,19 @@ func WithRuntimeDefaults(conf map[string]string, kafkaCluster string) map[string
 	}
 	out["target.cluster.bootstrap.servers"] = kafkaCluster
 	return out
+}
+
+// isMirrorMaker reports whether class (a name or an alias) is one of MirrorMaker 2's classes.
+func isMirrorMaker(class string) bool {
+	c, ok := catalog.Lookup(class)
+	if !ok {
+		return false
+	}
+	switch c.Engine {
+	case catalog.EngineMirrorSource, catalog.EngineMirrorCheckpoint, catalog.EngineMirrorHeartbeat:
+		return true
+	}
+	return false
 }
 
 // ARN is a parsed Amazon Resource Name of one of Fjord's resources:

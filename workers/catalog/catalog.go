@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fjord-io/fjord/workers/cdc/debezium"
 	"github.com/fjord-io/fjord/workers/mm2"
 )
 
@@ -28,6 +29,14 @@ const (
 	EngineMirrorSource     Engine = "mirror-source"
 	EngineMirrorCheckpoint Engine = "mirror-checkpoint"
 	EngineMirrorHeartbeat  Engine = "mirror-heartbeat"
+	EngineDebeziumMySQL    Engine = "debezium-mysql"
+	EngineDebeziumPostgres Engine = "debezium-postgres"
+)
+
+// The Debezium connector classes Fjord runs with its own engines (workers/cdc).
+const (
+	DebeziumMySQL    = debezium.MySQLConnector
+	DebeziumPostgres = debezium.PostgresConnector
 )
 
 // The MirrorMaker 2 connector classes.
@@ -116,6 +125,14 @@ type Class struct {
 
 // classes is the registry, sorted by name.
 var classes = []*Class{
+	debeziumClass(DebeziumMySQL, EngineDebeziumMySQL, debezium.MySQLKeys, func(conf map[string]string) debezium.Errors {
+		_, errs := debezium.ParseMySQL(conf)
+		return errs
+	}),
+	debeziumClass(DebeziumPostgres, EngineDebeziumPostgres, debezium.PostgresKeys, func(conf map[string]string) debezium.Errors {
+		_, errs := debezium.ParsePostgres(conf)
+		return errs
+	}),
 	mirrorClass(MirrorCheckpoint, EngineMirrorCheckpoint, 0),
 	mirrorClass(MirrorHeartbeat, EngineMirrorHeartbeat, 1),
 	mirrorClass(MirrorSource, EngineMirrorSource, 0),
@@ -140,6 +157,35 @@ func mirrorClass(name string, engine Engine, maxTasks int) *Class {
 		Name: name, Aliases: []string{simple, strings.TrimSuffix(simple, "Connector")},
 		Kind: KindSource, BuiltIn: true, Engine: engine, Version: kafkaVersion, Keys: keys, MaxTasks: maxTasks,
 		ValidateFunc: validateMirror,
+	}
+}
+
+// debeziumClass is a Debezium connector class: not built in (a connector needs the plugin ZIP
+// that holds the class, as in MSK Connect), one task (Debezium's database connectors run one),
+// Debezium's common keys and the connector's own, validated by the connector's parser.
+func debeziumClass(name string, engine Engine, own []debezium.Key, parse func(map[string]string) debezium.Errors) *Class {
+	var keys []Key
+	for _, k := range slices.Concat(debezium.CommonKeys, own) {
+		key := Key{Name: k.Name, Type: Type(k.Type), Default: k.Default, Required: k.Required, Password: k.Password,
+			Group: "Debezium", Doc: k.Doc}
+		keys = append(keys, key)
+		for _, a := range k.Aliases {
+			alias := key
+			alias.Name, alias.Required, alias.Doc = a, false, "The older name of "+k.Name+", read when "+k.Name+" is absent."
+			keys = append(keys, alias)
+		}
+	}
+	simple := name[strings.LastIndexByte(name, '.')+1:]
+	return &Class{
+		Name: name, Aliases: []string{simple, strings.TrimSuffix(simple, "Connector")},
+		Kind: KindSource, Engine: engine, Version: debezium.Version, Keys: keys, MaxTasks: 1, Transforms: true,
+		ValidateFunc: func(conf map[string]string) []FieldError {
+			_, out := ParseTopicCreation(conf)
+			for _, e := range parse(conf) {
+				out = append(out, FieldError{Key: e.Key, Message: e.Message})
+			}
+			return out
+		},
 	}
 }
 

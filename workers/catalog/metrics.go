@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"slices"
+
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 )
 
@@ -127,7 +129,17 @@ var ExposedMetrics = []Exposed{
 	{"fjord_agent_mcu_capacity", "agent", nil, "gauge"},
 	{"fjord_agent_mcu_assigned", "agent", nil, "gauge"},
 	{"fjord_agent_applied_generation", "agent", nil, "gauge"},
+	// A Debezium connector's task's own (workers/cdc), on its worker: how far the engine is
+	// behind the database (Debezium's MilliSecondsBehindSource) and its snapshot's progress.
+	{"fjord_cdc_milliseconds_behind_source", "worker", taskLabels, "gauge"},
+	{"fjord_cdc_snapshot_running", "worker", taskLabels, "gauge"},
+	{"fjord_cdc_snapshot_rows", "worker", append(slices.Clone(taskLabels), "table"), "gauge"},
+	{"fjord_cdc_snapshot_tables_done", "worker", taskLabels, "gauge"},
+	{"fjord_cdc_snapshot_tables_total", "worker", taskLabels, "gauge"},
 }
+
+// taskLabels label the metrics a task registers itself (the worker adds them).
+var taskLabels = []string{"workload_name", "workload_arn", "worker_id", "task_id"}
 
 // MetricNames returns the name of every catalogued metric (WorkerMetrics and ExposedMetrics),
 // each once; a histogram's series add _bucket, _sum and _count to its name.

@@ -71,7 +71,10 @@ type Emitter interface {
 type Engine interface {
 	// Run captures changes, starting from offset — the last durable source offset of the
 	// engine's partition, nil when none is stored (the snapshot mode decides then) — and
-	// hands them to out until ctx is done.
+	// hands them to out until ctx is done. A stored offset is decoded from its JSON as
+	// Kafka Connect's JsonConverter reads it: integers as int64, other numbers as float64,
+	// strings, booleans, nil, []any and map[string]any (OffsetInt reads an integer whatever
+	// its Go type).
 	Run(ctx context.Context, offset map[string]any, out Emitter) error
 }
 

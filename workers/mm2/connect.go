@@ -3,8 +3,10 @@ package mm2
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -74,6 +76,19 @@ type ProgressLocation struct {
 // rather than part of a connector's own configuration.
 func IsRuntimeKey(key string) bool {
 	return strings.HasPrefix(key, ConnectPrefix) || strings.HasPrefix(key, ProgressPrefix)
+}
+
+// ParseConnectCluster reads the fjord.connect.* keys of a task configuration of any connector
+// class (a MirrorMaker 2 one reads them with ParseConfig): nil, nil when there are none. Every
+// problem is a *ConfigError naming its key.
+func ParseConnectCluster(m map[string]string) (*ConnectCluster, error) {
+	p := &parser{m: m, used: map[string]bool{}}
+	c := p.connect()
+	if len(p.errs) > 0 {
+		sort.Slice(p.errs, func(i, j int) bool { return p.errs[i].(*ConfigError).Key < p.errs[j].(*ConfigError).Key })
+		return nil, errors.Join(p.errs...)
+	}
+	return c, nil
 }
 
 // connect reads the fjord.connect.* keys: nil when there are none.

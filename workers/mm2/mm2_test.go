@@ -443,3 +443,23 @@ func TestConnectRuntimeKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConnectCluster: the fjord.connect.* keys of any class's configuration; none is nil,
+// an incomplete set names the missing key.
+func TestParseConnectCluster(t *testing.T) {
+	t.Parallel()
+	if c, err := ParseConnectCluster(map[string]string{"database.hostname": "db"}); c != nil || err != nil {
+		t.Errorf("no keys: %v, %v", c, err)
+	}
+	m := map[string]string{KeyConnectBootstrap: "b1:9092,b2:9092", KeyConnectProtocol: "SSL",
+		KeyConnectOffsets: "o", KeyConnectConfigs: "c", KeyConnectStatus: "s",
+		KeyConnectConnectorConfig: EncodeConnectorConfig(map[string]string{"a": "b"})}
+	c, err := ParseConnectCluster(m)
+	if err != nil || len(c.Bootstrap) != 2 || !c.Security.TLS() || c.OffsetsTopic != "o" || c.ConnectorConfig["a"] != "b" {
+		t.Errorf("ParseConnectCluster = %+v, %v", c, err)
+	}
+	delete(m, KeyConnectStatus)
+	if _, err := ParseConnectCluster(m); err == nil || !strings.Contains(err.Error(), KeyConnectStatus) {
+		t.Errorf("without %s: %v", KeyConnectStatus, err)
+	}
+}

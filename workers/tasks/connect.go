@@ -62,9 +62,10 @@ type connectTask struct {
 	log   *slog.Logger
 }
 
-// inConnect wraps t when the task configuration names a Connect runtime cluster.
-func inConnect(t runtime.Task, c mm2.Config, spec *agentv1.TaskSpec, env runtime.TaskEnv) runtime.Task {
-	if c.Connect == nil {
+// inConnect wraps t when the task configuration names a Connect runtime cluster (cc, the
+// task's fjord.connect.* keys; nil: none).
+func inConnect(t runtime.Task, cc *mm2.ConnectCluster, spec *agentv1.TaskSpec, env runtime.TaskEnv) runtime.Task {
+	if cc == nil {
 		return t
 	}
 	log := env.Logger
@@ -75,8 +76,8 @@ func inConnect(t runtime.Task, c mm2.Config, spec *agentv1.TaskSpec, env runtime
 	if name == "" {
 		name = env.Worker.GetWorkloadName()
 	}
-	return &connectTask{Task: t, cc: c.Connect, spec: spec, env: env, name: name, class: spec.ConnectorClass,
-		log: log.With("component", "connect_runtime", "connect_cluster", strings.Join(c.Connect.Bootstrap, ","))}
+	return &connectTask{Task: t, cc: cc, spec: spec, env: env, name: name, class: spec.ConnectorClass,
+		log: log.With("component", "connect_runtime", "connect_cluster", strings.Join(cc.Bootstrap, ","))}
 }
 
 // where names the Connect cluster in errors, with the API member it comes from.

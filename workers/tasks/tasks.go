@@ -1,14 +1,16 @@
 // Package tasks is the registry of connector classes a Fjord worker runs: it turns a TaskSpec
-// (a MirrorMaker 2 connector class and its keys) into a running engine task —
-// MirrorSourceConnector (workers/mirror), MirrorCheckpointConnector (workers/checkpoint),
-// MirrorHeartbeatConnector (workers/heartbeat) — and wires the engines' metrics into the
-// worker runtime's.
+// (a connector class and its keys) into a running engine task — MirrorSourceConnector
+// (workers/mirror), MirrorCheckpointConnector (workers/checkpoint), MirrorHeartbeatConnector
+// (workers/heartbeat), Debezium's MySqlConnector and PostgresConnector (workers/cdc) — and
+// wires the engines' metrics into the worker runtime's.
 package tasks
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +18,10 @@ import (
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/workers/catalog"
+	"github.com/fjord-io/fjord/workers/cdc"
+	"github.com/fjord-io/fjord/workers/cdc/debezium"
+	"github.com/fjord-io/fjord/workers/cdc/mysql"
+	"github.com/fjord-io/fjord/workers/cdc/postgres"
 	"github.com/fjord-io/fjord/workers/checkpoint"
 	"github.com/fjord-io/fjord/workers/heartbeat"
 	"github.com/fjord-io/fjord/workers/mirror"
@@ -30,7 +36,46 @@ func Engines() map[catalog.Engine]runtime.TaskFactory {
 		catalog.EngineMirrorSource:     counted(newSource),
 		catalog.EngineMirrorCheckpoint: counted(newCheckpoint),
 		catalog.EngineMirrorHeartbeat:  counted(newHeartbeat),
+		catalog.EngineDebeziumMySQL:    counted(newCDC(mysql.New, parseMySQL)),
+		catalog.EngineDebeziumPostgres: counted(newCDC(postgres.New, parsePostgres)),
 	}
+}
+
+// newCDC is the task factory of a Debezium connector class: the CDC runtime (workers/cdc)
+// running the class's engine, inside the connector's Connect runtime.
+func newCDC(f cdc.Factory, parse func(map[string]string) (*debezium.Config, error)) runtime.TaskFactory {
+	return func(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
+		t, err := cdc.NewTask(spec, env, f, parse, clientHooks(env.Metrics, runtime.ClusterTarget))
+		if err != nil {
+			return nil, err
+		}
+		cc, err := mm2.ParseConnectCluster(spec.Config)
+		if err != nil {
+			return nil, err
+		}
+		if env.Metrics != nil {
+			env.Metrics.NameCluster(runtime.ClusterTarget, fmt.Sprintf("the connector's Kafka cluster (kafkaCluster.apacheKafkaCluster.bootstrapServers %s)", strings.Join(cc.Bootstrap, ",")))
+		}
+		return inConnect(t, cc, spec, env), nil
+	}
+}
+
+// parseMySQL and parsePostgres read the keys of a Debezium connector's configuration that the
+// CDC runtime uses; every problem is reported.
+func parseMySQL(m map[string]string) (*debezium.Config, error) {
+	c, errs := debezium.ParseMySQL(m)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c.Config, nil
+}
+
+func parsePostgres(m map[string]string) (*debezium.Config, error) {
+	c, errs := debezium.ParsePostgres(m)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c.Config, nil
 }
 
 // Registry returns the factory of every class of the catalog, under its name and its aliases.
@@ -84,7 +129,7 @@ func newSource(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true, env.Metrics), c, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c.Connect, spec, env), nil
 }
 
 func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -119,7 +164,7 @@ func newCheckpoint(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEn
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, true, env.Metrics), c, spec, env), nil
+	return inConnect(secured(t, c, true, env.Metrics), c.Connect, spec, env), nil
 }
 
 func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv) (runtime.Task, error) {
@@ -143,7 +188,7 @@ func newHeartbeat(_ context.Context, spec *agentv1.TaskSpec, env runtime.TaskEnv
 	if err != nil {
 		return nil, err
 	}
-	return inConnect(secured(t, c, false, env.Metrics), c, spec, env), nil
+	return inConnect(secured(t, c, false, env.Metrics), c.Connect, spec, env), nil
 }
 
 // idle is a task with nothing to do (its feature is disabled): it runs until stopped.
