@@ -50,7 +50,9 @@ func consoleArtifacts(t *testing.T) string {
 // TestConsole drives the web console in headless Chromium against a live fjord dev: sign in,
 // a replicator form refused by the API with the error next to the field it names, the same
 // form accepted, the replicator RUNNING, records produced to the source flowing in its
-// throughput chart, the fleet page, and the replicator deleted. Each step leaves a PNG.
+// throughput chart, the fleet page, and the replicator deleted; then a custom plugin, and a
+// connector refused, created, RUNNING, updated (its operation's steps) and deleted. Each step
+// leaves a PNG.
 func TestConsole(t *testing.T) {
 	t.Parallel()
 	chromium, err := chromiumPath()
@@ -62,6 +64,14 @@ func TestConsole(t *testing.T) {
 	d := startDev(t, bin, filepath.Join(reachableTempDir(t), "dev"), "--metrics-interval", "500ms")
 	const topic = "console-orders"
 	createTopics(t, d.source, 3, topic)
+	// The connector's plugin: the console lists and describes custom plugins; the API creates them.
+	if err := os.MkdirAll(filepath.Join(d.dataDir, "s3", "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.dataDir, "s3", "plugins", "mm2.zip"), pluginZip(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plugin := (&fleet{api: newAPIClients(t, d.http)}).customPlugin(t)
 
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 1000),
@@ -134,10 +144,22 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
+	// checkLabels requires a label for every input of the page.
+	checkLabels := func(where string) {
+		t.Helper()
+		unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input, select, textarea")].filter(e => !e.labels || e.labels.length === 0).map(e => e.id || e.name)`))
+		if err != nil || len(unlabelled) > 0 {
+			t.Errorf("inputs without a label on %s: %v (%v)", where, unlabelled, err)
+		}
+	}
 	t0 := time.Now()
 
 	// ---- sign in ----
 	do("open the console", chromedp.Navigate("http://"+d.http+"/console/"), chromedp.WaitVisible(chromedp.CSS("#accessKeyId")))
+	checkLabels("the sign-in page")
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focused != "accessKeyId" {
+		t.Errorf("the sign-in page focuses %q (%v), want the access key id", focused, err)
+	}
 	self, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool]("fjordConsole.selfTest()", chromedp.EvalAwaitPromise))
 	if err != nil || !self["rfc4231"] || !self["webcrypto"] || !self["agree"] {
 		t.Fatalf("SigV4 self test = %v, %v; want the fallback HMAC right and WebCrypto agreeing", self, err)
@@ -158,22 +180,10 @@ func TestConsole(t *testing.T) {
 	}
 	snap("connectors")
 
-	// ---- bad inputs: the API's message next to the field it names ----
-	// A connector with an MCU count the API refuses: its message is under the MCU field.
-	do("open the connector form", chromedp.Navigate("http://"+d.http+"/console/#/connectors/new"),
-		chromedp.WaitVisible(chromedp.CSS("#connectorName")))
-	do("submit a bad connector",
-		chromedp.SendKeys(chromedp.CSS("#connectorName"), "console-conn"),
-		chromedp.SetValue(chromedp.CSS("#mcuCount"), "3"),
-		chromedp.Click(chromedp.CSS("button[type=submit]")))
-	waitFor("the error next to the MCU count", `document.querySelector("#mcuCount-error").textContent !== ""`, 10*time.Second)
-	if msg := text("#mcuCount-error"); !strings.Contains(msg, "BadRequestException") || !strings.Contains(msg, "mcuCount") {
-		t.Errorf("error next to the MCU count = %q, want the API's message naming mcuCount", msg)
-	}
-	snap("connector-bad-mcu")
-
+	// ---- a bad replicator: the API's message next to the field it names ----
 	do("open the replicator form", chromedp.Navigate("http://"+d.http+"/console/#/replicators/new"),
 		chromedp.WaitVisible(chromedp.CSS("#replicatorName")))
+	checkLabels("the replicator form")
 	waitFor("the cluster choices", `document.querySelector("#sourceCluster").value !== "" && document.querySelector("#targetCluster").value !== ""`, 10*time.Second)
 	do("submit a bad name",
 		chromedp.SendKeys(chromedp.CSS("#replicatorName"), "bad name!"),
@@ -254,6 +264,62 @@ func TestConsole(t *testing.T) {
 	do("reload the list", chromedp.Reload())
 	waitFor("an empty list", `document.querySelector("main caption") && document.querySelector("main caption").textContent === "0 replicator(s)"`, 10*time.Second)
 	snap("replicator-deleted")
+	// ---- a connector: a bad input, created, updated (an operation with its steps), deleted ----
+	do("open the custom plugins", chromedp.Navigate("http://"+d.http+"/console/#/plugins"))
+	waitFor("the plugin listed", `document.querySelector("main table") && document.querySelector("main table").textContent.includes("ACTIVE")`, 10*time.Second)
+	do("open the plugin", chromedp.Click(chromedp.CSS(`main table a`)))
+	waitFor("what Fjord indexed in the plugin", `document.querySelector("#plugin-index") !== null && document.querySelector("#plugin-index").textContent.includes("Archives read")`, 10*time.Second)
+	snap("custom-plugin")
+
+	do("open the connector form", chromedp.Navigate("http://"+d.http+"/console/#/connectors/new"),
+		chromedp.WaitVisible(chromedp.CSS("#connectorName")))
+	checkLabels("the connector form")
+	do("submit a bad MCU count",
+		chromedp.SendKeys(chromedp.CSS("#connectorName"), "console-conn"),
+		chromedp.SetValue(chromedp.CSS("#customPluginArn"), plugin),
+		chromedp.SendKeys(chromedp.CSS("#bootstrapServers"), d.target),
+		chromedp.SetValue(chromedp.CSS("#connectorConfiguration"), heartbeatConfig(d, "5")),
+		chromedp.SendKeys(chromedp.CSS("#serviceExecutionRoleArn"), "arn:aws:iam::000000000000:role/fjord-connector"),
+		chromedp.SetValue(chromedp.CSS("#mcuCount"), "3"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	waitFor("the error next to the MCU count", `document.querySelector("#mcuCount-error").textContent !== ""`, 10*time.Second)
+	if msg := text("#mcuCount-error"); !strings.Contains(msg, "BadRequestException") || !strings.Contains(msg, "capacity.provisionedCapacity.mcuCount") {
+		t.Errorf("error next to the MCU count = %q, want the API's message naming capacity.provisionedCapacity.mcuCount", msg)
+	}
+	snap("connector-bad-mcu")
+	do("submit the connector", chromedp.SetValue(chromedp.CSS("#mcuCount"), "1"), chromedp.Click(chromedp.CSS("button[type=submit]")))
+	waitFor("the connector page", `location.hash.startsWith("#/connectors/arn") && document.querySelector("#connector-state") !== null`, 10*time.Second)
+	waitFor("the connector RUNNING", `document.querySelector("#connector-state").textContent === "RUNNING"`, 45*time.Second)
+	snap("connector-running")
+
+	do("open the update form", chromedp.Click(chromedp.CSS(`a[href$="/edit"]`)))
+	waitFor("the update form", `document.querySelector("#connectorConfiguration") !== null && document.querySelector("#connectorConfiguration").value.includes("emit.heartbeats.interval.seconds=5")`, 10*time.Second)
+	checkLabels("the update form")
+	do("update the configuration",
+		chromedp.SetValue(chromedp.CSS("#connectorConfiguration"), heartbeatConfig(d, "2")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	waitFor("the update's operation", `location.hash.startsWith("#/connectors/arn") && !location.hash.endsWith("/edit") && [...document.querySelectorAll("main td")].some(td => td.textContent === "UPDATE_CONNECTOR_CONFIGURATION")`, 20*time.Second)
+	waitFor("the update to finish", `document.querySelector("#connector-state").textContent === "RUNNING" && [...document.querySelectorAll("main td")].some(td => td.textContent === "UPDATE_COMPLETE")`, 45*time.Second)
+	do("open its steps", chromedp.Click(chromedp.CSS("main details summary")))
+	waitFor("the operation's steps", `document.querySelectorAll("main details ol.steps li").length > 0`, 10*time.Second)
+	do("show the steps", chromedp.ScrollIntoView(chromedp.CSS("main details")))
+	snap("connector-updated-operation-steps")
+	if cfg := text("main table"); !strings.Contains(cfg, "emit.heartbeats.interval.seconds") {
+		t.Errorf("configuration table after the update: %q", cfg)
+	}
+	do("delete the connector", chromedp.Click(chromedp.CSS("#delete")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")),
+		chromedp.Click(chromedp.CSS("#confirm-delete")))
+	waitFor("the connectors page", `location.hash === "#/connectors"`, 10*time.Second)
+	poll(t, 30*time.Second, "the connector to be deleted", func() bool {
+		var out struct {
+			Connectors []struct{ ConnectorName string }
+		}
+		d.aws(t, &out, "kafkaconnect", "list-connectors")
+		return len(out.Connectors) == 0
+	})
+	do("reload the connectors", chromedp.Reload())
+	waitFor("no connector", `document.querySelector("main caption") && document.querySelector("main caption").textContent === "0 connector(s)"`, 10*time.Second)
+	snap("connector-deleted")
 	t.Logf("console walk-through took %v", time.Since(t0).Round(time.Millisecond))
 
 	// ---- every screenshot is a PNG ----
@@ -284,4 +350,15 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
 		t.Error(err)
 	}
+}
+
+// heartbeatConfig is a MirrorHeartbeatConnector between the dev clusters, as the console's
+// configuration text area takes it.
+func heartbeatConfig(d *devRun, interval string) string {
+	return strings.Join([]string{
+		"connector.class=" + classHeartbeat,
+		"source.cluster.alias=source", "target.cluster.alias=target",
+		"source.cluster.bootstrap.servers=" + d.source, "target.cluster.bootstrap.servers=" + d.target,
+		"emit.heartbeats.interval.seconds=" + interval,
+	}, "\n")
 }

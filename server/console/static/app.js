@@ -28,6 +28,10 @@
     for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
     return el;
   }
+  // put replaces el's children with kids (flattened; null, undefined and false left out).
+  function put(el, ...kids) {
+    el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+  }
   const $ = (sel, root) => (root || document).querySelector(sel);
   const main = () => $("#main");
   const status = (msg) => { $("#status").textContent = msg || ""; };
@@ -255,8 +259,8 @@
         yes.disabled = true;
         try { await onDelete(); } catch (e) { alertBox(e.type + ": " + e.message); yes.disabled = false; }
       });
-      no.addEventListener("click", () => { wrap.replaceChildren(ask); ask.focus(); });
-      wrap.replaceChildren(h("span", {}, "Delete " + what + "?"), yes, no);
+      no.addEventListener("click", () => { put(wrap, ask); ask.focus(); });
+      put(wrap, h("span", {}, "Delete " + what + "?"), yes, no);
       yes.focus();
     });
     wrap.append(ask);
@@ -297,7 +301,7 @@
       }
       const span = Math.max(now - first, 60 * 1000), from = now - span;
       const top = max > 0 ? niceCeil(max) : 1;
-      this.svg.replaceChildren();
+      put(this.svg);
       for (let i = 0; i <= 4; i++) {
         const y = 130 - (i * 120) / 4;
         this.svg.append(s("line", { x1: 0, x2: 400, y1: y, y2: y, stroke: "#e5e7eb", "stroke-width": 1 }));
@@ -306,7 +310,7 @@
       label.textContent = fmtNum(top);
       this.svg.append(label);
       const parts = [];
-      this.legend.replaceChildren();
+      put(this.legend);
       let i = 0;
       for (const [name, pts] of this.series) {
         const color = palette[i++ % palette.length];
@@ -416,18 +420,18 @@
     for (const [re, fn] of routes) {
       const m = re.exec(path);
       if (!m) continue;
-      main().replaceChildren(h("p", { class: "muted" }, "Loading…"));
+      put(main(), h("p", { class: "muted" }, "Loading…"));
       try {
         await fn(...m.slice(1).map(decodeURIComponent));
       } catch (e) {
-        main().replaceChildren(h("h1", { id: "page-title", tabindex: "-1" }, "Could not load this page"));
+        put(main(), h("h1", { id: "page-title", tabindex: "-1" }, "Could not load this page"));
         alertBox((e.type ? e.type + ": " : "") + e.message);
       }
       const title = $("#page-title");
       if (title) { document.title = title.textContent + " · Fjord console"; title.focus(); }
       return;
     }
-    main().replaceChildren(h("h1", { id: "page-title", tabindex: "-1" }, "Not found"), h("p", {}, "No page at " + path + "."));
+    put(main(), h("h1", { id: "page-title", tabindex: "-1" }, "Not found"), h("p", {}, "No page at " + path + "."));
   }
   const link = (path, text) => h("a", { href: "#" + path }, text);
   const arnPath = (kind, arn) => "/" + kind + "/" + encodeURIComponent(arn);
@@ -457,7 +461,7 @@
       form.elements.secretAccessKey.value = "";
       if (!location.hash || location.hash === "#/signin") go("/connectors"); else route();
     });
-    main().replaceChildren(h("div", { class: "signin" }, title, form));
+    put(main(), h("div", { class: "signin" }, title, form));
     $("#accessKeyId").focus();
   }
 
@@ -465,7 +469,7 @@
 
   async function pageConnectors() {
     const items = await listAll((t) => kc("GET", "/v1/connectors", [["maxResults", "100"], ["nextToken", t]]), "connectors");
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Connectors"),
       h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/connectors/new" }, "Create connector")),
       table(items.length + " connector(s)", ["Name", "State", "Capacity", "Kafka Connect", "Created"], items.map((c) => [
@@ -486,7 +490,7 @@
     const reasonBox = h("span", {}, reasonOf(c));
     const ops = h("div", {});
     const workload = new WorkloadPanel("connector", arn, false);
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Connector " + c.connectorName),
       h("div", { class: "toolbar" },
         h("a", { class: "button secondary", href: "#" + arnPath("connectors", arn) + "/edit" }, "Update"),
@@ -506,32 +510,54 @@
       table("connectorConfiguration", ["Key", "Value"], Object.entries(c.connectorConfiguration || {}).sort().map(([k, v]) => [h("span", { class: "mono" }, k), h("span", { class: "mono" }, v)])),
       h("h2", {}, "Operations"), ops,
       workload.el);
+    // The operations table is rebuilt only when an operation changed; an operation whose steps
+    // are shown stays open, its steps fetched again.
+    const openOps = new Set();
+    let lastOps = "";
     const loadOps = async () => {
       const r = await kc("GET", "/v1/connectors/" + esc(arn) + "/operations", [["maxResults", "20"]]);
-      const rows = (r.connectorOperations || []).map((o) => {
+      const list = r.connectorOperations || [];
+      if (JSON.stringify(list) === lastOps) return;
+      lastOps = JSON.stringify(list);
+      const rows = list.map((o) => {
         const steps = h("div", {});
-        const det = h("details", {}, h("summary", {}, "Steps"), steps);
+        const det = h("details", { dataset: { operation: o.connectorOperationArn } }, h("summary", {}, "Steps"), steps);
         det.addEventListener("toggle", async () => {
-          if (!det.open || steps.childElementCount) return;
+          if (!det.open) { openOps.delete(o.connectorOperationArn); return; }
+          openOps.add(o.connectorOperationArn);
           try {
             const d = await kc("GET", "/v1/connectorOperations/" + esc(o.connectorOperationArn));
-            steps.replaceChildren(h("ol", { class: "steps" }, (d.operationSteps || []).map((st) => h("li", {}, st.stepType + " — ", stateEl(st.stepState)))),
-              d.errorInfo ? h("p", { class: "field-error" }, d.errorInfo.code + ": " + d.errorInfo.message) : null);
-          } catch (e) { steps.replaceChildren(h("p", { class: "field-error" }, e.type + ": " + e.message)); }
+            put(steps, h("ol", { class: "steps" }, (d.operationSteps || []).map((st) => h("li", {}, st.stepType + " — ", stateEl(st.stepState)))),
+              d.errorInfo && (d.errorInfo.code || d.errorInfo.message) ? h("p", { class: "field-error" }, [d.errorInfo.code, d.errorInfo.message].filter(Boolean).join(": ")) : null);
+          } catch (e) { put(steps, h("p", { class: "field-error" }, e.type + ": " + e.message)); }
         });
+        if (openOps.has(o.connectorOperationArn)) det.open = true;
         return [o.connectorOperationType, stateEl(o.connectorOperationState), fmtTime(o.creationTime), fmtTime(o.endTime), det];
       });
-      ops.replaceChildren(table((r.connectorOperations || []).length + " operation(s), newest first", ["Type", "State", "Started", "Ended", "Steps"], rows));
+      put(ops, table(list.length + " operation(s), newest first", ["Type", "State", "Started", "Ended", "Steps"], rows));
     };
-    await loadOps();
     every(2000, async () => {
       const d = await kc("GET", "/v1/connectors/" + esc(arn));
-      stateBox.replaceChildren(stateEl(d.connectorState));
+      put(stateBox, stateEl(d.connectorState));
       reasonBox.textContent = reasonOf(d);
       await workload.refresh();
     });
-    every(10000, loadOps);
+    every(3000, loadOps);
   }
+
+  // sameShape rebuilds a described capacity as the form sends one, to tell whether it changed.
+  function sameShape(c) {
+    if (!c) return null;
+    if (c.autoScaling) {
+      const a = c.autoScaling;
+      return { autoScaling: { mcuCount: a.mcuCount, minWorkerCount: a.minWorkerCount, maxWorkerCount: a.maxWorkerCount,
+        scaleInPolicy: { cpuUtilizationPercentage: (a.scaleInPolicy || {}).cpuUtilizationPercentage },
+        scaleOutPolicy: { cpuUtilizationPercentage: (a.scaleOutPolicy || {}).cpuUtilizationPercentage } } };
+    }
+    const p = c.provisionedCapacity || {};
+    return { provisionedCapacity: { mcuCount: p.mcuCount, workerCount: p.workerCount } };
+  }
+  const sorted = (o) => Object.keys(o).sort().map((k) => [k, o[k]]);
 
   async function pageConnectorForm(arn) {
     const editing = !!arn;
@@ -552,7 +578,7 @@
       value: c ? Object.entries(c.connectorConfiguration || {}).sort().map(([k, v]) => k + "=" + v).join("\n") : "connector.class=\ntasks.max=1\n" });
     let fields;
     if (editing) {
-      fields = [h("p", {}, "Update the capacity and the configuration of ", h("strong", {}, c.connectorName), " (version " + c.currentVersion + ")."), capacity, config];
+      fields = [h("p", {}, "Update the capacity or the configuration of ", h("strong", {}, c.connectorName), " (version " + c.currentVersion + "): one of them per update, as MSK Connect."), capacity, config];
     } else {
       const [plugins, wcs] = await Promise.all([
         listAll((t) => kc("GET", "/v1/custom-plugins", [["maxResults", "100"], ["nextToken", t]]), "customPlugins"),
@@ -592,7 +618,13 @@
           scaleInPolicy: { cpuUtilizationPercentage: n("scaleInCpu") }, scaleOutPolicy: { cpuUtilizationPercentage: n("scaleOutCpu") } } }
         : { provisionedCapacity: { mcuCount: n("mcuCount"), workerCount: n("workerCount") } };
       if (editing) {
-        const r = await kc("PUT", "/v1/connectors/" + esc(arn), [["currentVersion", c.currentVersion]], { capacity, connectorConfiguration: cfg });
+        // UpdateConnector takes what changes: the capacity, or the configuration (as MSK
+        // Connect, one per update; the API says so when both change).
+        const body = {};
+        if (JSON.stringify(capacity) !== JSON.stringify(sameShape(c.capacity))) body.capacity = capacity;
+        if (JSON.stringify(sorted(cfg)) !== JSON.stringify(sorted(c.connectorConfiguration || {}))) body.connectorConfiguration = cfg;
+        if (!Object.keys(body).length) throw new ApiError("", "Nothing changed: change the capacity or the configuration.", "connectorConfiguration");
+        const r = await kc("PUT", "/v1/connectors/" + esc(arn), [["currentVersion", c.currentVersion]], body);
         status("Connector " + c.connectorName + " is " + (r.connectorState || "updating") + ".");
         go(arnPath("connectors", arn));
         return;
@@ -620,14 +652,14 @@
       for (const id of ["workerCount"]) $("#" + id + "-field").hidden = auto;
       for (const id of ["minWorkerCount", "maxWorkerCount", "scaleOutCpu", "scaleInCpu"]) $("#" + id + "-field").hidden = !auto;
     });
-    main().replaceChildren(title, form);
+    put(main(), title, form);
   }
 
   // ---------------------------------------------------------------- custom plugins
 
   async function pagePlugins() {
     const items = await listAll((t) => kc("GET", "/v1/custom-plugins", [["maxResults", "100"], ["nextToken", t]]), "customPlugins");
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Custom plugins"),
       h("p", { class: "muted" }, "Create custom plugins with the API (aws kafkaconnect create-custom-plugin): the console lists and describes them."),
       table(items.length + " custom plugin(s)", ["Name", "State", "Latest revision", "Content type", "Created"], items.map((p) => [
@@ -639,7 +671,7 @@
     const [p, idx] = await Promise.all([kc("GET", "/v1/custom-plugins/" + esc(arn)),
       admin("DescribePlugin", { customPluginArn: arn, maxClasses: 200 }).catch((e) => ({ error: e }))]);
     const rev = p.latestRevision || {};
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Custom plugin " + p.name),
       h("div", { class: "toolbar" }, confirmDelete("custom plugin " + p.name, async () => {
         await kc("DELETE", "/v1/custom-plugins/" + esc(arn));
@@ -647,21 +679,21 @@
       })),
       facts([["State", stateEl(p.customPluginState)], ["State reason", p.stateDescription ? p.stateDescription.code + ": " + p.stateDescription.message : ""],
         ["ARN", h("span", { class: "mono" }, arn)], ["Description", p.description], ["Revision", rev.revision], ["Content type", rev.contentType],
-        ["Location", rev.location && rev.location.s3Location ? "s3://" + rev.location.s3Location.bucketArn + "/" + rev.location.s3Location.fileKey : ""],
+        ["Location", rev.location && rev.location.s3Location ? "s3://" + rev.location.s3Location.bucketArn.replace(/^arn:[^:]*:s3:::/, "") + "/" + rev.location.s3Location.fileKey +
+          (rev.location.s3Location.objectVersion ? " (version " + rev.location.s3Location.objectVersion + ")" : "") : ""],
         ["Size", rev.fileDescription ? num(rev.fileDescription.fileSize) + " bytes" : ""], ["Created", fmtTime(p.creationTime)]]),
       h("h2", {}, "What Fjord found in it"),
-      idx.error ? h("p", { class: "field-error" }, idx.error.type + ": " + idx.error.message) : [
+      idx.error ? h("p", { class: "field-error" }, idx.error.type + ": " + idx.error.message) : h("div", { id: "plugin-index" },
         facts([["Indexed", idx.indexed ? "yes, " + fmtTime(idx.indexTime) : "no"], ["Classes", num(idx.classCount)], ["Archives read", num(idx.archiveCount)]]),
         table("Connector classes", ["Class"], (idx.connectorClasses || []).map((c) => [h("span", { class: "mono" }, c)])),
-        table("Used by", ["Connector", "Revision"], (idx.usedBy || []).map((u) => [link(arnPath("connectors", u.connectorArn), u.connectorArn), u.revision])),
-      ]);
+        table("Used by", ["Connector", "Revision"], (idx.usedBy || []).map((u) => [link(arnPath("connectors", u.connectorArn), u.connectorArn), u.revision]))));
   }
 
   // ---------------------------------------------------------------- worker configurations
 
   async function pageWorkerConfigs() {
     const items = await listAll((t) => kc("GET", "/v1/worker-configurations", [["maxResults", "100"], ["nextToken", t]]), "workerConfigurations");
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Worker configurations"),
       table(items.length + " worker configuration(s)", ["Name", "State", "Latest revision", "Description", "Created"], items.map((w) => [
         link(arnPath("worker-configurations", w.workerConfigurationArn), w.name), stateEl(w.workerConfigurationState),
@@ -673,7 +705,7 @@
     const rev = w.latestRevision || {};
     let props = "";
     try { props = new TextDecoder().decode(Uint8Array.from(atob(rev.propertiesFileContent || ""), (ch) => ch.charCodeAt(0))); } catch { props = rev.propertiesFileContent || ""; }
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Worker configuration " + w.name),
       h("div", { class: "toolbar" }, confirmDelete("worker configuration " + w.name, async () => {
         await kc("DELETE", "/v1/worker-configurations/" + esc(arn));
@@ -689,7 +721,7 @@
 
   async function pageReplicators() {
     const items = await listAll((t) => kafka("GET", "/replication/v1/replicators", [["maxResults", "100"], ["nextToken", t]]), "replicators");
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Replicators"),
       h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/replicators/new", id: "create-replicator" }, "Create replicator")),
       table(items.length + " replicator(s)", ["Name", "State", "Replication", "Created"], items.map((r) => [
@@ -745,7 +777,7 @@
       status("Replicator " + r.replicatorName + " is " + r.replicatorState + ".");
       go(arnPath("replicators", r.replicatorArn));
     }, "#/replicators");
-    main().replaceChildren(title, form);
+    put(main(), title, form);
   }
 
   async function pageReplicator(arn) {
@@ -754,7 +786,7 @@
     const reasonOf = (d) => (d.stateInfo ? [d.stateInfo.code, d.stateInfo.message].filter(Boolean).join(": ") : "") || "—";
     const reasonBox = h("span", {}, reasonOf(r));
     const workload = new WorkloadPanel("replicator", arn, true);
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Replicator " + r.replicatorName),
       h("div", { class: "toolbar" }, confirmDelete("replicator " + r.replicatorName, async () => {
         const cur = await kafka("GET", "/replication/v1/replicators/" + esc(arn));
@@ -776,10 +808,10 @@
     every(2000, async () => {
       let d;
       try { d = await kafka("GET", "/replication/v1/replicators/" + esc(arn)); } catch (e) {
-        if (e.type === "NotFoundException") { stateBox.replaceChildren(stateEl("DELETED")); return; }
+        if (e.type === "NotFoundException") { put(stateBox, stateEl("DELETED")); return; }
         throw e;
       }
-      stateBox.replaceChildren(stateEl(d.replicatorState));
+      put(stateBox, stateEl(d.replicatorState));
       reasonBox.textContent = reasonOf(d);
       await workload.refresh();
     });
@@ -806,13 +838,13 @@
         throw e;
       }
       const sh = d.desired || {};
-      this.shape.replaceChildren(facts([["Desired", sh.workers + " worker(s) × " + sh.mcuPerWorker + " MCU, " + sh.tasks + " task(s)" + (sh.autoscaled ? ", autoscaled " + sh.minWorkers + "–" + sh.maxWorkers : "")],
+      put(this.shape, facts([["Desired", sh.workers + " worker(s) × " + sh.mcuPerWorker + " MCU, " + sh.tasks + " task(s)" + (sh.autoscaled ? ", autoscaled " + sh.minWorkers + "–" + sh.maxWorkers : "")],
         ["Autoscaler", sh.autoscaleReason ? sh.autoscaleReason + " (" + fmtTime(sh.autoscaleTime) + ")" : ""]]));
-      this.workers.replaceChildren(table((d.workers || []).length + " worker(s)", ["Worker", "Agent", "State", "Tasks", "Records/s", "Lag", "CPU %", "Error"],
+      put(this.workers, table((d.workers || []).length + " worker(s)", ["Worker", "Agent", "State", "Tasks", "Records/s", "Lag", "CPU %", "Error"],
         (d.workers || []).map((w) => [h("span", { class: "mono" }, w.workerId), w.agentId || "(waiting for capacity)", stateEl(w.state),
           (w.taskIds || []).join(", ") + " of " + w.taskCount,
           w.metrics ? num(w.metrics.recordsPerSecond, 1) : "—", w.metrics ? num(w.metrics.lag) : "—", w.metrics ? num(w.metrics.cpuUtilizationPercent, 1) : "—", w.error || ""])));
-      this.events.replaceChildren(table("Newest first", ["Time", "Kind", "State", "Reason", "Agent", "Worker"],
+      put(this.events, table("Newest first", ["Time", "Kind", "State", "Reason", "Agent", "Worker"],
         (d.recentEvents || []).map((e) => [fmtTime(e.time), e.kind, e.state ? [e.previousState ? e.previousState + " → " : "", stateEl(e.state)] : "",
           e.reason, e.agentId, h("span", { class: "mono" }, e.workerId)])));
       this.charts.addWorkers((d.workers || []).map((w) => Object.assign({}, w, { workloadName: "" })));
@@ -823,7 +855,7 @@
     const agents = h("div", {});
     const charts = new MetricCharts("fleet", true);
     const events = h("div", {});
-    main().replaceChildren(
+    put(main(), 
       h("h1", { id: "page-title", tabindex: "-1" }, "Fleet"),
       h("p", { class: "muted" }, "Every agent with its capacity and lease; the workers of your account on each. Refreshed every 2 seconds."),
       agents, charts.el, h("h2", {}, "Recent events of your workloads"), events);
@@ -844,12 +876,12 @@
           a.otherWorkers ? a.otherWorkers : ""]);
         for (const w of a.workers || []) workers.push(w);
       }
-      agents.replaceChildren(table((r.agents || []).length + " agent(s)", ["Agent", "State", "Connected", "MCU used / capacity", "Address", "Version", "Last heartbeat", "Your workers", "Other accounts' workers"], rows));
+      put(agents, table((r.agents || []).length + " agent(s)", ["Agent", "State", "Connected", "MCU used / capacity", "Address", "Version", "Last heartbeat", "Your workers", "Other accounts' workers"], rows));
       charts.addWorkers(workers);
       const ev = await admin("FollowWorkloadEvents", { afterEventId: String(lastEvent), maxResults: 100 });
       lastEvent = Number(ev.lastEventId || lastEvent);
       recent = (ev.events || []).reverse().concat(recent).slice(0, 30);
-      events.replaceChildren(table("Newest first", ["Time", "Workload", "Kind", "State", "Reason", "Agent"], recent.map((e) => [fmtTime(e.time),
+      put(events, table("Newest first", ["Time", "Workload", "Kind", "State", "Reason", "Agent"], recent.map((e) => [fmtTime(e.time),
         e.workloadName || e.workloadArn, e.kind, e.state ? stateEl(e.state) : "", e.reason, e.agentId])));
     });
   }
