@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"image/png"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -72,6 +74,9 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugin := (&fleet{api: newAPIClients(t, d.http)}).customPlugin(t)
+	var wc struct{ WorkerConfigurationArn string }
+	d.aws(t, &wc, "kafkaconnect", "create-worker-configuration", "--name", "console-wc",
+		"--properties-file-content", base64.StdEncoding.EncodeToString([]byte("key.converter=org.apache.kafka.connect.storage.StringConverter\n")))
 
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 1000),
@@ -164,11 +169,13 @@ func TestConsole(t *testing.T) {
 	if err != nil || !self["rfc4231"] || !self["webcrypto"] || !self["agree"] {
 		t.Fatalf("SigV4 self test = %v, %v; want the fallback HMAC right and WebCrypto agreeing", self, err)
 	}
-	// A wrong secret is refused by the server's signature check, shown next to the secret.
-	do("sign in with a wrong secret",
-		chromedp.SendKeys(chromedp.CSS("#accessKeyId"), "test"),
-		chromedp.SendKeys(chromedp.CSS("#secretAccessKey"), "wrong"),
-		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	// From the keyboard alone: type the key, Tab to the secret, type a wrong one, Enter. The
+	// server's signature check refuses it, shown next to the secret.
+	do("sign in with a wrong secret, by keyboard", chromedp.KeyEvent("test"), chromedp.KeyEvent(kb.Tab))
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focused != "secretAccessKey" {
+		t.Errorf("Tab from the access key id focuses %q (%v), want the secret", focused, err)
+	}
+	do("type the wrong secret", chromedp.KeyEvent("wrong"), chromedp.KeyEvent(kb.Enter))
 	waitFor("the signature error", `document.querySelector("#secretAccessKey-error").textContent.includes("InvalidSignatureException")`, 10*time.Second)
 	snap("signin-wrong-secret")
 	do("sign in",
@@ -264,6 +271,13 @@ func TestConsole(t *testing.T) {
 	do("reload the list", chromedp.Reload())
 	waitFor("an empty list", `document.querySelector("main caption") && document.querySelector("main caption").textContent === "0 replicator(s)"`, 10*time.Second)
 	snap("replicator-deleted")
+	// ---- a worker configuration, its properties decoded ----
+	do("open the worker configurations", chromedp.Navigate("http://"+d.http+"/console/#/worker-configurations"))
+	waitFor("console-wc listed", `document.querySelector("main table") && document.querySelector("main table").textContent.includes("console-wc")`, 10*time.Second)
+	do("open console-wc", chromedp.Click(chromedp.CSS(`main table a`)))
+	waitFor("its properties", `document.querySelector("main pre") && document.querySelector("main pre").textContent.includes("key.converter=org.apache.kafka.connect.storage.StringConverter")`, 10*time.Second)
+	snap("worker-configuration")
+
 	// ---- a connector: a bad input, created, updated (an operation with its steps), deleted ----
 	do("open the custom plugins", chromedp.Navigate("http://"+d.http+"/console/#/plugins"))
 	waitFor("the plugin listed", `document.querySelector("main table") && document.querySelector("main table").textContent.includes("ACTIVE")`, 10*time.Second)
@@ -304,9 +318,7 @@ func TestConsole(t *testing.T) {
 	waitFor("the operation's steps", `document.querySelectorAll("main details ol.steps li").length > 0`, 10*time.Second)
 	do("show the steps", chromedp.ScrollIntoView(chromedp.CSS("main details")))
 	snap("connector-updated-operation-steps")
-	if cfg := text("main table"); !strings.Contains(cfg, "emit.heartbeats.interval.seconds") {
-		t.Errorf("configuration table after the update: %q", cfg)
-	}
+	waitFor("the updated configuration", `[...document.querySelectorAll("#connector-configuration tr")].some(tr => tr.textContent === "emit.heartbeats.interval.seconds2")`, 10*time.Second)
 	do("delete the connector", chromedp.Click(chromedp.CSS("#delete")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")),
 		chromedp.Click(chromedp.CSS("#confirm-delete")))
 	waitFor("the connectors page", `location.hash === "#/connectors"`, 10*time.Second)

@@ -484,30 +484,38 @@
   }
 
   async function pageConnector(arn) {
-    const c = await kc("GET", "/v1/connectors/" + esc(arn));
+    let c = await kc("GET", "/v1/connectors/" + esc(arn));
     const stateBox = h("span", { id: "connector-state" }, stateEl(c.connectorState));
     const reasonOf = (d) => (d.stateDescription ? [d.stateDescription.code, d.stateDescription.message].filter(Boolean).join(": ") : "") || "—";
     const reasonBox = h("span", {}, reasonOf(c));
-    const ops = h("div", {});
-    const workload = new WorkloadPanel("connector", arn, false);
-    put(main(), 
-      h("h1", { id: "page-title", tabindex: "-1" }, "Connector " + c.connectorName),
-      h("div", { class: "toolbar" },
-        h("a", { class: "button secondary", href: "#" + arnPath("connectors", arn) + "/edit" }, "Update"),
-        confirmDelete("connector " + c.connectorName, async () => {
-          await kc("DELETE", "/v1/connectors/" + esc(arn), [["currentVersion", c.currentVersion]]);
-          status("Connector " + c.connectorName + " is being deleted.");
-          go("/connectors");
-        })),
-      facts([["State", stateBox], ["State reason", reasonBox],
+    const details = h("div", {}), config = h("div", { id: "connector-configuration" });
+    // render shows the description; it runs again when the connector's version changes (an
+    // update took effect).
+    const render = () => {
+      put(details, facts([["State", stateBox], ["State reason", reasonBox],
         ["ARN", h("span", { class: "mono" }, arn)], ["Current version", c.currentVersion], ["Description", c.connectorDescription],
         ["Capacity", capacityText(c.capacity)], ["Kafka Connect", c.kafkaConnectVersion],
         ["Bootstrap servers", c.kafkaCluster && c.kafkaCluster.apacheKafkaCluster && c.kafkaCluster.apacheKafkaCluster.bootstrapServers],
         ["Plugins", (c.plugins || []).map((p) => p.customPlugin ? h("div", { class: "mono" }, p.customPlugin.customPluginArn + " rev " + p.customPlugin.revision) : "")],
         ["Worker configuration", c.workerConfiguration ? c.workerConfiguration.workerConfigurationArn + " rev " + c.workerConfiguration.revision : ""],
-        ["Service execution role", c.serviceExecutionRoleArn], ["Created", fmtTime(c.creationTime)]]),
-      h("h2", {}, "Configuration"),
-      table("connectorConfiguration", ["Key", "Value"], Object.entries(c.connectorConfiguration || {}).sort().map(([k, v]) => [h("span", { class: "mono" }, k), h("span", { class: "mono" }, v)])),
+        ["Service execution role", c.serviceExecutionRoleArn], ["Created", fmtTime(c.creationTime)]]));
+      put(config, table("connectorConfiguration", ["Key", "Value"], Object.entries(c.connectorConfiguration || {}).sort().map(([k, v]) => [h("span", { class: "mono" }, k), h("span", { class: "mono" }, v)])));
+    };
+    render();
+    const ops = h("div", {});
+    const workload = new WorkloadPanel("connector", arn, false);
+    put(main(),
+      h("h1", { id: "page-title", tabindex: "-1" }, "Connector " + c.connectorName),
+      h("div", { class: "toolbar" },
+        h("a", { class: "button secondary", href: "#" + arnPath("connectors", arn) + "/edit" }, "Update"),
+        confirmDelete("connector " + c.connectorName, async () => {
+          const cur = await kc("GET", "/v1/connectors/" + esc(arn));
+          await kc("DELETE", "/v1/connectors/" + esc(arn), [["currentVersion", cur.currentVersion]]);
+          status("Connector " + c.connectorName + " is being deleted.");
+          go("/connectors");
+        })),
+      details,
+      h("h2", {}, "Configuration"), config,
       h("h2", {}, "Operations"), ops,
       workload.el);
     // The operations table is rebuilt only when an operation changed; an operation whose steps
@@ -540,6 +548,7 @@
       const d = await kc("GET", "/v1/connectors/" + esc(arn));
       put(stateBox, stateEl(d.connectorState));
       reasonBox.textContent = reasonOf(d);
+      if (d.currentVersion !== c.currentVersion || JSON.stringify(d.connectorConfiguration) !== JSON.stringify(c.connectorConfiguration)) { c = d; render(); }
       await workload.refresh();
     });
     every(3000, loadOps);
@@ -851,6 +860,13 @@
     }
   }
 
+  // workloadLink links a connector's or replicator's page, named by name or by its ARN.
+  function workloadLink(arn, name) {
+    const m = /^arn:[^:]+:(kafkaconnect|kafka):[^:]*:[^:]*:(connector|replicator)\/([^/]+)\//.exec(arn || "");
+    if (!m) return name || arn || "";
+    return link(arnPath(m[2] === "connector" ? "connectors" : "replicators", arn), name || m[3]);
+  }
+
   async function pageFleet() {
     const agents = h("div", {});
     const charts = new MetricCharts("fleet", true);
@@ -882,7 +898,7 @@
       lastEvent = Number(ev.lastEventId || lastEvent);
       recent = (ev.events || []).reverse().concat(recent).slice(0, 30);
       put(events, table("Newest first", ["Time", "Workload", "Kind", "State", "Reason", "Agent"], recent.map((e) => [fmtTime(e.time),
-        e.workloadName || e.workloadArn, e.kind, e.state ? stateEl(e.state) : "", e.reason, e.agentId])));
+        workloadLink(e.workloadArn, e.workloadName), e.kind, e.state ? stateEl(e.state) : "", e.reason, e.agentId])));
     });
   }
 
