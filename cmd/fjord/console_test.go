@@ -162,6 +162,9 @@ func TestConsole(t *testing.T) {
 	// ---- sign in ----
 	do("open the console", chromedp.Navigate("http://"+d.http+"/console/"), chromedp.WaitVisible(chromedp.CSS("#accessKeyId")))
 	checkLabels("the sign-in page")
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector("#who")).display !== "none" || getComputedStyle(document.querySelector("#nav")).display !== "none"`)); err != nil || shown {
+		t.Errorf("the sign-in page shows the navigation or the sign-out button (%v)", err)
+	}
 	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focused != "accessKeyId" {
 		t.Errorf("the sign-in page focuses %q (%v), want the access key id", focused, err)
 	}
@@ -174,6 +177,9 @@ func TestConsole(t *testing.T) {
 	do("sign in with a wrong secret, by keyboard", chromedp.KeyEvent("test"), chromedp.KeyEvent(kb.Tab))
 	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focused != "secretAccessKey" {
 		t.Errorf("Tab from the access key id focuses %q (%v), want the secret", focused, err)
+	}
+	if outline, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.activeElement).outlineStyle`)); err != nil || outline == "none" || outline == "" {
+		t.Errorf("the focused secret field has outline %q (%v), want a visible focus ring", outline, err)
 	}
 	do("type the wrong secret", chromedp.KeyEvent("wrong"), chromedp.KeyEvent(kb.Enter))
 	waitFor("the signature error", `document.querySelector("#secretAccessKey-error").textContent.includes("InvalidSignatureException")`, 10*time.Second)
