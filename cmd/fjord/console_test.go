@@ -63,7 +63,7 @@ func TestConsole(t *testing.T) {
 	}
 	shots := consoleArtifacts(t)
 	bin := buildFjord(t)
-	d := startDev(t, bin, filepath.Join(reachableTempDir(t), "dev"), "--metrics-interval", "500ms")
+	d := startDev(t, bin, filepath.Join(reachableTempDir(t), "dev"), "--metrics-interval", "500ms", "--update-validation", "2s")
 	const topic = "console-orders"
 	createTopics(t, d.source, 3, topic)
 	// The connector's plugin: the console lists and describes custom plugins; the API creates them.

@@ -50,7 +50,7 @@
   }
   function table(caption, headers, rows) {
     return h("table", {},
-      h("caption", { class: "muted", style: "text-align:left" }, caption),
+      h("caption", {}, caption),
       h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))
         : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, "None."))));
@@ -322,7 +322,9 @@
           this.svg.append(s("polyline", { points: d, fill: "none", stroke: color, "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
         }
         if (pts.length) parts.push(name + " " + fmtNum(pts[pts.length - 1].v));
-        this.legend.append(h("span", { style: "--c:" + color }, name));
+        const key = h("span", {}, name);
+        key.style.setProperty("--c", color); // CSSOM, which the Content-Security-Policy allows (a style attribute it does not)
+        this.legend.append(key);
       }
       this.el.dataset.points = String(count);
       this.el.dataset.nonzeroPoints = String(nonzero);
@@ -904,6 +906,10 @@
 
   // ---------------------------------------------------------------- start
 
+  // A blocked script, style or connection is a bug of the console: say so where tests look.
+  document.addEventListener("securitypolicyviolation", (e) => {
+    console.error("Content-Security-Policy violation: " + e.violatedDirective + " " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber);
+  });
   window.addEventListener("hashchange", route);
   document.addEventListener("DOMContentLoaded", () => {
     $("#sign-out").addEventListener("click", () => { session.clear(); location.hash = "#/signin"; route(); });
