@@ -281,8 +281,12 @@
       this.latest = h("span", { class: "latest" });
       this.svg = s("svg", { viewBox: "0 0 400 140", preserveAspectRatio: "none", role: "img", "aria-labelledby": id + "-cap" });
       this.legend = h("div", { class: "legend" });
+      this.top = h("span", {});
+      this.since = h("span", {});
       this.el = h("figure", { class: "chart", id, dataset: { points: "0", nonzeroPoints: "0" } },
-        h("figcaption", { id: id + "-cap" }, h("span", {}, title + " (" + unit + ")"), this.latest), this.svg, this.legend);
+        h("figcaption", { id: id + "-cap" }, h("span", {}, title + " (" + unit + ")"), this.latest),
+        h("div", { class: "axis", "aria-hidden": "true" }, this.top), this.svg,
+        h("div", { class: "axis", "aria-hidden": "true" }, this.since, h("span", {}, "now")), this.legend);
     }
     add(name, t, v) {
       if (!isFinite(v)) return;
@@ -306,9 +310,8 @@
         const y = 130 - (i * 120) / 4;
         this.svg.append(s("line", { x1: 0, x2: 400, y1: y, y2: y, stroke: "#e5e7eb", "stroke-width": 1 }));
       }
-      const label = s("text", { x: 4, y: 14, "font-size": 11, fill: "#57606a" });
-      label.textContent = fmtNum(top);
-      this.svg.append(label);
+      this.top.textContent = fmtNum(top);
+      this.since.textContent = "−" + Math.round(span / 1000) + " s";
       const parts = [];
       put(this.legend);
       let i = 0;
@@ -471,7 +474,7 @@
 
   async function pageConnectors() {
     const items = await listAll((t) => kc("GET", "/v1/connectors", [["maxResults", "100"], ["nextToken", t]]), "connectors");
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Connectors"),
       h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/connectors/new" }, "Create connector")),
       table(items.length + " connector(s)", ["Name", "State", "Capacity", "Kafka Connect", "Created"], items.map((c) => [
@@ -670,7 +673,7 @@
 
   async function pagePlugins() {
     const items = await listAll((t) => kc("GET", "/v1/custom-plugins", [["maxResults", "100"], ["nextToken", t]]), "customPlugins");
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Custom plugins"),
       h("p", { class: "muted" }, "Create custom plugins with the API (aws kafkaconnect create-custom-plugin): the console lists and describes them."),
       table(items.length + " custom plugin(s)", ["Name", "State", "Latest revision", "Content type", "Created"], items.map((p) => [
@@ -682,7 +685,7 @@
     const [p, idx] = await Promise.all([kc("GET", "/v1/custom-plugins/" + esc(arn)),
       admin("DescribePlugin", { customPluginArn: arn, maxClasses: 200 }).catch((e) => ({ error: e }))]);
     const rev = p.latestRevision || {};
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Custom plugin " + p.name),
       h("div", { class: "toolbar" }, confirmDelete("custom plugin " + p.name, async () => {
         await kc("DELETE", "/v1/custom-plugins/" + esc(arn));
@@ -704,7 +707,7 @@
 
   async function pageWorkerConfigs() {
     const items = await listAll((t) => kc("GET", "/v1/worker-configurations", [["maxResults", "100"], ["nextToken", t]]), "workerConfigurations");
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Worker configurations"),
       table(items.length + " worker configuration(s)", ["Name", "State", "Latest revision", "Description", "Created"], items.map((w) => [
         link(arnPath("worker-configurations", w.workerConfigurationArn), w.name), stateEl(w.workerConfigurationState),
@@ -716,7 +719,7 @@
     const rev = w.latestRevision || {};
     let props = "";
     try { props = new TextDecoder().decode(Uint8Array.from(atob(rev.propertiesFileContent || ""), (ch) => ch.charCodeAt(0))); } catch { props = rev.propertiesFileContent || ""; }
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Worker configuration " + w.name),
       h("div", { class: "toolbar" }, confirmDelete("worker configuration " + w.name, async () => {
         await kc("DELETE", "/v1/worker-configurations/" + esc(arn));
@@ -732,7 +735,7 @@
 
   async function pageReplicators() {
     const items = await listAll((t) => kafka("GET", "/replication/v1/replicators", [["maxResults", "100"], ["nextToken", t]]), "replicators");
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Replicators"),
       h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/replicators/new", id: "create-replicator" }, "Create replicator")),
       table(items.length + " replicator(s)", ["Name", "State", "Replication", "Created"], items.map((r) => [
@@ -792,12 +795,27 @@
   }
 
   async function pageReplicator(arn) {
-    const r = await kafka("GET", "/replication/v1/replicators/" + esc(arn));
+    let r = await kafka("GET", "/replication/v1/replicators/" + esc(arn));
     const stateBox = h("span", { id: "replicator-state" }, stateEl(r.replicatorState));
     const reasonOf = (d) => (d.stateInfo ? [d.stateInfo.code, d.stateInfo.message].filter(Boolean).join(": ") : "") || "—";
     const reasonBox = h("span", {}, reasonOf(r));
+    const details = h("div", {}), replication = h("div", {});
+    // render shows the description; it runs again when the replicator's version changes.
+    const render = () => {
+      put(details, facts([["State", stateBox], ["State reason", reasonBox],
+        ["ARN", h("span", { class: "mono" }, arn)], ["Current version", r.currentVersion], ["Description", r.replicatorDescription],
+        ["Clusters", (r.kafkaClusters || []).map((k) => h("div", {}, k.kafkaClusterAlias + " ",
+          h("span", { class: "mono" }, (k.amazonMskCluster || {}).mskClusterArn || (k.apacheKafkaCluster || {}).bootstrapBrokerString || "")))],
+        ["Service execution role", r.serviceExecutionRoleArn], ["Created", fmtTime(r.creationTime)]]));
+      put(replication, table("replicationInfoList", ["Source → target", "Topics", "Excluded", "Start", "Names", "Consumer groups"], (r.replicationInfoList || []).map((i) => [
+        i.sourceKafkaClusterAlias + " → " + i.targetKafkaClusterAlias,
+        ((i.topicReplication || {}).topicsToReplicate || []).join(", "), ((i.topicReplication || {}).topicsToExclude || []).join(", "),
+        ((i.topicReplication || {}).startingPosition || {}).type || "", ((i.topicReplication || {}).topicNameConfiguration || {}).type || "",
+        ((i.consumerGroupReplication || {}).consumerGroupsToReplicate || []).join(", ")])));
+    };
+    render();
     const workload = new WorkloadPanel("replicator", arn, true);
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Replicator " + r.replicatorName),
       h("div", { class: "toolbar" }, confirmDelete("replicator " + r.replicatorName, async () => {
         const cur = await kafka("GET", "/replication/v1/replicators/" + esc(arn));
@@ -805,16 +823,8 @@
         status("Replicator " + r.replicatorName + " is being deleted.");
         go("/replicators");
       })),
-      facts([["State", stateBox], ["State reason", reasonBox],
-        ["ARN", h("span", { class: "mono" }, arn)], ["Current version", r.currentVersion], ["Description", r.replicatorDescription],
-        ["Clusters", (r.kafkaClusters || []).map((k) => h("div", {}, k.kafkaClusterAlias + " ", h("span", { class: "mono" }, (k.amazonMskCluster || {}).mskClusterArn || "")))],
-        ["Service execution role", r.serviceExecutionRoleArn], ["Created", fmtTime(r.creationTime)]]),
-      h("h2", {}, "Replication"),
-      table("replicationInfoList", ["Source → target", "Topics", "Excluded", "Start", "Names", "Consumer groups"], (r.replicationInfoList || []).map((i) => [
-        i.sourceKafkaClusterAlias + " → " + i.targetKafkaClusterAlias,
-        ((i.topicReplication || {}).topicsToReplicate || []).join(", "), ((i.topicReplication || {}).topicsToExclude || []).join(", "),
-        ((i.topicReplication || {}).startingPosition || {}).type || "", ((i.topicReplication || {}).topicNameConfiguration || {}).type || "",
-        ((i.consumerGroupReplication || {}).consumerGroupsToReplicate || []).join(", ")])),
+      details,
+      h("h2", {}, "Replication"), replication,
       workload.el);
     every(2000, async () => {
       let d;
@@ -824,6 +834,7 @@
       }
       put(stateBox, stateEl(d.replicatorState));
       reasonBox.textContent = reasonOf(d);
+      if (d.currentVersion !== r.currentVersion) { r = d; render(); }
       await workload.refresh();
     });
   }
@@ -873,7 +884,7 @@
     const agents = h("div", {});
     const charts = new MetricCharts("fleet", true);
     const events = h("div", {});
-    put(main(), 
+    put(main(),
       h("h1", { id: "page-title", tabindex: "-1" }, "Fleet"),
       h("p", { class: "muted" }, "Every agent with its capacity and lease; the workers of your account on each. Refreshed every 2 seconds."),
       agents, charts.el, h("h2", {}, "Recent events of your workloads"), events);
