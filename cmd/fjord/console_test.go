@@ -84,7 +84,8 @@ func TestConsole(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	// Each wait below has its own bound; this one only keeps a stuck browser from hanging.
+	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
 	defer cancel()
 
 	// Any uncaught exception or console.error in the page fails the test.

@@ -429,6 +429,13 @@
       try {
         await fn(...m.slice(1).map(decodeURIComponent));
       } catch (e) {
+        if (e.type === "UnrecognizedClientException" || e.type === "InvalidSignatureException") {
+          // The key was removed or its secret changed since sign-in: sign in again.
+          session.clear();
+          await route();
+          alertBox(e.type + ": " + e.message + " Sign in again.");
+          return;
+        }
         put(main(), h("h1", { id: "page-title", tabindex: "-1" }, "Could not load this page"));
         alertBox((e.type ? e.type + ": " : "") + e.message);
       }
