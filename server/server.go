@@ -40,7 +40,9 @@ import (
 
 // Config configures a Server. Zero values take the defaults documented on each field.
 type Config struct {
-	// HTTPAddr is the REST (AWS API), /healthz and /metrics listener; default 127.0.0.1:8080.
+	// HTTPAddr is the REST (AWS API), /healthz and /metrics listener, with the web console
+	// (/console/) and the admin API's REST face (POST /admin/v1/{Operation}); default
+	// 127.0.0.1:8080.
 	HTTPAddr string
 	// GRPCAddr is the gRPC listener; default 127.0.0.1:9090.
 	GRPCAddr string

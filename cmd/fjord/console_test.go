@@ -64,6 +64,9 @@ func TestConsole(t *testing.T) {
 	shots := consoleArtifacts(t)
 	bin := buildFjord(t)
 	d := startDev(t, bin, filepath.Join(reachableTempDir(t), "dev"), "--metrics-interval", "500ms", "--update-validation", "2s")
+	if want := "web console      http://" + d.http + "/console/"; !strings.Contains(d.stdout.String(), want) {
+		t.Errorf("the banner lacks %q", want)
+	}
 	const topic = "console-orders"
 	createTopics(t, d.source, 3, topic)
 	// The connector's plugin: the console lists and describes custom plugins; the API creates them.
