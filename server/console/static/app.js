@@ -598,10 +598,12 @@
       hint: "One key=value per line, as in a Kafka Connect properties file.",
       value: c ? Object.entries(c.connectorConfiguration || {}).sort().map(([k, v]) => k + "=" + v).join("\n") : "connector.class=\ntasks.max=1\n" });
     let fields;
+    const latest = new Map(); // custom plugin or worker configuration ARN → latest revision
+    let plugins = [], wcs = [];
     if (editing) {
       fields = [h("p", {}, "Update the capacity or the configuration of ", h("strong", {}, c.connectorName), " (version " + c.currentVersion + "): one of them per update, as MSK Connect."), capacity, config];
     } else {
-      const [plugins, wcs] = await Promise.all([
+      [plugins, wcs] = await Promise.all([
         listAll((t) => kc("GET", "/v1/custom-plugins", [["maxResults", "100"], ["nextToken", t]]), "customPlugins"),
         listAll((t) => kc("GET", "/v1/worker-configurations", [["maxResults", "100"], ["nextToken", t]]), "workerConfigurations")]);
       fields = [
@@ -662,11 +664,20 @@
         serviceExecutionRoleArn: val(form, "serviceExecutionRoleArn"),
       };
       if (val(form, "connectorDescription")) body.connectorDescription = val(form, "connectorDescription");
-      if (val(form, "workerConfigurationArn")) body.workerConfiguration = { workerConfigurationArn: val(form, "workerConfigurationArn"), revision: 1 };
+      if (val(form, "workerConfigurationArn")) body.workerConfiguration = { workerConfigurationArn: val(form, "workerConfigurationArn"),
+        revision: latest.get(val(form, "workerConfigurationArn")) || 1 };
       const r = await kc("POST", "/v1/connectors", [], body);
       status("Connector " + r.connectorName + " is " + r.connectorState + ".");
       go(arnPath("connectors", r.connectorArn));
     }, editing ? "#" + arnPath("connectors", arn) : "#/connectors");
+    if (!editing) {
+      for (const x of plugins.concat(wcs)) latest.set(x.customPluginArn || x.workerConfigurationArn, (x.latestRevision || {}).revision);
+      // Choosing a plugin proposes its latest revision.
+      form.elements.customPluginArn.addEventListener("change", () => {
+        const rev = latest.get(form.elements.customPluginArn.value);
+        if (rev) form.elements.pluginRevision.value = rev;
+      });
+    }
     const modeSel = form.elements.capacityMode;
     modeSel.addEventListener("change", () => {
       const auto = modeSel.value === "autoscaled";
