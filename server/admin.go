@@ -36,7 +36,9 @@ const DefaultKafkaVersion = "3.7.x"
 
 func toAdminCluster(c *store.Cluster) *adminv1.Cluster {
 	return &adminv1.Cluster{ClusterArn: c.ARN, ClusterName: c.Name, BootstrapServers: c.BootstrapServers,
-		KafkaVersion: c.KafkaVersion, CreationTime: timestamppb.New(c.CreatedAt)}
+		KafkaVersion: c.KafkaVersion, CreationTime: timestamppb.New(c.CreatedAt),
+		BootstrapServersTls: c.BootstrapServersTLS, BootstrapServersSaslScram: c.BootstrapServersSaslScram,
+		BootstrapServersSaslIam: c.BootstrapServersSaslIam, TlsRootCa: c.TLSRootCA}
 }
 
 func (a *adminService) RegisterCluster(ctx context.Context, req *adminv1.RegisterClusterRequest) (*adminv1.RegisterClusterResponse, error) {
@@ -48,14 +50,32 @@ func (a *adminService) RegisterCluster(ctx context.Context, req *adminv1.Registe
 	if !clusterNameRE.MatchString(req.ClusterName) {
 		return nil, apierr.BadRequest("clusterName", "clusterName must be 1 to 64 letters, digits or '-', starting with a letter or digit")
 	}
-	if err := checkBootstrapServers(req.BootstrapServers, "bootstrapServers"); err != nil {
-		return nil, err
+	given := false
+	for _, b := range []struct{ v, member string }{{req.BootstrapServers, "bootstrapServers"}, {req.BootstrapServersTls, "bootstrapServersTls"},
+		{req.BootstrapServersSaslScram, "bootstrapServersSaslScram"}, {req.BootstrapServersSaslIam, "bootstrapServersSaslIam"}} {
+		if b.v == "" {
+			continue
+		}
+		given = true
+		if err := checkBootstrapServers(b.v, b.member); err != nil {
+			return nil, err
+		}
 	}
-	c, err := RegisterCluster(ctx, s.st, caller.AccountID, caller.Region, req.ClusterName, req.BootstrapServers, req.KafkaVersion)
+	if !given {
+		return nil, apierr.BadRequest("bootstrapServers", "at least one of bootstrapServers, bootstrapServersTls, bootstrapServersSaslScram and bootstrapServersSaslIam is required")
+	}
+	if req.TlsRootCa != "" {
+		if _, err := workload.RootCAPEM(req.TlsRootCa); err != nil {
+			return nil, apierr.BadRequest("tlsRootCa", "tlsRootCa %v", err)
+		}
+	}
+	c, err := RegisterClusterAuth(ctx, s.st, &store.Cluster{AccountID: caller.AccountID, Region: caller.Region, Name: req.ClusterName,
+		BootstrapServers: req.BootstrapServers, KafkaVersion: req.KafkaVersion, BootstrapServersTLS: req.BootstrapServersTls,
+		BootstrapServersSaslScram: req.BootstrapServersSaslScram, BootstrapServersSaslIam: req.BootstrapServersSaslIam, TLSRootCA: req.TlsRootCa})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "cluster "+req.ClusterName)
 	}
-	s.log.Info("cluster registered", "cluster_arn", c.ARN, "bootstrap_servers", c.BootstrapServers)
+	s.log.Info("cluster registered", "cluster_arn", c.ARN, "bootstrap_servers", c.BootstrapServers, "bootstrap_servers_sasl_iam", c.BootstrapServersSaslIam)
 	return &adminv1.RegisterClusterResponse{Cluster: toAdminCluster(c)}, nil
 }
 
@@ -95,14 +115,17 @@ func (a *adminService) DeregisterCluster(ctx context.Context, req *adminv1.Dereg
 // bootstrap servers of the cluster of that name), minting its ARN. `fjord dev` calls it
 // directly; the admin API calls it for the signing account.
 func RegisterCluster(ctx context.Context, st *store.Store, account, region, name, bootstrap, version string) (*store.Cluster, error) {
-	if version == "" {
-		version = DefaultKafkaVersion
+	return RegisterClusterAuth(ctx, st, &store.Cluster{AccountID: account, Region: region, Name: name, BootstrapServers: bootstrap, KafkaVersion: version})
+}
+
+// RegisterClusterAuth registers c (its account, region, name, bootstrap strings per
+// authentication, root CA and version; the ARN is made here).
+func RegisterClusterAuth(ctx context.Context, st *store.Store, c *store.Cluster) (*store.Cluster, error) {
+	if c.KafkaVersion == "" {
+		c.KafkaVersion = DefaultKafkaVersion
 	}
-	return st.ClusterRegister(ctx, &store.Cluster{
-		ARN:       newARN(kafkaSvc, region, account, rtCluster, name),
-		AccountID: account, Region: region, Name: name,
-		BootstrapServers: bootstrap, KafkaVersion: version,
-	})
+	c.ARN = newARN(kafkaSvc, c.Region, c.AccountID, rtCluster, c.Name)
+	return st.ClusterRegister(ctx, c)
 }
 
 // Fleet view limits.

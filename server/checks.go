@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"regexp"
+	"sort"
 	"strings"
 
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
@@ -60,14 +62,46 @@ func (c *connectService) checkUpdateProviders(ctx context.Context, caller Caller
 	return nil
 }
 
-// checkKafkaClusterAuth refuses what Fjord cannot run yet: IAM client authentication with the
-// connector's cluster (a later issue). NONE, and PLAINTEXT or TLS encryption, are accepted.
-func checkKafkaClusterAuth(auth *kc.KafkaClusterClientAuthentication) error {
-	if strings.EqualFold(auth.GetAuthenticationType(), "IAM") {
-		return apierr.BadRequest("kafkaClusterClientAuthentication.authenticationType",
-			"kafkaClusterClientAuthentication IAM is not supported by Fjord yet; use NONE")
+// secretRefARNRE finds Secrets Manager secret ARNs in config-provider references.
+var secretRefARNRE = regexp.MustCompile(`arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:(\d{12}):secret:[A-Za-z0-9/_+=.@-]+`)
+
+// checkSecretAccounts refuses a connector configuration whose config-provider references name a
+// secret ARN of another account than account (the connector's): a BadRequestException naming
+// member and the key. Nothing is read, so the answer is the same whether or not the secret
+// exists.
+func checkSecretAccounts(conf map[string]string, account, member string) error {
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := conf[k]
+		if !catalog.HasReference(v) {
+			continue
+		}
+		for _, ref := range catalog.References(v) {
+			for _, m := range secretRefARNRE.FindAllStringSubmatch(ref.Text, -1) {
+				if m[1] != account {
+					return apierr.BadRequest(member, "%s: key %s refers to a secret of account %s: a connector can only use secrets of its own account (%s)",
+						member, k, m[1], account)
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// checkKafkaClusterAuth checks the connector's kafkaClusterClientAuthentication: NONE, or IAM
+// (the Connect runtime's clients sign AWS_MSK_IAM with the serviceExecutionRoleArn), with
+// PLAINTEXT or TLS encryption. The model's enum refuses other types.
+func checkKafkaClusterAuth(auth *kc.KafkaClusterClientAuthentication) error {
+	switch t := strings.ToUpper(auth.GetAuthenticationType()); t {
+	case "", "NONE", "IAM":
+		return nil
+	}
+	return apierr.BadRequest("kafkaClusterClientAuthentication.authenticationType",
+		"kafkaClusterClientAuthentication.authenticationType must be NONE or IAM")
 }
 
 // checkClusterSecurity validates a replicator cluster's clientAuthentication and
@@ -75,7 +109,11 @@ func checkKafkaClusterAuth(auth *kc.KafkaClusterClientAuthentication) error {
 // SHA512, encryptionType TLS): saslScram is required in clientAuthentication and its secretArn
 // must be a Secrets Manager secret ARN. The root CA certificate is checked when the replicator
 // is scheduled (workload.Compiler.Shape), as MSK accepts it at creation.
-func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
+//
+// A secret of another account than account (the replicator's) is refused: a workload reads only
+// its own account's secrets. The check reads nothing, so the answer is the same whether or not
+// the secret exists.
+func checkClusterSecurity(c *kv.KafkaCluster, member, account string) error {
 	if a := c.GetClientAuthentication(); a != nil {
 		sc := a.GetSaslScram()
 		if sc == nil {
@@ -84,6 +122,10 @@ func checkClusterSecurity(c *kv.KafkaCluster, member string) error {
 		if !workload.IsSecretARN(sc.GetSecretArn()) {
 			return apierr.BadRequest(member+".clientAuthentication.saslScram.secretArn",
 				"%s.clientAuthentication.saslScram.secretArn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", member)
+		}
+		if acct := workload.SecretAccount(sc.GetSecretArn()); acct != account {
+			return apierr.BadRequest(member+".clientAuthentication.saslScram.secretArn",
+				"%s.clientAuthentication.saslScram.secretArn is a secret of account %s: a replicator can only use secrets of its own account (%s)", member, acct, account)
 		}
 	}
 	return nil

@@ -401,6 +401,9 @@ func (c *connectService) CreateConnector(ctx context.Context, req *kc.CreateConn
 		"connectorConfiguration"); err != nil {
 		return nil, err
 	}
+	if err := checkSecretAccounts(req.GetConnectorConfiguration(), caller.AccountID, "connectorConfiguration"); err != nil {
+		return nil, err
+	}
 	if err := s.checkConfigProviders(ctx, req.GetConnectorConfiguration(), req.GetWorkerConfiguration(), "connectorConfiguration"); err != nil {
 		return nil, err
 	}
@@ -518,6 +521,9 @@ func (c *connectService) UpdateConnector(ctx context.Context, req *kc.UpdateConn
 		}
 		if newClass, err = checkConnectorConfiguration(workload.WithRuntimeDefaults(req.ConnectorConfiguration,
 			cur.GetKafkaCluster().GetApacheKafkaCluster().GetBootstrapServers()), "connectorConfiguration"); err != nil {
+			return nil, err
+		}
+		if err := checkSecretAccounts(req.ConnectorConfiguration, caller.AccountID, "connectorConfiguration"); err != nil {
 			return nil, err
 		}
 		if err := c.checkUpdateProviders(ctx, caller, arn, req.ConnectorConfiguration); err != nil {

@@ -128,7 +128,7 @@ func (k *kafkaService) resolveCluster(ctx context.Context, caller Caller, c *kv.
 	if (c.AmazonMskCluster == nil) == (c.ApacheKafkaCluster == nil) {
 		return clusterRef{}, apierr.BadRequest(member, "%s must set exactly one of amazonMskCluster and apacheKafkaCluster", member)
 	}
-	if err := checkClusterSecurity(c, member); err != nil {
+	if err := checkClusterSecurity(c, member, caller.AccountID); err != nil {
 		return clusterRef{}, err
 	}
 	if m := c.AmazonMskCluster; m != nil {
@@ -457,9 +457,41 @@ func clusterInfo(c *store.Cluster) *kv.Cluster {
 		State:          proto.String("ACTIVE"),
 		Provisioned: &kv.Provisioned{
 			CurrentBrokerSoftwareInfo: &kv.BrokerSoftwareInfo{KafkaVersion: proto.String(c.KafkaVersion)},
-			NumberOfBrokerNodes:       proto.Int32(int32(len(strings.Split(c.BootstrapServers, ",")))),
+			NumberOfBrokerNodes:       proto.Int32(int32(brokerCount(c))),
+			ClientAuthentication: &kv.ClientAuthentication{
+				Sasl: &kv.Sasl{Iam: &kv.Iam{Enabled: proto.Bool(c.BootstrapServersSaslIam != "")},
+					Scram: &kv.Scram{Enabled: proto.Bool(c.BootstrapServersSaslScram != "")}},
+				Tls:             &kv.Tls{Enabled: proto.Bool(false)}, // mutual TLS is not supported
+				Unauthenticated: &kv.Unauthenticated{Enabled: proto.Bool(c.BootstrapServers != "" || c.BootstrapServersTLS != "")},
+			},
+			EncryptionInfo: &kv.EncryptionInfo{EncryptionInTransit: &kv.EncryptionInTransit{ClientBroker: proto.String(clientBroker(c)), InCluster: proto.Bool(true)}},
 		},
 	}
+}
+
+// brokerCount is the number of brokers of a registered cluster's longest bootstrap string.
+func brokerCount(c *store.Cluster) int {
+	n := 0
+	for _, b := range []string{c.BootstrapServers, c.BootstrapServersTLS, c.BootstrapServersSaslScram, c.BootstrapServersSaslIam} {
+		if b != "" {
+			n = max(n, len(strings.Split(b, ",")))
+		}
+	}
+	return n
+}
+
+// clientBroker is MSK's encryptionInTransit.clientBroker of a registered cluster: TLS when
+// every bootstrap string it offers is encrypted, PLAINTEXT when none is, else TLS_PLAINTEXT.
+func clientBroker(c *store.Cluster) string {
+	plain := c.BootstrapServers != ""
+	tls := c.BootstrapServersTLS != "" || c.BootstrapServersSaslScram != "" || c.BootstrapServersSaslIam != ""
+	switch {
+	case plain && tls:
+		return "TLS_PLAINTEXT"
+	case plain:
+		return "PLAINTEXT"
+	}
+	return "TLS"
 }
 
 func (k *kafkaService) cluster(ctx context.Context, arn string) (*store.Cluster, error) {
@@ -496,7 +528,17 @@ func (k *kafkaService) GetBootstrapBrokers(ctx context.Context, req *kv.GetBoots
 	if err != nil {
 		return nil, err
 	}
-	return &kv.GetBootstrapBrokersResponse{BootstrapBrokerString: proto.String(c.BootstrapServers)}, nil
+	out := &kv.GetBootstrapBrokersResponse{}
+	for _, b := range []struct {
+		v   string
+		dst **string
+	}{{c.BootstrapServers, &out.BootstrapBrokerString}, {c.BootstrapServersTLS, &out.BootstrapBrokerStringTls},
+		{c.BootstrapServersSaslScram, &out.BootstrapBrokerStringSaslScram}, {c.BootstrapServersSaslIam, &out.BootstrapBrokerStringSaslIam}} {
+		if b.v != "" {
+			*b.dst = proto.String(b.v)
+		}
+	}
+	return out, nil
 }
 
 func (k *kafkaService) ListClustersV2(ctx context.Context, req *kv.ListClustersV2Request) (*kv.ListClustersV2Response, error) {

@@ -122,15 +122,39 @@ func TestCheckCapacity(t *testing.T) {
 	}
 }
 
-// TestCheckKafkaClusterAuth: IAM is refused at creation, NONE accepted.
+// TestCheckKafkaClusterAuth: NONE and IAM are accepted at creation; another type is refused
+// naming the member.
 func TestCheckKafkaClusterAuth(t *testing.T) {
 	t.Parallel()
-	err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("IAM")})
+	for _, typ := range []string{"NONE", "IAM"} {
+		if err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String(typ)}); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("SCRAM")})
 	var ae *apierr.Error
 	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), "kafkaClusterClientAuthentication") {
-		t.Errorf("IAM at creation: %v", err)
+		t.Errorf("SCRAM at creation: %v", err)
 	}
-	if err := checkKafkaClusterAuth(&kc.KafkaClusterClientAuthentication{AuthenticationType: proto.String("NONE")}); err != nil {
-		t.Errorf("NONE: %v", err)
+}
+
+// TestCheckSecretAccounts: a config-provider reference to another account's secret ARN is
+// refused naming the member and the key; the workload's own account and secret names pass.
+func TestCheckSecretAccounts(t *testing.T) {
+	t.Parallel()
+	ok := map[string]string{
+		"a": "${secretsmanager:arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password}",
+		"b": "${secretsmanager:db:password}", "c": "plain arn:aws:secretsmanager:us-east-1:111122223333:secret:x",
+	}
+	if err := checkSecretAccounts(ok, "000000000000", "connectorConfiguration"); err != nil {
+		t.Fatalf("own account: %v", err)
+	}
+	for _, name := range []string{"db-AbCdEf", "never-created-XyZ123"} {
+		bad := map[string]string{"database.password": "${secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:" + name + ":password}"}
+		err := checkSecretAccounts(bad, "000000000000", "connectorConfiguration")
+		var ae *apierr.Error
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "database.password") || !strings.Contains(err.Error(), "111122223333") || strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

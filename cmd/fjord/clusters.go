@@ -22,12 +22,17 @@ func runClusters(ctx context.Context, args []string) error {
 	f := newFlags("clusters "+action, `Manages the cluster registry through the admin gRPC API. Calls are SigV4-signed with the
 given credential; clusters belong to that credential's account and to --region.`)
 	var server, accessKey, secretKey, region, name, bootstrap, version, arn string
+	var bootstrapTLS, bootstrapScram, bootstrapIAM, caFile string
 	f.str(&server, "server", "", "127.0.0.1:9090", "gRPC address of a Fjord server")
 	f.str(&accessKey, "access-key-id", "AWS_ACCESS_KEY_ID", "test", "access key to sign with")
 	f.str(&secretKey, "secret-access-key", "AWS_SECRET_ACCESS_KEY", "test", "secret key to sign with")
 	f.str(&region, "region", "AWS_REGION", "us-east-1", "region of the clusters")
 	f.str(&name, "name", "", "", "cluster name (register)")
-	f.str(&bootstrap, "bootstrap-servers", "", "", "host:port[,host:port…] (register)")
+	f.str(&bootstrap, "bootstrap-servers", "", "", "plaintext bootstrap string host:port[,host:port…] (register; MSK's BootstrapBrokerString)")
+	f.str(&bootstrapTLS, "bootstrap-servers-tls", "", "", "TLS bootstrap string (register; MSK's BootstrapBrokerStringTls)")
+	f.str(&bootstrapScram, "bootstrap-servers-sasl-scram", "", "", "SASL/SCRAM bootstrap string (register; MSK's BootstrapBrokerStringSaslScram)")
+	f.str(&bootstrapIAM, "bootstrap-servers-sasl-iam", "", "", "SASL/IAM bootstrap string (register; MSK's BootstrapBrokerStringSaslIam): replicators use it, with AWS_MSK_IAM")
+	f.str(&caFile, "tls-root-ca-file", "", "", "PEM file of the CA of the brokers' TLS certificates, when not a public one (register)")
 	f.str(&version, "kafka-version", "", "", "Kafka version the cluster reports (register; default 3.7.x)")
 	f.str(&arn, "arn", "", "", "cluster ARN (deregister)")
 	var ct clientTLS
@@ -52,10 +57,19 @@ given credential; clusters belong to that credential's account and to --region.`
 	var out any
 	switch action {
 	case "register":
-		if name == "" || bootstrap == "" {
-			return errors.New("register needs --name and --bootstrap-servers")
+		if name == "" || bootstrap+bootstrapTLS+bootstrapScram+bootstrapIAM == "" {
+			return errors.New("register needs --name and at least one of --bootstrap-servers, --bootstrap-servers-tls, --bootstrap-servers-sasl-scram and --bootstrap-servers-sasl-iam")
 		}
-		resp, err := client.RegisterCluster(ctx, &adminv1.RegisterClusterRequest{ClusterName: name, BootstrapServers: bootstrap, KafkaVersion: version})
+		ca := ""
+		if caFile != "" {
+			raw, err := os.ReadFile(caFile)
+			if err != nil {
+				return fmt.Errorf("--tls-root-ca-file: %w", err)
+			}
+			ca = string(raw)
+		}
+		resp, err := client.RegisterCluster(ctx, &adminv1.RegisterClusterRequest{ClusterName: name, BootstrapServers: bootstrap, KafkaVersion: version,
+			BootstrapServersTls: bootstrapTLS, BootstrapServersSaslScram: bootstrapScram, BootstrapServersSaslIam: bootstrapIAM, TlsRootCa: ca})
 		if err != nil {
 			return err
 		}
@@ -87,8 +101,15 @@ given credential; clusters belong to that credential's account and to --region.`
 }
 
 func clusterJSON(c *adminv1.Cluster) map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"clusterArn": c.ClusterArn, "clusterName": c.ClusterName, "bootstrapServers": c.BootstrapServers,
 		"kafkaVersion": c.KafkaVersion, "creationTime": c.CreationTime.AsTime().Format(time.RFC3339),
 	}
+	for k, v := range map[string]string{"bootstrapServersTls": c.BootstrapServersTls, "bootstrapServersSaslScram": c.BootstrapServersSaslScram,
+		"bootstrapServersSaslIam": c.BootstrapServersSaslIam, "tlsRootCa": c.TlsRootCa} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,7 +25,9 @@ import (
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/kafkaiam"
 	"github.com/fjord-io/fjord/server/replica"
+	"github.com/fjord-io/fjord/server/sigv4"
 	"github.com/fjord-io/fjord/server/workload"
 	"github.com/fjord-io/fjord/store"
 	"github.com/fjord-io/fjord/store/pgembed"
@@ -72,6 +76,9 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 		"the in-process Kafka clusters keep records this long (log.retention.ms; they live in memory)")
 	f.str(&kafkaRetentionBytes, "kafka-retention-bytes", "", strconv.FormatInt(defaultDevKafkaLimits.RetentionBytes, 10),
 		"and at most this many bytes per partition (log.retention.bytes)")
+	var kafkaAuth, stsAddr string
+	f.str(&kafkaAuth, "kafka-auth", "", "none", `client authentication of the in-process Kafka clusters: none (plaintext), or iam: TLS (a dev CA, written to <data-dir>/kafka-ca.pem) and SASL AWS_MSK_IAM only, verified as MSK does against the credentials of --credentials-file and the session credentials of the development STS`)
+	f.str(&stsAddr, "sts-addr", "", "127.0.0.1:8089", "with --kafka-auth iam: listen address of the development STS (AssumeRole) whose session credentials the clusters accept")
 	var secretsEndpoint, secretsDir string
 	f.str(&secretsEndpoint, "secrets-endpoint", "FJORD_SECRETS_ENDPOINT", "", "Secrets Manager endpoint for replicators' SASL/SCRAM secrets; also used for secrets missing from --secrets-dir")
 	f.str(&secretsDir, "secrets-dir", "", "", "folder of local secrets: secretArn …:secret:NAME reads <dir>/NAME.json ({\"username\",\"password\"}); default <data-dir>/secrets")
@@ -100,6 +107,9 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	limits, err := parseDevKafkaLimits(kafkaRetention, kafkaRetentionBytes)
 	if err != nil {
 		return err
+	}
+	if kafkaAuth != "none" && kafkaAuth != "iam" {
+		return fmt.Errorf("--kafka-auth must be none or iam, got %q", kafkaAuth)
 	}
 	log := newLogger(logLevel)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -145,9 +155,16 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	}
 	defer st.Close()
 
+	var iam *devIAM
+	if kafkaAuth == "iam" {
+		if iam, err = startDevIAM(ctx, log, dataDir, stsAddr, region, creds); err != nil {
+			return err
+		}
+		defer iam.Close()
+	}
 	clusters := map[string]string{"source": sourceAddr, "target": targetAddr}
 	for _, name := range []string{"source", "target"} {
-		kc, err := startKafka(clusters[name], "fjord-dev-"+name, limits)
+		kc, err := startKafka(clusters[name], "fjord-dev-"+name, limits, iam.kafkaOpts(log)...)
 		if err != nil {
 			return fmt.Errorf("start Kafka cluster %s on %s: %w", name, clusters[name], err)
 		}
@@ -158,7 +175,12 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 				continue
 			}
 			seen[c.AccountID] = true
-			if _, err := server.RegisterCluster(ctx, st, c.AccountID, region, name, clusters[name], ""); err != nil {
+			reg := &store.Cluster{AccountID: c.AccountID, Region: region, Name: name, BootstrapServers: clusters[name]}
+			if iam != nil {
+				// As an MSK cluster with IAM access control only: replicators use the IAM string.
+				reg.BootstrapServers, reg.BootstrapServersSaslIam, reg.TLSRootCA = "", clusters[name], string(iam.caPEM)
+			}
+			if _, err := server.RegisterClusterAuth(ctx, st, reg); err != nil {
 				return fmt.Errorf("register cluster %s: %w", name, err)
 			}
 		}
@@ -243,6 +265,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), ConnectREST: restAddr, Source: sourceAddr, Target: targetAddr,
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
 		CAPath: caPath, CAFingerprint: srv.CA().Fingerprint(),
+		IAM:         iam.bannerInfo(),
 		KafkaLimits: limits.String(),
 		Window:      lc.Autoscale.Window, Cooldown: lc.Autoscale.Cooldown, Sampling: sampling(metricsInterval, lc.Autoscale.Window).Round(time.Millisecond)})
 	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
@@ -321,7 +344,7 @@ func (k *devKafka) Close() {
 
 // startKafka starts a one-broker kfake cluster on addr (127.0.0.1:PORT) with the given
 // cluster ID (distinct per cluster: replication tells clusters apart by it) and limits.
-func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
+func startKafka(addr, clusterID string, lim devKafkaLimits, extra ...kfake.Opt) (*devKafka, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -333,7 +356,7 @@ func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := kfake.NewCluster(kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3),
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3),
 		kfake.ClusterID(clusterID),
 		kfake.BrokerConfigs(map[string]string{
 			"log.retention.ms":    strconv.FormatInt(lim.Retention.Milliseconds(), 10),
@@ -341,7 +364,7 @@ func startKafka(addr, clusterID string, lim devKafkaLimits) (*devKafka, error) {
 			"log.segment.bytes":   strconv.FormatInt(lim.segmentBytes(), 10),
 			// Compacted topics (Connect's and MirrorMaker 2's internal topics) too.
 			"log.cleaner.backoff.ms": strconv.FormatInt(lim.Every.Milliseconds(), 10),
-		}))
+		})}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +392,7 @@ type banner struct {
 	TokenPath, CAPath, CAFingerprint                                string
 	KafkaLimits                                                     string
 	Window, Cooldown, Sampling                                      time.Duration
+	IAM                                                             *devIAMBanner
 }
 
 // sampling is the interval at which agents configured with metricsInterval measure workers
@@ -395,6 +419,20 @@ Fjord dev is ready.
   agent CA         {{.CAFingerprint}}   (agents enroll once with the token; fjord agents revoke <id>)
   autoscaling      window {{.Window}} (CPU sampled every {{.Sampling}}), cooldown {{.Cooldown}}; why a workload did not scale: fjord workloads describe <arn>
 {{if .Creds}}  credentials      access key "test", secret "test" → account 000000000000
+{{end}}{{with .IAM}}
+Kafka authentication: AWS_MSK_IAM over TLS only (--kafka-auth iam), as an MSK cluster with IAM access control.
+  CA certificate   {{.CAPath}}
+  STS (AssumeRole) {{.STS}}   (session credentials of roles of the caller's account; the clusters accept them)
+  signing keys     the access keys of the credentials above, or session credentials from that STS
+  client properties (Java aws-msk-iam-auth, MirrorMaker source.cluster./target.cluster. prefixes):
+    security.protocol=SASL_SSL
+    sasl.mechanism=AWS_MSK_IAM
+    sasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required;
+    sasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler
+    ssl.truststore.type=PEM
+    ssl.truststore.location={{.CAPath}}
+  environment of such clients: AWS_REGION={{.Region}} AWS_ENDPOINT_URL_STS={{.STS}} (and keys as above)
+  external agents need the same environment; kcat (librdkafka) cannot sign AWS_MSK_IAM.
 {{end}}
 Try:
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={{.Region}}
@@ -403,8 +441,8 @@ Try:
   mkdir -p {{.S3Dir}}/plugins && (cd /tmp && echo x > x.txt && zip -q mm2.zip x.txt) && cp /tmp/mm2.zip {{.S3Dir}}/plugins/
   aws --endpoint-url http://{{.HTTP}} kafkaconnect create-custom-plugin --name mm2 --content-type ZIP \
       --location 's3Location={bucketArn=arn:aws:s3:::plugins,fileKey=mm2.zip}'
-  kcat -b {{.Source}} -L
-  fjord agents list     fjord workloads describe <arn>
+{{if not .IAM}}  kcat -b {{.Source}} -L
+{{end}}  fjord agents list     fjord workloads describe <arn>
 
 Stop with Ctrl-C.
 `))
@@ -413,4 +451,80 @@ func printBanner(log *slog.Logger, b banner) {
 	if err := bannerTmpl.Execute(os.Stdout, b); err != nil {
 		log.Error("print banner", "error", err)
 	}
+}
+
+// devIAM is the AWS_MSK_IAM authentication of the dev clusters (--kafka-auth iam): their TLS,
+// the verifier of the signed payloads and the development STS.
+type devIAM struct {
+	tls    *tls.Config
+	caPEM  []byte
+	caPath string
+	v      *kafkaiam.Verifier
+	sts    *http.Server
+	stsURL string
+	region string
+}
+
+type devIAMBanner struct{ CAPath, STS, Region string }
+
+func (d *devIAM) bannerInfo() *devIAMBanner {
+	if d == nil {
+		return nil
+	}
+	return &devIAMBanner{CAPath: d.caPath, STS: d.stsURL, Region: d.region}
+}
+
+// kafkaOpts are the kfake options of one dev cluster (none without IAM).
+func (d *devIAM) kafkaOpts(log *slog.Logger) []kfake.Opt {
+	if d == nil {
+		return nil
+	}
+	return kafkaiam.Options(d.v, d.tls, log)
+}
+
+// startDevIAM makes the dev CA (its PEM in <dataDir>/kafka-ca.pem), starts the development STS
+// on stsAddr, and points this process's AWS SDK (and the workers it starts) at it:
+// AWS_ENDPOINT_URL_STS, AWS_REGION and, unless set, the first credential as the base keys.
+func startDevIAM(ctx context.Context, log *slog.Logger, dataDir, stsAddr, region string, creds []store.Credential) (*devIAM, error) {
+	tlsCfg, caPEM, err := kafkaiam.DevTLS()
+	if err != nil {
+		return nil, err
+	}
+	caPath := filepath.Join(dataDir, "kafka-ca.pem")
+	if err := os.WriteFile(caPath, caPEM, 0o644); err != nil {
+		return nil, err
+	}
+	keys := make([]sigv4.Credential, 0, len(creds))
+	for _, c := range creds {
+		keys = append(keys, sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, AccountID: c.AccountID})
+	}
+	v, sts := kafkaiam.NewDev(sigv4.NewStaticStore(keys...))
+	l, err := net.Listen("tcp", stsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--sts-addr: %w", err)
+	}
+	srv := &http.Server{Handler: sts, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("development STS stopped", "error", err)
+		}
+	}()
+	d := &devIAM{tls: tlsCfg, caPEM: caPEM, caPath: caPath, v: v, sts: srv, stsURL: "http://" + l.Addr().String(), region: region}
+	os.Setenv("AWS_ENDPOINT_URL_STS", d.stsURL)
+	if os.Getenv("AWS_REGION") == "" {
+		os.Setenv("AWS_REGION", region)
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && len(creds) > 0 {
+		os.Setenv("AWS_ACCESS_KEY_ID", creds[0].AccessKeyID)
+		os.Setenv("AWS_SECRET_ACCESS_KEY", creds[0].SecretAccessKey)
+	}
+	log.Info("kafka authentication AWS_MSK_IAM", "ca", caPath, "sts", d.stsURL)
+	return d, nil
+}
+
+// Close stops the development STS.
+func (d *devIAM) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = d.sts.Shutdown(ctx)
 }

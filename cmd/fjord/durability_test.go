@@ -396,7 +396,14 @@ type fjordServer struct {
 // appended (a flag given twice takes the last value).
 func startServer(t *testing.T, bin, databaseURL, keyHex, credsFile, pluginDir string, extra ...string) *fjordServer {
 	t.Helper()
-	s := &fjordServer{httpAddr: freeAddr(t), grpcAddr: freeAddr(t)}
+	return startServerAt(t, freeAddr(t), freeAddr(t), bin, databaseURL, keyHex, credsFile, pluginDir, extra...)
+}
+
+// startServerAt is startServer on the given REST and gRPC addresses (a restart on the same
+// ports).
+func startServerAt(t *testing.T, httpAddr, grpcAddr, bin, databaseURL, keyHex, credsFile, pluginDir string, extra ...string) *fjordServer {
+	t.Helper()
+	s := &fjordServer{httpAddr: httpAddr, grpcAddr: grpcAddr}
 	args := []string{"server",
 		"--database-url", databaseURL,
 		"--encryption-key", keyHex,

@@ -276,8 +276,6 @@ func handCases(bases map[string][]body, f fixtures) []tcase {
 	edit(cc, 0, "exactly.once.support bad", path{"connectorConfiguration", "exactly.once.support"}, "always", "exactly.once.support")
 	edit(cc, 0, "unknown kafkaConnectVersion", path{"kafkaConnectVersion"}, "9.9.9", "kafkaConnectVersion")
 	edit(cc, 0, "empty kafkaConnectVersion", path{"kafkaConnectVersion"}, "", "kafkaConnectVersion")
-	// IAM with the connector's cluster is not supported yet: refused, never stored and ignored.
-	edit(cc, 0, "IAM client authentication", path{"kafkaClusterClientAuthentication", "authenticationType"}, "IAM", "kafkaClusterClientAuthentication")
 	for _, v := range []string{"", "b-1", "b-1:", ":9092", "b-1:port", "b-1:0", "b-1:70000", "b-1:9092,", "b-1:9092,b-2"} {
 		edit(cc, 0, fmt.Sprintf("bootstrapServers %q", v), path{"kafkaCluster", "apacheKafkaCluster", "bootstrapServers"}, v, "kafkaCluster.apacheKafkaCluster.bootstrapServers")
 	}

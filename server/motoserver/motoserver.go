@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
+
+// DefaultAccount is the account of moto's resources unless MOTO_ACCOUNT_ID says otherwise:
+// the account of Fjord's development and test credentials.
+const DefaultAccount = "000000000000"
 
 // Start runs moto_server until the test ends and returns its endpoint, once it answers.
 func Start(t testing.TB) string {
@@ -77,6 +82,10 @@ func (s *Server) Restart(t testing.TB) {
 	for {
 		cmd := exec.Command(s.bin, "-H", "127.0.0.1", "-p", strconv.Itoa(s.port))
 		cmd.Stdout, cmd.Stderr = out, out
+		if os.Getenv("MOTO_ACCOUNT_ID") == "" {
+			// Resources (secret ARNs) in Fjord's test account, as servertest.Account.
+			cmd.Env = append(os.Environ(), "MOTO_ACCOUNT_ID="+DefaultAccount)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -56,7 +56,7 @@ func connectClusterKeys(d *kc.DescribeConnectorResponse) map[string]string {
 		m[mm2.KeyConnectProtocol] = mm2.ProtocolSSL
 	}
 	if strings.EqualFold(d.GetKafkaClusterClientAuthentication().GetAuthenticationType(), "IAM") {
-		m[mm2.KeyConnectMechanism] = mm2.IAMMechanism // refused by the workers: INVALID_CONFIGURATION
+		m[mm2.KeyConnectMechanism] = mm2.IAMMechanism // signed with the service execution role
 	}
 	m[mm2.KeyConnectOffsets], m[mm2.KeyConnectConfigs], m[mm2.KeyConnectStatus] = connectTopics(d.GetConnectorArn())
 	m[mm2.KeyConnectConnectorConfig] = mm2.EncodeConnectorConfig(connectConfigRecord(d.ConnectorConfiguration))
@@ -111,6 +111,9 @@ func (w *Compiler) addConnectRuntime(ctx context.Context, r *store.Resource, d *
 	t.Config[mm2.KeyProgressTopic] = keys[mm2.KeyConnectOffsets]
 	t.Config[mm2.KeyProgressBootstrap] = keys[mm2.KeyConnectBootstrap]
 	t.Config[mm2.KeyProgressProtocol] = keys[mm2.KeyConnectProtocol]
+	if mech := keys[mm2.KeyConnectMechanism]; mech != "" {
+		t.Config[mm2.KeyProgressMechanism] = mech
+	}
 	return nil
 }
 

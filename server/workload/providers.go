@@ -109,8 +109,8 @@ func (w *Compiler) connectorProviderPlan(ctx context.Context, r *store.Resource,
 // resolveReference reads the value of a Secrets Manager reference. Its errors are
 // *secretError (Transient when Secrets Manager could not be reached) and name the secret and
 // the JSON key, never a value.
-func (w *Compiler) resolveReference(ctx context.Context, sr catalog.SecretRef) (string, error) {
-	v, err := w.secrets.value(ctx, sr.SecretID, sr.Region)
+func (w *Compiler) resolveReference(ctx context.Context, sr catalog.SecretRef, role string) (string, error) {
+	v, err := w.secrets.value(ctx, sr.SecretID, sr.Region, role)
 	if err != nil {
 		return "", err
 	}
@@ -163,7 +163,7 @@ func (w *Compiler) resolveConfigProviders(ctx context.Context, r *store.Resource
 	}
 	values := make(map[string]string, len(plan.refs))
 	for _, sr := range plan.refs {
-		v, err := w.resolveReference(ctx, sr.secret)
+		v, err := w.resolveReference(ctx, sr.secret, d.GetServiceExecutionRoleArn())
 		if err != nil {
 			return fmt.Errorf("%s: config provider reference %s: %w", sr.key, sr.ref.Text, err)
 		}
@@ -185,6 +185,10 @@ func (w *Compiler) resolveConfigProviders(ctx context.Context, r *store.Resource
 func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (scheduler.Shape, error) {
 	key := r.ARN + "@" + r.CurrentVersion
 	var plan *providerPlan
+	role := ""
+	if d, err := ConnectorDescription(r); err == nil {
+		role = d.GetServiceExecutionRoleArn()
+	}
 	if v, ok := w.providerPlans.Load(key); ok {
 		plan = v.(*providerPlan)
 	} else {
@@ -212,7 +216,7 @@ func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape)
 	}
 	for _, ref := range plan.refs {
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := w.resolveReference(ctx, ref.secret)
+		_, err := w.resolveReference(ctx, ref.secret, role)
 		cancel()
 		var se *secretError
 		switch {

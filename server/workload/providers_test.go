@@ -36,7 +36,7 @@ func TestResolveReference(t *testing.T) {
 		{catalog.SecretRef{SecretID: "token"}, "not json: hunter2-token"},
 		{catalog.SecretRef{SecretID: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf", JSONKey: "password"}, "hunter2-pass"},
 	} {
-		got, err := w.resolveReference(ctx, c.ref)
+		got, err := w.resolveReference(ctx, c.ref, "")
 		if err != nil || got != c.want {
 			t.Errorf("%+v = %q, %v; want %q", c.ref, got, err, c.want)
 		}
@@ -45,7 +45,7 @@ func TestResolveReference(t *testing.T) {
 		{SecretID: "db", JSONKey: "missing"}, {SecretID: "db", JSONKey: "nested"},
 		{SecretID: "token", JSONKey: "k"}, {SecretID: "nowhere", JSONKey: "k"},
 	} {
-		_, err := w.resolveReference(ctx, ref)
+		_, err := w.resolveReference(ctx, ref, "")
 		var se *secretError
 		if !errors.As(err, &se) || se.Transient {
 			t.Errorf("%+v: want a permanent secretError, got %v", ref, err)

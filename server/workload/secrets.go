@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,8 +19,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	kv "github.com/fjord-io/fjord/proto/gen/fjord/kafka/v1"
@@ -37,8 +40,14 @@ import (
 //     Config.SecretsEndpoint is set too.
 //  2. AWS Secrets Manager (aws-sdk-go-v2) in the ARN's region, at Config.SecretsEndpoint when
 //     set, otherwise wherever the SDK's usual configuration points (AWS_ENDPOINT_URL_SECRETS_MANAGER,
-//     AWS_ENDPOINT_URL, the shared config files, or AWS itself), with the SDK's default
-//     credential chain.
+//     AWS_ENDPOINT_URL, the shared config files, or AWS itself), with the credentials of the
+//     workload's serviceExecutionRoleArn: Fjord assumes the role through STS (at
+//     AWS_ENDPOINT_URL_STS, else at Config.SecretsEndpoint when set, else AWS) with the SDK's
+//     default credential chain as the base, so the role's policy decides what it may read.
+//
+// A secret ARN of another account than the workload's is refused at creation (server/checks.go).
+// What a tenant sees of a failure names the secret and the cause (an STS or Secrets Manager
+// error code, a local file's name), never a server path or a backend's own message.
 //
 // A secret that does not exist, cannot be read or is malformed makes the replicator FAILED with
 // state code SECRET_UNAVAILABLE and a message naming the secret; a Secrets Manager that cannot be
@@ -119,24 +128,25 @@ func newSecrets(dir, endpoint string) *secrets {
 }
 
 // scram returns the credentials of the SCRAM secret arn.
-func (s *secrets) scram(ctx context.Context, arn string) (scramCredentials, error) {
+func (s *secrets) scram(ctx context.Context, arn, role string) (scramCredentials, error) {
 	if name, _ := secretName(arn); name == "" {
 		return scramCredentials{}, &secretError{ARN: arn, Err: errors.New("is not a Secrets Manager secret ARN")}
 	}
-	v, err := s.value(ctx, arn, "")
+	v, err := s.value(ctx, arn, "", role)
 	if err != nil {
 		return scramCredentials{}, err
 	}
 	return parseScramSecret(arn, v.raw, v.where)
 }
 
-// value returns the secret id (an ARN, or a name in region), from the cache when fresh
+// value returns the secret id (an ARN, or a name in region), read with the credentials of role
+// (the workload's service execution role; "" reads with Fjord's own), from the cache when fresh
 // (secretTTL; secretRetryTTL for a source that could not be reached).
-func (s *secrets) value(ctx context.Context, id, region string) (secretValue, error) {
+func (s *secrets) value(ctx context.Context, id, region, role string) (secretValue, error) {
 	if _, r := secretName(id); r != "" {
 		region = r
 	}
-	key := region + "\x00" + id
+	key := region + "\x00" + role + "\x00" + id
 	s.mu.Lock()
 	c, ok := s.cache[key]
 	s.mu.Unlock()
@@ -150,7 +160,7 @@ func (s *secrets) value(ctx context.Context, id, region string) (secretValue, er
 			return c.val, c.err
 		}
 	}
-	val, err := s.read(ctx, id, region)
+	val, err := s.read(ctx, id, region, role)
 	if ctx.Err() == nil || err == nil {
 		s.mu.Lock()
 		if len(s.cache) > 10_000 {
@@ -163,7 +173,7 @@ func (s *secrets) value(ctx context.Context, id, region string) (secretValue, er
 }
 
 // read reads the secret id (an ARN, or a name in region).
-func (s *secrets) read(ctx context.Context, id, region string) (secretValue, error) {
+func (s *secrets) read(ctx context.Context, id, region, role string) (secretValue, error) {
 	arn := id
 	name, r := secretName(id)
 	if name == "" {
@@ -187,23 +197,31 @@ func (s *secrets) read(ctx context.Context, id, region string) (secretValue, err
 				continue
 			}
 			if err != nil {
-				return secretValue{}, &secretError{ARN: arn, Err: fmt.Errorf("read %s: %v", path, errors.Unwrap(err))}
+				// No server path in what the tenant sees: the operator's log has it.
+				slog.Warn("read a local secret", "path", path, "error", err)
+				return secretValue{}, &secretError{ARN: arn, Err: errors.New("cannot be read from the local secrets folder")}
 			}
-			return secretValue{raw: raw, where: path}, nil
+			return secretValue{raw: raw, where: "local secret file " + filepath.Base(path)}, nil
 		}
 		if s.endpoint == "" {
-			return secretValue{}, &secretError{ARN: arn, Err: fmt.Errorf("not found in the local secrets folder (looked for %s)", strings.Join(tried, " and "))}
+			slog.Debug("local secret not found", "looked_for", strings.Join(tried, " and "))
+			names := make([]string, len(tried))
+			for i, p := range tried {
+				names[i] = filepath.Base(p) // the secret's own name, never the server's folder
+			}
+			return secretValue{}, &secretError{ARN: arn, Err: fmt.Errorf("is not in the local secrets folder (looked for %s)", strings.Join(names, " and "))}
 		}
 	}
-	cl, err := s.client(ctx, region)
+	cl, err := s.client(ctx, region, role)
 	if err != nil {
-		return secretValue{}, &secretError{ARN: arn, Err: err, Transient: true}
+		slog.Warn("Secrets Manager client", "error", err)
+		return secretValue{}, &secretError{ARN: arn, Err: errors.New("Secrets Manager cannot be configured"), Transient: true}
 	}
 	rctx, cancel := context.WithTimeout(ctx, secretTimeout)
 	defer cancel()
 	out, err := cl.GetSecretValue(rctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return secretValue{}, &secretError{ARN: arn, Err: err, Transient: transientAWSError(err)}
+		return secretValue{}, &secretError{ARN: arn, Err: tenantAWSError(err, role), Transient: transientAWSError(err)}
 	}
 	raw := []byte(aws.ToString(out.SecretString))
 	if out.SecretString == nil {
@@ -241,23 +259,58 @@ func parseScramSecret(arn string, raw []byte, where string) (scramCredentials, e
 	return c, nil
 }
 
-func (s *secrets) client(ctx context.Context, region string) (*secretsmanager.Client, error) {
+// client is the Secrets Manager client of region that reads with role's credentials: the role
+// assumed through STS (at AWS_ENDPOINT_URL_STS, or the secrets endpoint when one is set: the
+// AWS stand-ins serve both) with Fjord's own as the base, cached and refreshed by the SDK.
+// Without a role, Fjord's own credentials.
+func (s *secrets) client(ctx context.Context, region, role string) (*secretsmanager.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cl, ok := s.clients[region]; ok {
+	if cl, ok := s.clients[region+"\x00"+role]; ok {
 		return cl, nil
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS SDK configuration: %w", err)
 	}
+	if role != "" {
+		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if s.endpoint != "" && os.Getenv("AWS_ENDPOINT_URL_STS") == "" {
+				o.BaseEndpoint = aws.String(s.endpoint)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "fjord-secrets"
+		}))
+	}
 	cl := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		if s.endpoint != "" {
 			o.BaseEndpoint = aws.String(s.endpoint)
 		}
 	})
-	s.clients[region] = cl
+	if len(s.clients) > 1000 {
+		clear(s.clients)
+	}
+	s.clients[region+"\x00"+role] = cl
 	return cl, nil
+}
+
+// tenantAWSError is what a tenant may see of a failed Secrets Manager read: the error code
+// (never the backend's message, which can name Fjord's own identity or endpoints).
+func tenantAWSError(err error, role string) error {
+	var ae smithy.APIError
+	var oe *smithy.OperationError
+	switch {
+	case errors.As(err, &oe) && oe.ServiceID == "STS", strings.Contains(err.Error(), "AssumeRole"):
+		code := "refused"
+		if errors.As(err, &ae) {
+			code = ae.ErrorCode()
+		}
+		return fmt.Errorf("the service execution role %s cannot be assumed to read it (%s)", role, code)
+	case errors.As(err, &ae):
+		return fmt.Errorf("Secrets Manager refused it: %s", ae.ErrorCode())
+	}
+	return errors.New("Secrets Manager cannot be reached")
 }
 
 // clusterSecurityConfig maps one replicator cluster's clientAuthentication and
@@ -265,7 +318,7 @@ func (s *secrets) client(ctx context.Context, region string) (*secretsmanager.Cl
 // "target.cluster."): TLS → SSL with the root CA as a PEM truststore, SASL/SCRAM →
 // SASL_PLAINTEXT (SASL_SSL with TLS) with a ScramLoginModule line holding the secret's
 // credentials.
-func (w *Compiler) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDescription, prefix string, conf map[string]string) error {
+func (w *Compiler) clusterSecurityConfig(ctx context.Context, c *kv.KafkaClusterDescription, prefix, role string, conf map[string]string) error {
 	tls := c.GetEncryptionInTransit().GetEncryptionType() == "TLS"
 	scram := c.GetClientAuthentication().GetSaslScram()
 	switch {
@@ -293,7 +346,7 @@ func (w *Compiler) clusterSecurityConfig(ctx context.Context, c *kv.KafkaCluster
 		if scram.GetMechanism() == "SHA256" {
 			conf[prefix+"sasl.mechanism"] = "SCRAM-SHA-256"
 		}
-		creds, err := w.secrets.scram(ctx, scram.GetSecretArn())
+		creds, err := w.secrets.scram(ctx, scram.GetSecretArn(), role)
 		if err != nil {
 			return err
 		}
@@ -342,6 +395,19 @@ func rootCAPEM(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// SecretAccount is the account of a Secrets Manager secret ARN ("" when arn is not one).
+func SecretAccount(arn string) string {
+	m := secretARNRE.FindStringSubmatch(arn)
+	if m == nil {
+		return ""
+	}
+	return m[3]
+}
+
+// RootCAPEM checks a root CA certificate (PEM text, or base64 of PEM or of DER) and returns it
+// as PEM text.
+func RootCAPEM(s string) (string, error) { return rootCAPEM(s) }
 
 // IsSecretARN says whether arn is a Secrets Manager secret ARN
 // (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>).

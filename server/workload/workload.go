@@ -93,7 +93,7 @@ func (w *Compiler) Shape(kind string, r *store.Resource) (scheduler.Shape, error
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := w.secrets.scram(ctx, sc.GetSecretArn())
+		_, err := w.secrets.scram(ctx, sc.GetSecretArn(), d.GetServiceExecutionRoleArn())
 		cancel()
 		var se *secretError
 		switch {
@@ -213,6 +213,7 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 			for k, v := range base {
 				conf[k] = v
 			}
+			withServiceRole(conf, d.GetServiceExecutionRoleArn())
 			t := &agentv1.TaskSpec{TaskId: int32(id), ConnectorClass: class, Config: conf,
 				TaskIndex: int32(id), TaskCount: int32(count)}
 			if conf["exactly.once.support"] == "required" {
@@ -257,6 +258,7 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 			for k, v := range base {
 				conf[k] = v
 			}
+			withServiceRole(conf, d.GetServiceExecutionRoleArn())
 			t := &agentv1.TaskSpec{TaskId: int32(id), Config: conf}
 			sources := max(count-2, 1)
 			switch {
@@ -276,6 +278,16 @@ func (w *Compiler) TaskSpecs(ctx context.Context, kind string, r *store.Resource
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown workload kind %q", kind)
+}
+
+// withServiceRole sets the workload's serviceExecutionRoleArn as the runtime key
+// mm2.KeyServiceExecutionRole, over any value the configuration brought: AWS_MSK_IAM clients
+// without an awsRoleArn of their own sign with it.
+func withServiceRole(conf map[string]string, role string) {
+	delete(conf, mm2.KeyServiceExecutionRole)
+	if role != "" {
+		conf[mm2.KeyServiceExecutionRole] = role
+	}
 }
 
 // replicatorConfig maps a replicator's ReplicationInfo to MirrorMaker 2 keys.
@@ -356,11 +368,55 @@ func (w *Compiler) replicatorConfig(ctx context.Context, r *store.Resource, d *k
 		default:
 			continue
 		}
-		if err := w.clusterSecurityConfig(ctx, c, prefix, conf); err != nil {
+		if err := w.clusterSecurityConfig(ctx, c, prefix, d.GetServiceExecutionRoleArn(), conf); err != nil {
 			return nil, fmt.Errorf("replicator %s: %w", r.ARN, err)
+		}
+		if m := c.GetAmazonMskCluster(); m != nil {
+			cl, err := w.st.Cluster(ctx, r.AccountID, r.Region, m.GetMskClusterArn())
+			if err != nil {
+				return nil, fmt.Errorf("cluster %s of replicator %s: %w", m.GetMskClusterArn(), r.ARN, err)
+			}
+			mskSecurityConfig(cl, prefix, conf)
 		}
 	}
 	return conf, nil
+}
+
+// mskBootstrap picks the bootstrap string a replicator uses for a registered (MSK) cluster:
+// SASL/IAM when the cluster offers it, as MSK Replicator always does, else plaintext, else
+// TLS. kind is "IAM", "PLAINTEXT" or "TLS".
+func mskBootstrap(cl *store.Cluster) (servers, kind string) {
+	switch {
+	case cl.BootstrapServersSaslIam != "":
+		return cl.BootstrapServersSaslIam, "IAM"
+	case cl.BootstrapServers != "":
+		return cl.BootstrapServers, "PLAINTEXT"
+	case cl.BootstrapServersTLS != "":
+		return cl.BootstrapServersTLS, "TLS"
+	}
+	return cl.BootstrapServersSaslScram, "PLAINTEXT" // SCRAM needs a secret MSK Replicator never has
+}
+
+// mskSecurityConfig sets the client keys of a registered cluster under prefix: AWS_MSK_IAM
+// over TLS with the replicator's service execution role (mm2.KeyServiceExecutionRole), or TLS,
+// trusting the cluster's registered root CA when it has one.
+func mskSecurityConfig(cl *store.Cluster, prefix string, conf map[string]string) {
+	_, kind := mskBootstrap(cl)
+	switch kind {
+	case "IAM":
+		conf[prefix+"security.protocol"] = mm2.ProtocolSASLSSL
+		conf[prefix+"sasl.mechanism"] = mm2.MechanismIAM
+		conf[prefix+"sasl.jaas.config"] = mm2.IAMLoginModule + " required;"
+		conf[prefix+"sasl.client.callback.handler.class"] = mm2.IAMCallbackHandler
+	case "TLS":
+		conf[prefix+"security.protocol"] = mm2.ProtocolSSL
+	default:
+		return
+	}
+	if cl.TLSRootCA != "" {
+		conf[prefix+"ssl.truststore.type"] = "PEM"
+		conf[prefix+"ssl.truststore.certificates"] = cl.TLSRootCA
+	}
 }
 
 // replicatorBootstraps resolves a replicator's clusters to bootstrap servers by alias.
@@ -373,7 +429,7 @@ func (w *Compiler) replicatorBootstraps(ctx context.Context, r *store.Resource, 
 			if err != nil {
 				return nil, fmt.Errorf("cluster %s of replicator %s: %w", m.GetMskClusterArn(), r.ARN, err)
 			}
-			bootstrap[alias] = cl.BootstrapServers
+			bootstrap[alias], _ = mskBootstrap(cl)
 		} else {
 			bootstrap[alias] = c.GetApacheKafkaCluster().GetBootstrapBrokerString()
 		}

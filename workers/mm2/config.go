@@ -418,6 +418,7 @@ func parseConfig(p *parser) (Config, error) {
 	if n := p.int64("offset.flush.interval.ms", 0, 1); n > 0 {
 		c.OffsetFlushInterval = time.Duration(n) * time.Millisecond
 	}
+	p.serviceRole()
 	c.SourceSecurity = p.security(SourceClusterPrefix)
 	c.TargetSecurity = p.security(TargetClusterPrefix)
 	c.Connect = p.connect()
@@ -465,6 +466,9 @@ type parser struct {
 	errs []error
 	// noFiles skips reading the files keys name (validation away from the task's host).
 	noFiles bool
+	// role is KeyServiceExecutionRole, once read (roleRead).
+	role     string
+	roleRead bool
 }
 
 func (p *parser) fail(key, problem string) {

@@ -25,8 +25,9 @@ const (
 	// KeyConnectProtocol is PLAINTEXT (kafkaClusterEncryptionInTransit PLAINTEXT) or SSL (TLS,
 	// verified with the system's roots, no client certificate).
 	KeyConnectProtocol = ConnectPrefix + "security.protocol"
-	// KeyConnectMechanism is AWS_MSK_IAM for kafkaClusterClientAuthentication IAM, which is not
-	// supported yet: the task fails with INVALID_CONFIGURATION naming it.
+	// KeyConnectMechanism is AWS_MSK_IAM for kafkaClusterClientAuthentication IAM: the runtime's
+	// clients authenticate with the workload's service execution role (KeyServiceExecutionRole),
+	// over TLS when KeyConnectProtocol is SSL (SASL_SSL), as MSK Connect's do.
 	KeyConnectMechanism = ConnectPrefix + "sasl.mechanism"
 	// KeyConnectOffsets, KeyConnectConfigs and KeyConnectStatus name the runtime's internal
 	// topics (MSK Connect: __amazon_msk_connect_<offsets|configs|status>_<name>_<id>).
@@ -47,6 +48,7 @@ const (
 	// KeyProgressBootstrap and KeyProgressProtocol are the cluster holding it.
 	KeyProgressBootstrap = ProgressPrefix + "bootstrap.servers"
 	KeyProgressProtocol  = ProgressPrefix + "security.protocol"
+	KeyProgressMechanism = ProgressPrefix + "sasl.mechanism"
 )
 
 // IAMMechanism is the SASL mechanism of MSK's IAM client authentication.
@@ -72,10 +74,26 @@ type ProgressLocation struct {
 	Security  ClientSecurity
 }
 
-// IsRuntimeKey reports whether key is one the server adds (fjord.connect.*, fjord.progress.*)
-// rather than part of a connector's own configuration.
+// IsRuntimeKey reports whether key is one the server adds (fjord.connect.*, fjord.progress.*,
+// fjord.service.execution.role.arn) rather than part of a connector's own configuration.
 func IsRuntimeKey(key string) bool {
-	return strings.HasPrefix(key, ConnectPrefix) || strings.HasPrefix(key, ProgressPrefix)
+	return strings.HasPrefix(key, ConnectPrefix) || strings.HasPrefix(key, ProgressPrefix) || key == KeyServiceExecutionRole
+}
+
+// serviceRole is the workload's service execution role (KeyServiceExecutionRole), "" when the
+// server sent none.
+func (p *parser) serviceRole() string {
+	if p.roleRead {
+		return p.role
+	}
+	p.roleRead = true
+	v := strings.TrimSpace(p.str(KeyServiceExecutionRole, ""))
+	if v != "" && !IsRoleARN(v) {
+		p.fail(KeyServiceExecutionRole, "is not an IAM role ARN")
+		return ""
+	}
+	p.role = v
+	return v
 }
 
 // ParseConnectCluster reads the fjord.connect.* keys of a task configuration of any connector
@@ -141,12 +159,13 @@ func (p *parser) progress() *ProgressLocation {
 	if topic == "" {
 		p.fail(KeyProgressTopic, "must not be empty")
 	}
-	l.Security = p.runtimeSecurity(KeyProgressProtocol, "")
+	l.Security = p.runtimeSecurity(KeyProgressProtocol, KeyProgressMechanism)
 	return l
 }
 
 // runtimeSecurity reads the security of a runtime cluster: PLAINTEXT, or SSL with the
-// system's roots. MSK's IAM authentication (SASL_SSL with AWS_MSK_IAM) is refused by name.
+// system's roots; with the mechanism AWS_MSK_IAM, SASL_PLAINTEXT or SASL_SSL signed with the
+// workload's service execution role (MSK's IAM authentication).
 func (p *parser) runtimeSecurity(protocolKey, mechanismKey string) ClientSecurity {
 	s := ClientSecurity{Protocol: ProtocolPlaintext}
 	v := strings.ToUpper(p.str(protocolKey, ProtocolPlaintext))
@@ -155,8 +174,14 @@ func (p *parser) runtimeSecurity(protocolKey, mechanismKey string) ClientSecurit
 		mech = strings.ToUpper(p.str(mechanismKey, ""))
 	}
 	switch {
+	case mech == IAMMechanism && (v == ProtocolPlaintext || v == ProtocolSSL):
+		s.Protocol, s.Mechanism = ProtocolSASLPlaintext, IAMMechanism
+		if v == ProtocolSSL {
+			s.Protocol = ProtocolSASLSSL
+		}
+		s.IAM = IAMAuth{RoleARN: p.serviceRole()}
 	case mech == IAMMechanism:
-		p.fail(mechanismKey, "kafkaClusterClientAuthentication IAM is not supported yet; use NONE")
+		p.fail(protocolKey, fmt.Sprintf("%q is not PLAINTEXT or SSL", v))
 	case mech != "":
 		p.fail(mechanismKey, fmt.Sprintf("%q is not supported", mech))
 	case v == ProtocolPlaintext || v == ProtocolSSL:

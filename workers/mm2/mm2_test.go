@@ -296,6 +296,7 @@ func TestSupportedKeysAreParsed(t *testing.T) {
 		"fjord.consumer.group.offset.sync.mode": "ENHANCED",
 		KeyConnectBootstrap:                     "connect:9092", KeyConnectProtocol: "SSL", KeyConnectMechanism: "",
 		KeyConnectConnectorConfig: "e30=", // {}
+		KeyServiceExecutionRole:   "arn:aws:iam::000000000000:role/x",
 	}
 	m := base()
 	for _, k := range []string{KeyConnectOffsets, KeyConnectConfigs, KeyConnectStatus, KeyProgressTopic, KeyProgressProtocol} {
@@ -423,12 +424,12 @@ func TestConnectRuntimeKeys(t *testing.T) {
 	if c, err := ParseConfig(base()); err != nil || c.Connect != nil || c.Progress != nil {
 		t.Errorf("without runtime keys: %+v, %v", c.Connect, err)
 	}
-	for key, want := range map[string]string{KeyConnectMechanism: "IAM is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required",
+	for key, want := range map[string]string{KeyConnectMechanism: "is not supported", KeyConnectProtocol: "not PLAINTEXT or SSL", KeyConnectStatus: "is required",
 		KeyConnectConnectorConfig: "not base64"} {
 		bad := maps.Clone(m)
 		switch key {
 		case KeyConnectMechanism:
-			bad[key] = IAMMechanism
+			bad[key] = "PLAIN"
 		case KeyConnectProtocol:
 			bad[key] = "SASL_SSL"
 		case KeyConnectConnectorConfig:

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	saws "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -28,6 +29,8 @@ const (
 	MechanismPlain       = "PLAIN"
 	MechanismScramSHA256 = "SCRAM-SHA-256"
 	MechanismScramSHA512 = "SCRAM-SHA-512"
+	// MechanismIAM is MSK's IAM authentication (iam.go).
+	MechanismIAM = IAMMechanism
 )
 
 // The JAAS login modules of sasl.jaas.config that Fjord reads.
@@ -75,6 +78,8 @@ type ClientSecurity struct {
 	// Username and Password come from sasl.jaas.config (SASL protocols only).
 	Username string
 	Password Secret
+	// IAM is the identity of AWS_MSK_IAM clients (iam.go).
+	IAM IAMAuth
 	// RootCAs verifies the brokers' certificates (ssl.truststore.certificates or the PEM file
 	// ssl.truststore.location); nil means the system's roots.
 	RootCAs *x509.CertPool
@@ -94,7 +99,8 @@ func (s ClientSecurity) SASL() bool {
 }
 
 // Opts are the franz-go options of the clients: kgo.DialTLSConfig for SSL and SASL_SSL, and
-// kgo.SASL for SASL_PLAINTEXT and SASL_SSL. Empty for PLAINTEXT.
+// kgo.SASL for SASL_PLAINTEXT and SASL_SSL (AWS_MSK_IAM signs with IAM's credentials, fetched
+// for each new connection from the process-wide cache). Empty for PLAINTEXT.
 func (s ClientSecurity) Opts() []kgo.Opt {
 	var opts []kgo.Opt
 	if s.TLS() {
@@ -109,6 +115,8 @@ func (s ClientSecurity) Opts() []kgo.Opt {
 			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
 		case MechanismScramSHA512:
 			opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+		case MechanismIAM:
+			opts = append(opts, kgo.SASL(saws.ManagedStreamingIAM(s.IAM.authFn)))
 		}
 	}
 	return opts
@@ -148,7 +156,7 @@ func (c Config) TargetSecurityOpts() []kgo.Opt { return c.TargetSecurity.Opts() 
 
 // securityNames are the keys read per cluster (under its prefix, then unprefixed).
 var securityNames = []string{
-	"security.protocol", "sasl.mechanism", "sasl.jaas.config",
+	"security.protocol", "sasl.mechanism", "sasl.jaas.config", "sasl.client.callback.handler.class",
 	"ssl.truststore.type", "ssl.truststore.certificates", "ssl.truststore.location",
 	"ssl.endpoint.identification.algorithm",
 	"ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.certificate.chain", "ssl.keystore.key",
@@ -186,15 +194,26 @@ func (p *parser) security(prefix string) ClientSecurity {
 		mech, ok := vals["sasl.mechanism"]
 		switch u := strings.ToUpper(mech); {
 		case !ok || u == "":
-			p.fail(key("sasl.mechanism"), fmt.Sprintf("is required with security.protocol=%s: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (Kafka's default GSSAPI is not supported)", s.Protocol))
-		case u == MechanismPlain || u == MechanismScramSHA256 || u == MechanismScramSHA512:
+			p.fail(key("sasl.mechanism"), fmt.Sprintf("is required with security.protocol=%s: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN or AWS_MSK_IAM (Kafka's default GSSAPI is not supported)", s.Protocol))
+		case u == MechanismPlain || u == MechanismScramSHA256 || u == MechanismScramSHA512 || u == MechanismIAM:
 			s.Mechanism = u
 		default:
-			p.fail(key("sasl.mechanism"), fmt.Sprintf("%q is not supported; use SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN", mech))
+			p.fail(key("sasl.mechanism"), fmt.Sprintf("%q is not supported; use SCRAM-SHA-256, SCRAM-SHA-512, PLAIN or AWS_MSK_IAM", mech))
+		}
+		if h, ok := vals["sasl.client.callback.handler.class"]; ok && h != "" && (s.Mechanism != MechanismIAM || h != IAMCallbackHandler) {
+			if s.Mechanism == MechanismIAM {
+				p.fail(key("sasl.client.callback.handler.class"), fmt.Sprintf("%q is not supported with AWS_MSK_IAM; use %s", h, IAMCallbackHandler))
+			} else {
+				p.fail(key("sasl.client.callback.handler.class"), fmt.Sprintf("is only supported with sasl.mechanism=AWS_MSK_IAM (%s)", IAMCallbackHandler))
+			}
 		}
 		jaas, ok := vals["sasl.jaas.config"]
 		if !ok || jaas == "" {
-			p.fail(key("sasl.jaas.config"), fmt.Sprintf("is required with security.protocol=%s (a %s or %s line with username and password)", s.Protocol, ScramLoginModule, PlainLoginModule))
+			if s.Mechanism == MechanismIAM {
+				p.fail(key("sasl.jaas.config"), fmt.Sprintf("is required with sasl.mechanism=AWS_MSK_IAM (%s required;)", IAMLoginModule))
+			} else {
+				p.fail(key("sasl.jaas.config"), fmt.Sprintf("is required with security.protocol=%s (a %s or %s line with username and password)", s.Protocol, ScramLoginModule, PlainLoginModule))
+			}
 		} else if module, opts, err := ParseJAAS(jaas); err != nil {
 			msg := err.Error()
 			if strings.Contains(jaas, "${") {
@@ -203,6 +222,21 @@ func (p *parser) security(prefix string) ClientSecurity {
 				msg += " (it holds an unresolved config provider reference ${provider:[path:]key}: the connector's worker configuration must declare the provider in config.providers)"
 			}
 			p.fail(key("sasl.jaas.config"), msg)
+		} else if s.Mechanism == MechanismIAM || module == IAMLoginModule {
+			switch {
+			case module != IAMLoginModule:
+				p.fail(key("sasl.jaas.config"), fmt.Sprintf("login module %s does not match sasl.mechanism AWS_MSK_IAM (use %s)", module, IAMLoginModule))
+			case s.Mechanism != MechanismIAM && s.Mechanism != "":
+				p.fail(key("sasl.jaas.config"), fmt.Sprintf("login module %s does not match sasl.mechanism %s (use sasl.mechanism=AWS_MSK_IAM)", module, s.Mechanism))
+			case opts["awsRoleArn"] != "" && !IsRoleARN(opts["awsRoleArn"]):
+				p.fail(key("sasl.jaas.config"), "option awsRoleArn is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+			default:
+				s.IAM = IAMAuth{RoleARN: opts["awsRoleArn"], STSRegion: opts["awsStsRegion"], Profile: opts["awsProfileName"]}
+				if s.IAM.RoleARN == "" {
+					// As MSK Connect runs Amazon's library: the workload's own role.
+					s.IAM.RoleARN = p.serviceRole()
+				}
+			}
 		} else {
 			want := ScramLoginModule
 			if s.Mechanism == MechanismPlain {
@@ -210,7 +244,7 @@ func (p *parser) security(prefix string) ClientSecurity {
 			}
 			switch {
 			case module != ScramLoginModule && module != PlainLoginModule:
-				p.fail(key("sasl.jaas.config"), fmt.Sprintf("login module %s is not supported; use %s or %s", module, ScramLoginModule, PlainLoginModule))
+				p.fail(key("sasl.jaas.config"), fmt.Sprintf("login module %s is not supported; use %s, %s or %s", module, ScramLoginModule, PlainLoginModule, IAMLoginModule))
 			case s.Mechanism != "" && module != want:
 				p.fail(key("sasl.jaas.config"), fmt.Sprintf("login module %s does not match sasl.mechanism %s (use %s)", module, s.Mechanism, want))
 			case opts["username"] == "":

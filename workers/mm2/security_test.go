@@ -137,6 +137,8 @@ func TestParseSecurityErrors(t *testing.T) {
 	t.Parallel()
 	sasl := map[string]string{"source.cluster.security.protocol": "SASL_SSL", "source.cluster.sasl.mechanism": "SCRAM-SHA-256",
 		"source.cluster.sasl.jaas.config": scramJAAS}
+	iam := map[string]string{"source.cluster.security.protocol": "SASL_SSL", "source.cluster.sasl.mechanism": "AWS_MSK_IAM",
+		"source.cluster.sasl.jaas.config": IAMLoginModule + " required;"}
 	cases := []struct {
 		key, value string
 		with       map[string]string
@@ -144,7 +146,11 @@ func TestParseSecurityErrors(t *testing.T) {
 		{"security.protocol", "TLS", nil},
 		{"target.cluster.security.protocol", "SASL", nil},
 		{"source.cluster.sasl.mechanism", "GSSAPI", sasl},
-		{"source.cluster.sasl.mechanism", "AWS_MSK_IAM", sasl},
+		{"source.cluster.sasl.mechanism", "OAUTHBEARER", sasl},
+		{"source.cluster.sasl.jaas.config", ScramLoginModule + " required username=u password=hunter2;", iam},
+		{"source.cluster.sasl.jaas.config", IAMLoginModule + " required awsRoleArn=role/x;", iam},
+		{"source.cluster.sasl.client.callback.handler.class", "com.example.Handler", iam},
+		{"source.cluster.sasl.client.callback.handler.class", IAMCallbackHandler, sasl},
 		{"source.cluster.sasl.mechanism", "", sasl},
 		{"source.cluster.sasl.jaas.config", "", sasl},
 		{"source.cluster.sasl.jaas.config", "${secretManager:onprem-kafka:jaas}", sasl},

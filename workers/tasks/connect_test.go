@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
 	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/mm2"
 	"github.com/fjord-io/fjord/workers/runtime"
@@ -117,18 +116,5 @@ func TestConnectClusterTLSRefused(t *testing.T) {
 	if !errors.As(err, &coded) || coded.Code != runtime.CodeInvalidConfiguration || !coded.Permanent ||
 		!strings.Contains(err.Error(), connect[0]) || !strings.Contains(err.Error(), "kafkaClusterEncryptionInTransit") {
 		t.Fatalf("want a permanent INVALID_CONFIGURATION naming the cluster, got %v", err)
-	}
-}
-
-// TestConnectClusterIAMRefused: a task whose connector has IAM client authentication is not
-// built: INVALID_CONFIGURATION naming kafkaClusterClientAuthentication.
-func TestConnectClusterIAMRefused(t *testing.T) {
-	t.Parallel()
-	conf := connectConf([]string{"127.0.0.1:1"}, []string{"127.0.0.1:2"}, []string{"127.0.0.1:3"}, "SASL_SSL")
-	conf["fjord.connect.sasl.mechanism"] = "AWS_MSK_IAM"
-	spec := &agentv1.TaskSpec{ConnectorClass: catalog.MirrorSource, Config: conf, TaskCount: 1}
-	_, err := Registry()[catalog.MirrorSource](t.Context(), spec, runtime.TaskEnv{Worker: &agentv1.WorkerSpec{WorkloadName: "iam"}})
-	if err == nil || !strings.Contains(err.Error(), "kafkaClusterClientAuthentication") {
-		t.Fatalf("want an error naming kafkaClusterClientAuthentication, got %v", err)
 	}
 }

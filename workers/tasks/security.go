@@ -53,6 +53,11 @@ func secured(t runtime.Task, c mm2.Config, usesSource bool, m *runtime.TaskMetri
 		checks = append(checks, clusterCheck{"source", c.SourceAlias, mm2.SourceClusterPrefix, c.SourceBootstrap, c.SourceSecurity, runtime.ClusterSource})
 	}
 	checks = append(checks, clusterCheck{"target", c.TargetAlias, mm2.TargetClusterPrefix, c.TargetBootstrap, c.TargetSecurity, runtime.ClusterTarget})
+	if c.Connect != nil && c.Connect.Security.Mechanism == mm2.MechanismIAM && !mm2.SameServers(c.Connect.Bootstrap, c.TargetBootstrap) {
+		// kafkaClusterClientAuthentication IAM: a role that cannot be assumed fails the
+		// connector before the runtime's clients start.
+		checks = append(checks, clusterCheck{"Connect", "kafkaCluster", mm2.ConnectPrefix, c.Connect.Bootstrap, c.Connect.Security, runtime.ClusterTarget})
+	}
 	return &securedTask{Task: t, checks: checks, m: m}
 }
 
@@ -101,6 +106,17 @@ func (t *securedTask) Run(ctx context.Context) error {
 // preflight connects to the cluster once. It returns a permanent error only when the cluster
 // refused the security settings; unreachable clusters are left to the engine's retries.
 func (cc clusterCheck) preflight(ctx context.Context) error {
+	if cc.sec.Mechanism == mm2.MechanismIAM {
+		// The role first: STS refusing it is the workload's configuration, named as such.
+		if _, err := cc.sec.IAM.Credentials(ctx); err != nil {
+			var re *mm2.RoleError
+			if errors.As(err, &re) && !re.Permanent {
+				return nil // STS unreachable: the engine's clients retry
+			}
+			return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true,
+				Err: fmt.Errorf("%s cluster %s: AWS_MSK_IAM: %w", cc.role, cc.alias, err)}
+		}
+	}
 	hook := &saslHook{}
 	cl, err := kgo.NewClient(slices.Concat([]kgo.Opt{kgo.SeedBrokers(cc.bootstrap...), kgo.WithHooks(hook)}, cc.sec.Opts())...)
 	if err != nil {
@@ -160,6 +176,14 @@ func (cc clusterCheck) describe(err error) error {
 	case errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
 		return fmt.Errorf("%s: the broker does not accept SASL mechanism %q (check %ssecurity.protocol and %ssasl.mechanism): %w",
 			where, cc.sec.Mechanism, cc.prefix, cc.prefix, err)
+	}
+	if cc.sec.Mechanism == mm2.MechanismIAM {
+		who := "the default AWS credentials"
+		if cc.sec.IAM.RoleARN != "" {
+			who = "role " + cc.sec.IAM.RoleARN
+		}
+		return fmt.Errorf("%s: SASL AWS_MSK_IAM authentication failed for %s (check the cluster's IAM access and %ssasl.jaas.config): %w",
+			where, who, cc.prefix, err)
 	}
 	return fmt.Errorf("%s: SASL %s authentication failed for user %q (check %ssasl.jaas.config and %ssasl.mechanism): %w",
 		where, cc.sec.Mechanism, cc.sec.Username, cc.prefix, cc.prefix, err)

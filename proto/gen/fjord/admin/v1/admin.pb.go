@@ -195,12 +195,20 @@ type Cluster struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ClusterArn  string                 `protobuf:"bytes,1,opt,name=cluster_arn,json=clusterArn,proto3" json:"cluster_arn,omitempty"`
 	ClusterName string                 `protobuf:"bytes,2,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
-	// bootstrap_servers is "host:port[,host:port…]".
+	// bootstrap_servers is "host:port[,host:port…]": the plaintext bootstrap string ("" when the
+	// cluster has none).
 	BootstrapServers string                 `protobuf:"bytes,3,opt,name=bootstrap_servers,json=bootstrapServers,proto3" json:"bootstrap_servers,omitempty"`
 	KafkaVersion     string                 `protobuf:"bytes,4,opt,name=kafka_version,json=kafkaVersion,proto3" json:"kafka_version,omitempty"`
 	CreationTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=creation_time,json=creationTime,proto3" json:"creation_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The bootstrap strings of TLS, SASL/SCRAM and SASL/IAM client authentication, as MSK's
+	// GetBootstrapBrokers returns them ("" when the cluster does not offer it).
+	BootstrapServersTls       string `protobuf:"bytes,6,opt,name=bootstrap_servers_tls,json=bootstrapServersTls,proto3" json:"bootstrap_servers_tls,omitempty"`
+	BootstrapServersSaslScram string `protobuf:"bytes,7,opt,name=bootstrap_servers_sasl_scram,json=bootstrapServersSaslScram,proto3" json:"bootstrap_servers_sasl_scram,omitempty"`
+	BootstrapServersSaslIam   string `protobuf:"bytes,8,opt,name=bootstrap_servers_sasl_iam,json=bootstrapServersSaslIam,proto3" json:"bootstrap_servers_sasl_iam,omitempty"`
+	// tls_root_ca is the PEM of the CA of the brokers' TLS certificates ("" for public roots).
+	TlsRootCa     string `protobuf:"bytes,9,opt,name=tls_root_ca,json=tlsRootCa,proto3" json:"tls_root_ca,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cluster) Reset() {
@@ -268,14 +276,48 @@ func (x *Cluster) GetCreationTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Cluster) GetBootstrapServersTls() string {
+	if x != nil {
+		return x.BootstrapServersTls
+	}
+	return ""
+}
+
+func (x *Cluster) GetBootstrapServersSaslScram() string {
+	if x != nil {
+		return x.BootstrapServersSaslScram
+	}
+	return ""
+}
+
+func (x *Cluster) GetBootstrapServersSaslIam() string {
+	if x != nil {
+		return x.BootstrapServersSaslIam
+	}
+	return ""
+}
+
+func (x *Cluster) GetTlsRootCa() string {
+	if x != nil {
+		return x.TlsRootCa
+	}
+	return ""
+}
+
 type RegisterClusterRequest struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	ClusterName      string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
-	BootstrapServers string                 `protobuf:"bytes,2,opt,name=bootstrap_servers,json=bootstrapServers,proto3" json:"bootstrap_servers,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ClusterName string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	// bootstrap_servers is the plaintext bootstrap string; at least one of it and the
+	// bootstrap_servers_* strings is required.
+	BootstrapServers string `protobuf:"bytes,2,opt,name=bootstrap_servers,json=bootstrapServers,proto3" json:"bootstrap_servers,omitempty"`
 	// kafka_version is informative (DescribeClusterV2 shows it); default "3.7.x".
-	KafkaVersion  string `protobuf:"bytes,3,opt,name=kafka_version,json=kafkaVersion,proto3" json:"kafka_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	KafkaVersion              string `protobuf:"bytes,3,opt,name=kafka_version,json=kafkaVersion,proto3" json:"kafka_version,omitempty"`
+	BootstrapServersTls       string `protobuf:"bytes,4,opt,name=bootstrap_servers_tls,json=bootstrapServersTls,proto3" json:"bootstrap_servers_tls,omitempty"`
+	BootstrapServersSaslScram string `protobuf:"bytes,5,opt,name=bootstrap_servers_sasl_scram,json=bootstrapServersSaslScram,proto3" json:"bootstrap_servers_sasl_scram,omitempty"`
+	BootstrapServersSaslIam   string `protobuf:"bytes,6,opt,name=bootstrap_servers_sasl_iam,json=bootstrapServersSaslIam,proto3" json:"bootstrap_servers_sasl_iam,omitempty"`
+	TlsRootCa                 string `protobuf:"bytes,7,opt,name=tls_root_ca,json=tlsRootCa,proto3" json:"tls_root_ca,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *RegisterClusterRequest) Reset() {
@@ -325,6 +367,34 @@ func (x *RegisterClusterRequest) GetBootstrapServers() string {
 func (x *RegisterClusterRequest) GetKafkaVersion() string {
 	if x != nil {
 		return x.KafkaVersion
+	}
+	return ""
+}
+
+func (x *RegisterClusterRequest) GetBootstrapServersTls() string {
+	if x != nil {
+		return x.BootstrapServersTls
+	}
+	return ""
+}
+
+func (x *RegisterClusterRequest) GetBootstrapServersSaslScram() string {
+	if x != nil {
+		return x.BootstrapServersSaslScram
+	}
+	return ""
+}
+
+func (x *RegisterClusterRequest) GetBootstrapServersSaslIam() string {
+	if x != nil {
+		return x.BootstrapServersSaslIam
+	}
+	return ""
+}
+
+func (x *RegisterClusterRequest) GetTlsRootCa() string {
+	if x != nil {
+		return x.TlsRootCa
 	}
 	return ""
 }
@@ -2371,18 +2441,26 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12?\n" +
 	"\renrolled_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fenrolledTime\x127\n" +
 	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12=\n" +
-	"\frevoked_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrevokedTime\"\xe0\x01\n" +
+	"\frevoked_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrevokedTime\"\xb2\x03\n" +
 	"\aCluster\x12\x1f\n" +
 	"\vcluster_arn\x18\x01 \x01(\tR\n" +
 	"clusterArn\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12+\n" +
 	"\x11bootstrap_servers\x18\x03 \x01(\tR\x10bootstrapServers\x12#\n" +
 	"\rkafka_version\x18\x04 \x01(\tR\fkafkaVersion\x12?\n" +
-	"\rcreation_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcreationTime\"\x8d\x01\n" +
+	"\rcreation_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcreationTime\x122\n" +
+	"\x15bootstrap_servers_tls\x18\x06 \x01(\tR\x13bootstrapServersTls\x12?\n" +
+	"\x1cbootstrap_servers_sasl_scram\x18\a \x01(\tR\x19bootstrapServersSaslScram\x12;\n" +
+	"\x1abootstrap_servers_sasl_iam\x18\b \x01(\tR\x17bootstrapServersSaslIam\x12\x1e\n" +
+	"\vtls_root_ca\x18\t \x01(\tR\ttlsRootCa\"\xdf\x02\n" +
 	"\x16RegisterClusterRequest\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12+\n" +
 	"\x11bootstrap_servers\x18\x02 \x01(\tR\x10bootstrapServers\x12#\n" +
-	"\rkafka_version\x18\x03 \x01(\tR\fkafkaVersion\"L\n" +
+	"\rkafka_version\x18\x03 \x01(\tR\fkafkaVersion\x122\n" +
+	"\x15bootstrap_servers_tls\x18\x04 \x01(\tR\x13bootstrapServersTls\x12?\n" +
+	"\x1cbootstrap_servers_sasl_scram\x18\x05 \x01(\tR\x19bootstrapServersSaslScram\x12;\n" +
+	"\x1abootstrap_servers_sasl_iam\x18\x06 \x01(\tR\x17bootstrapServersSaslIam\x12\x1e\n" +
+	"\vtls_root_ca\x18\a \x01(\tR\ttlsRootCa\"L\n" +
 	"\x17RegisterClusterResponse\x121\n" +
 	"\acluster\x18\x01 \x01(\v2\x17.fjord.admin.v1.ClusterR\acluster\"\x15\n" +
 	"\x13ListClustersRequest\"K\n" +
