@@ -22,11 +22,11 @@ build: ## Build bin/fjord
 run: build ## Start Fjord on its embedded defaults (fjord dev): Postgres, two Kafka clusters, the API
 	./$(BIN)/fjord dev
 
-test: ## Run every test (real Postgres, real AWS clients)
-	$(GO) test -count=1 -timeout 15m ./...
+test: ## Run every test (real Postgres, real AWS clients); the console test's screenshots go to .artifacts/console/
+	FJORD_TEST_ARTIFACTS=$(CURDIR)/.artifacts $(GO) test -count=1 -timeout 15m ./...
 
 test-race: ## Run every test with the race detector
-	$(GO) test -race -count=1 -timeout 20m ./...
+	FJORD_TEST_ARTIFACTS=$(CURDIR)/.artifacts $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: ## gofmt, go vet, and the layout rules (TestLayout)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -70,4 +70,4 @@ chart: ## Copy deploy/prometheus and deploy/grafana into the Helm chart, lint it
 	helm package deploy/helm/fjord -d $(BIN)
 
 clean: ## Remove build output and the dev data dir
-	rm -rf $(BIN) .fjord-dev
+	rm -rf $(BIN) .fjord-dev .artifacts

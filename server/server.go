@@ -32,6 +32,7 @@ import (
 	"github.com/fjord-io/fjord/server/agentgw"
 	"github.com/fjord-io/fjord/server/apierr"
 	"github.com/fjord-io/fjord/server/artifact"
+	"github.com/fjord-io/fjord/server/console"
 	"github.com/fjord-io/fjord/server/sigv4"
 	"github.com/fjord-io/fjord/server/validate"
 	"github.com/fjord-io/fjord/server/workload"
@@ -40,7 +41,9 @@ import (
 
 // Config configures a Server. Zero values take the defaults documented on each field.
 type Config struct {
-	// HTTPAddr is the REST (AWS API), /healthz and /metrics listener; default 127.0.0.1:8080.
+	// HTTPAddr is the REST (AWS API), /healthz and /metrics listener, with the web console
+	// (/console/) and the admin API's REST face (POST /admin/v1/{Operation}); default
+	// 127.0.0.1:8080.
 	HTTPAddr string
 	// GRPCAddr is the gRPC listener; default 127.0.0.1:9090.
 	GRPCAddr string
@@ -306,7 +309,8 @@ func (s *Server) Start(ctx context.Context) error {
 	connect, kafka := &connectService{s: s}, &kafkaService{s: s}
 	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, connect)
 	kafkav1.RegisterKafkaServer(s.grpcServer, kafka)
-	adminv1.RegisterAdminServer(s.grpcServer, &adminService{s: s})
+	admin := &adminService{s: s}
+	adminv1.RegisterAdminServer(s.grpcServer, admin)
 	agentv1.RegisterAgentGatewayServer(s.agentServer, s.agents)
 
 	// The gateway calls the services in-process through the same interceptor chain (localConn).
@@ -314,6 +318,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.local = local
 	local.register(&kafkaconnectv1.KafkaConnect_ServiceDesc, connect)
 	local.register(&kafkav1.Kafka_ServiceDesc, kafka)
+	local.register(&adminv1.Admin_ServiceDesc, admin)
 	// grpc-gateway keeps the query parser in a package variable that its option writes: set it
 	// once per process, as servers may start concurrently (tests) while others serve requests.
 	setQueryParser.Do(func() { runtime.SetQueryParameterParser(queryParser{})(nil) })
@@ -336,6 +341,10 @@ func (s *Server) Start(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	// The web console's files need no signature (it signs its API calls itself, in the
+	// browser); the admin API's REST face is signed like the AWS APIs.
+	console.Register(mux)
+	mux.Handle("POST "+adminRESTPrefix+"{operation}", s.restAuth(http.HandlerFunc(s.adminREST)))
 	mux.Handle("/", s.restAuth(gw))
 	s.httpServer = &http.Server{
 		Handler:           s.accessLog(mux),

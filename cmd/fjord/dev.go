@@ -406,6 +406,7 @@ var bannerTmpl = template.Must(template.New("banner").Parse(`
 Fjord dev is ready.
 
   AWS API (REST)   http://{{.HTTP}}     health: http://{{.HTTP}}/healthz   metrics: /metrics
+  web console      http://{{.HTTP}}/console/
   gRPC             {{.GRPC}}
 {{if .ConnectREST}}  Kafka Connect    http://{{.ConnectREST}}   (Kafka Connect REST API: curl http://{{.ConnectREST}}/connectors?expand=status)
 {{end}}  Kafka "source"   {{.Source}}
