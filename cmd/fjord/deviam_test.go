@@ -213,6 +213,55 @@ func TestDevKafkaIAM(t *testing.T) {
 		return endOf("guide.orders") >= n
 	})
 
+	// The guide's other two connectors, over IAM as well: heartbeats reach the target, and the
+	// checkpoint connector runs without failing.
+	others := map[string]*string{}
+	for _, class := range []string{"MirrorCheckpointConnector", "MirrorHeartbeatConnector"} {
+		c := map[string]string{}
+		for k, v := range conf {
+			c[k] = v
+		}
+		c["connector.class"] = "org.apache.kafka.connect.mirror." + class
+		c["emit.heartbeats.interval.seconds"], c["emit.checkpoints.interval.seconds"] = "1", "1"
+		out, err := api.kc.CreateConnector(ctx, &kafkaconnect.CreateConnectorInput{
+			ConnectorName:          aws.String(strings.ToLower(strings.TrimSuffix(class, "Connector")) + "-iam"),
+			Capacity:               &kctypes.Capacity{ProvisionedCapacity: &kctypes.ProvisionedCapacity{McuCount: 1, WorkerCount: 1}},
+			ConnectorConfiguration: c,
+			KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{BootstrapServers: aws.String(d.target),
+				Vpc: &kctypes.Vpc{Subnets: []string{"subnet-1"}}}},
+			KafkaClusterClientAuthentication: &kctypes.KafkaClusterClientAuthentication{AuthenticationType: kctypes.KafkaClusterClientAuthenticationTypeIam},
+			KafkaClusterEncryptionInTransit:  &kctypes.KafkaClusterEncryptionInTransit{EncryptionType: kctypes.KafkaClusterEncryptionInTransitTypeTls},
+			KafkaConnectVersion:              aws.String("3.7.x"),
+			Plugins:                          []kctypes.Plugin{{CustomPlugin: &kctypes.CustomPlugin{CustomPluginArn: cp.CustomPluginArn, Revision: 1}}},
+			ServiceExecutionRoleArn:          aws.String("arn:aws:iam::000000000000:role/mm2-connector"),
+		})
+		if err != nil {
+			t.Fatalf("CreateConnector %s: %v", class, err)
+		}
+		others[class] = out.ConnectorArn
+	}
+	notFailed := func() {
+		for class, arn := range others {
+			if dc, err := api.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: arn}); err == nil && dc.ConnectorState == kctypes.ConnectorStateFailed {
+				t.Fatalf("%s FAILED: %s", class, aws.ToString(dc.StateDescription.Message))
+			}
+		}
+	}
+	poll(t, 2*time.Minute, "heartbeats on the target over IAM", func() bool {
+		notFailed()
+		return endOf("heartbeats") > 0
+	})
+	poll(t, time.Minute, "the checkpoint connector RUNNING over IAM", func() bool {
+		notFailed()
+		dc, err := api.kc.DescribeConnector(ctx, &kafkaconnect.DescribeConnectorInput{ConnectorArn: others["MirrorCheckpointConnector"]})
+		return err == nil && dc.ConnectorState == kctypes.ConnectorStateRunning
+	})
+	for class, arn := range others { // their MCUs are needed below
+		if _, err := api.kc.DeleteConnector(ctx, &kafkaconnect.DeleteConnectorInput{ConnectorArn: arn}); err != nil {
+			t.Fatalf("DeleteConnector %s: %v", class, err)
+		}
+	}
+
 	// A connector whose role STS will not let Fjord assume (another account's) fails, naming it.
 	const foreign = "arn:aws:iam::111122223333:role/not-ours"
 	conf["source.cluster.alias"] = "foreign"
