@@ -115,7 +115,9 @@ func main() {
 	tc.register()
 	var ac autoscaleConfig
 	ac.register()
-	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go) and "autoscale" (the autoscaler's reaction, autoscale.go); $BENCH_ONLY, when set, overrides the default`)
+	var cc cdcConfig
+	cc.register()
+	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale,cdc", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go) and "cdc" (change data capture, cdc.go); $BENCH_ONLY, when set, overrides the default`)
 	only := flag.String("only", "", "the same as -suites, which it overrides when set")
 	if v := os.Getenv("BENCH_ONLY"); v != "" {
 		*suites = v
@@ -145,8 +147,10 @@ func main() {
 			err = runTranslationSuite(tc)
 		case "autoscale":
 			err = runAutoscaleSuite(ac, rc.fjord)
+		case "cdc":
+			err = runCDCSuite(cc)
 		default:
-			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation and/or autoscale", suite)
+			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation, autoscale and/or cdc", suite)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
