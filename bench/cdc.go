@@ -85,7 +85,7 @@ func runCDCSuite(c cdcConfig) error {
 	}
 	defer kf.Close()
 	e := &cdcEnv{c: c, kf: kf, addrs: kf.ListenAddrs(),
-		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cdcLogLevel()}))}
 	if e.cl, err = kgo.NewClient(kgo.SeedBrokers(e.addrs...)); err != nil {
 		return err
 	}
@@ -319,4 +319,13 @@ func waitArrived(rows int, as ...*arrivals) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cdcLogLevel is the tasks' log level: $BENCH_CDC_LOG (debug, info, warn), else error.
+func cdcLogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("BENCH_CDC_LOG"))); err != nil {
+		return slog.LevelError
+	}
+	return l
 }
