@@ -64,8 +64,13 @@ type server struct {
 // goleak.Find, e.g. goleak.IgnoreTopFunction), and exits with the tests'
 // code, or 1 when stopping or the leak check fails. It never returns.
 func Main(m *testing.M, opts ...goleak.Option) {
-	os.Exit(run(m, opts...))
+	os.Exit(run(m, append(opts, IgnoreInitDaemons)...))
 }
+
+// IgnoreInitDaemons is the goleak option for the goroutines a dependency starts at init and
+// that no test owns: glog's flush daemon (glog comes with vitess's MySQL client, which the
+// MySQL CDC connector uses). Main always applies it.
+var IgnoreInitDaemons = goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon")
 
 func run(m *testing.M, opts ...goleak.Option) int {
 	inMain.Store(true)

@@ -51,14 +51,18 @@ func TestCDCInConnect(t *testing.T) {
 	t.Parallel()
 	addrs := newCluster(t)
 	conf := map[string]string{
-		"connector.class":                    catalog.DebeziumMySQL,
-		"database.hostname":                  "mysql.internal",
-		"database.password":                  "hunter2-secret",
-		"database.server.name":               "db1",
-		"fjord.connect.bootstrap.servers":    strings.Join(addrs, ","),
-		"fjord.connect.offset.storage.topic": "__amazon_msk_connect_offsets_cdc_id-1",
-		"fjord.connect.config.storage.topic": "__amazon_msk_connect_configs_cdc_id-1",
-		"fjord.connect.status.storage.topic": "__amazon_msk_connect_status_cdc_id-1",
+		"connector.class":                          catalog.DebeziumMySQL,
+		"database.hostname":                        "mysql.internal",
+		"database.password":                        "hunter2-secret",
+		"database.server.name":                     "db1",
+		"database.user":                            "debezium",
+		"database.server.id":                       "184054",
+		"database.history.kafka.topic":             "dbhistory.db1",
+		"database.history.kafka.bootstrap.servers": strings.Join(addrs, ","),
+		"fjord.connect.bootstrap.servers":          strings.Join(addrs, ","),
+		"fjord.connect.offset.storage.topic":       "__amazon_msk_connect_offsets_cdc_id-1",
+		"fjord.connect.config.storage.topic":       "__amazon_msk_connect_configs_cdc_id-1",
+		"fjord.connect.status.storage.topic":       "__amazon_msk_connect_status_cdc_id-1",
 		"fjord.connect.connector.config": mm2.EncodeConnectorConfig(map[string]string{
 			"connector.class": catalog.DebeziumMySQL, "database.hostname": "mysql.internal", "database.server.name": "db1"}),
 	}

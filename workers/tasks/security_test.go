@@ -27,11 +27,12 @@ import (
 	"go.uber.org/goleak"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
+	"github.com/fjord-io/fjord/store/pgtest"
 	"github.com/fjord-io/fjord/workers/catalog"
 	"github.com/fjord-io/fjord/workers/runtime"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, pgtest.IgnoreInitDaemons) }
 
 // testCA is a self-signed CA and a broker certificate for 127.0.0.1 that it signed.
 type testCA struct {

@@ -107,14 +107,16 @@ func (t *Table) RowOf(row []any) *data.Struct {
 // transaction block (nil without provide.transaction.metadata).
 func (t *Table) Change(op Op, before, after []any, source *data.Struct, ts time.Time, txn *data.Struct) *data.Struct {
 	e := data.NewStruct(t.Envelope)
-	// A nil row stays an untyped nil (a typed nil *Struct is not a null to converters).
-	if before != nil {
-		e.Values[0] = t.RowOf(before)
+	// A nil row stays an untyped nil: a typed nil *data.Struct is not a null to converters.
+	if b := t.RowOf(before); b != nil {
+		e.Values[0] = b
 	}
-	if after != nil {
-		e.Values[1] = t.RowOf(after)
+	if a := t.RowOf(after); a != nil {
+		e.Values[1] = a
 	}
-	e.Values[2] = source
+	if source != nil {
+		e.Values[2] = source
+	}
 	if txn != nil {
 		e.Values[3] = txn
 	}
