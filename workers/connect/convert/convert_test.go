@@ -328,3 +328,23 @@ func BenchmarkJSONFromBytes(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendString: strings are escaped as Jackson writes them (quote, backslash and control
+// characters; other characters, invalid UTF-8 aside, as they are), runs of plain bytes
+// included.
+func TestAppendString(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          `""`,
+		"plain value 123":           `"plain value 123"`,
+		`a"b\c`:                     `"a\"b\\c"`,
+		"tab\there\nnew\r\b\f\x01z": `"tab\there\nnew\r\b\f\u0001z"`,
+		"<&>":                       `"<&>"`,
+		"héllo ✓ \u2028":            "\"héllo ✓ \u2028\"",
+		"bad \xff byte":             "\"bad \uFFFD byte\"",
+		"\"":                        `"\""`,
+	} {
+		if got := string(appendString([]byte("x"), in)); got != "x"+want {
+			t.Errorf("appendString(%q) = %s, want %s", in, got[1:], want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,6 +34,10 @@ type JSON struct {
 	// ReplaceNullWithDefault writes a null that has a schema default as the default
 	// (replace.null.with.default, default true).
 	ReplaceNullWithDefault bool
+
+	// sizeHint is about the length of the last value written: the next one's buffer starts
+	// with that capacity rather than growing to it.
+	sizeHint atomic.Int64
 }
 
 // NewJSON is a JsonConverter of kind with its options: schemas.enable, decimal.format,
@@ -68,7 +73,8 @@ func (c *JSON) FromConnect(_ string, schema *data.Schema, value any) ([]byte, er
 	if schema == nil && value == nil {
 		return nil, nil
 	}
-	var b []byte
+	b := make([]byte, 0, c.sizeHint.Load()+64)
+	defer func() { c.sizeHint.Store(int64(len(b))) }()
 	var err error
 	if c.SchemasEnable {
 		b = append(b, `{"schema":`...)
@@ -79,9 +85,11 @@ func (c *JSON) FromConnect(_ string, schema *data.Schema, value any) ([]byte, er
 		if b, err = c.appendValue(b, schema, value); err != nil {
 			return nil, err
 		}
-		return append(b, '}'), nil
+		b = append(b, '}')
+		return b, nil
 	}
-	return c.appendValue(b, schema, value)
+	b, err = c.appendValue(b, schema, value)
+	return b, err
 }
 
 // FromConnectHeader implements HeaderConverter.
@@ -508,6 +516,15 @@ const hexDigits = "0123456789ABCDEF"
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		// The run of bytes that need no escaping is copied at once.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
