@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,7 @@ type cdcConfig struct {
 	latencyRound time.Duration
 	databases    string
 	cpuProfile   string
+	schemas      bool
 }
 
 func (c *cdcConfig) register() {
@@ -61,6 +63,7 @@ func (c *cdcConfig) register() {
 	flag.IntVar(&c.latencyRate, "cdc-latency-rate", 2000, "rows/s committed while the cdc latency is measured")
 	flag.DurationVar(&c.latencyRound, "cdc-latency-round", 4*time.Second, "commits per cdc latency round (the stream lasts a warm-up and -cdc-rounds of them)")
 	flag.StringVar(&c.databases, "cdc-databases", "postgres,mysql", "databases the cdc suite measures")
+	flag.BoolVar(&c.schemas, "cdc-schemas", false, "the tasks' JsonConverter writes schemas (schemas.enable=true, Kafka Connect's default) rather than the payload alone")
 	flag.StringVar(&c.cpuProfile, "cdc-cpuprofile", "", "write a CPU profile of the cdc throughput rounds to PREFIX-postgres.pprof and PREFIX-mysql.pprof")
 }
 
@@ -113,11 +116,11 @@ func (e *cdcEnv) connectConf(conf map[string]string) map[string]string {
 	conf["fjord.connect.offset.storage.topic"] = "__amazon_msk_connect_offsets_bench-cdc"
 	conf["fjord.connect.config.storage.topic"] = "__amazon_msk_connect_configs_bench-cdc"
 	conf["fjord.connect.status.storage.topic"] = "__amazon_msk_connect_status_bench-cdc"
-	// JsonConverter without schemas: the plain payload, as most CDC consumers read it.
+	// JsonConverter without schemas (the payload alone) unless -cdc-schemas.
 	conf["key.converter"] = "org.apache.kafka.connect.json.JsonConverter"
 	conf["value.converter"] = "org.apache.kafka.connect.json.JsonConverter"
-	conf["key.converter.schemas.enable"] = "false"
-	conf["value.converter.schemas.enable"] = "false"
+	conf["key.converter.schemas.enable"] = strconv.FormatBool(e.c.schemas)
+	conf["value.converter.schemas.enable"] = strconv.FormatBool(e.c.schemas)
 	return conf
 }
 
@@ -210,7 +213,7 @@ type arrivals struct {
 func newArrivals(rows int) *arrivals { return &arrivals{at: make([]atomic.Int64, rows+1)} }
 
 // consume fetches topic from its start until ctx is done, recording each record's row id
-// (the first number of its key) and fetch time.
+// (the last number of its key) and fetch time.
 func (e *cdcEnv) consume(ctx context.Context, topic string, a *arrivals) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(time.Second),
@@ -224,7 +227,7 @@ func (e *cdcEnv) consume(ctx context.Context, topic string, a *arrivals) error {
 			fs := cl.PollFetches(ctx)
 			now := time.Now().UnixNano()
 			fs.EachRecord(func(r *kgo.Record) {
-				if id, ok := firstNumber(r.Key); ok && id > 0 && id < int64(len(a.at)) {
+				if id, ok := lastNumber(r.Key); ok && id > 0 && id < int64(len(a.at)) {
 					if a.at[id].CompareAndSwap(0, now) {
 						a.n.Add(1)
 					}
@@ -235,19 +238,22 @@ func (e *cdcEnv) consume(ctx context.Context, topic string, a *arrivals) error {
 	return nil
 }
 
-// firstNumber is the first decimal number in b.
-func firstNumber(b []byte) (int64, bool) {
-	var n int64
-	found := false
-	for _, c := range b {
-		if c >= '0' && c <= '9' {
-			n = n*10 + int64(c-'0')
-			found = true
-		} else if found {
-			break
-		}
+// lastNumber is the last decimal number in b (the id of {"id":7}, of {"schema":…,
+// "payload":{"id":7}} and of 7).
+func lastNumber(b []byte) (int64, bool) {
+	end := len(b)
+	for end > 0 && (b[end-1] < '0' || b[end-1] > '9') {
+		end--
 	}
-	return n, found
+	start := end
+	for start > 0 && b[start-1] >= '0' && b[start-1] <= '9' {
+		start--
+	}
+	if start == end {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b[start:end]), 10, 64)
+	return n, err == nil
 }
 
 // pacer calls insert(id) for ids 1..rows at rate rows/s, recording each commit's time; a
