@@ -345,8 +345,12 @@ func (b *cdcMy) latency(ctx context.Context) error {
 		return err
 	}
 	defer cl.Close()
-	rawDone := make(chan error, 1)
-	go func() { rawDone <- b.rawLoop(cctx, file, uint32(pos), "lat", cl, 0) }()
+	rawDone, rawExited := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(rawExited)
+		rawDone <- b.rawLoop(cctx, file, uint32(pos), "lat", cl, 0)
+	}()
+	defer func() { cancel(); <-rawExited }() // the raw loop ends before its producer closes
 	// The task streams from where its snapshot of the schemas ends: write row 0 until the
 	// task has an event of it.
 	for start := time.Now(); ; {

@@ -320,8 +320,12 @@ func (b *cdcPG) latency(ctx context.Context) error {
 		return err
 	}
 	defer cl.Close()
-	rawDone := make(chan error, 1)
-	go func() { rawDone <- b.rawLoop(cctx, "lat_raw", "lat_pub", cl, 0) }()
+	rawDone, rawExited := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(rawExited)
+		rawDone <- b.rawLoop(cctx, "lat_raw", "lat_pub", cl, 0)
+	}()
+	defer func() { cancel(); <-rawExited }() // the raw loop ends before its producer closes
 
 	conn, err := pgx.Connect(ctx, b.pg.URL(cdcDB))
 	if err != nil {
