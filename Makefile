@@ -52,6 +52,7 @@ generate: tools ## Regenerate protos from the AWS models, then Go code and OpenA
 	  $(PROTO_FILES)
 	$(GO) run ./api-docs/gen > api-docs/operations.md
 	$(GO) run ./api-docs/gen -page mm2-keys > api-docs/mm2-keys.md
+	$(GO) run ./api-docs/gen -page debezium-keys > api-docs/debezium-keys.md
 
 verify: generate ## Regenerate and fail if the committed generated code differs
 	@git diff --exit-code -- proto api-docs || { echo "generated code is stale: run make generate and commit"; exit 1; }

@@ -22,9 +22,9 @@ type view struct {
 	// healthBound is how long a worker's cluster trouble lasts before its workload is FAILED
 	// with it (LeaderConfig.HealthBound).
 	healthBound time.Duration
-	agents    []store.Agent
-	workers   []store.Worker
-	workloads []workloadView
+	agents      []store.Agent
+	workers     []store.Worker
+	workloads   []workloadView
 	// ops is each connector's oldest active operation, by connector ARN.
 	ops map[string]*store.Operation
 	// scales are the autoscaler's standing decisions, by workload ARN.

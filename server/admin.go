@@ -134,6 +134,10 @@ func (a *adminService) ListAgents(ctx context.Context, _ *adminv1.ListAgentsRequ
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "worker metrics")
 	}
+	enrollments, err := s.st.AgentEnrollments(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "agent enrollments")
+	}
 	byAgent := map[string][]store.Worker{}
 	for _, w := range workers {
 		if w.AgentID != "" {
@@ -151,6 +155,9 @@ func (a *adminService) ListAgents(ctx context.Context, _ *adminv1.ListAgentsRequ
 		if !ag.DisconnectedAt.IsZero() {
 			pa.DisconnectedTime = ts(ag.DisconnectedAt)
 		}
+		if e, ok := enrollments[ag.ID]; ok {
+			pa.Enrollment = toEnrollment(e)
+		}
 		for _, w := range byAgent[ag.ID] {
 			if !w.Stopping {
 				pa.McuUsed += int32(w.MCU)
@@ -164,6 +171,33 @@ func (a *adminService) ListAgents(ctx context.Context, _ *adminv1.ListAgentsRequ
 		out.Agents = append(out.Agents, pa)
 	}
 	return out, nil
+}
+
+func toEnrollment(e store.Enrollment) *adminv1.Enrollment {
+	out := &adminv1.Enrollment{Serial: e.Serial, Fingerprint: e.Fingerprint, EnrolledTime: ts(e.EnrolledAt), NotAfter: ts(e.NotAfter)}
+	if e.Revoked() {
+		out.RevokedTime = ts(e.RevokedAt)
+	}
+	return out
+}
+
+// RevokeAgent revokes an agent's certificate (store.AgentRevoke): the replica holding its
+// stream closes it, and the certificate is refused from then on.
+func (a *adminService) RevokeAgent(ctx context.Context, req *adminv1.RevokeAgentRequest) (*adminv1.RevokeAgentResponse, error) {
+	s := a.s
+	caller, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.AgentId == "" {
+		return nil, apierr.BadRequest("agentId", "agentId is required")
+	}
+	e, err := s.st.AgentRevoke(ctx, req.AgentId)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "agent enrollment "+req.AgentId)
+	}
+	s.log.Warn("agent certificate revoked", "agent_id", req.AgentId, "serial", e.Serial, "by_account", caller.AccountID)
+	return &adminv1.RevokeAgentResponse{Enrollment: toEnrollment(e)}, nil
 }
 
 // ownWorkload reports whether a workload ARN belongs to the caller's account and region.

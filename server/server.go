@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -77,6 +78,18 @@ type Config struct {
 	// AgentToken is the join token agents present ("authorization: Bearer <token>"); empty
 	// refuses every agent.
 	AgentToken string
+	// TLSCert and TLSKey, when set (PEM files), serve the REST listener (HTTP/2 and HTTP/1.1)
+	// and the gRPC API over TLS with this certificate; unset, both are plaintext. The agent
+	// gateway on the gRPC port is TLS in any case, under the Fjord CA (tlsmux.go).
+	TLSCert, TLSKey string
+	// AgentCACert and AgentCAKey (PEM), when set, are the Fjord CA to use (an operator's CA,
+	// e.g. the Helm chart's agentCA): stored in the database on the first start; a database that
+	// holds another CA refuses to start. Unset, the first server creates one.
+	AgentCACert, AgentCAKey []byte
+	// AgentHosts are extra names and IP addresses (host or host:port) for the agent gateway's
+	// certificate (--agent-advertise), besides agentgw.ServerName, localhost, the host name and
+	// the loopback addresses.
+	AgentHosts []string
 	// LeaseTTL is how long an agent may stay silent before its workers move; default 10s.
 	LeaseTTL time.Duration
 	// HeartbeatInterval is how often agents heartbeat; default LeaseTTL / 5.
@@ -192,9 +205,13 @@ type Server struct {
 
 	local      *localConn // the in-process connection to the services (gateway, KafkaConnect)
 	grpcServer *grpc.Server
-	httpServer *http.Server
-	grpcLis    net.Listener
-	httpLis    net.Listener
+	// agentServer serves the agent gateway (TLS, on the gRPC port: grpcMux).
+	agentServer *grpc.Server
+	mux         *grpcMux
+	ca          *agentgw.CA
+	httpServer  *http.Server
+	grpcLis     net.Listener
+	httpLis     net.Listener
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -277,14 +294,20 @@ func (s *Server) Start(ctx context.Context) error {
 		s.grpcLis.Close()
 		return fmt.Errorf("listen HTTP on %s: %w", s.cfg.HTTPAddr, err)
 	}
+	if err := s.setupTLS(ctx); err != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		return err
+	}
 
 	chain := chainUnary(s.unaryRecover, s.unaryObserve, s.unaryAuth)
-	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(chain))
+	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(chain), grpc.Creds(handshaken{}))
+	s.agentServer = grpc.NewServer(grpc.Creds(handshaken{}))
 	connect, kafka := &connectService{s: s}, &kafkaService{s: s}
 	kafkaconnectv1.RegisterKafkaConnectServer(s.grpcServer, connect)
 	kafkav1.RegisterKafkaServer(s.grpcServer, kafka)
 	adminv1.RegisterAdminServer(s.grpcServer, &adminService{s: s})
-	agentv1.RegisterAgentGatewayServer(s.grpcServer, s.agents)
+	agentv1.RegisterAgentGatewayServer(s.agentServer, s.agents)
 
 	// The gateway calls the services in-process through the same interceptor chain (localConn).
 	local := newLocalConn(chain)
@@ -327,7 +350,9 @@ func (s *Server) Start(ctx context.Context) error {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(5)
+	s.wg.Add(7)
+	go func() { defer s.wg.Done(); s.mux.serve() }()
+	go func() { defer s.wg.Done(); _ = s.agentServer.Serve(s.mux.agent) }()
 	go func() { defer s.wg.Done(); s.leader.Run(loopCtx) }()
 	go func() {
 		defer s.wg.Done()
@@ -343,8 +368,15 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}, store.NotifyAgents, store.NotifyCredentials)
 	}()
-	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.grpcLis) }()
-	go func() { defer s.wg.Done(); _ = s.httpServer.Serve(s.httpLis) }()
+	go func() { defer s.wg.Done(); _ = s.grpcServer.Serve(s.mux.api) }()
+	go func() {
+		defer s.wg.Done()
+		if s.cfg.TLSCert != "" {
+			_ = s.httpServer.ServeTLS(s.httpLis, s.cfg.TLSCert, s.cfg.TLSKey)
+			return
+		}
+		_ = s.httpServer.Serve(s.httpLis)
+	}()
 	go func() { defer s.wg.Done(); s.lifecycleLoop(loopCtx) }()
 	if s.cfg.EventWebhook != "" {
 		wh := newWebhook(s)
@@ -355,6 +387,41 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("server listening", "http_addr", s.httpLis.Addr().String(), "grpc_addr", s.grpcLis.Addr().String())
 	return nil
 }
+
+// setupTLS loads the Fjord CA (created on the first start), issues this replica's agent
+// gateway certificate and loads --tls-cert/--tls-key.
+func (s *Server) setupTLS(ctx context.Context) error {
+	ca, err := agentgw.LoadCA(ctx, s.st, s.cfg.AgentCACert, s.cfg.AgentCAKey)
+	if err != nil {
+		return err
+	}
+	hosts := append([]string{s.grpcLis.Addr().String()}, s.cfg.AgentHosts...)
+	if h, _, err := net.SplitHostPort(s.cfg.GRPCAddr); err == nil {
+		hosts = append(hosts, h)
+	}
+	cert, err := ca.ServerCertificate(hosts)
+	if err != nil {
+		return fmt.Errorf("agent gateway certificate: %w", err)
+	}
+	s.ca = ca
+	s.agents.SetCA(ca)
+	var apiTLS *tls.Config
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+			return errors.New("--tls-cert and --tls-key go together")
+		}
+		pair, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+		}
+		apiTLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
+	}
+	s.mux = newGRPCMux(s.grpcLis, ca.ServerTLS(cert), apiTLS, s.log)
+	return nil
+}
+
+// CA is the Fjord CA (agent enrollment; available once Start returned).
+func (s *Server) CA() *agentgw.CA { return s.ca }
 
 // ID is the replica's name (leadership holder, logs).
 func (s *Server) ID() string { return s.id }
@@ -374,12 +441,14 @@ func (s *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.httpServer.Shutdown(ctx)
+	s.grpcLis.Close() // the mux stops accepting
 	done := make(chan struct{})
-	go func() { s.grpcServer.GracefulStop(); close(done) }()
+	go func() { s.grpcServer.GracefulStop(); s.agentServer.GracefulStop(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		s.grpcServer.Stop()
+		s.agentServer.Stop()
 		<-done
 	}
 	s.cancel()

@@ -21,7 +21,7 @@ import (
 func runAgent(ctx context.Context, args []string) error {
 	f := newFlags("agent", `Runs a data-plane agent: offers --mcu of capacity to the fleet, keeps one stream to a
 server, and runs each assigned worker as a child process "fjord worker".`)
-	var serverAddr, tokenFile, token, id, httpAddr, logLevel, mcu, drain, metricsEvery string
+	var serverAddr, tokenFile, token, id, httpAddr, logLevel, mcu, drain, metricsEvery, stateDir, caFingerprint, serverCA string
 	f.str(&serverAddr, "server", "", "127.0.0.1:9090", "gRPC address of any Fjord server")
 	f.str(&tokenFile, "token-file", "", "", "file holding the join token (fjord dev writes <data-dir>/agent.token)")
 	f.str(&token, "token", "", "", "the join token itself (alternative to --token-file)")
@@ -30,6 +30,9 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 	f.str(&httpAddr, "http-addr", "", "127.0.0.1:0", "/healthz and /metrics listen address")
 	f.str(&drain, "drain-timeout", "", "30s", "how long workers may take to finish in-flight batches on SIGTERM")
 	f.str(&metricsEvery, "metrics-interval", "", "5s", "how often each worker's CPU and memory are measured and reported (the autoscaler's samples); a server whose --autoscale-window needs samples more often lowers it")
+	f.str(&stateDir, "state-dir", "", "", "where the agent keeps its enrolled key, certificate and the Fjord CA (default: <user config dir>/fjord/agents/<server>/<id>)")
+	f.str(&caFingerprint, "ca-fingerprint", "", "", "SHA-256 fingerprint of the Fjord CA (sha256:<hex>, printed by fjord server and fjord dev): trust anchor of the first enrollment")
+	f.str(&serverCA, "server-ca", "", "", "PEM file of the Fjord CA (fjord dev writes <data-dir>/ca.pem): trust anchor of the first enrollment (alternative to --ca-fingerprint)")
 	f.str(&logLevel, "log-level", "", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return err
@@ -73,12 +76,26 @@ server, and runs each assigned worker as a child process "fjord worker".`)
 		return err
 	}
 	defer release()
+	if stateDir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return fmt.Errorf("default --state-dir: %w (give --state-dir)", err)
+		}
+		stateDir = filepath.Join(base, "fjord", "agents", url.PathEscape(serverAddr), url.PathEscape(id))
+	}
+	var caPEM []byte
+	if serverCA != "" {
+		if caPEM, err = os.ReadFile(serverCA); err != nil {
+			return fmt.Errorf("--server-ca: %w", err)
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	a, err := agent.New(agent.Config{ServerAddr: serverAddr, Token: token, AgentID: id, MCU: n, Version: version,
+		StateDir: stateDir, CAFingerprint: caFingerprint, ServerCA: caPEM,
 		WorkerCommand: []string{exe, "worker"}, DrainTimeout: drainTimeout, MetricsInterval: metricsInterval, Logger: log, Registry: reg})
 	if err != nil {
 		return err

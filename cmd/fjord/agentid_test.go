@@ -18,10 +18,12 @@ func TestTwoAgentsOneHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	home := t.TempDir()
 	start := func(name string, extra ...string) *proc {
 		addr := freeAddr(t)
-		p := startProc(t, name, f.bin, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-			"--mcu", "2", "--http-addr", addr}, extra...)...)
+		// Their default state dirs live under $HOME/.config: the test's own.
+		p := startProcEnv(t, name, f.bin, []string{"HOME=" + home, "XDG_CONFIG_HOME="}, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
+			"--mcu", "2", "--http-addr", addr, "--server-ca", f.caFile}, extra...)...)
 		waitOK(t, p, addr, "/readyz", time.Minute)
 		return p
 	}
@@ -40,8 +42,8 @@ func TestTwoAgentsOneHost(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	dup := startProc(t, "agent dup", f.bin, "agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-		"--mcu", "2", "--http-addr", freeAddr(t), "--id", host+"-1")
+	dup := startProcEnv(t, "agent dup", f.bin, []string{"HOME=" + home, "XDG_CONFIG_HOME="}, "agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
+		"--mcu", "2", "--http-addr", freeAddr(t), "--id", host+"-1", "--server-ca", f.caFile)
 	select {
 	case <-dup.done:
 	case <-time.After(30 * time.Second):

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -26,6 +25,7 @@ import (
 // (`fjord agents`, `fjord workloads`), the same as `fjord clusters` takes.
 type adminFlags struct {
 	server, accessKey, secretKey, region, output string
+	tls                                          clientTLS
 }
 
 func (a *adminFlags) register(f *flags) {
@@ -34,6 +34,7 @@ func (a *adminFlags) register(f *flags) {
 	f.str(&a.secretKey, "secret-access-key", "AWS_SECRET_ACCESS_KEY", "test", "secret key to sign with")
 	f.str(&a.region, "region", "AWS_REGION", "us-east-1", "region of the workloads")
 	f.str(&a.output, "output", "", "table", "output format: table or json")
+	a.tls.register(f)
 }
 
 // dial opens a SigV4-signing connection to the admin API; close it when done.
@@ -42,7 +43,11 @@ func (a *adminFlags) dial() (adminv1.AdminClient, func(), error) {
 		return nil, nil, fmt.Errorf("--output must be table or json, not %q", a.output)
 	}
 	newLogger("warn")
-	conn, err := grpc.NewClient(a.server, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	transport, err := a.tls.dialOption()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(a.server, transport,
 		grpc.WithUnaryInterceptor(sigv4.UnaryClientInterceptor(sigv4.Credential{AccessKeyID: a.accessKey, SecretAccessKey: a.secretKey}, a.region, "kafka")))
 	if err != nil {
 		return nil, nil, err
@@ -86,8 +91,11 @@ func writeJSON(w io.Writer, m proto.Message) error {
 }
 
 func runAgents(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "revoke" {
+		return runAgentsRevoke(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "list" {
-		return errors.New("usage: fjord agents list [--output table|json] [flags]")
+		return errors.New("usage: fjord agents list|revoke [ID] [--output table|json] [flags]")
 	}
 	f := newFlags("agents list", `Lists the agent fleet through the admin gRPC API: each agent's address, version, MCU capacity
 and use, lease state, last heartbeat, and the workers of the signing credential's account on it
@@ -118,15 +126,23 @@ account; other accounts' workers are only counted.`)
 // printAgents writes the agents table, then the table of their workers.
 func printAgents(out io.Writer, resp *adminv1.ListAgentsResponse, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "AGENT\tADDRESS\tVERSION\tSTATE\tCONNECTED\tMCU USED/CAP\tWORKERS\tLAST HEARTBEAT\tLABELS")
+	fmt.Fprintln(w, "AGENT\tADDRESS\tVERSION\tSTATE\tCONNECTED\tMCU USED/CAP\tWORKERS\tLAST HEARTBEAT\tLABELS\tCERT SERIAL\tENROLLED\tREVOKED")
 	var workers []*adminv1.Worker
 	for _, a := range resp.Agents {
 		n := fmt.Sprint(len(a.Workers))
 		if a.OtherWorkers > 0 {
 			n += fmt.Sprintf(" (+%d other)", a.OtherWorkers)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", a.AgentId, dash(a.Address), dash(a.Version), a.State,
-			yesNo(a.Connected), a.McuUsed, a.McuCapacity, n, sinceText(now, a.LastHeartbeatTime.AsTime()), labelList(a.Labels))
+		serial, enrolled, revoked := "-", "-", "-"
+		if e := a.Enrollment; e != nil {
+			serial, enrolled = shortSerial(e.Serial), e.EnrolledTime.AsTime().UTC().Format(time.RFC3339)
+			if e.RevokedTime != nil {
+				revoked = e.RevokedTime.AsTime().UTC().Format(time.RFC3339)
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.AgentId, dash(a.Address), dash(a.Version), a.State,
+			yesNo(a.Connected), a.McuUsed, a.McuCapacity, n, sinceText(now, a.LastHeartbeatTime.AsTime()), labelList(a.Labels),
+			serial, enrolled, revoked)
 		workers = append(workers, a.Workers...)
 	}
 	if len(resp.Agents) == 0 {
@@ -224,4 +240,44 @@ func labelList(m map[string]string) string {
 		keys[i] = k + "=" + m[k]
 	}
 	return strings.Join(keys, ",")
+}
+
+// shortSerial shows the first 16 hex digits of a certificate serial (JSON output has it whole).
+func shortSerial(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}
+
+func runAgentsRevoke(ctx context.Context, args []string) error {
+	f := newFlags("agents revoke", `Revokes the client certificate of an enrolled agent: its stream is closed on whichever
+server holds it and refused from then on. The id can enroll again (with the join token) under a new
+certificate: remove the agent's --state-dir first.`)
+	var af adminFlags
+	af.register(f)
+	id, err := parseWithPositional(f, args)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("usage: fjord agents revoke ID [flags]")
+	}
+	client, closeConn, err := af.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := client.RevokeAgent(ctx, &adminv1.RevokeAgentRequest{AgentId: id})
+	if err != nil {
+		return err
+	}
+	if af.output == "json" {
+		return writeJSON(os.Stdout, resp)
+	}
+	e := resp.Enrollment
+	fmt.Printf("agent %s: certificate %s revoked at %s\n", id, e.Serial, e.RevokedTime.AsTime().UTC().Format(time.RFC3339))
+	return nil
 }

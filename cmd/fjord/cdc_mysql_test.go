@@ -17,14 +17,14 @@ import (
 // TestCDCMySQLE2E: Debezium's MySqlConnector on a fleet, from its plugin ZIP, with the
 // configuration AWS's MSK Connect launch post uses (Debezium 1.x names) and exactly-once, and
 // a second connector with Debezium 2.x names at least once. 100 rows exist before (op=r), then
-// 10,000 single-row INSERTs go in while the worker and the agent are killed with SIGKILL:
+// 20,000 single-row INSERTs go in while the worker and the agent are killed with SIGKILL:
 // afterwards every row is on both topics, exactly once on the exactly-once one
 // (read_committed), with no second snapshot; an ALTER TABLE … ADD COLUMN mid-stream shows in
 // the next events and on the schema change topic; an UPDATE and a DELETE (with its tombstone)
 // arrive as Debezium writes them.
 func TestCDCMySQLE2E(t *testing.T) {
 	t.Parallel()
-	total, rate := 10_000, 1_500
+	total, rate := 20_000, 2_000
 	if raceEnabled() {
 		total, rate = 3_000, 500
 	}

@@ -190,14 +190,14 @@ func startLogicalPostgres(t *testing.T) *pgembed.Cluster {
 }
 
 // TestCDCPostgresE2E: Debezium's PostgresConnector (pgoutput) on a fleet, from its plugin ZIP.
-// 100 rows exist before it starts (op=r), then 10,000 single-row INSERTs go in while the worker
+// 100 rows exist before it starts (op=r), then 20,000 single-row INSERTs go in while the worker
 // and the agent are killed with SIGKILL; exactly once (read_committed) every row arrives once,
 // with no second snapshot; UPDATEs of a REPLICA IDENTITY FULL table carry the whole before
 // row, DELETEs their tombstone. A new connector under the same name after the delete starts
 // fresh (a new snapshot).
 func TestCDCPostgresE2E(t *testing.T) {
 	t.Parallel()
-	total, rate := 10_000, 1_500
+	total, rate := 20_000, 2_000
 	if raceEnabled() {
 		total, rate = 3_000, 500
 	}

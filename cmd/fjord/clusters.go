@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	adminv1 "github.com/fjord-io/fjord/proto/gen/fjord/admin/v1"
 	"github.com/fjord-io/fjord/server/sigv4"
@@ -31,11 +30,17 @@ given credential; clusters belong to that credential's account and to --region.`
 	f.str(&bootstrap, "bootstrap-servers", "", "", "host:port[,host:port…] (register)")
 	f.str(&version, "kafka-version", "", "", "Kafka version the cluster reports (register; default 3.7.x)")
 	f.str(&arn, "arn", "", "", "cluster ARN (deregister)")
+	var ct clientTLS
+	ct.register(f)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	newLogger("warn")
-	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	transport, err := ct.dialOption()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(server, transport,
 		grpc.WithUnaryInterceptor(sigv4.UnaryClientInterceptor(sigv4.Credential{AccessKeyID: accessKey, SecretAccessKey: secretKey}, region, "kafka")))
 	if err != nil {
 		return err

@@ -216,9 +216,16 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	if err != nil {
 		return err
 	}
+	// The Fjord CA, for `fjord agent --server-ca` (the banner's "more agents" command).
+	caPath := filepath.Join(dataDir, "ca.pem")
+	if err := os.WriteFile(caPath, srv.CA().CertPEM(), 0o644); err != nil {
+		return err
+	}
 	var agentsDone sync.WaitGroup
 	for i := 1; i <= nAgents; i++ {
-		a, err := agent.New(agent.Config{ServerAddr: srv.GRPCAddr(), Token: token, AgentID: fmt.Sprintf("dev-agent-%d", i),
+		id := fmt.Sprintf("dev-agent-%d", i)
+		a, err := agent.New(agent.Config{ServerAddr: srv.GRPCAddr(), Token: token, AgentID: id,
+			StateDir: filepath.Join(dataDir, "agents", id), CAFingerprint: srv.CA().Fingerprint(),
 			MCU: mcu, Version: version, WorkerCommand: []string{exe, "worker"}, Logger: log, DrainTimeout: 20 * time.Second,
 			MetricsInterval: metricsInterval})
 		if err != nil {
@@ -235,6 +242,7 @@ and fjord-dev-target; they keep records in memory, bounded by --kafka-retention 
 	defer agentsDone.Wait()
 	printBanner(log, banner{HTTP: srv.HTTPAddr(), GRPC: srv.GRPCAddr(), ConnectREST: restAddr, Source: sourceAddr, Target: targetAddr,
 		Region: region, S3Dir: s3Dir, DataDir: dataDir, Creds: credsFile == "", Agents: nAgents, AgentMCU: mcu, TokenPath: tokenPath,
+		CAPath: caPath, CAFingerprint: srv.CA().Fingerprint(),
 		KafkaLimits: limits.String(),
 		Window:      lc.Autoscale.Window, Cooldown: lc.Autoscale.Cooldown, Sampling: sampling(metricsInterval, lc.Autoscale.Window).Round(time.Millisecond)})
 	reloadCredentialsOnHUP(ctx, log, st, credsFile, hup)
@@ -358,7 +366,7 @@ type banner struct {
 	HTTP, GRPC, ConnectREST, Source, Target, Region, S3Dir, DataDir string
 	Creds                                                           bool
 	Agents, AgentMCU                                                int
-	TokenPath                                                       string
+	TokenPath, CAPath, CAFingerprint                                string
 	KafkaLimits                                                     string
 	Window, Cooldown, Sampling                                      time.Duration
 }
@@ -382,7 +390,8 @@ Fjord dev is ready.
   S3 buckets       {{.S3Dir}}/<bucket>/   (bucket ARN arn:aws:s3:::<bucket>)
   data dir         {{.DataDir}}   (Postgres URL in database.url)
   secrets          {{.DataDir}}/secrets/<name>.json   ({"username","password"} for a saslScram secretArn …:secret:<name>)
-  agents           {{.Agents}} in-process × {{.AgentMCU}} MCU; more: fjord agent --server {{.GRPC}} --token-file {{.TokenPath}} --mcu 4
+  agents           {{.Agents}} in-process × {{.AgentMCU}} MCU; more: fjord agent --server {{.GRPC}} --token-file {{.TokenPath}} --server-ca {{.CAPath}} --mcu 4
+  agent CA         {{.CAFingerprint}}   (agents enroll once with the token; fjord agents revoke <id>)
   autoscaling      window {{.Window}} (CPU sampled every {{.Sampling}}), cooldown {{.Cooldown}}; why a workload did not scale: fjord workloads describe <arn>
 {{if .Creds}}  credentials      access key "test", secret "test" → account 000000000000
 {{end}}

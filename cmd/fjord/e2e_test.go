@@ -462,9 +462,12 @@ func kcat(t *testing.T, stdin string, args ...string) string {
 // "source" and "target" with `fjord clusters register`, a `fjord server` and its agents.
 type fleet struct {
 	bin, dbURL, keyHex, credsFile, pluginDir, token, tokenFile string
-	db                                                         *pgxpool.Pool
-	srv                                                        *fjordServer
-	api                                                        *apiClients
+	// caFile is the Fjord CA (PEM, read from the database once the server created it) and
+	// stateDir holds each agent's enrolled identity (stateDir/<id>).
+	caFile, stateDir string
+	db               *pgxpool.Pool
+	srv              *fjordServer
+	api              *apiClients
 	// src and tgt are the bootstrap addresses of the clusters; srcARN and tgtARN their ARNs.
 	src, tgt, srcARN, tgtARN string
 }
@@ -500,6 +503,14 @@ func startFleet(t *testing.T, ttl time.Duration, serverArgs ...string) *fleet {
 	f.srv = startServer(t, f.bin, f.dbURL, f.keyHex, f.credsFile, f.pluginDir,
 		append([]string{"--agent-token", f.token, "--lease-ttl", ttl.String()}, serverArgs...)...)
 	f.api = newAPIClients(t, f.srv.httpAddr)
+	var caPEM string
+	if err := db.QueryRow(t.Context(), `SELECT certificate FROM fjord_ca`).Scan(&caPEM); err != nil {
+		t.Fatalf("the Fjord CA: %v", err)
+	}
+	f.caFile, f.stateDir = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "agents")
+	if err := os.WriteFile(f.caFile, []byte(caPEM), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f.srcARN = f.registerCluster(t, "source", f.src)
 	f.tgtARN = f.registerCluster(t, "target", f.tgt)
 	return f
@@ -543,10 +554,16 @@ func (f *fleet) startAgent(t *testing.T, id string, mcu int, extra ...string) *f
 func (f *fleet) startAgentEnv(t *testing.T, id string, mcu int, env []string, extra ...string) *fjordAgent {
 	t.Helper()
 	a := &fjordAgent{id: id, httpAddr: freeAddr(t)}
-	a.proc = startProcEnv(t, "fjord agent "+id, f.bin, env, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-		"--mcu", strconv.Itoa(mcu), "--id", id, "--http-addr", a.httpAddr, "--drain-timeout", "10s"}, extra...)...)
+	a.proc = startProcEnv(t, "fjord agent "+id, f.bin, env, append(append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
+		"--mcu", strconv.Itoa(mcu), "--id", id, "--http-addr", a.httpAddr, "--drain-timeout", "10s"}, f.agentTrust(id)...), extra...)...)
 	waitOK(t, a.proc, a.httpAddr, "/readyz", time.Minute)
 	return a
+}
+
+// agentTrust are the flags of agent id's enrollment: the Fjord CA and its own state dir
+// (kept across restarts of the agent within the test).
+func (f *fleet) agentTrust(id string) []string {
+	return []string{"--server-ca", f.caFile, "--state-dir", filepath.Join(f.stateDir, id)}
 }
 
 // customPlugin creates an ACTIVE custom plugin and returns its ARN.

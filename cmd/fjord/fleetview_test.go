@@ -24,6 +24,10 @@ type agentJSON struct {
 	LastHeartbeat    *string      `json:"lastHeartbeatTime"`
 	DisconnectedTime *string      `json:"disconnectedTime"`
 	Workers          []workerJSON `json:"workers"`
+	Enrollment       *struct {
+		Serial      string `json:"serial"`
+		RevokedTime string `json:"revokedTime"`
+	} `json:"enrollment"`
 }
 
 type workerJSON struct {
@@ -119,8 +123,8 @@ func TestFleetViewE2E(t *testing.T) {
 	f := startFleet(t, ttl)
 	startAgent := func(id string, mcu string) *fjordAgent {
 		a := &fjordAgent{id: id, httpAddr: freeAddr(t)}
-		a.proc = startProc(t, "fjord agent "+id, f.bin, "agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
-			"--mcu", mcu, "--id", id, "--http-addr", a.httpAddr, "--drain-timeout", "10s", "--metrics-interval", "1s")
+		a.proc = startProc(t, "fjord agent "+id, f.bin, append([]string{"agent", "--server", f.srv.grpcAddr, "--token-file", f.tokenFile,
+			"--mcu", mcu, "--id", id, "--http-addr", a.httpAddr, "--drain-timeout", "10s", "--metrics-interval", "1s"}, f.agentTrust(id)...)...)
 		waitOK(t, a.proc, a.httpAddr, "/readyz", time.Minute)
 		return a
 	}

@@ -38,6 +38,8 @@ func runServer(ctx context.Context, args []string) error {
 	f.str(&agentToken, "agent-token", "", "", "join token agents must present (alternative: --agent-token-file); none = no agents")
 	f.str(&agentTokenFile, "agent-token-file", "", "", "file holding the agents' join token")
 	f.str(&leaseTTL, "lease-ttl", "", "10s", "how long an agent may stay silent before its workers move elsewhere")
+	var tlsFlags serverTLS
+	tlsFlags.register(f)
 	plugins.register(f)
 	var sched scheduling
 	sched.register(f)
@@ -98,6 +100,9 @@ func runServer(ctx context.Context, args []string) error {
 	}
 	cfg := server.Config{HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Store: st, Secret: key, Artifacts: fetcher, Logger: log,
 		AgentToken: agentToken, LeaseTTL: ttl}
+	if err := tlsFlags.apply(&cfg); err != nil {
+		return err
+	}
 	wl := workload.Config{SecretsEndpoint: secretsEndpoint, SecretsDir: secretsDir}
 	var lc scheduler.LeaderConfig
 	if err := sched.apply(&wl, &lc); err != nil {
@@ -112,6 +117,8 @@ func runServer(ctx context.Context, args []string) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
+	log.Info("agent gateway ready: agents enroll with the join token and this CA fingerprint", "grpc_addr", srv.GRPCAddr(),
+		"ca_fingerprint", srv.CA().Fingerprint())
 	rest, err := connectREST.start(srv, log, "", "")
 	if err != nil {
 		srv.Stop()

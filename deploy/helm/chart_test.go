@@ -7,8 +7,17 @@ package helm
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -426,8 +435,10 @@ func TestChart(t *testing.T) {
 	// ready (/healthz pings Postgres) with the chart's generated encryption key, an agent
 	// (pod fjord-agent-1, CPU request 1500m) joins it with the generated token under its pod
 	// name and 2 MCU, and both exit cleanly on SIGTERM within their grace periods.
-	t.Run("pods-run-on-postgres", func(t *testing.T) {
-		r := render(t, "fjord", nil, "agents.resources.requests.cpu=1500m")
+	// With agentCA (an operator's CA, here RSA as Helm's genCA makes it) the server imports it
+	// and the agent pins it: the server logs that CA's fingerprint.
+	podsRun := func(t *testing.T, values []string, caDER []byte) {
+		r := render(t, "fjord", values, "agents.resources.requests.cpu=1500m")
 		secrets := secretsOf(r)
 		secrets["fjord-database"] = map[string][]byte{"uri": []byte(pgtest.URL(t))} // the operator's Secrets
 		secrets["fjord-credentials"] = map[string][]byte{"credentials.json": []byte(
@@ -444,6 +455,12 @@ func TestChart(t *testing.T) {
 		srv := startContainer(t, bin, dep.Spec.Template.Spec, dep.Spec.Template.Spec.Containers[0], "fjord-server-abc", secrets,
 			map[string]string{"FJORD_HTTP_ADDR": httpAddr, "FJORD_GRPC_ADDR": grpcAddr})
 		awaitStatus(t, srv, httpAddr, "/healthz", http.StatusOK, time.Minute)
+		if caDER != nil {
+			sum := sha256.Sum256(caDER)
+			if want := `"ca_fingerprint":"sha256:` + hex.EncodeToString(sum[:]) + `"`; !strings.Contains(srv.logs.String(), want) {
+				t.Errorf("the server does not use the chart's agentCA (%s):\n%s", want, srv.logs.String())
+			}
+		}
 
 		sts := r.get(t, "StatefulSet/fjord-agent").(*appsv1.StatefulSet)
 		agentAddr := freeAddr(t)
@@ -458,6 +475,31 @@ func TestChart(t *testing.T) {
 
 		ag.stop(t, time.Duration(*sts.Spec.Template.Spec.TerminationGracePeriodSeconds)*time.Second)
 		srv.stop(t, time.Duration(*dep.Spec.Template.Spec.TerminationGracePeriodSeconds)*time.Second)
+	}
+	t.Run("pods-run-on-postgres", func(t *testing.T) { podsRun(t, nil, nil) })
+	t.Run("pods-run-on-postgres-agent-ca", func(t *testing.T) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fjord-agent-ca"}, IsCA: true,
+			BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := json.Marshal(map[string]any{"agentCA": map[string]string{
+			"crt": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+			"key": string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "agent-ca.yaml") // JSON is YAML
+		if err := os.WriteFile(file, vals, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		podsRun(t, []string{file}, der)
 	})
 
 	// The agents' ids are their pod names, <StatefulSet>-<ordinal>: they must not change with
@@ -554,6 +596,8 @@ func startContainer(t *testing.T, bin string, spec corev1.PodSpec, c corev1.Cont
 					t.Fatal(err)
 				}
 			}
+		case v.Name == "" && m.Name == "state":
+			// The StatefulSet's volumeClaimTemplate (a PersistentVolumeClaim): a plain folder.
 		default:
 			t.Fatalf("%s: volume %s (%s) of an unexpected kind", c.Name, m.Name, m.MountPath)
 		}
@@ -574,7 +618,7 @@ func startContainer(t *testing.T, bin string, spec corev1.PodSpec, c corev1.Cont
 			t.Fatalf("%s env %s: unexpected valueFrom %+v", c.Name, e.Name, e.ValueFrom)
 		}
 		for _, m := range c.VolumeMounts {
-			if strings.HasPrefix(v, m.MountPath+"/") {
+			if v == m.MountPath || strings.HasPrefix(v, m.MountPath+"/") {
 				v = mounts[m.MountPath] + strings.TrimPrefix(v, m.MountPath)
 				break
 			}

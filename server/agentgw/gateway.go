@@ -2,9 +2,12 @@ package agentgw
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -42,7 +46,10 @@ type Gateway struct {
 }
 
 type agentConn struct {
-	id     string
+	id string
+	// serial is the certificate the stream presented: once it is revoked (or replaced by a
+	// new enrollment) the stream ends.
+	serial string
 	wake   chan struct{}
 	cancel context.CancelFunc
 }
@@ -76,8 +83,12 @@ type Config struct {
 	Store *store.Store
 	// ServerID names this replica in the agents table and the Welcome.
 	ServerID string
-	// Token is the join token agents present ("authorization: Bearer …"); "" accepts none.
+	// Token is the join token agents present to Enroll ("authorization: Bearer …"); "" accepts
+	// none.
 	Token string
+	// CA issues agents' certificates at enrollment. Required: Connect accepts only a client
+	// certificate it issued to the Hello's agent id, enrolled and not revoked.
+	CA *CA
 	// HeartbeatInterval and LeaseTTL are told to agents in the Welcome.
 	HeartbeatInterval, LeaseTTL time.Duration
 	// MaxMetricsInterval, when set, is told to agents in the Welcome: the longest interval at
@@ -91,6 +102,9 @@ type Config struct {
 	// Logger gets the gateway's log lines.
 	Logger *slog.Logger
 }
+
+// SetCA sets Config.CA (once, before the gateway serves).
+func (g *Gateway) SetCA(ca *CA) { g.cfg.CA = ca }
 
 // New returns a Gateway; register it on a gRPC server.
 func New(cfg Config) *Gateway {
@@ -116,7 +130,8 @@ const helloTimeout = 10 * time.Second
 func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 	cfg := g.cfg
 	ctx := stream.Context()
-	if err := g.authorize(ctx); err != nil {
+	certID, serial, err := g.identify(ctx)
+	if err != nil {
 		return err
 	}
 	helloCh := make(chan *agentv1.AgentMessage, 1)
@@ -142,6 +157,23 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 		return status.Error(codes.InvalidArgument, "the first message must be Hello with agent_id and mcu_capacity")
 	}
 	log := g.log.With("agent_id", hello.AgentId)
+	if hello.AgentId != certID {
+		log.Warn("agent refused: its certificate names another id", "certificate_agent_id", certID)
+		return status.Errorf(codes.PermissionDenied, "this certificate belongs to agent %q, not %q", certID, hello.AgentId)
+	}
+	if err := g.checkEnrollment(ctx, certID, serial); err != nil {
+		log.Warn("agent refused", "error", status.Convert(err).Message())
+		return err
+	}
+	if live, err := cfg.Store.AgentClaim(ctx, hello.AgentId, hello.Instance, cfg.LeaseTTL); errors.Is(err, store.ErrAgentLive) {
+		log.Warn("agent refused: another process holds this id's stream", "live_address", live.Address, "live_server_id", live.ServerID)
+		return status.Errorf(codes.AlreadyExists, "agent id %q is already connected (from %s to server %s since %s): another agent process "+
+			"runs with this id and certificate; give every agent its own --id and --state-dir", hello.AgentId, live.Address, live.ServerID,
+			live.ConnectedAt.UTC().Format(time.RFC3339))
+	} else if err != nil {
+		log.Error("claim agent id", "error", err)
+		return status.Error(codes.Unavailable, "could not record the agent")
+	}
 	// session names this stream in the agents row, so that its end (recorded below) cannot
 	// mark a newer stream of the same agent disconnected.
 	session := uuid.NewString()
@@ -154,6 +186,10 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 		log.Error("record agent hello", "error", err)
 		return status.Error(codes.Unavailable, "could not record the agent")
 	}
+	if err := cfg.Store.AgentSetInstance(ctx, hello.AgentId, hello.Instance); err != nil {
+		log.Error("record agent instance", "error", err)
+		return status.Error(codes.Unavailable, "could not record the agent")
+	}
 	for _, ws := range hello.Running {
 		g.report(ctx, hello.AgentId, ws)
 	}
@@ -161,7 +197,7 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conn := &agentConn{id: hello.AgentId, wake: make(chan struct{}, 1), cancel: cancel}
+	conn := &agentConn{id: hello.AgentId, serial: serial, wake: make(chan struct{}, 1), cancel: cancel}
 	g.mu.Lock()
 	if old, ok := g.conns[conn.id]; ok {
 		old.cancel()
@@ -191,16 +227,28 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 	}
 	senderDone := make(chan error, 1)
 	go func() { senderDone <- g.sendLoop(ctx, stream, conn) }()
+	recvDone := make(chan struct{})
+	go func() { defer close(recvDone); g.receive(ctx, stream, conn, log) }()
+	select {
+	case <-recvDone:
+		cancel()
+		<-senderDone
+		return nil
+	case err := <-senderDone:
+		// Revoked, replaced by a newer stream, or a failed Send: end the stream (the
+		// receiver's Recv returns once the handler has returned).
+		cancel()
+		return err
+	}
+}
 
+// receive records what the agent sends until its stream ends.
+func (g *Gateway) receive(ctx context.Context, stream agentv1.AgentGateway_ConnectServer, conn *agentConn, log *slog.Logger) {
+	cfg := g.cfg
 	for {
 		m, err := stream.Recv()
-		if err != nil {
-			cancel()
-			<-senderDone
-			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return nil
+		if err != nil || ctx.Err() != nil {
+			return
 		}
 		switch msg := m.Msg.(type) {
 		case *agentv1.AgentMessage_Heartbeat:
@@ -211,6 +259,12 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 			g.report(ctx, conn.id, msg.WorkerStatus)
 		case *agentv1.AgentMessage_WorkerMetrics:
 			wm := msg.WorkerMetrics
+			if held, stopping, err := cfg.Store.WorkerHeldBy(ctx, wm.WorkerId, conn.id, wm.Epoch); err != nil || !held || stopping {
+				if err == nil && !held {
+					log.Warn("ignoring metrics of a worker not placed on this agent with this epoch", "worker_id", wm.WorkerId, "epoch", wm.Epoch)
+				}
+				continue
+			}
 			b, _ := proto.Marshal(wm)
 			at := time.Now()
 			if wm.At != nil {
@@ -236,6 +290,20 @@ func (g *Gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
 
 // report records a worker's status.
 func (g *Gateway) report(ctx context.Context, agentID string, ws *agentv1.WorkerStatus) {
+	// Only the agent a worker is placed on reports for it, with the epoch it holds (a stopping
+	// worker's STOPPED ends its stop whatever the epoch).
+	held, _, err := g.cfg.Store.WorkerHeldBy(ctx, ws.WorkerId, agentID, ws.Epoch)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Warn("check worker placement", "agent_id", agentID, "worker_id", ws.WorkerId, "error", err)
+		}
+		return
+	}
+	if !held {
+		g.log.Debug("ignoring the status of a worker not placed on this agent with this epoch", "agent_id", agentID,
+			"worker_id", ws.WorkerId, "epoch", ws.Epoch)
+		return
+	}
 	tasks, _ := json.Marshal(taskReports(ws.Tasks))
 	st := strings.TrimPrefix(ws.State.String(), "WORKER_STATE_")
 	if err := g.cfg.Store.WorkerReportPut(ctx, ws.WorkerId, store.WorkerReport{
@@ -275,6 +343,16 @@ func (g *Gateway) sendLoop(ctx context.Context, stream agentv1.AgentGateway_Conn
 	t := time.NewTicker(resyncInterval)
 	defer t.Stop()
 	for {
+		if err := g.checkEnrollment(ctx, conn.id, conn.serial); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if status.Code(err) == codes.PermissionDenied {
+				g.log.Warn("closing the stream of a revoked agent", "agent_id", conn.id)
+				return err
+			}
+			g.log.Warn("check agent enrollment", "agent_id", conn.id, "error", err)
+		}
 		gen, workers, err := g.cfg.Store.AgentDesired(ctx, conn.id)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -347,6 +425,104 @@ func (g *Gateway) desired(ctx context.Context, gen int64, workers []store.Worker
 	clear(sent)
 	maps.Copy(sent, next)
 	return out, nil
+}
+
+// maxAgentID bounds an agent id's length.
+const maxAgentID = 128
+
+// Enroll issues an agent's client certificate: the caller presents the join token, the id
+// must not hold a certificate that is not revoked.
+func (g *Gateway) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	if err := g.authorize(ctx); err != nil {
+		return nil, err
+	}
+	id := req.AgentId
+	if id == "" || len(id) > maxAgentID || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r == 0x7f }) >= 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "agent_id must be 1 to %d printable characters without spaces", maxAgentID)
+	}
+	log := g.log.With("agent_id", id)
+	iss, err := g.cfg.CA.IssueAgent(id, req.Csr)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "csr: %v", err)
+	}
+	err = g.cfg.Store.AgentEnroll(ctx, store.Enrollment{AgentID: id, Serial: iss.Serial, Fingerprint: iss.Fingerprint, NotAfter: iss.NotAfter})
+	if errors.Is(err, store.ErrConflict) {
+		msg := fmt.Sprintf("agent id %q is already enrolled; only its own certificate speaks for it (revoke it with `fjord agents revoke %s` to enroll it again)", id, id)
+		if e, err := g.cfg.Store.AgentEnrollment(ctx, id); err == nil {
+			msg = fmt.Sprintf("agent id %q is already enrolled (certificate serial %s, enrolled %s); only its own certificate speaks for it "+
+				"(revoke it with `fjord agents revoke %s` to enroll it again)", id, e.Serial, e.EnrolledAt.UTC().Format(time.RFC3339), id)
+		}
+		log.Warn("enrollment refused: the id is enrolled")
+		return nil, status.Error(codes.AlreadyExists, msg)
+	}
+	if err != nil {
+		log.Error("record enrollment", "error", err)
+		return nil, status.Error(codes.Unavailable, "could not record the enrollment")
+	}
+	var address string
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		address = p.Addr.String()
+	}
+	log.Info("agent enrolled", "serial", iss.Serial, "address", address)
+	return &agentv1.EnrollResponse{Certificate: iss.CertPEM, CaCertificate: g.cfg.CA.CertPEM(), Serial: iss.Serial}, nil
+}
+
+// DiscoveryMAC is Discover's MAC: HMAC-SHA256(token, "fjord-ca-discovery" 0x00 nonce caDER).
+func DiscoveryMAC(token string, nonce, caDER []byte) []byte {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("fjord-ca-discovery\x00"))
+	m.Write(nonce)
+	m.Write(caDER)
+	return m.Sum(nil)
+}
+
+// Discover returns the Fjord CA with its MAC under the join token.
+func (g *Gateway) Discover(_ context.Context, req *agentv1.DiscoverRequest) (*agentv1.DiscoverResponse, error) {
+	if g.cfg.Token == "" {
+		return nil, status.Error(codes.PermissionDenied, "this server accepts no agents (no --agent-token)")
+	}
+	if n := len(req.Nonce); n < 16 || n > 64 {
+		return nil, status.Error(codes.InvalidArgument, "nonce must be 16 to 64 bytes")
+	}
+	der := g.cfg.CA.cert.Raw
+	return &agentv1.DiscoverResponse{CaCertificate: der, Mac: DiscoveryMAC(g.cfg.Token, req.Nonce, der)}, nil
+}
+
+// identify returns the agent id and serial of the stream's client certificate, verified
+// against the Fjord CA by the TLS handshake.
+func (g *Gateway) identify(ctx context.Context) (string, string, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", "", status.Error(codes.Unauthenticated, "no peer")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return "", "", status.Error(codes.Unauthenticated, "the agent stream requires the agent's client certificate: enroll first (fjord agent does it with the join token)")
+	}
+	leaf := info.State.VerifiedChains[0][0]
+	id, ok := agentOf(leaf)
+	if !ok {
+		return "", "", status.Error(codes.Unauthenticated, "the client certificate names no agent id")
+	}
+	return id, SerialHex(leaf.SerialNumber), nil
+}
+
+// checkEnrollment refuses (PermissionDenied) a certificate that is not id's current,
+// unrevoked enrollment.
+func (g *Gateway) checkEnrollment(ctx context.Context, id, serial string) error {
+	e, err := g.cfg.Store.AgentEnrollment(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return status.Errorf(codes.PermissionDenied, "agent %q is not enrolled", id)
+	case err != nil:
+		return status.Error(codes.Unavailable, "could not read the agent's enrollment")
+	case e.Serial != serial:
+		return status.Errorf(codes.PermissionDenied, "the certificate of agent %q (serial %s) was replaced by a newer enrollment", id, serial)
+	case e.Revoked():
+		return status.Errorf(codes.PermissionDenied, "the certificate of agent %q (serial %s) was revoked at %s", id, serial,
+			e.RevokedAt.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // authorize checks the agent's join token.

@@ -66,6 +66,8 @@ func TestDebeziumTaskSpecs(t *testing.T) {
 			"connector.class": "MySqlConnector", "tasks.max": "3",
 			"database.hostname": "db.internal", "database.user": "cdc", "database.password": "hunter2",
 			"database.server.name": "ecommercedb", "exactly.once.support": "required",
+			"database.server.id": "123456", "database.include.list": "ecommerce",
+			"database.history.kafka.topic": "dbhistory.ecommerce", "database.history.kafka.bootstrap.servers": "127.0.0.1:29092",
 		},
 		KafkaCluster: &kctypes.KafkaCluster{ApacheKafkaCluster: &kctypes.ApacheKafkaCluster{
 			BootstrapServers: aws.String("127.0.0.1:29092"), Vpc: &kctypes.Vpc{Subnets: []string{"local"}}}},

@@ -5,6 +5,7 @@ package fleettest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,8 +24,7 @@ import (
 	kctypes "github.com/aws/aws-sdk-go-v2/service/kafkaconnect/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -51,19 +51,29 @@ type testAgent struct {
 
 func connect(t *testing.T, env *servertest.Env, id string, mcu int32, token string) (*testAgent, error) {
 	t.Helper()
-	conn, err := grpc.NewClient(env.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	tlsCfg, err := env.AgentTLS(t, id, token)
+	if err != nil {
+		return nil, err
+	}
+	return connectTLS(t, env, tlsCfg, id, "test-"+id, mcu)
+}
+
+// connectTLS opens an agent stream with tlsCfg and says Hello as id (instance: Hello.instance).
+func connectTLS(t *testing.T, env *servertest.Env, tlsCfg *tls.Config, id, instance string, mcu int32) (*testAgent, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(env.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token))
+	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := agentv1.NewAgentGatewayClient(conn).Connect(ctx)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	// A stream the server already ended fails Send with io.EOF; its status comes from Recv.
-	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test"}}}); err != nil && !errors.Is(err, io.EOF) {
+	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{AgentId: id, McuCapacity: mcu, Version: "test", Instance: instance}}}); err != nil && !errors.Is(err, io.EOF) {
 		cancel()
 		return nil, err
 	}

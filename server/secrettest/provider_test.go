@@ -78,7 +78,7 @@ func TestConnectorConfigProviders(t *testing.T) {
 	// Server, agent and worker processes, every log captured at debug level.
 	serverLogs, agentLogs, workerLogs := &syncBuffer{}, &syncBuffer{}, &syncBuffer{}
 	env := servertest.Start(t, servertest.Options{SecretsEndpoint: moto, Log: serverLogs})
-	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "provider-agent", MCU: 4,
+	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, CAFingerprint: env.CAFingerprint, AgentID: "provider-agent", MCU: 4,
 		WorkerCommand: []string{os.Args[0]},
 		WorkerEnv:     []string{envWorker + "=1", envWorkerDebug + "=1", "PROVIDERTEST_SOURCE_BOOTSTRAP=" + srcBoot},
 		Stderr:        workerLogs, MetricsInterval: 200 * time.Millisecond, DrainTimeout: 10 * time.Second,

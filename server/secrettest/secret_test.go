@@ -187,7 +187,7 @@ func TestReplicatorWithScramAndTLS(t *testing.T) {
 	// Server, agent and worker processes.
 	env := servertest.Start(t, servertest.Options{SecretsEndpoint: moto})
 	workerLogs := &syncBuffer{}
-	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "secure-agent", MCU: 4,
+	runAgent(ctx, t, agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, CAFingerprint: env.CAFingerprint, AgentID: "secure-agent", MCU: 4,
 		WorkerCommand: []string{os.Args[0]}, WorkerEnv: []string{envWorker + "=1"}, Stderr: workerLogs,
 		MetricsInterval: 200 * time.Millisecond, DrainTimeout: 10 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(workerLogs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
@@ -348,7 +348,7 @@ func TestLocalSecretsDir(t *testing.T) {
 
 	// The good one's task configuration carries working credentials: its MirrorHeartbeat task,
 	// built from that configuration, writes heartbeats to the SCRAM target.
-	a, err := agent.New(agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, AgentID: "dev-agent", MCU: 4,
+	a, err := agent.New(agent.Config{ServerAddr: env.GRPCAddr, Token: servertest.AgentToken, CAFingerprint: env.CAFingerprint, AgentID: "dev-agent", MCU: 4,
 		WorkerCommand: []string{os.Args[0]}, WorkerEnv: []string{envWorker + "=1"}, Stderr: &syncBuffer{},
 		Logger: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))})
 	if err != nil {

@@ -49,8 +49,10 @@ const (
 type Env struct {
 	// URL is the REST endpoint, e.g. http://127.0.0.1:PORT.
 	URL string
-	// GRPCAddr is the gRPC endpoint.
+	// GRPCAddr is the gRPC endpoint (the API, and the agent gateway over TLS).
 	GRPCAddr string
+	// CAFingerprint is the Fjord CA's fingerprint: agents' trust anchor (agent.Config.CAFingerprint).
+	CAFingerprint string
 	// DatabaseURL is the test's own database.
 	DatabaseURL string
 	// Key is the at-rest encryption key.
@@ -87,6 +89,8 @@ type Options struct {
 	WrapArtifacts func(artifact.Fetcher) artifact.Fetcher
 	// Log, when set, also receives every server log line, debug level included (JSON).
 	Log io.Writer
+	// AgentCACert and AgentCAKey (PEM) import an operator's Fjord CA (server.Config).
+	AgentCACert, AgentCAKey []byte
 }
 
 // AgentToken is the join token of every Env's agent gateway.
@@ -154,6 +158,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, Secret: e.Key,
 		Artifacts: fetcher, Logger: log, LifecycleInterval: 100 * time.Millisecond,
 		AgentToken: AgentToken, LeaseTTL: o.LeaseTTL, PluginIngestConcurrency: o.PluginIngestConcurrency,
+		AgentCACert: o.AgentCACert, AgentCAKey: o.AgentCAKey,
 	}, workload.Config{SecretsEndpoint: o.SecretsEndpoint, SecretsDir: o.SecretsDir}, scheduler.LeaderConfig{
 		Interval:  200 * time.Millisecond,
 		Autoscale: scheduler.AutoscaleConfig{Window: o.AutoscaleWindow, Cooldown: o.AutoscaleCooldown},
@@ -169,6 +174,7 @@ func Start(t testing.TB, opts ...Options) *Env {
 	e.Server = srv
 	e.URL = "http://" + srv.HTTPAddr()
 	e.GRPCAddr = srv.GRPCAddr()
+	e.CAFingerprint = srv.CA().Fingerprint()
 	return e
 }
 

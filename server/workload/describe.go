@@ -189,15 +189,7 @@ func LogDelivery(kind string, r *store.Resource) (*agentv1.LogDelivery, error) {
 			return nil, err
 		}
 		w := d.GetLogDelivery().GetWorkerLogDelivery()
-		if c := w.GetCloudWatchLogs(); c.GetEnabled() {
-			out.CloudwatchLogGroup = c.GetLogGroup()
-		}
-		if f := w.GetFirehose(); f.GetEnabled() {
-			out.FirehoseDeliveryStream = f.GetDeliveryStream()
-		}
-		if s := w.GetS3(); s.GetEnabled() {
-			out.S3Bucket, out.S3Prefix = s.GetBucket(), s.GetPrefix()
-		}
+		out = logDestinations(w.GetCloudWatchLogs(), w.GetFirehose(), w.GetS3())
 		out.LogType = "KafkaConnectLogs"
 	case KindReplicator:
 		d, err := ReplicatorDescription(r)
@@ -205,15 +197,7 @@ func LogDelivery(kind string, r *store.Resource) (*agentv1.LogDelivery, error) {
 			return nil, err
 		}
 		w := d.GetLogDelivery().GetReplicatorLogDelivery()
-		if c := w.GetCloudWatchLogs(); c.GetEnabled() {
-			out.CloudwatchLogGroup = c.GetLogGroup()
-		}
-		if f := w.GetFirehose(); f.GetEnabled() {
-			out.FirehoseDeliveryStream = f.GetDeliveryStream()
-		}
-		if s := w.GetS3(); s.GetEnabled() {
-			out.S3Bucket, out.S3Prefix = s.GetBucket(), s.GetPrefix()
-		}
+		out = logDestinations(w.GetCloudWatchLogs(), w.GetFirehose(), w.GetS3())
 		out.LogType = "KafkaReplicatorLogs"
 	default:
 		return nil, fmt.Errorf("unknown workload kind %q", kind)
@@ -225,4 +209,37 @@ func LogDelivery(kind string, r *store.Resource) (*agentv1.LogDelivery, error) {
 	out.Region, out.AccountId = a.Region, a.Account
 	out.Resource = strings.ReplaceAll(a.Resource, "/", "-")
 	return out, nil
+}
+
+// The destinations of a connector's or a replicator's log delivery (the two APIs' shapes have
+// the same getters).
+type (
+	cloudWatchDest interface {
+		GetEnabled() bool
+		GetLogGroup() string
+	}
+	firehoseDest interface {
+		GetEnabled() bool
+		GetDeliveryStream() string
+	}
+	s3Dest interface {
+		GetEnabled() bool
+		GetBucket() string
+		GetPrefix() string
+	}
+)
+
+// logDestinations is the enabled destinations of a log delivery.
+func logDestinations(c cloudWatchDest, f firehoseDest, s s3Dest) *agentv1.LogDelivery {
+	out := &agentv1.LogDelivery{}
+	if c.GetEnabled() {
+		out.CloudwatchLogGroup = c.GetLogGroup()
+	}
+	if f.GetEnabled() {
+		out.FirehoseDeliveryStream = f.GetDeliveryStream()
+	}
+	if s.GetEnabled() {
+		out.S3Bucket, out.S3Prefix = s.GetBucket(), s.GetPrefix()
+	}
+	return out
 }

@@ -11,8 +11,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
@@ -25,10 +26,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("agent: Run was already called")
 	}
-	creds := insecure.NewCredentials()
-	if a.cfg.TLS != nil {
-		creds = credentials.NewTLS(a.cfg.TLS)
+	// The agent's credential: kept in StateDir, or enrolled now with the join token.
+	id := a.identity(ctx)
+	if id == nil {
+		return nil // stopped before it could enroll: nothing runs yet
 	}
+	creds := credentials.NewTLS(a.tlsConfig(id, ""))
 	// gRPC's own reconnect backoff follows ReconnectBackoff (Next(0, 0) is its first delay,
 	// Next(time.Hour, 0) its cap), so that a reachable server is found as soon as we retry.
 	rb := a.cfg.ReconnectBackoff
@@ -204,6 +207,13 @@ func (l *loop) handle(ev any) {
 			l.a.ready.Store(false)
 			l.a.m.connected.Set(0)
 		}
+		// A revoked certificate: the agent is out of the fleet, and its workers are being
+		// placed elsewhere. It stops them (they hold other teams' configurations) instead of
+		// running them until it is fenced.
+		if status.Code(e.err) == codes.PermissionDenied && l.haveDesired && len(l.desired) > 0 && !l.draining {
+			l.log.Error("the server refused the agent's certificate: stopping its workers", "error", status.Convert(e.err).Message())
+			l.applyDesired(&agentv1.DesiredWorkers{Generation: l.desiredGen})
+		}
 	case supStatus:
 		l.workerStatus(e.sup, e.st)
 	case supMetrics:
@@ -239,7 +249,8 @@ func sameLabels(a, b *agentv1.WorkerSpec) bool {
 
 // hello describes the agent and everything it runs right now.
 func (l *loop) hello() *agentv1.Hello {
-	h := &agentv1.Hello{AgentId: l.a.cfg.AgentID, McuCapacity: int32(l.a.cfg.MCU), Version: l.a.cfg.Version, Labels: l.a.cfg.Labels}
+	h := &agentv1.Hello{AgentId: l.a.cfg.AgentID, McuCapacity: int32(l.a.cfg.MCU), Version: l.a.cfg.Version, Labels: l.a.cfg.Labels,
+		Instance: l.a.instance}
 	for _, id := range sortedKeys(l.sups) {
 		if st := l.sups[id].status; st != nil && st.State != agentv1.WorkerState_WORKER_STATE_STOPPED {
 			h.Running = append(h.Running, st)

@@ -76,7 +76,7 @@ type testAgent struct {
 func startAgent(t *testing.T, addr string, mod func(*Config)) *testAgent {
 	t.Helper()
 	cfg := Config{
-		ServerAddr: addr, Token: testToken, AgentID: t.Name(), MCU: 8, Version: "test", Labels: map[string]string{"zone": "a"},
+		ServerAddr: addr, Token: testToken, CAFingerprint: testPKI().fingerprint(), AgentID: t.Name(), MCU: 8, Version: "test", Labels: map[string]string{"zone": "a"},
 		WorkerCommand: []string{os.Args[0]}, WorkerEnv: []string{envTestWorker + "=1", noRaceExitSleep},
 		DrainTimeout: 15 * time.Second, MetricsInterval: 50 * time.Millisecond,
 		RestartBackoff:   runtime.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: time.Minute},
@@ -560,7 +560,7 @@ func TestKill9TakesWorkersDown(t *testing.T) {
 	g := newGateway()
 	srv := serve(t, g, "127.0.0.1:0")
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envTestAgent+"=1", envTestServer+"="+srv.addr, noRaceExitSleep)
+	cmd.Env = append(os.Environ(), envTestAgent+"=1", envTestServer+"="+srv.addr, envTestCA+"="+testPKI().fingerprint(), noRaceExitSleep)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,8 @@
 package agent
 
 import (
-	"crypto/tls"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,12 +22,20 @@ import (
 type Config struct {
 	// ServerAddr is the gRPC address (host:port) of any Fjord server replica. Required.
 	ServerAddr string
-	// Token is the join token (the server's --agent-token), sent on every call as the metadata
-	// "authorization: Bearer <token>". Required.
+	// Token is the join token (the server's --agent-token), presented once to enroll (metadata
+	// "authorization: Bearer <token>"). Required.
 	Token string
-	// TLS, when set, secures the connection to the server; nil means plaintext (fine on
-	// loopback and inside a trusted network; the token travels in clear otherwise).
-	TLS *tls.Config
+	// StateDir keeps the agent's enrolled identity — its private key (agent.key, 0600), its
+	// certificate (agent.crt) and the Fjord CA (ca.crt) — across restarts; "" keeps it in
+	// memory only (a restarted agent cannot enroll the same id again until it is revoked).
+	StateDir string
+	// CAFingerprint ("sha256:<hex>") or ServerCA (PEM) pins the Fjord CA for the first
+	// enrollment: the server's agent gateway must present a certificate of that CA. With
+	// neither, the agent learns the CA with Discover, authenticated by the join token. Once
+	// enrolled the CA kept in StateDir is used (and a stored identity of another CA than a
+	// given pin names is replaced by a new enrollment).
+	CAFingerprint string
+	ServerCA      []byte
 	// AgentID identifies the agent across restarts; default the hostname (fjord agent numbers it
 	// per host: ClaimDefaultID).
 	AgentID string
@@ -142,6 +151,9 @@ type Agent struct {
 	// sampleEvery is the interval at which workers are measured now: MetricsInterval, or
 	// the server's shorter Welcome.max_metrics_interval (nanoseconds).
 	sampleEvery atomic.Int64
+	// instance is random per Agent (Hello.instance): the server tells a reconnect of this
+	// agent from another process using the same id.
+	instance string
 }
 
 // MinMetricsInterval bounds how often a worker is measured, whatever the server asks.
@@ -163,7 +175,11 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("register agent metrics: %w", err)
 	}
 	m.mcuCapacity.Set(float64(cfg.MCU))
-	a := &Agent{cfg: cfg, m: m, log: cfg.Logger.With("component", "agent", "agent_id", cfg.AgentID)}
+	inst := make([]byte, 8)
+	if _, err := rand.Read(inst); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, m: m, log: cfg.Logger.With("component", "agent", "agent_id", cfg.AgentID), instance: hex.EncodeToString(inst)}
 	a.sampleEvery.Store(int64(cfg.MetricsInterval))
 	return a, nil
 }

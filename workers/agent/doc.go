@@ -3,9 +3,18 @@
 // a child process (`fjord worker`, package workers/runtime), and reports their status and
 // metrics. It knows the control plane only through that stream.
 //
+// # Identity
+//
+// Before its first stream the agent needs its own credential (identity.go, api-docs/agent-identity.md):
+// the key, client certificate and Fjord CA kept in Config.StateDir, or else a new enrollment —
+// the CA pinned by CAFingerprint/ServerCA or learnt with Discover (its MAC checked with the
+// join token), then Enroll with the token and a certificate request. Every stream is mutual
+// TLS with that certificate (ServerName GatewayServerName); the token is not sent again. A
+// stream refused with PermissionDenied (the certificate revoked) stops the agent's workers.
+//
 // # Stream
 //
-// One Connect stream at a time: Hello{agent_id, mcu_capacity, version, labels, running} first,
+// One Connect stream at a time: Hello{agent_id, mcu_capacity, version, labels, running, instance} first,
 // then Heartbeat{applied_generation} every Welcome.heartbeat_interval, WorkerStatus on every
 // change, WorkerMetrics every MetricsInterval (or the Welcome's shorter max_metrics_interval:
 // the server's autoscaler needs samples in every third of its window). The server answers with Welcome and then the

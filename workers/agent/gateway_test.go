@@ -2,16 +2,29 @@ package agent
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -37,6 +50,8 @@ type gateway struct {
 	refused     []time.Time
 	streams     int
 	agentClosed int
+	// revoked makes Connect refuse the agent's certificate.
+	revoked atomic.Bool
 }
 
 type received struct {
@@ -55,13 +70,37 @@ func newGateway() *gateway {
 	return &gateway{heartbeat: 100 * time.Millisecond, wakes: map[chan struct{}]bool{}}
 }
 
-func (g *gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
-	md, _ := metadata.FromIncomingContext(stream.Context())
+// Enroll checks the token and issues a certificate from the test CA.
+func (g *gateway) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
 	if auth := md.Get("authorization"); len(auth) != 1 || auth[0] != "Bearer "+testToken {
 		g.mu.Lock()
 		g.refused = append(g.refused, time.Now())
 		g.mu.Unlock()
-		return status.Error(codes.Unauthenticated, "invalid agent token")
+		return nil, status.Error(codes.Unauthenticated, "invalid agent token")
+	}
+	cert, err := testPKI().issue(req.AgentId, req.Csr)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &agentv1.EnrollResponse{Certificate: cert, CaCertificate: testPKI().caPEM, Serial: "1"}, nil
+}
+
+// Discover answers the test CA with its MAC under testToken.
+func (g *gateway) Discover(_ context.Context, req *agentv1.DiscoverRequest) (*agentv1.DiscoverResponse, error) {
+	m := hmac.New(sha256.New, []byte(testToken))
+	m.Write([]byte("fjord-ca-discovery\x00"))
+	m.Write(req.Nonce)
+	m.Write(testPKI().ca.Raw)
+	return &agentv1.DiscoverResponse{CaCertificate: testPKI().ca.Raw, Mac: m.Sum(nil)}, nil
+}
+
+func (g *gateway) Connect(stream agentv1.AgentGateway_ConnectServer) error {
+	if p, ok := peer.FromContext(stream.Context()); !ok || len(p.AuthInfo.(credentials.TLSInfo).State.VerifiedChains) == 0 {
+		return status.Error(codes.Unauthenticated, "no client certificate")
+	}
+	if g.revoked.Load() {
+		return status.Error(codes.PermissionDenied, "the certificate was revoked")
 	}
 	first, err := stream.Recv()
 	if err != nil {
@@ -221,7 +260,7 @@ func serve(t *testing.T, g *gateway, addr string) *testServer {
 		lis, err = net.Listen("tcp", addr)
 		return err == nil
 	})
-	s := &testServer{addr: lis.Addr().String(), srv: grpc.NewServer(), done: make(chan struct{})}
+	s := &testServer{addr: lis.Addr().String(), srv: grpc.NewServer(grpc.Creds(credentials.NewTLS(testPKI().serverTLS))), done: make(chan struct{})}
 	agentv1.RegisterAgentGatewayServer(s.srv, g)
 	go func() {
 		defer close(s.done)
@@ -235,4 +274,67 @@ func serve(t *testing.T, g *gateway, addr string) *testServer {
 func (s *testServer) stop() {
 	s.srv.Stop()
 	<-s.done
+}
+
+// pki is the tests' CA, shaped like the server's Fjord CA: a gateway certificate for
+// GatewayServerName whose chain carries the CA, and client certificates for agent ids.
+type pki struct {
+	ca        *x509.Certificate
+	caPEM     []byte
+	key       *ecdsa.PrivateKey
+	serverTLS *tls.Config
+}
+
+var (
+	pkiOnce sync.Once
+	thePKI  *pki
+)
+
+func testPKI() *pki {
+	pkiOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now().Add(-time.Hour),
+			NotAfter: time.Now().Add(time.Hour * 24), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		ca, _ := x509.ParseCertificate(der)
+		p := &pki{ca: ca, key: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+		skey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		sder, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), DNSNames: []string{GatewayServerName},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}},
+			ca, &skey.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AddCert(ca)
+		p.serverTLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{sder, der}, PrivateKey: skey}},
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+		thePKI = p
+	})
+	return thePKI
+}
+
+// fingerprint is the CA's, as agents are given it.
+func (p *pki) fingerprint() string { return Fingerprint(p.ca.Raw) }
+
+var serial atomic.Int64
+
+func (p *pki) issue(id string, csrDER []byte) ([]byte, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(100 + serial.Add(1)), Subject: pkix.Name{CommonName: id},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+		p.ca, csr.PublicKey, p.key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }

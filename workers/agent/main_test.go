@@ -27,6 +27,8 @@ const (
 	envTestWorker = "FJORD_AGENT_TEST_WORKER"
 	envTestAgent  = "FJORD_AGENT_TEST_AGENT"
 	envTestServer = "FJORD_AGENT_TEST_SERVER"
+	// envTestCA is the fingerprint of the test CA of the parent test process.
+	envTestCA = "FJORD_AGENT_TEST_CA"
 	// noRaceExitSleep stops the race detector from sleeping 1s when a child test binary exits.
 	noRaceExitSleep = "GORACE=atexit_sleep_ms=0"
 )
@@ -52,7 +54,7 @@ func testAgentMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	a, err := New(Config{
-		ServerAddr: os.Getenv(envTestServer), Token: testToken, AgentID: "agent-process", MCU: 4,
+		ServerAddr: os.Getenv(envTestServer), Token: testToken, CAFingerprint: os.Getenv(envTestCA), AgentID: "agent-process", MCU: 4,
 		WorkerCommand: []string{os.Args[0]}, WorkerEnv: []string{envTestWorker + "=1", noRaceExitSleep},
 		MetricsInterval: 50 * time.Millisecond, ReconnectBackoff: runtime.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

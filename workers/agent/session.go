@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	agentv1 "github.com/fjord-io/fjord/proto/gen/fjord/agent/v1"
@@ -51,7 +50,9 @@ func (l *loop) dial(ctx, streamCtx context.Context) {
 		log := l.log.With("server", l.a.cfg.ServerAddr, "error", err.Error(), "attempt", attempt, "retry_in", delay.String())
 		switch c := status.Code(err); {
 		case c == codes.Unauthenticated || c == codes.PermissionDenied:
-			log.Error("the server refused the agent's token; retrying")
+			log.Error("the server refused the agent's certificate (revoked, or not enrolled there); retrying — after `fjord agents revoke`, remove the agent's --state-dir to enroll it again")
+		case c == codes.AlreadyExists:
+			log.Error("the server refused the agent: another process with this agent id is connected; retrying")
 		case s != nil && s.welcomed:
 			log.Warn("the stream to the server broke; reconnecting (workers keep running)")
 		default:
@@ -70,7 +71,6 @@ func (l *loop) dial(ctx, streamCtx context.Context) {
 // open starts a Connect stream and its sender goroutine.
 func (l *loop) open(streamCtx context.Context) (*session, error) {
 	ctx, cancel := context.WithCancel(streamCtx)
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+l.a.cfg.Token)
 	stream, err := l.client.Connect(ctx)
 	if err != nil {
 		cancel()

@@ -171,7 +171,7 @@ func converter(conf map[string]string, kind convert.Kind) (convert.Converter, er
 // kafkaOpts are the options of a client of the cluster at bootstrap: the connector's Kafka
 // cluster's security when it is that cluster, and the task's hooks.
 func (t *Task) kafkaOpts(bootstrap []string) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(bootstrap...), kgo.WithLogger(kgoSlog{t.log})}
+	opts := []kgo.Opt{kgo.SeedBrokers(bootstrap...), kgo.WithLogger(runtime.KgoLogger(t.log))}
 	if mm2.SameServers(bootstrap, t.cc.Bootstrap) {
 		opts = append(opts, t.cc.Security.Opts()...)
 	}
@@ -739,17 +739,4 @@ func samePartition(stored json.RawMessage, p map[string]any) bool {
 		return false
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-// kgoSlog adapts slog to franz-go's logger at warn level and above.
-type kgoSlog struct{ l *slog.Logger }
-
-func (k kgoSlog) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (k kgoSlog) Log(level kgo.LogLevel, msg string, kv ...any) {
-	if level == kgo.LogLevelError {
-		k.l.Error(msg, kv...)
-		return
-	}
-	k.l.Warn(msg, kv...)
 }

@@ -86,7 +86,7 @@ func (t *connectTask) where() string {
 }
 
 func (t *connectTask) Run(ctx context.Context) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(t.cc.Bootstrap...), kgo.WithLogger(kgoSlog{t.log}),
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(t.cc.Bootstrap...), kgo.WithLogger(runtime.KgoLogger(t.log)),
 		kgo.RequiredAcks(kgo.AllISRAcks())}, t.cc.Security.Opts()...)...)
 	if err != nil {
 		return &runtime.Error{Code: runtime.CodeInvalidConfiguration, Permanent: true, Err: fmt.Errorf("%s: %w", t.where(), err)}
@@ -310,17 +310,4 @@ func progressOf(c mm2.Config, hooks kgo.Opt) (string, []kgo.Opt) {
 		return "", nil
 	}
 	return c.Progress.Topic, append([]kgo.Opt{kgo.SeedBrokers(c.Progress.Bootstrap...)}, append(c.Progress.Security.Opts(), hooks)...)
-}
-
-// kgoSlog adapts slog to franz-go's logger at warn level and above.
-type kgoSlog struct{ l *slog.Logger }
-
-func (k kgoSlog) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (k kgoSlog) Log(level kgo.LogLevel, msg string, kv ...any) {
-	if level == kgo.LogLevelError {
-		k.l.Error(msg, kv...)
-		return
-	}
-	k.l.Warn(msg, kv...)
 }

@@ -93,8 +93,8 @@ type position struct {
 }
 
 func posOf(off map[string]any) position {
-	l, _ := offsetInt(off, "lsn")
-	x, _ := offsetInt(off, "txId")
+	l, _ := cdc.OffsetInt(off, "lsn")
+	x, _ := cdc.OffsetInt(off, "txId")
 	t, _ := off["messageType"].(string)
 	return position{l, x, t}
 }
@@ -103,7 +103,7 @@ func posOf(off map[string]any) position {
 func (e *Engine) Durable(off map[string]any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if lc, ok := offsetInt(off, "lsn_commit"); ok && pglogrepl.LSN(lc) > e.flush {
+	if lc, ok := cdc.OffsetInt(off, "lsn_commit"); ok && pglogrepl.LSN(lc) > e.flush {
 		e.flush = pglogrepl.LSN(lc)
 	}
 	e.lastDurable = posOf(off)
@@ -133,28 +133,6 @@ type resume struct {
 	streaming                     bool // the offset is of a streamed event (not of the snapshot)
 }
 
-func offsetInt(m map[string]any, k string) (int64, bool) {
-	switch v := m[k].(type) {
-	case int64:
-		return v, true
-	case int:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	case float64:
-		return int64(v), true
-	case uint64:
-		return int64(v), true
-	case string:
-		n, err := strconv.ParseInt(v, 10, 64)
-		return n, err == nil
-	case interface{ Int64() (int64, error) }:
-		n, err := v.Int64()
-		return n, err == nil
-	}
-	return 0, false
-}
-
 func offsetBool(m map[string]any, k string) bool {
 	switch v := m[k].(type) {
 	case bool:
@@ -170,14 +148,14 @@ func parseResume(off map[string]any) *resume {
 		return nil
 	}
 	r := &resume{}
-	r.lsn, _ = offsetInt(off, "lsn")
-	r.lsnProc, _ = offsetInt(off, "lsn_proc")
-	if lc, ok := offsetInt(off, "lsn_commit"); ok {
+	r.lsn, _ = cdc.OffsetInt(off, "lsn")
+	r.lsnProc, _ = cdc.OffsetInt(off, "lsn_proc")
+	if lc, ok := cdc.OffsetInt(off, "lsn_commit"); ok {
 		r.lsnCommit = lc
 	} else {
 		r.lsnCommit = r.lsnProc
 	}
-	r.txID, _ = offsetInt(off, "txId")
+	r.txID, _ = cdc.OffsetInt(off, "txId")
 	_, snap := off["snapshot"]
 	if s, ok := off["snapshot"].(bool); ok && !s {
 		snap = false

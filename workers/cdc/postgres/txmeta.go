@@ -63,12 +63,12 @@ func (m *txMeta) restore(off map[string]any) {
 	for k := range off {
 		if len(k) > len("transaction_data_collection_order_") && k[:len("transaction_data_collection_order_")] == "transaction_data_collection_order_" {
 			t := k[len("transaction_data_collection_order_"):]
-			n, _ := offsetInt(off, k)
+			n, _ := cdc.OffsetInt(off, k)
 			m.perTable[t] = n
 			m.collections = append(m.collections, t)
 		}
 	}
-	m.total, _ = offsetInt(off, "transaction_event_count")
+	m.total, _ = cdc.OffsetInt(off, "transaction_event_count")
 }
 
 func (m *txMeta) record(e *Engine, status string, ts time.Time) cdc.Record {

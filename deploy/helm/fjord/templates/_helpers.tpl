@@ -81,6 +81,10 @@ neither credentials.json nor credentials.existingSecret, it is read from the Sec
 {{/* The servers get a join token when agents run or one is given (agents elsewhere). */}}
 {{- define "fjord.hasToken" -}}{{ if or .Values.agentToken.value .Values.agentToken.existingSecret .Values.agents.enabled }}true{{ end }}{{- end -}}
 
+{{/* The operator's Fjord CA (agentCA): servers import it, agents pin it (--server-ca). */}}
+{{- define "fjord.hasAgentCA" -}}{{ if or .Values.agentCA.existingSecret (and .Values.agentCA.crt .Values.agentCA.key) }}true{{ end }}{{- end -}}
+{{- define "fjord.agentCASecret" -}}{{ default (include "fjord.agentCA.fullname" .) .Values.agentCA.existingSecret }}{{- end -}}
+
 {{/* Checks that fail the render with a message naming the value. */}}
 {{- define "fjord.validate" -}}
 {{- if and .Values.database.url .Values.database.existingSecret -}}

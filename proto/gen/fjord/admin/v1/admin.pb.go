@@ -23,6 +23,173 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RevokeAgentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAgentRequest) Reset() {
+	*x = RevokeAgentRequest{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAgentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAgentRequest) ProtoMessage() {}
+
+func (x *RevokeAgentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAgentRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAgentRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RevokeAgentRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type RevokeAgentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAgentResponse) Reset() {
+	*x = RevokeAgentResponse{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAgentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAgentResponse) ProtoMessage() {}
+
+func (x *RevokeAgentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAgentResponse.ProtoReflect.Descriptor instead.
+func (*RevokeAgentResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RevokeAgentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+// Enrollment is an agent's certificate as the Fjord CA issued it.
+type Enrollment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// serial is the certificate's serial number (hex); fingerprint its SHA-256 (hex).
+	Serial       string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	Fingerprint  string                 `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	EnrolledTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=enrolled_time,json=enrolledTime,proto3" json:"enrolled_time,omitempty"`
+	NotAfter     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	// revoked_time is set once `fjord agents revoke` revoked the certificate.
+	RevokedTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoked_time,json=revokedTime,proto3" json:"revoked_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Enrollment) Reset() {
+	*x = Enrollment{}
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Enrollment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Enrollment) ProtoMessage() {}
+
+func (x *Enrollment) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
+func (*Enrollment) Descriptor() ([]byte, []int) {
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Enrollment) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *Enrollment) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Enrollment) GetEnrolledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EnrolledTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
+func (x *Enrollment) GetRevokedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedTime
+	}
+	return nil
+}
+
 // Cluster is one registered Kafka cluster.
 type Cluster struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +205,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +217,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +230,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Cluster) GetClusterArn() string {
@@ -113,7 +280,7 @@ type RegisterClusterRequest struct {
 
 func (x *RegisterClusterRequest) Reset() {
 	*x = RegisterClusterRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -125,7 +292,7 @@ func (x *RegisterClusterRequest) String() string {
 func (*RegisterClusterRequest) ProtoMessage() {}
 
 func (x *RegisterClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -138,7 +305,7 @@ func (x *RegisterClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterClusterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterClusterRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterClusterRequest) GetClusterName() string {
@@ -171,7 +338,7 @@ type RegisterClusterResponse struct {
 
 func (x *RegisterClusterResponse) Reset() {
 	*x = RegisterClusterResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +350,7 @@ func (x *RegisterClusterResponse) String() string {
 func (*RegisterClusterResponse) ProtoMessage() {}
 
 func (x *RegisterClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +363,7 @@ func (x *RegisterClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterClusterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterClusterResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterClusterResponse) GetCluster() *Cluster {
@@ -214,7 +381,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +393,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +406,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 type ListClustersResponse struct {
@@ -251,7 +418,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +430,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +443,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -295,7 +462,7 @@ type DeregisterClusterRequest struct {
 
 func (x *DeregisterClusterRequest) Reset() {
 	*x = DeregisterClusterRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +474,7 @@ func (x *DeregisterClusterRequest) String() string {
 func (*DeregisterClusterRequest) ProtoMessage() {}
 
 func (x *DeregisterClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +487,7 @@ func (x *DeregisterClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeregisterClusterRequest.ProtoReflect.Descriptor instead.
 func (*DeregisterClusterRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeregisterClusterRequest) GetClusterArn() string {
@@ -338,7 +505,7 @@ type DeregisterClusterResponse struct {
 
 func (x *DeregisterClusterResponse) Reset() {
 	*x = DeregisterClusterResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +517,7 @@ func (x *DeregisterClusterResponse) String() string {
 func (*DeregisterClusterResponse) ProtoMessage() {}
 
 func (x *DeregisterClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +530,7 @@ func (x *DeregisterClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeregisterClusterResponse.ProtoReflect.Descriptor instead.
 func (*DeregisterClusterResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 type ListAgentsRequest struct {
@@ -374,7 +541,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +553,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +566,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 type ListAgentsResponse struct {
@@ -411,7 +578,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +590,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +603,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -478,14 +645,16 @@ type Agent struct {
 	// workers are the caller's workers placed on the agent, by workload ARN and ordinal.
 	Workers []*Worker `protobuf:"bytes,15,rep,name=workers,proto3" json:"workers,omitempty"`
 	// other_workers counts the workers of other accounts or regions placed on the agent.
-	OtherWorkers  int32 `protobuf:"varint,16,opt,name=other_workers,json=otherWorkers,proto3" json:"other_workers,omitempty"`
+	OtherWorkers int32 `protobuf:"varint,16,opt,name=other_workers,json=otherWorkers,proto3" json:"other_workers,omitempty"`
+	// enrollment is the agent's current certificate; unset for an agent that never enrolled.
+	Enrollment    *Enrollment `protobuf:"bytes,17,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
 	*x = Agent{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +666,7 @@ func (x *Agent) String() string {
 func (*Agent) ProtoMessage() {}
 
 func (x *Agent) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +679,7 @@ func (x *Agent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agent.ProtoReflect.Descriptor instead.
 func (*Agent) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Agent) GetAgentId() string {
@@ -625,6 +794,13 @@ func (x *Agent) GetOtherWorkers() int32 {
 	return 0
 }
 
+func (x *Agent) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
 // Worker is one worker of a workload: its placement and what its agent reported.
 type Worker struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -658,7 +834,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +846,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +859,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Worker) GetWorkerId() string {
@@ -803,7 +979,7 @@ type TaskState struct {
 
 func (x *TaskState) Reset() {
 	*x = TaskState{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +991,7 @@ func (x *TaskState) String() string {
 func (*TaskState) ProtoMessage() {}
 
 func (x *TaskState) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +1004,7 @@ func (x *TaskState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskState.ProtoReflect.Descriptor instead.
 func (*TaskState) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskState) GetTaskId() int32 {
@@ -873,7 +1049,7 @@ type WorkerMetrics struct {
 
 func (x *WorkerMetrics) Reset() {
 	*x = WorkerMetrics{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1061,7 @@ func (x *WorkerMetrics) String() string {
 func (*WorkerMetrics) ProtoMessage() {}
 
 func (x *WorkerMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1074,7 @@ func (x *WorkerMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMetrics.ProtoReflect.Descriptor instead.
 func (*WorkerMetrics) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WorkerMetrics) GetTime() *timestamppb.Timestamp {
@@ -983,7 +1159,7 @@ type DescribeWorkloadRequest struct {
 
 func (x *DescribeWorkloadRequest) Reset() {
 	*x = DescribeWorkloadRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1171,7 @@ func (x *DescribeWorkloadRequest) String() string {
 func (*DescribeWorkloadRequest) ProtoMessage() {}
 
 func (x *DescribeWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1184,7 @@ func (x *DescribeWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*DescribeWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DescribeWorkloadRequest) GetWorkloadArn() string {
@@ -1049,7 +1225,7 @@ type DescribeWorkloadResponse struct {
 
 func (x *DescribeWorkloadResponse) Reset() {
 	*x = DescribeWorkloadResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1237,7 @@ func (x *DescribeWorkloadResponse) String() string {
 func (*DescribeWorkloadResponse) ProtoMessage() {}
 
 func (x *DescribeWorkloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1250,7 @@ func (x *DescribeWorkloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeWorkloadResponse.ProtoReflect.Descriptor instead.
 func (*DescribeWorkloadResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DescribeWorkloadResponse) GetWorkloadArn() string {
@@ -1170,7 +1346,7 @@ type WorkloadPlugin struct {
 
 func (x *WorkloadPlugin) Reset() {
 	*x = WorkloadPlugin{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1358,7 @@ func (x *WorkloadPlugin) String() string {
 func (*WorkloadPlugin) ProtoMessage() {}
 
 func (x *WorkloadPlugin) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1371,7 @@ func (x *WorkloadPlugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadPlugin.ProtoReflect.Descriptor instead.
 func (*WorkloadPlugin) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WorkloadPlugin) GetCustomPluginArn() string {
@@ -1244,7 +1420,7 @@ type StateDescription struct {
 
 func (x *StateDescription) Reset() {
 	*x = StateDescription{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1432,7 @@ func (x *StateDescription) String() string {
 func (*StateDescription) ProtoMessage() {}
 
 func (x *StateDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1445,7 @@ func (x *StateDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateDescription.ProtoReflect.Descriptor instead.
 func (*StateDescription) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StateDescription) GetCode() string {
@@ -1308,7 +1484,7 @@ type WorkloadShape struct {
 
 func (x *WorkloadShape) Reset() {
 	*x = WorkloadShape{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1496,7 @@ func (x *WorkloadShape) String() string {
 func (*WorkloadShape) ProtoMessage() {}
 
 func (x *WorkloadShape) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1509,7 @@ func (x *WorkloadShape) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadShape.ProtoReflect.Descriptor instead.
 func (*WorkloadShape) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WorkloadShape) GetWorkers() int32 {
@@ -1427,7 +1603,7 @@ type AutoscaleObservation struct {
 
 func (x *AutoscaleObservation) Reset() {
 	*x = AutoscaleObservation{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1615,7 @@ func (x *AutoscaleObservation) String() string {
 func (*AutoscaleObservation) ProtoMessage() {}
 
 func (x *AutoscaleObservation) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1628,7 @@ func (x *AutoscaleObservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscaleObservation.ProtoReflect.Descriptor instead.
 func (*AutoscaleObservation) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AutoscaleObservation) GetTime() *timestamppb.Timestamp {
@@ -1545,7 +1721,7 @@ type WorkloadEvent struct {
 
 func (x *WorkloadEvent) Reset() {
 	*x = WorkloadEvent{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1733,7 @@ func (x *WorkloadEvent) String() string {
 func (*WorkloadEvent) ProtoMessage() {}
 
 func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1746,7 @@ func (x *WorkloadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadEvent.ProtoReflect.Descriptor instead.
 func (*WorkloadEvent) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WorkloadEvent) GetEventId() int64 {
@@ -1668,7 +1844,7 @@ type FollowWorkloadEventsRequest struct {
 
 func (x *FollowWorkloadEventsRequest) Reset() {
 	*x = FollowWorkloadEventsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1856,7 @@ func (x *FollowWorkloadEventsRequest) String() string {
 func (*FollowWorkloadEventsRequest) ProtoMessage() {}
 
 func (x *FollowWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1869,7 @@ func (x *FollowWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowWorkloadEventsRequest.ProtoReflect.Descriptor instead.
 func (*FollowWorkloadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FollowWorkloadEventsRequest) GetWorkloadArn() string {
@@ -1736,7 +1912,7 @@ type FollowWorkloadEventsResponse struct {
 
 func (x *FollowWorkloadEventsResponse) Reset() {
 	*x = FollowWorkloadEventsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1924,7 @@ func (x *FollowWorkloadEventsResponse) String() string {
 func (*FollowWorkloadEventsResponse) ProtoMessage() {}
 
 func (x *FollowWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1937,7 @@ func (x *FollowWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowWorkloadEventsResponse.ProtoReflect.Descriptor instead.
 func (*FollowWorkloadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FollowWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
@@ -1790,7 +1966,7 @@ type ListWorkloadEventsRequest struct {
 
 func (x *ListWorkloadEventsRequest) Reset() {
 	*x = ListWorkloadEventsRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1978,7 @@ func (x *ListWorkloadEventsRequest) String() string {
 func (*ListWorkloadEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1991,7 @@ func (x *ListWorkloadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListWorkloadEventsRequest) GetWorkloadArn() string {
@@ -1851,7 +2027,7 @@ type ListWorkloadEventsResponse struct {
 
 func (x *ListWorkloadEventsResponse) Reset() {
 	*x = ListWorkloadEventsResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2039,7 @@ func (x *ListWorkloadEventsResponse) String() string {
 func (*ListWorkloadEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2052,7 @@ func (x *ListWorkloadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkloadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkloadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListWorkloadEventsResponse) GetEvents() []*WorkloadEvent {
@@ -1909,7 +2085,7 @@ type DescribePluginRequest struct {
 
 func (x *DescribePluginRequest) Reset() {
 	*x = DescribePluginRequest{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2097,7 @@ func (x *DescribePluginRequest) String() string {
 func (*DescribePluginRequest) ProtoMessage() {}
 
 func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2110,7 @@ func (x *DescribePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginRequest.ProtoReflect.Descriptor instead.
 func (*DescribePluginRequest) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribePluginRequest) GetCustomPluginArn() string {
@@ -1999,7 +2175,7 @@ type DescribePluginResponse struct {
 
 func (x *DescribePluginResponse) Reset() {
 	*x = DescribePluginResponse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2187,7 @@ func (x *DescribePluginResponse) String() string {
 func (*DescribePluginResponse) ProtoMessage() {}
 
 func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2200,7 @@ func (x *DescribePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribePluginResponse.ProtoReflect.Descriptor instead.
 func (*DescribePluginResponse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DescribePluginResponse) GetCustomPluginArn() string {
@@ -2136,7 +2312,7 @@ type PluginUse struct {
 
 func (x *PluginUse) Reset() {
 	*x = PluginUse{}
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2324,7 @@ func (x *PluginUse) String() string {
 func (*PluginUse) ProtoMessage() {}
 
 func (x *PluginUse) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_fjord_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2337,7 @@ func (x *PluginUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginUse.ProtoReflect.Descriptor instead.
 func (*PluginUse) Descriptor() ([]byte, []int) {
-	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_fjord_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PluginUse) GetConnectorArn() string {
@@ -2182,7 +2358,20 @@ var File_fjord_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1afjord/admin/v1/admin.proto\x12\x0efjord.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
+	"\x1afjord/admin/v1/admin.proto\x12\x0efjord.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n" +
+	"\x12RevokeAgentRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"Q\n" +
+	"\x13RevokeAgentResponse\x12:\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1a.fjord.admin.v1.EnrollmentR\n" +
+	"enrollment\"\xff\x01\n" +
+	"\n" +
+	"Enrollment\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12?\n" +
+	"\renrolled_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fenrolledTime\x127\n" +
+	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12=\n" +
+	"\frevoked_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vrevokedTime\"\xe0\x01\n" +
 	"\aCluster\x12\x1f\n" +
 	"\vcluster_arn\x18\x01 \x01(\tR\n" +
 	"clusterArn\x12!\n" +
@@ -2205,7 +2394,7 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x19DeregisterClusterResponse\"\x13\n" +
 	"\x11ListAgentsRequest\"C\n" +
 	"\x12ListAgentsResponse\x12-\n" +
-	"\x06agents\x18\x01 \x03(\v2\x15.fjord.admin.v1.AgentR\x06agents\"\xd9\x05\n" +
+	"\x06agents\x18\x01 \x03(\v2\x15.fjord.admin.v1.AgentR\x06agents\"\x95\x06\n" +
 	"\x05Agent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
@@ -2225,7 +2414,10 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"generation\x12-\n" +
 	"\x12applied_generation\x18\x0e \x01(\x03R\x11appliedGeneration\x120\n" +
 	"\aworkers\x18\x0f \x03(\v2\x16.fjord.admin.v1.WorkerR\aworkers\x12#\n" +
-	"\rother_workers\x18\x10 \x01(\x05R\fotherWorkers\x1a9\n" +
+	"\rother_workers\x18\x10 \x01(\x05R\fotherWorkers\x12:\n" +
+	"\n" +
+	"enrollment\x18\x11 \x01(\v2\x1a.fjord.admin.v1.EnrollmentR\n" +
+	"enrollment\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x04\n" +
@@ -2373,7 +2565,7 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\aused_by\x18\x0e \x03(\v2\x19.fjord.admin.v1.PluginUseR\x06usedBy\"L\n" +
 	"\tPluginUse\x12#\n" +
 	"\rconnector_arn\x18\x01 \x01(\tR\fconnectorArn\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision2\xad\x06\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision2\x85\a\n" +
 	"\x05Admin\x12b\n" +
 	"\x0fRegisterCluster\x12&.fjord.admin.v1.RegisterClusterRequest\x1a'.fjord.admin.v1.RegisterClusterResponse\x12Y\n" +
 	"\fListClusters\x12#.fjord.admin.v1.ListClustersRequest\x1a$.fjord.admin.v1.ListClustersResponse\x12h\n" +
@@ -2383,7 +2575,8 @@ const file_fjord_admin_v1_admin_proto_rawDesc = "" +
 	"\x10DescribeWorkload\x12'.fjord.admin.v1.DescribeWorkloadRequest\x1a(.fjord.admin.v1.DescribeWorkloadResponse\x12k\n" +
 	"\x12ListWorkloadEvents\x12).fjord.admin.v1.ListWorkloadEventsRequest\x1a*.fjord.admin.v1.ListWorkloadEventsResponse\x12q\n" +
 	"\x14FollowWorkloadEvents\x12+.fjord.admin.v1.FollowWorkloadEventsRequest\x1a,.fjord.admin.v1.FollowWorkloadEventsResponse\x12_\n" +
-	"\x0eDescribePlugin\x12%.fjord.admin.v1.DescribePluginRequest\x1a&.fjord.admin.v1.DescribePluginResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
+	"\x0eDescribePlugin\x12%.fjord.admin.v1.DescribePluginRequest\x1a&.fjord.admin.v1.DescribePluginResponse\x12V\n" +
+	"\vRevokeAgent\x12\".fjord.admin.v1.RevokeAgentRequest\x1a#.fjord.admin.v1.RevokeAgentResponseB<Z:github.com/fjord-io/fjord/proto/gen/fjord/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_fjord_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -2397,90 +2590,100 @@ func file_fjord_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fjord_admin_v1_admin_proto_rawDescData
 }
 
-var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_fjord_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_fjord_admin_v1_admin_proto_goTypes = []any{
-	(*Cluster)(nil),                      // 0: fjord.admin.v1.Cluster
-	(*RegisterClusterRequest)(nil),       // 1: fjord.admin.v1.RegisterClusterRequest
-	(*RegisterClusterResponse)(nil),      // 2: fjord.admin.v1.RegisterClusterResponse
-	(*ListClustersRequest)(nil),          // 3: fjord.admin.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),         // 4: fjord.admin.v1.ListClustersResponse
-	(*DeregisterClusterRequest)(nil),     // 5: fjord.admin.v1.DeregisterClusterRequest
-	(*DeregisterClusterResponse)(nil),    // 6: fjord.admin.v1.DeregisterClusterResponse
-	(*ListAgentsRequest)(nil),            // 7: fjord.admin.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),           // 8: fjord.admin.v1.ListAgentsResponse
-	(*Agent)(nil),                        // 9: fjord.admin.v1.Agent
-	(*Worker)(nil),                       // 10: fjord.admin.v1.Worker
-	(*TaskState)(nil),                    // 11: fjord.admin.v1.TaskState
-	(*WorkerMetrics)(nil),                // 12: fjord.admin.v1.WorkerMetrics
-	(*DescribeWorkloadRequest)(nil),      // 13: fjord.admin.v1.DescribeWorkloadRequest
-	(*DescribeWorkloadResponse)(nil),     // 14: fjord.admin.v1.DescribeWorkloadResponse
-	(*WorkloadPlugin)(nil),               // 15: fjord.admin.v1.WorkloadPlugin
-	(*StateDescription)(nil),             // 16: fjord.admin.v1.StateDescription
-	(*WorkloadShape)(nil),                // 17: fjord.admin.v1.WorkloadShape
-	(*AutoscaleObservation)(nil),         // 18: fjord.admin.v1.AutoscaleObservation
-	(*WorkloadEvent)(nil),                // 19: fjord.admin.v1.WorkloadEvent
-	(*FollowWorkloadEventsRequest)(nil),  // 20: fjord.admin.v1.FollowWorkloadEventsRequest
-	(*FollowWorkloadEventsResponse)(nil), // 21: fjord.admin.v1.FollowWorkloadEventsResponse
-	(*ListWorkloadEventsRequest)(nil),    // 22: fjord.admin.v1.ListWorkloadEventsRequest
-	(*ListWorkloadEventsResponse)(nil),   // 23: fjord.admin.v1.ListWorkloadEventsResponse
-	(*DescribePluginRequest)(nil),        // 24: fjord.admin.v1.DescribePluginRequest
-	(*DescribePluginResponse)(nil),       // 25: fjord.admin.v1.DescribePluginResponse
-	(*PluginUse)(nil),                    // 26: fjord.admin.v1.PluginUse
-	nil,                                  // 27: fjord.admin.v1.Agent.LabelsEntry
-	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 29: google.protobuf.Duration
+	(*RevokeAgentRequest)(nil),           // 0: fjord.admin.v1.RevokeAgentRequest
+	(*RevokeAgentResponse)(nil),          // 1: fjord.admin.v1.RevokeAgentResponse
+	(*Enrollment)(nil),                   // 2: fjord.admin.v1.Enrollment
+	(*Cluster)(nil),                      // 3: fjord.admin.v1.Cluster
+	(*RegisterClusterRequest)(nil),       // 4: fjord.admin.v1.RegisterClusterRequest
+	(*RegisterClusterResponse)(nil),      // 5: fjord.admin.v1.RegisterClusterResponse
+	(*ListClustersRequest)(nil),          // 6: fjord.admin.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),         // 7: fjord.admin.v1.ListClustersResponse
+	(*DeregisterClusterRequest)(nil),     // 8: fjord.admin.v1.DeregisterClusterRequest
+	(*DeregisterClusterResponse)(nil),    // 9: fjord.admin.v1.DeregisterClusterResponse
+	(*ListAgentsRequest)(nil),            // 10: fjord.admin.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),           // 11: fjord.admin.v1.ListAgentsResponse
+	(*Agent)(nil),                        // 12: fjord.admin.v1.Agent
+	(*Worker)(nil),                       // 13: fjord.admin.v1.Worker
+	(*TaskState)(nil),                    // 14: fjord.admin.v1.TaskState
+	(*WorkerMetrics)(nil),                // 15: fjord.admin.v1.WorkerMetrics
+	(*DescribeWorkloadRequest)(nil),      // 16: fjord.admin.v1.DescribeWorkloadRequest
+	(*DescribeWorkloadResponse)(nil),     // 17: fjord.admin.v1.DescribeWorkloadResponse
+	(*WorkloadPlugin)(nil),               // 18: fjord.admin.v1.WorkloadPlugin
+	(*StateDescription)(nil),             // 19: fjord.admin.v1.StateDescription
+	(*WorkloadShape)(nil),                // 20: fjord.admin.v1.WorkloadShape
+	(*AutoscaleObservation)(nil),         // 21: fjord.admin.v1.AutoscaleObservation
+	(*WorkloadEvent)(nil),                // 22: fjord.admin.v1.WorkloadEvent
+	(*FollowWorkloadEventsRequest)(nil),  // 23: fjord.admin.v1.FollowWorkloadEventsRequest
+	(*FollowWorkloadEventsResponse)(nil), // 24: fjord.admin.v1.FollowWorkloadEventsResponse
+	(*ListWorkloadEventsRequest)(nil),    // 25: fjord.admin.v1.ListWorkloadEventsRequest
+	(*ListWorkloadEventsResponse)(nil),   // 26: fjord.admin.v1.ListWorkloadEventsResponse
+	(*DescribePluginRequest)(nil),        // 27: fjord.admin.v1.DescribePluginRequest
+	(*DescribePluginResponse)(nil),       // 28: fjord.admin.v1.DescribePluginResponse
+	(*PluginUse)(nil),                    // 29: fjord.admin.v1.PluginUse
+	nil,                                  // 30: fjord.admin.v1.Agent.LabelsEntry
+	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 32: google.protobuf.Duration
 }
 var file_fjord_admin_v1_admin_proto_depIdxs = []int32{
-	28, // 0: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
-	0,  // 1: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
-	0,  // 2: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
-	9,  // 3: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
-	27, // 4: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
-	28, // 5: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
-	28, // 6: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	28, // 7: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
-	10, // 8: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
-	11, // 9: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
-	28, // 10: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
-	12, // 11: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
-	28, // 12: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
-	16, // 13: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	28, // 14: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
-	17, // 15: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
-	10, // 16: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
-	19, // 17: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
-	15, // 18: fjord.admin.v1.DescribeWorkloadResponse.plugins:type_name -> fjord.admin.v1.WorkloadPlugin
-	28, // 19: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
-	18, // 20: fjord.admin.v1.WorkloadShape.autoscale_observation:type_name -> fjord.admin.v1.AutoscaleObservation
-	28, // 21: fjord.admin.v1.AutoscaleObservation.time:type_name -> google.protobuf.Timestamp
-	29, // 22: fjord.admin.v1.AutoscaleObservation.window:type_name -> google.protobuf.Duration
-	28, // 23: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
-	19, // 24: fjord.admin.v1.FollowWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
-	19, // 25: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
-	16, // 26: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
-	28, // 27: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
-	26, // 28: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
-	1,  // 29: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
-	3,  // 30: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
-	5,  // 31: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
-	7,  // 32: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
-	13, // 33: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
-	22, // 34: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
-	20, // 35: fjord.admin.v1.Admin.FollowWorkloadEvents:input_type -> fjord.admin.v1.FollowWorkloadEventsRequest
-	24, // 36: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
-	2,  // 37: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
-	4,  // 38: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
-	6,  // 39: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
-	8,  // 40: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
-	14, // 41: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
-	23, // 42: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
-	21, // 43: fjord.admin.v1.Admin.FollowWorkloadEvents:output_type -> fjord.admin.v1.FollowWorkloadEventsResponse
-	25, // 44: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
-	37, // [37:45] is the sub-list for method output_type
-	29, // [29:37] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	2,  // 0: fjord.admin.v1.RevokeAgentResponse.enrollment:type_name -> fjord.admin.v1.Enrollment
+	31, // 1: fjord.admin.v1.Enrollment.enrolled_time:type_name -> google.protobuf.Timestamp
+	31, // 2: fjord.admin.v1.Enrollment.not_after:type_name -> google.protobuf.Timestamp
+	31, // 3: fjord.admin.v1.Enrollment.revoked_time:type_name -> google.protobuf.Timestamp
+	31, // 4: fjord.admin.v1.Cluster.creation_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: fjord.admin.v1.RegisterClusterResponse.cluster:type_name -> fjord.admin.v1.Cluster
+	3,  // 6: fjord.admin.v1.ListClustersResponse.clusters:type_name -> fjord.admin.v1.Cluster
+	12, // 7: fjord.admin.v1.ListAgentsResponse.agents:type_name -> fjord.admin.v1.Agent
+	30, // 8: fjord.admin.v1.Agent.labels:type_name -> fjord.admin.v1.Agent.LabelsEntry
+	31, // 9: fjord.admin.v1.Agent.connected_time:type_name -> google.protobuf.Timestamp
+	31, // 10: fjord.admin.v1.Agent.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	31, // 11: fjord.admin.v1.Agent.disconnected_time:type_name -> google.protobuf.Timestamp
+	13, // 12: fjord.admin.v1.Agent.workers:type_name -> fjord.admin.v1.Worker
+	2,  // 13: fjord.admin.v1.Agent.enrollment:type_name -> fjord.admin.v1.Enrollment
+	14, // 14: fjord.admin.v1.Worker.tasks:type_name -> fjord.admin.v1.TaskState
+	31, // 15: fjord.admin.v1.Worker.reported_time:type_name -> google.protobuf.Timestamp
+	15, // 16: fjord.admin.v1.Worker.metrics:type_name -> fjord.admin.v1.WorkerMetrics
+	31, // 17: fjord.admin.v1.WorkerMetrics.time:type_name -> google.protobuf.Timestamp
+	19, // 18: fjord.admin.v1.DescribeWorkloadResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	31, // 19: fjord.admin.v1.DescribeWorkloadResponse.creation_time:type_name -> google.protobuf.Timestamp
+	20, // 20: fjord.admin.v1.DescribeWorkloadResponse.desired:type_name -> fjord.admin.v1.WorkloadShape
+	13, // 21: fjord.admin.v1.DescribeWorkloadResponse.workers:type_name -> fjord.admin.v1.Worker
+	22, // 22: fjord.admin.v1.DescribeWorkloadResponse.recent_events:type_name -> fjord.admin.v1.WorkloadEvent
+	18, // 23: fjord.admin.v1.DescribeWorkloadResponse.plugins:type_name -> fjord.admin.v1.WorkloadPlugin
+	31, // 24: fjord.admin.v1.WorkloadShape.autoscale_time:type_name -> google.protobuf.Timestamp
+	21, // 25: fjord.admin.v1.WorkloadShape.autoscale_observation:type_name -> fjord.admin.v1.AutoscaleObservation
+	31, // 26: fjord.admin.v1.AutoscaleObservation.time:type_name -> google.protobuf.Timestamp
+	32, // 27: fjord.admin.v1.AutoscaleObservation.window:type_name -> google.protobuf.Duration
+	31, // 28: fjord.admin.v1.WorkloadEvent.time:type_name -> google.protobuf.Timestamp
+	22, // 29: fjord.admin.v1.FollowWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	22, // 30: fjord.admin.v1.ListWorkloadEventsResponse.events:type_name -> fjord.admin.v1.WorkloadEvent
+	19, // 31: fjord.admin.v1.DescribePluginResponse.state_description:type_name -> fjord.admin.v1.StateDescription
+	31, // 32: fjord.admin.v1.DescribePluginResponse.index_time:type_name -> google.protobuf.Timestamp
+	29, // 33: fjord.admin.v1.DescribePluginResponse.used_by:type_name -> fjord.admin.v1.PluginUse
+	4,  // 34: fjord.admin.v1.Admin.RegisterCluster:input_type -> fjord.admin.v1.RegisterClusterRequest
+	6,  // 35: fjord.admin.v1.Admin.ListClusters:input_type -> fjord.admin.v1.ListClustersRequest
+	8,  // 36: fjord.admin.v1.Admin.DeregisterCluster:input_type -> fjord.admin.v1.DeregisterClusterRequest
+	10, // 37: fjord.admin.v1.Admin.ListAgents:input_type -> fjord.admin.v1.ListAgentsRequest
+	16, // 38: fjord.admin.v1.Admin.DescribeWorkload:input_type -> fjord.admin.v1.DescribeWorkloadRequest
+	25, // 39: fjord.admin.v1.Admin.ListWorkloadEvents:input_type -> fjord.admin.v1.ListWorkloadEventsRequest
+	23, // 40: fjord.admin.v1.Admin.FollowWorkloadEvents:input_type -> fjord.admin.v1.FollowWorkloadEventsRequest
+	27, // 41: fjord.admin.v1.Admin.DescribePlugin:input_type -> fjord.admin.v1.DescribePluginRequest
+	0,  // 42: fjord.admin.v1.Admin.RevokeAgent:input_type -> fjord.admin.v1.RevokeAgentRequest
+	5,  // 43: fjord.admin.v1.Admin.RegisterCluster:output_type -> fjord.admin.v1.RegisterClusterResponse
+	7,  // 44: fjord.admin.v1.Admin.ListClusters:output_type -> fjord.admin.v1.ListClustersResponse
+	9,  // 45: fjord.admin.v1.Admin.DeregisterCluster:output_type -> fjord.admin.v1.DeregisterClusterResponse
+	11, // 46: fjord.admin.v1.Admin.ListAgents:output_type -> fjord.admin.v1.ListAgentsResponse
+	17, // 47: fjord.admin.v1.Admin.DescribeWorkload:output_type -> fjord.admin.v1.DescribeWorkloadResponse
+	26, // 48: fjord.admin.v1.Admin.ListWorkloadEvents:output_type -> fjord.admin.v1.ListWorkloadEventsResponse
+	24, // 49: fjord.admin.v1.Admin.FollowWorkloadEvents:output_type -> fjord.admin.v1.FollowWorkloadEventsResponse
+	28, // 50: fjord.admin.v1.Admin.DescribePlugin:output_type -> fjord.admin.v1.DescribePluginResponse
+	1,  // 51: fjord.admin.v1.Admin.RevokeAgent:output_type -> fjord.admin.v1.RevokeAgentResponse
+	43, // [43:52] is the sub-list for method output_type
+	34, // [34:43] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_fjord_admin_v1_admin_proto_init() }
@@ -2494,7 +2697,7 @@ func file_fjord_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_admin_v1_admin_proto_rawDesc), len(file_fjord_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	Admin_ListWorkloadEvents_FullMethodName   = "/fjord.admin.v1.Admin/ListWorkloadEvents"
 	Admin_FollowWorkloadEvents_FullMethodName = "/fjord.admin.v1.Admin/FollowWorkloadEvents"
 	Admin_DescribePlugin_FullMethodName       = "/fjord.admin.v1.Admin/DescribePlugin"
+	Admin_RevokeAgent_FullMethodName          = "/fjord.admin.v1.Admin/RevokeAgent"
 )
 
 // AdminClient is the client API for Admin service.
@@ -70,6 +71,10 @@ type AdminClient interface {
 	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
 	// does not show them.
 	DescribePlugin(ctx context.Context, in *DescribePluginRequest, opts ...grpc.CallOption) (*DescribePluginResponse, error)
+	// RevokeAgent revokes the client certificate of an enrolled agent: its stream is closed on
+	// whichever replica holds it and every later stream with that certificate is refused. The
+	// id may then enroll again (with the join token) under a new certificate.
+	RevokeAgent(ctx context.Context, in *RevokeAgentRequest, opts ...grpc.CallOption) (*RevokeAgentResponse, error)
 }
 
 type adminClient struct {
@@ -160,6 +165,16 @@ func (c *adminClient) DescribePlugin(ctx context.Context, in *DescribePluginRequ
 	return out, nil
 }
 
+func (c *adminClient) RevokeAgent(ctx context.Context, in *RevokeAgentRequest, opts ...grpc.CallOption) (*RevokeAgentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeAgentResponse)
+	err := c.cc.Invoke(ctx, Admin_RevokeAgent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -201,6 +216,10 @@ type AdminServer interface {
 	// ACTIVE) and the connectors that use the plugin. DescribeCustomPlugin keeps AWS's shape and
 	// does not show them.
 	DescribePlugin(context.Context, *DescribePluginRequest) (*DescribePluginResponse, error)
+	// RevokeAgent revokes the client certificate of an enrolled agent: its stream is closed on
+	// whichever replica holds it and every later stream with that certificate is refused. The
+	// id may then enroll again (with the join token) under a new certificate.
+	RevokeAgent(context.Context, *RevokeAgentRequest) (*RevokeAgentResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -234,6 +253,9 @@ func (UnimplementedAdminServer) FollowWorkloadEvents(context.Context, *FollowWor
 }
 func (UnimplementedAdminServer) DescribePlugin(context.Context, *DescribePluginRequest) (*DescribePluginResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribePlugin not implemented")
+}
+func (UnimplementedAdminServer) RevokeAgent(context.Context, *RevokeAgentRequest) (*RevokeAgentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeAgent not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -400,6 +422,24 @@ func _Admin_DescribePlugin_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_RevokeAgent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeAgentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RevokeAgent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_RevokeAgent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RevokeAgent(ctx, req.(*RevokeAgentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -438,6 +478,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribePlugin",
 			Handler:    _Admin_DescribePlugin_Handler,
+		},
+		{
+			MethodName: "RevokeAgent",
+			Handler:    _Admin_RevokeAgent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -84,6 +84,223 @@ func (WorkerState) EnumDescriptor() ([]byte, []int) {
 	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{0}
 }
 
+// DiscoverRequest carries a random nonce of 16 to 64 bytes.
+type DiscoverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscoverRequest) Reset() {
+	*x = DiscoverRequest{}
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscoverRequest) ProtoMessage() {}
+
+func (x *DiscoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscoverRequest.ProtoReflect.Descriptor instead.
+func (*DiscoverRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DiscoverRequest) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+// DiscoverResponse is the Fjord CA (DER) and its MAC under the join token.
+type DiscoverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaCertificate []byte                 `protobuf:"bytes,1,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscoverResponse) Reset() {
+	*x = DiscoverResponse{}
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscoverResponse) ProtoMessage() {}
+
+func (x *DiscoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscoverResponse.ProtoReflect.Descriptor instead.
+func (*DiscoverResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DiscoverResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *DiscoverResponse) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+// EnrollRequest asks for the client certificate of agent_id.
+type EnrollRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// csr is a PKCS #10 certificate request (DER) signed by the agent's own key; its subject is
+	// ignored (the certificate names agent_id).
+	Csr           []byte `protobuf:"bytes,2,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollRequest) Reset() {
+	*x = EnrollRequest{}
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollRequest) ProtoMessage() {}
+
+func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
+func (*EnrollRequest) Descriptor() ([]byte, []int) {
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EnrollRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *EnrollRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+// EnrollResponse carries the agent's certificate and the Fjord CA.
+type EnrollResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// certificate is the agent's client certificate (PEM).
+	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// ca_certificate is the Fjord CA (PEM): the agent verifies the server with it from now on.
+	CaCertificate []byte `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	// serial is the certificate's serial number (hex), as `fjord agents list` shows it.
+	Serial        string `protobuf:"bytes,3,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollResponse) Reset() {
+	*x = EnrollResponse{}
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollResponse) ProtoMessage() {}
+
+func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
+func (*EnrollResponse) Descriptor() ([]byte, []int) {
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EnrollResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *EnrollResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *EnrollResponse) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
 // AgentMessage is one message from an agent.
 type AgentMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -101,7 +318,7 @@ type AgentMessage struct {
 
 func (x *AgentMessage) Reset() {
 	*x = AgentMessage{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[0]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -113,7 +330,7 @@ func (x *AgentMessage) String() string {
 func (*AgentMessage) ProtoMessage() {}
 
 func (x *AgentMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[0]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -126,7 +343,7 @@ func (x *AgentMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
 func (*AgentMessage) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{0}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AgentMessage) GetMsg() isAgentMessage_Msg {
@@ -225,14 +442,18 @@ type Hello struct {
 	Version     string            `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	Labels      map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// running is what the agent runs right now (after a reconnect its workers kept running).
-	Running       []*WorkerStatus `protobuf:"bytes,5,rep,name=running,proto3" json:"running,omitempty"`
+	Running []*WorkerStatus `protobuf:"bytes,5,rep,name=running,proto3" json:"running,omitempty"`
+	// instance is random per agent process: a stream of the same id from another instance is
+	// refused while this one's stream is live (two processes sharing one id), and a stream
+	// of the same instance replaces the previous one (a reconnect after a network flap).
+	Instance      string `protobuf:"bytes,6,opt,name=instance,proto3" json:"instance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[1]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +465,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[1]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +478,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{1}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hello) GetAgentId() string {
@@ -295,6 +516,13 @@ func (x *Hello) GetRunning() []*WorkerStatus {
 	return nil
 }
 
+func (x *Hello) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
 // Heartbeat keeps the agent's lease; an agent silent for the lease TTL is dead and its workers
 // are placed elsewhere with a higher epoch.
 type Heartbeat struct {
@@ -307,7 +535,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[2]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +547,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[2]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +560,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{2}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Heartbeat) GetAppliedGeneration() int64 {
@@ -354,7 +582,7 @@ type TaskStatus struct {
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +594,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +607,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TaskStatus) GetTaskId() int32 {
@@ -432,7 +660,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +672,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +685,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WorkerStatus) GetWorkerId() string {
@@ -586,7 +814,7 @@ type WorkerMetrics struct {
 
 func (x *WorkerMetrics) Reset() {
 	*x = WorkerMetrics{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +826,7 @@ func (x *WorkerMetrics) String() string {
 func (*WorkerMetrics) ProtoMessage() {}
 
 func (x *WorkerMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +839,7 @@ func (x *WorkerMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMetrics.ProtoReflect.Descriptor instead.
 func (*WorkerMetrics) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkerMetrics) GetWorkerId() string {
@@ -808,7 +1036,7 @@ type Goodbye struct {
 
 func (x *Goodbye) Reset() {
 	*x = Goodbye{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1048,7 @@ func (x *Goodbye) String() string {
 func (*Goodbye) ProtoMessage() {}
 
 func (x *Goodbye) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1061,7 @@ func (x *Goodbye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Goodbye.ProtoReflect.Descriptor instead.
 func (*Goodbye) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Goodbye) GetReason() string {
@@ -857,7 +1085,7 @@ type ServerMessage struct {
 
 func (x *ServerMessage) Reset() {
 	*x = ServerMessage{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1097,7 @@ func (x *ServerMessage) String() string {
 func (*ServerMessage) ProtoMessage() {}
 
 func (x *ServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1110,7 @@ func (x *ServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerMessage.ProtoReflect.Descriptor instead.
 func (*ServerMessage) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServerMessage) GetMsg() isServerMessage_Msg {
@@ -942,7 +1170,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1182,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1195,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Welcome) GetHeartbeatInterval() *durationpb.Duration {
@@ -1010,7 +1238,7 @@ type DesiredWorkers struct {
 
 func (x *DesiredWorkers) Reset() {
 	*x = DesiredWorkers{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1250,7 @@ func (x *DesiredWorkers) String() string {
 func (*DesiredWorkers) ProtoMessage() {}
 
 func (x *DesiredWorkers) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1263,7 @@ func (x *DesiredWorkers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredWorkers.ProtoReflect.Descriptor instead.
 func (*DesiredWorkers) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DesiredWorkers) GetGeneration() int64 {
@@ -1076,7 +1304,7 @@ type WorkerSpec struct {
 
 func (x *WorkerSpec) Reset() {
 	*x = WorkerSpec{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1316,7 @@ func (x *WorkerSpec) String() string {
 func (*WorkerSpec) ProtoMessage() {}
 
 func (x *WorkerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1329,7 @@ func (x *WorkerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerSpec.ProtoReflect.Descriptor instead.
 func (*WorkerSpec) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WorkerSpec) GetWorkerId() string {
@@ -1184,7 +1412,7 @@ type LogDelivery struct {
 
 func (x *LogDelivery) Reset() {
 	*x = LogDelivery{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1424,7 @@ func (x *LogDelivery) String() string {
 func (*LogDelivery) ProtoMessage() {}
 
 func (x *LogDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1437,7 @@ func (x *LogDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogDelivery.ProtoReflect.Descriptor instead.
 func (*LogDelivery) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogDelivery) GetCloudwatchLogGroup() string {
@@ -1288,7 +1516,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1528,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fjord_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_fjord_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1541,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_fjord_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskSpec) GetTaskId() int32 {
@@ -1362,20 +1590,33 @@ var File_fjord_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1afjord/agent/v1/agent.proto\x12\x0efjord.agent.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n" +
+	"\x1afjord/agent/v1/agent.proto\x12\x0efjord.agent.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"'\n" +
+	"\x0fDiscoverRequest\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"K\n" +
+	"\x10DiscoverResponse\x12%\n" +
+	"\x0eca_certificate\x18\x01 \x01(\fR\rcaCertificate\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\fR\x03mac\"<\n" +
+	"\rEnrollRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x10\n" +
+	"\x03csr\x18\x02 \x01(\fR\x03csr\"q\n" +
+	"\x0eEnrollResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x16\n" +
+	"\x06serial\x18\x03 \x01(\tR\x06serial\"\xc1\x02\n" +
 	"\fAgentMessage\x12-\n" +
 	"\x05hello\x18\x01 \x01(\v2\x15.fjord.agent.v1.HelloH\x00R\x05hello\x129\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x19.fjord.agent.v1.HeartbeatH\x00R\theartbeat\x12C\n" +
 	"\rworker_status\x18\x03 \x01(\v2\x1c.fjord.agent.v1.WorkerStatusH\x00R\fworkerStatus\x12F\n" +
 	"\x0eworker_metrics\x18\x04 \x01(\v2\x1d.fjord.agent.v1.WorkerMetricsH\x00R\rworkerMetrics\x123\n" +
 	"\agoodbye\x18\x05 \x01(\v2\x17.fjord.agent.v1.GoodbyeH\x00R\agoodbyeB\x05\n" +
-	"\x03msg\"\x8d\x02\n" +
+	"\x03msg\"\xa9\x02\n" +
 	"\x05Hello\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12!\n" +
 	"\fmcu_capacity\x18\x02 \x01(\x05R\vmcuCapacity\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x129\n" +
 	"\x06labels\x18\x04 \x03(\v2!.fjord.agent.v1.Hello.LabelsEntryR\x06labels\x126\n" +
-	"\arunning\x18\x05 \x03(\v2\x1c.fjord.agent.v1.WorkerStatusR\arunning\x1a9\n" +
+	"\arunning\x18\x05 \x03(\v2\x1c.fjord.agent.v1.WorkerStatusR\arunning\x12\x1a\n" +
+	"\binstance\x18\x06 \x01(\tR\binstance\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
@@ -1479,8 +1720,10 @@ const file_fjord_agent_v1_agent_proto_rawDesc = "" +
 	"\x15WORKER_STATE_STARTING\x10\x01\x12\x18\n" +
 	"\x14WORKER_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13WORKER_STATE_FAILED\x10\x03\x12\x18\n" +
-	"\x14WORKER_STATE_STOPPED\x10\x042Z\n" +
-	"\fAgentGateway\x12J\n" +
+	"\x14WORKER_STATE_STOPPED\x10\x042\xf2\x01\n" +
+	"\fAgentGateway\x12G\n" +
+	"\x06Enroll\x12\x1d.fjord.agent.v1.EnrollRequest\x1a\x1e.fjord.agent.v1.EnrollResponse\x12M\n" +
+	"\bDiscover\x12\x1f.fjord.agent.v1.DiscoverRequest\x1a .fjord.agent.v1.DiscoverResponse\x12J\n" +
 	"\aConnect\x12\x1c.fjord.agent.v1.AgentMessage\x1a\x1d.fjord.agent.v1.ServerMessage(\x010\x01B<Z:github.com/fjord-io/fjord/proto/gen/fjord/agent/v1;agentv1b\x06proto3"
 
 var (
@@ -1496,52 +1739,60 @@ func file_fjord_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_fjord_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fjord_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_fjord_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_fjord_agent_v1_agent_proto_goTypes = []any{
 	(WorkerState)(0),              // 0: fjord.agent.v1.WorkerState
-	(*AgentMessage)(nil),          // 1: fjord.agent.v1.AgentMessage
-	(*Hello)(nil),                 // 2: fjord.agent.v1.Hello
-	(*Heartbeat)(nil),             // 3: fjord.agent.v1.Heartbeat
-	(*TaskStatus)(nil),            // 4: fjord.agent.v1.TaskStatus
-	(*WorkerStatus)(nil),          // 5: fjord.agent.v1.WorkerStatus
-	(*WorkerMetrics)(nil),         // 6: fjord.agent.v1.WorkerMetrics
-	(*Goodbye)(nil),               // 7: fjord.agent.v1.Goodbye
-	(*ServerMessage)(nil),         // 8: fjord.agent.v1.ServerMessage
-	(*Welcome)(nil),               // 9: fjord.agent.v1.Welcome
-	(*DesiredWorkers)(nil),        // 10: fjord.agent.v1.DesiredWorkers
-	(*WorkerSpec)(nil),            // 11: fjord.agent.v1.WorkerSpec
-	(*LogDelivery)(nil),           // 12: fjord.agent.v1.LogDelivery
-	(*TaskSpec)(nil),              // 13: fjord.agent.v1.TaskSpec
-	nil,                           // 14: fjord.agent.v1.Hello.LabelsEntry
-	nil,                           // 15: fjord.agent.v1.TaskSpec.ConfigEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*DiscoverRequest)(nil),       // 1: fjord.agent.v1.DiscoverRequest
+	(*DiscoverResponse)(nil),      // 2: fjord.agent.v1.DiscoverResponse
+	(*EnrollRequest)(nil),         // 3: fjord.agent.v1.EnrollRequest
+	(*EnrollResponse)(nil),        // 4: fjord.agent.v1.EnrollResponse
+	(*AgentMessage)(nil),          // 5: fjord.agent.v1.AgentMessage
+	(*Hello)(nil),                 // 6: fjord.agent.v1.Hello
+	(*Heartbeat)(nil),             // 7: fjord.agent.v1.Heartbeat
+	(*TaskStatus)(nil),            // 8: fjord.agent.v1.TaskStatus
+	(*WorkerStatus)(nil),          // 9: fjord.agent.v1.WorkerStatus
+	(*WorkerMetrics)(nil),         // 10: fjord.agent.v1.WorkerMetrics
+	(*Goodbye)(nil),               // 11: fjord.agent.v1.Goodbye
+	(*ServerMessage)(nil),         // 12: fjord.agent.v1.ServerMessage
+	(*Welcome)(nil),               // 13: fjord.agent.v1.Welcome
+	(*DesiredWorkers)(nil),        // 14: fjord.agent.v1.DesiredWorkers
+	(*WorkerSpec)(nil),            // 15: fjord.agent.v1.WorkerSpec
+	(*LogDelivery)(nil),           // 16: fjord.agent.v1.LogDelivery
+	(*TaskSpec)(nil),              // 17: fjord.agent.v1.TaskSpec
+	nil,                           // 18: fjord.agent.v1.Hello.LabelsEntry
+	nil,                           // 19: fjord.agent.v1.TaskSpec.ConfigEntry
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_fjord_agent_v1_agent_proto_depIdxs = []int32{
-	2,  // 0: fjord.agent.v1.AgentMessage.hello:type_name -> fjord.agent.v1.Hello
-	3,  // 1: fjord.agent.v1.AgentMessage.heartbeat:type_name -> fjord.agent.v1.Heartbeat
-	5,  // 2: fjord.agent.v1.AgentMessage.worker_status:type_name -> fjord.agent.v1.WorkerStatus
-	6,  // 3: fjord.agent.v1.AgentMessage.worker_metrics:type_name -> fjord.agent.v1.WorkerMetrics
-	7,  // 4: fjord.agent.v1.AgentMessage.goodbye:type_name -> fjord.agent.v1.Goodbye
-	14, // 5: fjord.agent.v1.Hello.labels:type_name -> fjord.agent.v1.Hello.LabelsEntry
-	5,  // 6: fjord.agent.v1.Hello.running:type_name -> fjord.agent.v1.WorkerStatus
+	6,  // 0: fjord.agent.v1.AgentMessage.hello:type_name -> fjord.agent.v1.Hello
+	7,  // 1: fjord.agent.v1.AgentMessage.heartbeat:type_name -> fjord.agent.v1.Heartbeat
+	9,  // 2: fjord.agent.v1.AgentMessage.worker_status:type_name -> fjord.agent.v1.WorkerStatus
+	10, // 3: fjord.agent.v1.AgentMessage.worker_metrics:type_name -> fjord.agent.v1.WorkerMetrics
+	11, // 4: fjord.agent.v1.AgentMessage.goodbye:type_name -> fjord.agent.v1.Goodbye
+	18, // 5: fjord.agent.v1.Hello.labels:type_name -> fjord.agent.v1.Hello.LabelsEntry
+	9,  // 6: fjord.agent.v1.Hello.running:type_name -> fjord.agent.v1.WorkerStatus
 	0,  // 7: fjord.agent.v1.TaskStatus.state:type_name -> fjord.agent.v1.WorkerState
 	0,  // 8: fjord.agent.v1.WorkerStatus.state:type_name -> fjord.agent.v1.WorkerState
-	4,  // 9: fjord.agent.v1.WorkerStatus.tasks:type_name -> fjord.agent.v1.TaskStatus
-	16, // 10: fjord.agent.v1.WorkerMetrics.at:type_name -> google.protobuf.Timestamp
-	9,  // 11: fjord.agent.v1.ServerMessage.welcome:type_name -> fjord.agent.v1.Welcome
-	10, // 12: fjord.agent.v1.ServerMessage.desired:type_name -> fjord.agent.v1.DesiredWorkers
-	17, // 13: fjord.agent.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	17, // 14: fjord.agent.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
-	17, // 15: fjord.agent.v1.Welcome.max_metrics_interval:type_name -> google.protobuf.Duration
-	11, // 16: fjord.agent.v1.DesiredWorkers.workers:type_name -> fjord.agent.v1.WorkerSpec
-	13, // 17: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
-	12, // 18: fjord.agent.v1.WorkerSpec.log_delivery:type_name -> fjord.agent.v1.LogDelivery
-	15, // 19: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
-	1,  // 20: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
-	8,  // 21: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
-	21, // [21:22] is the sub-list for method output_type
-	20, // [20:21] is the sub-list for method input_type
+	8,  // 9: fjord.agent.v1.WorkerStatus.tasks:type_name -> fjord.agent.v1.TaskStatus
+	20, // 10: fjord.agent.v1.WorkerMetrics.at:type_name -> google.protobuf.Timestamp
+	13, // 11: fjord.agent.v1.ServerMessage.welcome:type_name -> fjord.agent.v1.Welcome
+	14, // 12: fjord.agent.v1.ServerMessage.desired:type_name -> fjord.agent.v1.DesiredWorkers
+	21, // 13: fjord.agent.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	21, // 14: fjord.agent.v1.Welcome.lease_ttl:type_name -> google.protobuf.Duration
+	21, // 15: fjord.agent.v1.Welcome.max_metrics_interval:type_name -> google.protobuf.Duration
+	15, // 16: fjord.agent.v1.DesiredWorkers.workers:type_name -> fjord.agent.v1.WorkerSpec
+	17, // 17: fjord.agent.v1.WorkerSpec.tasks:type_name -> fjord.agent.v1.TaskSpec
+	16, // 18: fjord.agent.v1.WorkerSpec.log_delivery:type_name -> fjord.agent.v1.LogDelivery
+	19, // 19: fjord.agent.v1.TaskSpec.config:type_name -> fjord.agent.v1.TaskSpec.ConfigEntry
+	3,  // 20: fjord.agent.v1.AgentGateway.Enroll:input_type -> fjord.agent.v1.EnrollRequest
+	1,  // 21: fjord.agent.v1.AgentGateway.Discover:input_type -> fjord.agent.v1.DiscoverRequest
+	5,  // 22: fjord.agent.v1.AgentGateway.Connect:input_type -> fjord.agent.v1.AgentMessage
+	4,  // 23: fjord.agent.v1.AgentGateway.Enroll:output_type -> fjord.agent.v1.EnrollResponse
+	2,  // 24: fjord.agent.v1.AgentGateway.Discover:output_type -> fjord.agent.v1.DiscoverResponse
+	12, // 25: fjord.agent.v1.AgentGateway.Connect:output_type -> fjord.agent.v1.ServerMessage
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
 	20, // [20:20] is the sub-list for extension extendee
 	0,  // [0:20] is the sub-list for field type_name
@@ -1552,14 +1803,14 @@ func file_fjord_agent_v1_agent_proto_init() {
 	if File_fjord_agent_v1_agent_proto != nil {
 		return
 	}
-	file_fjord_agent_v1_agent_proto_msgTypes[0].OneofWrappers = []any{
+	file_fjord_agent_v1_agent_proto_msgTypes[4].OneofWrappers = []any{
 		(*AgentMessage_Hello)(nil),
 		(*AgentMessage_Heartbeat)(nil),
 		(*AgentMessage_WorkerStatus)(nil),
 		(*AgentMessage_WorkerMetrics)(nil),
 		(*AgentMessage_Goodbye)(nil),
 	}
-	file_fjord_agent_v1_agent_proto_msgTypes[7].OneofWrappers = []any{
+	file_fjord_agent_v1_agent_proto_msgTypes[11].OneofWrappers = []any{
 		(*ServerMessage_Welcome)(nil),
 		(*ServerMessage_Desired)(nil),
 	}
@@ -1569,7 +1820,7 @@ func file_fjord_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fjord_agent_v1_agent_proto_rawDesc), len(file_fjord_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentGateway_Connect_FullMethodName = "/fjord.agent.v1.AgentGateway/Connect"
+	AgentGateway_Enroll_FullMethodName   = "/fjord.agent.v1.AgentGateway/Enroll"
+	AgentGateway_Discover_FullMethodName = "/fjord.agent.v1.AgentGateway/Discover"
+	AgentGateway_Connect_FullMethodName  = "/fjord.agent.v1.AgentGateway/Connect"
 )
 
 // AgentGatewayClient is the client API for AgentGateway service.
@@ -32,9 +34,21 @@ const (
 // actually runs. Any server replica can hold any agent's stream: desired state lives in
 // Postgres and changes are pushed with LISTEN/NOTIFY.
 //
-// Authentication: every call carries the metadata "authorization: Bearer <join token>"; the
-// token is the server's --agent-token (fjord dev writes it to <data-dir>/agent.token).
+// Transport and identity (api-docs/agent-identity.md): the gateway listens on its own port
+// (--agent-addr) with TLS only, under a server certificate issued by the Fjord CA. An agent
+// enrolls once: Enroll carries the join token (metadata "authorization: Bearer <token>", the
+// server's --agent-token; fjord dev writes it to <data-dir>/agent.token) and a certificate
+// request for its id, and returns a client certificate bound to that id. Connect then
+// requires that certificate (mutual TLS): the token alone never speaks for an enrolled id.
 type AgentGatewayClient interface {
+	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
+	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
+	Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error)
+	// Discover returns the Fjord CA to an agent that has no other trust anchor for its first
+	// enrollment, authenticated by the join token without sending it (as kubeadm's token
+	// discovery): mac = HMAC-SHA256(key: the token, "fjord-ca-discovery" 0x00 nonce CA-DER).
+	// The agent checks it before it trusts the CA and sends its token to Enroll.
+	Discover(ctx context.Context, in *DiscoverRequest, opts ...grpc.CallOption) (*DiscoverResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -47,6 +61,26 @@ type agentGatewayClient struct {
 
 func NewAgentGatewayClient(cc grpc.ClientConnInterface) AgentGatewayClient {
 	return &agentGatewayClient{cc}
+}
+
+func (c *agentGatewayClient) Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnrollResponse)
+	err := c.cc.Invoke(ctx, AgentGateway_Enroll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentGatewayClient) Discover(ctx context.Context, in *DiscoverRequest, opts ...grpc.CallOption) (*DiscoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscoverResponse)
+	err := c.cc.Invoke(ctx, AgentGateway_Discover_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *agentGatewayClient) Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AgentMessage, ServerMessage], error) {
@@ -72,9 +106,21 @@ type AgentGateway_ConnectClient = grpc.BidiStreamingClient[AgentMessage, ServerM
 // actually runs. Any server replica can hold any agent's stream: desired state lives in
 // Postgres and changes are pushed with LISTEN/NOTIFY.
 //
-// Authentication: every call carries the metadata "authorization: Bearer <join token>"; the
-// token is the server's --agent-token (fjord dev writes it to <data-dir>/agent.token).
+// Transport and identity (api-docs/agent-identity.md): the gateway listens on its own port
+// (--agent-addr) with TLS only, under a server certificate issued by the Fjord CA. An agent
+// enrolls once: Enroll carries the join token (metadata "authorization: Bearer <token>", the
+// server's --agent-token; fjord dev writes it to <data-dir>/agent.token) and a certificate
+// request for its id, and returns a client certificate bound to that id. Connect then
+// requires that certificate (mutual TLS): the token alone never speaks for an enrolled id.
 type AgentGatewayServer interface {
+	// Enroll issues the agent's client certificate (CN and URI SAN fjord-agent:<id>). It is
+	// refused (AlreadyExists) for an id that holds a certificate that is not revoked.
+	Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error)
+	// Discover returns the Fjord CA to an agent that has no other trust anchor for its first
+	// enrollment, authenticated by the join token without sending it (as kubeadm's token
+	// discovery): mac = HMAC-SHA256(key: the token, "fjord-ca-discovery" 0x00 nonce CA-DER).
+	// The agent checks it before it trusts the CA and sends its token to Enroll.
+	Discover(context.Context, *DiscoverRequest) (*DiscoverResponse, error)
 	// Connect is the agent's one stream. The agent sends Hello first, then Heartbeats,
 	// WorkerStatus and WorkerMetrics; the server answers Hello with Welcome and the current
 	// DesiredWorkers, and sends DesiredWorkers again whenever they change.
@@ -89,6 +135,12 @@ type AgentGatewayServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAgentGatewayServer struct{}
 
+func (UnimplementedAgentGatewayServer) Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Enroll not implemented")
+}
+func (UnimplementedAgentGatewayServer) Discover(context.Context, *DiscoverRequest) (*DiscoverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Discover not implemented")
+}
 func (UnimplementedAgentGatewayServer) Connect(grpc.BidiStreamingServer[AgentMessage, ServerMessage]) error {
 	return status.Error(codes.Unimplemented, "method Connect not implemented")
 }
@@ -113,6 +165,42 @@ func RegisterAgentGatewayServer(s grpc.ServiceRegistrar, srv AgentGatewayServer)
 	s.RegisterService(&AgentGateway_ServiceDesc, srv)
 }
 
+func _AgentGateway_Enroll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnrollRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentGatewayServer).Enroll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentGateway_Enroll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentGatewayServer).Enroll(ctx, req.(*EnrollRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentGateway_Discover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscoverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentGatewayServer).Discover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentGateway_Discover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentGatewayServer).Discover(ctx, req.(*DiscoverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentGateway_Connect_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(AgentGatewayServer).Connect(&grpc.GenericServerStream[AgentMessage, ServerMessage]{ServerStream: stream})
 }
@@ -126,7 +214,16 @@ type AgentGateway_ConnectServer = grpc.BidiStreamingServer[AgentMessage, ServerM
 var AgentGateway_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "fjord.agent.v1.AgentGateway",
 	HandlerType: (*AgentGatewayServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Enroll",
+			Handler:    _AgentGateway_Enroll_Handler,
+		},
+		{
+			MethodName: "Discover",
+			Handler:    _AgentGateway_Discover_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Connect",

@@ -1,0 +1,3 @@
+ALTER TABLE agents DROP COLUMN instance;
+DROP TABLE agent_enrollments;
+DROP TABLE fjord_ca;
