@@ -7,7 +7,8 @@
 //
 //	cdc_postgres_events_per_s: change events/s of one PostgresConnector task (pgoutput) from
 //	    -cdc-rows single-row INSERTs, from the task's start until the last event's record is
-//	    in Kafka (the topic's end offset), JsonConverter with schemas.enable=false; baseline:
+//	    in Kafka (the topic's end offset), JsonConverter with schemas.enable=false (true with
+//	    -cdc-schemas); baseline:
 //	    pglogrepl on a second slot producing each INSERT's raw tuple bytes
 //	cdc_mysql_events_per_s: the same from a MariaDB binlog (MySqlConnector); baseline: vitess's
 //	    binlog dump client producing each row event's raw row bytes
