@@ -26,6 +26,23 @@
 // (the first, placing reconcile) and scheduler_reconcile_steady_ms_N, each against the
 // smallest size's cost per workload times N (ratio 1 = linear growth).
 //
+// The "cdc" suite (cdc.go, cdc_postgres.go, cdc_mysql.go) measures one task of a Debezium
+// connector (the CDC runtime of workers/cdc with the PostgreSQL or the MySQL engine) against a
+// raw loop reading the same changes with the same library, on a throwaway PostgreSQL
+// (pgembed, wal_level=logical) and MariaDB (mysqltest.Launch) and an in-process kfake, about
+// 2.5 minutes in all (-cdc-databases, -cdc-rows, -cdc-rounds, -cdc-schemas, -cdc-cpuprofile).
+// Figures of one run on the shared 2-core development machine (load average 8–10 from other
+// work; the rounds' ratios spread widely, see min and max):
+//
+//	{"bench":"cdc_postgres_events_per_s","value":87200.137,"unit":"events/s","baseline":103096.67,"ratio":0.826,"min":0.319,"max":1.761,"rounds":5}
+//	{"bench":"cdc_latency_p99_ms","value":14.54,"unit":"ms","baseline":87.87,"ratio":0.777,"min":0.086,"max":1.189,"rounds":5}
+//	{"bench":"cdc_latency_p50_ms","value":2.312,"unit":"ms","baseline":0.425,"ratio":5.295,"min":2.707,"max":10.502,"rounds":5}
+//	{"bench":"cdc_mysql_events_per_s","value":102671.04,"unit":"events/s","baseline":306626.893,"ratio":0.358,"min":0.24,"max":0.467,"rounds":5}
+//	{"bench":"cdc_mysql_latency_p99_ms","value":5.877,"unit":"ms","baseline":5.955,"ratio":0.987,"min":0.822,"max":1.359,"rounds":5}
+//	{"bench":"cdc_mysql_latency_p50_ms","value":0.283,"unit":"ms","baseline":0.206,"ratio":1.228,"min":1.162,"max":1.388,"rounds":5}
+//
+// api-docs/cdc.md (Performance) says what the baselines leave out.
+//
 // Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`; -only (or
 // $BENCH_ONLY, or `make bench ONLY=...`) runs some suites: `go run ./bench -only replication`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
@@ -115,7 +132,9 @@ func main() {
 	tc.register()
 	var ac autoscaleConfig
 	ac.register()
-	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go) and "autoscale" (the autoscaler's reaction, autoscale.go); $BENCH_ONLY, when set, overrides the default`)
+	var cc cdcConfig
+	cc.register()
+	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale,cdc", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go) and "cdc" (change data capture, cdc.go); $BENCH_ONLY, when set, overrides the default`)
 	only := flag.String("only", "", "the same as -suites, which it overrides when set")
 	if v := os.Getenv("BENCH_ONLY"); v != "" {
 		*suites = v
@@ -145,8 +164,10 @@ func main() {
 			err = runTranslationSuite(tc)
 		case "autoscale":
 			err = runAutoscaleSuite(ac, rc.fjord)
+		case "cdc":
+			err = runCDCSuite(cc)
 		default:
-			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation and/or autoscale", suite)
+			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation, autoscale and/or cdc", suite)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
@@ -317,6 +318,9 @@ type writer struct {
 	next    map[string]int
 	brokers int
 	keyed   kgo.TopicPartitioner
+	// lastPart and lastKey are the last source partition's offset key (offsetKey).
+	lastPart map[string]any
+	lastKey  []byte
 }
 
 // loop takes rounds from q and commits them until the engine returns.
@@ -410,6 +414,43 @@ func offsetKey(connector string, partition map[string]any) ([]byte, error) {
 	return json.Marshal([]any{connector, partition})
 }
 
+// offsetKey is offsetKey(w.name, partition), the last one reused while the partition stays
+// the same (engines emit every record with the same partition, mostly the same map).
+func (w *writer) offsetKey(partition map[string]any) ([]byte, error) {
+	if w.lastKey != nil && samePartitionMap(w.lastPart, partition) {
+		return w.lastKey, nil
+	}
+	key, err := offsetKey(w.name, partition)
+	if err != nil {
+		return nil, err
+	}
+	w.lastPart, w.lastKey = maps.Clone(partition), key
+	return key, nil
+}
+
+// samePartitionMap reports whether a and b hold the same keys with the same string or number
+// values (false for other values, which are then encoded again).
+func samePartitionMap(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok {
+			return false
+		}
+		switch av.(type) {
+		case string, bool, int, int32, int64, uint32, uint64, float64:
+			if av != bv {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // round converts, produces and commits one round.
 func (w *writer) round(ctx context.Context, batch []Record, eng *engineRun) error {
 	type pending struct {
@@ -427,7 +468,7 @@ func (w *writer) round(ctx context.Context, batch []Record, eng *engineRun) erro
 		if r.Offset != nil {
 			last = r.Offset
 			if r.Partition != nil {
-				key, err := offsetKey(w.name, r.Partition)
+				key, err := w.offsetKey(r.Partition)
 				if err != nil {
 					return fmt.Errorf("cdc: source partition %v: %w", r.Partition, err)
 				}

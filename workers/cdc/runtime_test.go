@@ -1052,3 +1052,24 @@ func TestConnectorOffsetsTopic(t *testing.T) {
 		t.Errorf("the runtime's offsets topic moved: %s", offs[len(offs)-1].Value)
 	}
 }
+
+// TestOffsetKeyReuse: a round's offset key is encoded once per source partition and encoded
+// again when the partition changes, also when the same map is changed in place.
+func TestOffsetKeyReuse(t *testing.T) {
+	w := &writer{Task: &Task{name: "c"}}
+	p := map[string]any{"server": "db1"}
+	k1, err := w.offsetKey(p)
+	if err != nil || string(k1) != `["c",{"server":"db1"}]` {
+		t.Fatalf("offsetKey = %s, %v", k1, err)
+	}
+	if k2, _ := w.offsetKey(map[string]any{"server": "db1"}); &k2[0] != &k1[0] {
+		t.Error("the same partition was encoded again")
+	}
+	p["server"] = "db2"
+	if k3, _ := w.offsetKey(p); string(k3) != `["c",{"server":"db2"}]` {
+		t.Errorf("changed partition: %s", k3)
+	}
+	if k4, _ := w.offsetKey(map[string]any{"server": "db2", "x": []any{1}}); string(k4) != `["c",{"server":"db2","x":[1]}]` {
+		t.Errorf("partition with a list: %s", k4)
+	}
+}

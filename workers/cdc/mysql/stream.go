@@ -457,13 +457,13 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 		// gtid.source.includes/excludes: only the GTIDs of the sources kept enter the offsets.
 		if e.cfg.GTIDSources.Matches(gtidSource(g)) {
 			if st.gtidSet != nil {
-				st.restartGtids = st.gtidSet.String()
+				st.restartGtids = gtidSetString(st.gtidSet)
 				st.gtidSet = st.gtidSet.AddGTID(g)
 			} else {
 				st.gtidSet = g.GTIDSet()
 			}
 		}
-		st.gtid = g.String()
+		st.gtid = gtidString(g)
 		if hasBegin {
 			e.beginTx(st, pos)
 		}
@@ -496,7 +496,7 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 			_ = wasTx
 			st.committedFile, st.committedPos = st.file, next
 			if st.gtidSet != nil {
-				st.restartGtids = st.gtidSet.String()
+				st.restartGtids = gtidSetString(st.gtidSet)
 			}
 			st.gtid = ""
 		default:
@@ -544,7 +544,7 @@ func (e *engine) handleEvent(ctx context.Context, st *streamState, buf []byte) (
 }
 
 func gtidSource(g replication.GTID) string {
-	s := g.String()
+	s := gtidString(g)
 	if i := strings.LastIndexAny(s, ":-"); i > 0 {
 		return s[:i]
 	}
@@ -566,7 +566,7 @@ func (e *engine) commitTx(st *streamState, next uint64, ts uint32) []cdc.Record 
 	if st.tx != nil {
 		off := e.streamOffset(st.file, next, "", 0, 0, ts)
 		if st.gtidSet != nil {
-			off["gtids"] = st.gtidSet.String()
+			off["gtids"] = gtidSetString(st.gtidSet)
 		}
 		recs = append(recs, st.tx.end(e, time.Now(), off))
 		st.tx = nil
@@ -576,7 +576,7 @@ func (e *engine) commitTx(st *streamState, next uint64, ts uint32) []cdc.Record 
 	st.events = 0
 	st.skipping, st.skipEvents, st.skipRows = false, 0, 0
 	if st.gtidSet != nil {
-		st.restartGtids = st.gtidSet.String()
+		st.restartGtids = gtidSetString(st.gtidSet)
 	}
 	st.thread = -1
 	st.query = ""

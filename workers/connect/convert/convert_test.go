@@ -328,3 +328,45 @@ func BenchmarkJSONFromBytes(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendString: strings are escaped as Jackson writes them (quote, backslash and control
+// characters; other characters, invalid UTF-8 aside, as they are), runs of plain bytes
+// included.
+func TestAppendString(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          `""`,
+		"plain value 123":           `"plain value 123"`,
+		`a"b\c`:                     `"a\"b\\c"`,
+		"tab\there\nnew\r\b\f\x01z": `"tab\there\nnew\r\b\f\u0001z"`,
+		"<&>":                       `"<&>"`,
+		"héllo ✓ \u2028":            "\"héllo ✓ \u2028\"",
+		"bad \xff byte":             "\"bad \uFFFD byte\"",
+		"\"":                        `"\""`,
+	} {
+		if got := string(appendString([]byte("x"), in)); got != "x"+want {
+			t.Errorf("appendString(%q) = %s, want %s", in, got[1:], want)
+		}
+	}
+}
+
+// TestJSONSchemaCache: a schema written once is written the same from the cache, a new schema
+// of the same name is written as it is, and schemas.cache.size=0 writes every schema afresh.
+func TestJSONSchemaCache(t *testing.T) {
+	for _, size := range []string{"1000", "1", "0"} {
+		c, err := NewJSON(Value, map[string]string{"schemas.cache.size": size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s1 := &data.Schema{Type: data.StructType, Name: "t.Value", Fields: []data.Field{{Name: "id", Schema: data.Int32Schema}}}
+		s2 := &data.Schema{Type: data.StructType, Name: "t.Value", Fields: []data.Field{{Name: "id", Schema: data.Int64Schema}}}
+		want1 := `{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"t.Value"},"payload":{"id":1}}`
+		want2 := `{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false,"name":"t.Value"},"payload":{"id":2}}`
+		for i := 0; i < 3; i++ {
+			b1, err1 := c.FromConnect("t", s1, data.NewStruct(s1).Put("id", int32(1)))
+			b2, err2 := c.FromConnect("t", s2, data.NewStruct(s2).Put("id", int64(2)))
+			if err1 != nil || err2 != nil || string(b1) != want1 || string(b2) != want2 {
+				t.Fatalf("cache size %s, pass %d: %s %v / %s %v", size, i, b1, err1, b2, err2)
+			}
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,12 +35,23 @@ type JSON struct {
 	// ReplaceNullWithDefault writes a null that has a schema default as the default
 	// (replace.null.with.default, default true).
 	ReplaceNullWithDefault bool
+
+	// sizeHint is about the length of the last value written: the next one's buffer starts
+	// with that capacity rather than growing to it.
+	sizeHint atomic.Int64
+
+	// schemas caches the JSON of the schemas last written, by identity, as Kafka's
+	// JsonConverter caches them (schemas.cache.size, default 1000; emptied when full): a
+	// schema is not changed once records carry it.
+	mu        sync.Mutex
+	schemas   map[*data.Schema][]byte
+	cacheSize int
 }
 
 // NewJSON is a JsonConverter of kind with its options: schemas.enable, decimal.format,
 // replace.null.with.default (schemas.cache.size is accepted).
 func NewJSON(kind Kind, opts map[string]string) (*JSON, error) {
-	c := &JSON{DecimalFormat: DecimalBase64}
+	c := &JSON{DecimalFormat: DecimalBase64, cacheSize: 1000}
 	var err error
 	if c.SchemasEnable, err = boolOpt(kind, opts, "schemas.enable", true); err != nil {
 		return nil, err
@@ -55,9 +68,11 @@ func NewJSON(kind Kind, opts map[string]string) (*JSON, error) {
 		}
 	}
 	if v, ok := opts["schemas.cache.size"]; ok {
-		if _, err := strconv.Atoi(strings.TrimSpace(v)); err != nil {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
 			return nil, &Error{string(kind) + ".schemas.cache.size", fmt.Sprintf("Invalid value %s for configuration schemas.cache.size: Not a number of type INT", v)}
 		}
+		c.cacheSize = n
 	}
 	return c, nil
 }
@@ -68,20 +83,23 @@ func (c *JSON) FromConnect(_ string, schema *data.Schema, value any) ([]byte, er
 	if schema == nil && value == nil {
 		return nil, nil
 	}
-	var b []byte
+	b := make([]byte, 0, c.sizeHint.Load()+64)
+	defer func() { c.sizeHint.Store(int64(len(b))) }()
 	var err error
 	if c.SchemasEnable {
 		b = append(b, `{"schema":`...)
-		if b, err = c.appendSchema(b, schema); err != nil {
+		if b, err = c.appendCachedSchema(b, schema); err != nil {
 			return nil, err
 		}
 		b = append(b, `,"payload":`...)
 		if b, err = c.appendValue(b, schema, value); err != nil {
 			return nil, err
 		}
-		return append(b, '}'), nil
+		b = append(b, '}')
+		return b, nil
 	}
-	return c.appendValue(b, schema, value)
+	b, err = c.appendValue(b, schema, value)
+	return b, err
 }
 
 // FromConnectHeader implements HeaderConverter.
@@ -120,6 +138,31 @@ func (c *JSON) FromBytes(_ string, b []byte) ([]byte, error) {
 // appendSchema writes JsonConverter.asJsonSchema(schema): "type" (and items / keys, values /
 // fields), "optional", then "name", "version", "doc", "parameters", "default" when set; a
 // struct field's schema ends with "field". A null schema is null.
+// appendCachedSchema is appendSchema through the cache of written schemas.
+func (c *JSON) appendCachedSchema(b []byte, s *data.Schema) ([]byte, error) {
+	if s == nil || c.cacheSize <= 0 {
+		return c.appendSchema(b, s)
+	}
+	c.mu.Lock()
+	js, ok := c.schemas[s]
+	c.mu.Unlock()
+	if ok {
+		return append(b, js...), nil
+	}
+	start := len(b)
+	b, err := c.appendSchema(b, s)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.schemas == nil || len(c.schemas) >= c.cacheSize {
+		c.schemas = map[*data.Schema][]byte{}
+	}
+	c.schemas[s] = slices.Clone(b[start:])
+	c.mu.Unlock()
+	return b, nil
+}
+
 func (c *JSON) appendSchema(b []byte, s *data.Schema) ([]byte, error) {
 	if s == nil {
 		return append(b, "null"...), nil
@@ -508,6 +551,15 @@ const hexDigits = "0123456789ABCDEF"
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		// The run of bytes that need no escaping is copied at once.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])

@@ -10,12 +10,9 @@ package mysqltest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -46,101 +43,15 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start starts a server and registers its stop with t.Cleanup.
+// Start starts a server and registers its stop with t.Cleanup (Launch).
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	if _, err := os.Stat(Mariadbd); err != nil {
-		t.Fatalf("mysqltest: %s is missing: install Debian's mariadb-server (.ci/run installs it): %v", Mariadbd, err)
-	}
-	dir, err := os.MkdirTemp("", "mariadb-")
+	s, stop, err := Launch(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var userArg []string
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("mysql")
-		if err != nil {
-			t.Fatalf("mysqltest: running as root needs the mysql user (Debian's mariadb-server creates it): %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		for _, d := range []string{dir, data} {
-			if err := os.Chown(d, uid, gid); err != nil {
-				t.Fatal(err)
-			}
-		}
-		userArg = []string{"--user=mysql"}
-	}
-	install := exec.Command("mariadb-install-db", append([]string{"--no-defaults", "--datadir=" + data,
-		"--auth-root-authentication-method=normal", "--skip-test-db"}, userArg...)...)
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("mysqltest: mariadb-install-db: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + filepath.Join(dir, "sock"),
-		"--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--skip-name-resolve",
-		"--pid-file=" + filepath.Join(dir, "pid"), "--log-error=" + filepath.Join(dir, "error.log"),
-		"--innodb-buffer-pool-size=32M", "--server-id=1", "--max-connections=50",
-		"--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0"}
-	if o.NoBinlog {
-		args = append(args, "--skip-log-bin")
-	} else {
-		f := o.BinlogFormat
-		if f == "" {
-			f = "ROW"
-		}
-		args = append(args, "--log-bin="+filepath.Join(data, "binlog"), "--binlog-format="+f)
-	}
-	args = append(args, o.Args...)
-	cmd := exec.Command(Mariadbd, args...)
-	if userArg != nil {
-		// runuser drops to the mysql user and passes the SIGTERM the kernel sends when the
-		// test process dies (mariadbd's own --user would clear the parent-death signal).
-		cmd = exec.Command("runuser", append([]string{"-u", "mysql", "--", Mariadbd}, args...)...)
-	}
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("mysqltest: starting mariadbd: %v", err)
-	}
-	s := &Server{Host: "127.0.0.1", Port: port, Dir: dir, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		c, err := s.Connect(ctx, "root", "")
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-s.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("mysqltest: mariadbd exited: %s", log)
-		case <-ctx.Done():
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("mysqltest: mariadbd did not accept connections: %v\n%s", err, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	t.Cleanup(stop)
 	return s
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func (s *Server) stop() {
