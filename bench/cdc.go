@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -335,4 +336,58 @@ func cdcLogLevel() slog.Level {
 		return slog.LevelError
 	}
 	return l
+}
+
+// timeTask runs one CDC task (class, conf, engine) until topic holds rows records and returns
+// its events/s; what names the round in the log.
+func (e *cdcEnv) timeTask(ctx context.Context, what, topic string, rows int64, class string, conf map[string]string,
+	f cdc.Factory, parse func(map[string]string) (*debezium.Config, error)) (float64, error) {
+	var err error
+	start := time.Now()
+	var stop func() error
+	var failed <-chan error
+	pprof.Do(ctx, pprof.Labels("side", "task"), func(context.Context) {
+		stop, failed, err = e.startTask(class, conf, f, parse)
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = e.waitEnd(topic, rows, failed, 5*time.Minute)
+	took := time.Since(start)
+	if serr := stop(); err == nil && serr != nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("task: %w", err)
+	}
+	logf("cdc: %s: task %d events in %v (%.0f/s)", what, rows, took.Round(time.Millisecond), float64(rows)/took.Seconds())
+	return float64(rows) / took.Seconds(), nil
+}
+
+// timeRaw runs a raw loop producing to a new topic until it holds rows records and returns its
+// events/s.
+func (e *cdcEnv) timeRaw(ctx context.Context, what, topic string, rows int64, loop func(ctx context.Context, cl *kgo.Client) error) (float64, error) {
+	if err := e.createTopic(ctx, topic); err != nil {
+		return 0, err
+	}
+	defer e.deleteTopics(topic)
+	cl, err := e.producer(topic)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	failed := make(chan error, 1)
+	start := time.Now()
+	pprof.Do(rctx, pprof.Labels("side", "raw"), func(rctx context.Context) {
+		go func() { failed <- loop(rctx, cl) }()
+	})
+	err = e.waitEnd(topic, rows, failed, 5*time.Minute)
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("raw loop: %w", err)
+	}
+	logf("cdc: %s: raw loop %d events in %v (%.0f/s)", what, rows, took.Round(time.Millisecond), float64(rows)/took.Seconds())
+	return float64(rows) / took.Seconds(), nil
 }

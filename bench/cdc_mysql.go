@@ -130,53 +130,16 @@ func (b *cdcMy) throughput(ctx context.Context) error {
 			}
 			defer b.deleteTopics(topic, prefix, prefix+"-history")
 			var err error
-			start := time.Now()
-			var stop func() error
-			var failed <-chan error
-			pprof.Do(ctx, pprof.Labels("side", "task"), func(context.Context) {
-				stop, failed, err = b.startTask(debezium.MySQLConnector, b.conf("bench-my-"+prefix, prefix, "bench", "never"), mysql.New, parseMySQL)
-			})
-			if err != nil {
-				return err
-			}
-			err = b.waitEnd(topic, rows, failed, 5*time.Minute)
-			took := time.Since(start)
-			if serr := stop(); err == nil && serr != nil {
-				err = serr
-			}
-			if err != nil {
-				return fmt.Errorf("task: %w", err)
-			}
-			task = float64(rows) / took.Seconds()
-			logf("cdc: mariadb round %d: task %d events in %v (%.0f/s)", r, rows, took.Round(time.Millisecond), task)
-			return nil
+			task, err = b.timeTask(ctx, fmt.Sprintf("mariadb round %d", r), topic, rows, debezium.MySQLConnector, b.conf("bench-my-"+prefix, prefix, "bench", "never"), mysql.New, parseMySQL)
+			return err
 		},
 		func(r int) error {
 			topic := "raw-my-" + strconv.Itoa(r)
-			if err := b.createTopic(ctx, topic); err != nil {
-				return err
-			}
-			defer b.deleteTopics(topic)
-			cl, err := b.producer(topic)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			rctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			failed := make(chan error, 1)
-			start := time.Now()
-			pprof.Do(rctx, pprof.Labels("side", "raw"), func(rctx context.Context) {
-				go func() { failed <- b.rawLoop(rctx, "", 0, "bench", cl, b.c.rows) }()
+			var err error
+			raw, err = b.timeRaw(ctx, fmt.Sprintf("mariadb round %d", r), topic, rows, func(rctx context.Context, cl *kgo.Client) error {
+				return b.rawLoop(rctx, "", 0, "bench", cl, b.c.rows)
 			})
-			err = b.waitEnd(topic, rows, failed, 5*time.Minute)
-			took := time.Since(start)
-			if err != nil {
-				return fmt.Errorf("raw loop: %w", err)
-			}
-			raw = float64(rows) / took.Seconds()
-			logf("cdc: mariadb round %d: raw loop %d events in %v (%.0f/s)", r, rows, took.Round(time.Millisecond), raw)
-			return nil
+			return err
 		},
 	}, func(r int) error {
 		if r > 0 {
