@@ -127,7 +127,8 @@ func TestRollingRestartE2E(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	// At most one leader: the scheduler's advisory lock, sampled all along.
+	// At most one leader: the scheduler's advisory lock in this fleet's database (the tests'
+	// Postgres serves other fleets too), sampled all along.
 	var maxLeaders atomic.Int64
 	leaderDone := make(chan struct{})
 	go func() {
@@ -135,6 +136,7 @@ func TestRollingRestartE2E(t *testing.T) {
 		for ctx.Err() == nil {
 			var n int64
 			if err := f.db.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 				AND ((classid::bigint << 32) | objid::bigint) = $1`, int64(0x666a6f7264)).Scan(&n); err == nil && n > maxLeaders.Load() {
 				maxLeaders.Store(n)
 			}
