@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -108,15 +107,11 @@ func (b *cdcMy) throughput(ctx context.Context) error {
 	}
 	logf("cdc: mariadb: %d single-row transactions committed in %v", b.c.rows, time.Since(t0))
 	if b.c.cpuProfile != "" {
-		f, err := os.Create(b.c.cpuProfile + "-mysql.pprof")
+		stop, err := cpuProfile(b.c.cpuProfile + "-mysql.pprof")
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	p := newPaired("cdc_mysql_events_per_s", "events/s")
 	var task, raw float64

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -120,15 +119,11 @@ func (b *cdcPG) throughput(ctx context.Context) error {
 	}
 	logf("cdc: postgres: %d single-row transactions committed in %v", b.c.rows, time.Since(t0))
 	if b.c.cpuProfile != "" {
-		f, err := os.Create(b.c.cpuProfile + "-postgres.pprof")
+		stop, err := cpuProfile(b.c.cpuProfile + "-postgres.pprof")
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	p := newPaired("cdc_postgres_events_per_s", "events/s")
 	var task, raw float64

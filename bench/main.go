@@ -266,18 +266,30 @@ func profiled(c config, name string, m func()) error {
 		m()
 		return nil
 	}
-	f, err := os.Create(c.cpuProfile + "-" + name + ".pprof")
+	stop, err := cpuProfile(c.cpuProfile + "-" + name + ".pprof")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
 	m()
-	pprof.StopCPUProfile()
-	logf("CPU profile written to %s", f.Name())
+	stop()
 	return nil
+}
+
+// cpuProfile starts a CPU profile written to path; stop ends it and closes the file.
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		logf("CPU profile written to %s", path)
+	}, nil
 }
 
 func logf(format string, args ...any) {
