@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/fjord-io/fjord/scheduler"
 	"github.com/fjord-io/fjord/server"
@@ -343,7 +345,12 @@ func (k *devKafka) Close() {
 }
 
 // startKafka starts a one-broker kfake cluster on addr (127.0.0.1:PORT) with the given
-// cluster ID (distinct per cluster: replication tells clusters apart by it) and limits.
+// cluster ID (distinct per cluster: replication tells clusters apart by it) and limits. It
+// speaks the stable Kafka protocol of franz-go's kversion, like a stock broker: without client
+// telemetry (KIP-714), which a broker offers only when a telemetry plugin is configured (MSK
+// offers none). kfake would otherwise ask every client for all its metrics every 30 s, and each
+// franz-go client would keep compressors of a few MiB for the pushes: in `make bench`'s density
+// suite that was a third of an idle worker's heap.
 func startKafka(addr, clusterID string, lim devKafkaLimits, extra ...kfake.Opt) (*devKafka, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -356,8 +363,11 @@ func startKafka(addr, clusterID string, lim devKafkaLimits, extra ...kfake.Opt) 
 	if err != nil {
 		return nil, err
 	}
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(int16(kmsg.GetTelemetrySubscriptions), -1)
+	versions.SetMaxKeyVersion(int16(kmsg.PushTelemetry), -1)
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3),
-		kfake.ClusterID(clusterID),
+		kfake.ClusterID(clusterID), kfake.MaxVersions(versions),
 		kfake.BrokerConfigs(map[string]string{
 			"log.retention.ms":    strconv.FormatInt(lim.Retention.Milliseconds(), 10),
 			"log.retention.bytes": strconv.FormatInt(lim.RetentionBytes, 10),

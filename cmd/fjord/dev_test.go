@@ -18,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestDev runs `fjord dev` twice on one data directory: the first run must come up, print
@@ -289,7 +290,8 @@ func produceConsume(t *testing.T, bootstrap string) {
 
 // TestDevKafkaBound: the dev clusters do not keep more than their retention bound. A partition
 // given four times its retention.bytes keeps at most the bound plus one segment, its log start
-// moves past the first records, and the cluster reports the ID it was given.
+// moves past the first records, and the cluster reports the ID it was given. Like a stock
+// broker, it offers no client telemetry (KIP-714).
 func TestDevKafkaBound(t *testing.T) {
 	t.Parallel()
 	if _, err := parseDevKafkaLimits("1h", "1000"); err == nil {
@@ -323,6 +325,23 @@ func TestDevKafkaBound(t *testing.T) {
 	meta, err := adm.BrokerMetadata(ctx)
 	if err != nil || meta.Cluster != "fjord-dev-bound" {
 		t.Fatalf("cluster id = %q (%v), want fjord-dev-bound", meta.Cluster, err)
+	}
+	versions, err := adm.ApiVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bv := range versions {
+		if bv.Err != nil {
+			t.Fatal(bv.Err)
+		}
+		for _, k := range []kmsg.Key{kmsg.GetTelemetrySubscriptions, kmsg.PushTelemetry} {
+			if _, _, ok := bv.KeyVersions(int16(k)); ok {
+				t.Errorf("broker %d offers %s", bv.NodeID, k.Name())
+			}
+		}
+		if _, maxV, ok := bv.KeyVersions(int16(kmsg.Produce)); !ok || maxV < 9 {
+			t.Errorf("broker %d offers Produce up to v%d (%v), want a current protocol", bv.NodeID, maxV, ok)
+		}
 	}
 	const total = 4 << 20
 	value := make([]byte, 16<<10)
