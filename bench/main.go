@@ -43,6 +43,15 @@
 //
 // api-docs/cdc.md (Performance) says what the baselines leave out.
 //
+// The "density" suite (density.go) packs -density-connectors (50) MirrorSource connectors of
+// one worker × 1 MCU, one topic each, on one `fjord agent --mcu 50` beside `fjord dev`, about a
+// minute and a half in all: agent_density_create_to_running_s (the 50 CreateConnector calls
+// until all RUNNING; target 15 s), agent_density_rss_total_mib and
+// agent_density_rss_per_worker_mib (idle; target 40 MiB per worker), the same as Pss
+// (agent_density_pss_*: shared pages of the fjord binary divided among the processes that map
+// them, which is what the host spends) and agent_density_idle_cpu_percent (agent and workers,
+// no traffic, percent of one core; target 10 %). The targets are the baselines.
+//
 // Run it with `make bench` or `go run ./bench -duration 10s -concurrency 16`; -only (or
 // $BENCH_ONLY, or `make bench ONLY=...`) runs some suites: `go run ./bench -only replication`. Progress, setup
 // times and the CPU time per request (this process, and Postgres) go to stderr. -cpuprofile
@@ -134,7 +143,9 @@ func main() {
 	ac.register()
 	var cc cdcConfig
 	cc.register()
-	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale,cdc", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go) and "cdc" (change data capture, cdc.go); $BENCH_ONLY, when set, overrides the default`)
+	var dc densityConfig
+	dc.register()
+	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale,cdc,density", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go), "cdc" (change data capture, cdc.go) and "density" (many small connectors on one agent, density.go); $BENCH_ONLY, when set, overrides the default`)
 	only := flag.String("only", "", "the same as -suites, which it overrides when set")
 	if v := os.Getenv("BENCH_ONLY"); v != "" {
 		*suites = v
@@ -166,8 +177,10 @@ func main() {
 			err = runAutoscaleSuite(ac, rc.fjord)
 		case "cdc":
 			err = runCDCSuite(cc)
+		case "density":
+			err = runDensitySuite(dc, rc.fjord)
 		default:
-			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation, autoscale and/or cdc", suite)
+			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation, autoscale, cdc and/or density", suite)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
