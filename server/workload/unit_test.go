@@ -2,6 +2,7 @@ package workload
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -21,6 +22,27 @@ func TestParseARN(t *testing.T) {
 	for _, bad := range []string{"", "arn", "arn:aws:kafka", "nope:aws:kafka:r:a:x/y", "arn:aws:kafka:r:a:noslash", "arn:aws:kafka:r:a:/x"} {
 		if _, ok := ParseARN(bad); ok {
 			t.Errorf("ParseARN(%q) accepted", bad)
+		}
+	}
+}
+
+// TestSecretARN: a secret ARN's name has 1 to 512 characters; its account and region are read
+// from it.
+func TestSecretARN(t *testing.T) {
+	t.Parallel()
+	const prefix = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+	for _, name := range []string{"db-AbCdEf", "a/b_c+d=e.f@g-h", strings.Repeat("n", 512)} {
+		if got, region := secretName(prefix + name); got != name || region != "eu-west-1" {
+			t.Errorf("secretName(%.60q) = %q, %q", prefix+name, got, region)
+		}
+		if a := SecretAccount(prefix + name); a != "111122223333" {
+			t.Errorf("SecretAccount(%.60q) = %q", prefix+name, a)
+		}
+	}
+	for _, bad := range []string{prefix, prefix + strings.Repeat("n", 513), prefix + "a b",
+		"arn:aws:secretsmanager:eu-west-1:11112222333:secret:db", "arn:aws:kafka:eu-west-1:111122223333:secret:db"} {
+		if got, _ := secretName(bad); got != "" || SecretAccount(bad) != "" {
+			t.Errorf("%.60q read as a secret ARN (%q)", bad, got)
 		}
 	}
 }

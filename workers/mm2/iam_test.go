@@ -129,3 +129,23 @@ func TestIAMRoleRefused(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestIsRoleARN: a role name has 1 to 512 characters of IAM's set, after any partition and a
+// 12-digit account.
+func TestIsRoleARN(t *testing.T) {
+	t.Parallel()
+	for arn, want := range map[string]bool{
+		"arn:aws:iam::111122223333:role/mm2":                            true,
+		"arn:aws-us-gov:iam::111122223333:role/path/to/mm2+x=y,z.a@b-c": true,
+		"arn:aws:iam::111122223333:role/" + strings.Repeat("r", 512):    true,
+		"arn:aws:iam::111122223333:role/" + strings.Repeat("r", 513):    false,
+		"arn:aws:iam::111122223333:role/":                               false,
+		"arn:aws:iam::11112222333:role/mm2":                             false,
+		"arn:aws:iam::111122223333:user/mm2":                            false,
+		"arn:aws:iam::111122223333:role/mm2 x":                          false,
+	} {
+		if got := IsRoleARN(arn); got != want {
+			t.Errorf("IsRoleARN(%.60q) = %v, want %v", arn, got, want)
+		}
+	}
+}
