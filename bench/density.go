@@ -171,13 +171,22 @@ func runDensity(ctx context.Context, dc densityConfig) (out []result, err error)
 	if err := createTopics(ctx, kadm.NewClient(src), int32(dc.partitions), topics...); err != nil {
 		return nil, err
 	}
+	var produceErr atomic.Pointer[error]
 	for _, t := range topics {
 		for j := range dc.records {
-			src.Produce(ctx, &kgo.Record{Topic: t, Partition: int32(j % dc.partitions), Key: fmt.Appendf(nil, "key-%d", j), Value: []byte("density")}, nil)
+			r := &kgo.Record{Topic: t, Partition: int32(j % dc.partitions), Key: fmt.Appendf(nil, "key-%d", j), Value: []byte("density")}
+			src.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil {
+					produceErr.CompareAndSwap(nil, &err)
+				}
+			})
 		}
 	}
 	if err := src.Flush(ctx); err != nil {
 		return nil, err
+	}
+	if e := produceErr.Load(); e != nil {
+		return nil, fmt.Errorf("produce to the density topics: %w", *e)
 	}
 
 	kc := kafkaconnect.NewFromConfig(sdkConfig("http://"+f.httpAddr, 16))
