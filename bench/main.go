@@ -45,7 +45,7 @@
 //
 // The "density" suite (density.go) packs -density-connectors (50) MirrorSource connectors of
 // one worker × 1 MCU, one topic each, on one `fjord agent --mcu 50` beside `fjord dev`, about a
-// minute and a half in all: agent_density_create_to_running_s (the 50 CreateConnector calls
+// minute in all: agent_density_create_to_running_s (the 50 CreateConnector calls
 // until all RUNNING; target 15 s), agent_density_rss_total_mib and
 // agent_density_rss_per_worker_mib (idle; target 40 MiB per worker), the same as Pss
 // (agent_density_pss_*: shared pages of the fjord binary divided among the processes that map
