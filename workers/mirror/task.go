@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -223,9 +224,20 @@ func (ps *partState) committable() int64 {
 // Owner is the task, among taskCount, that owns source partition (topic, partition):
 // (fnv32a(topic) + partition) mod taskCount, computed in uint32.
 func Owner(topic string, partition int32, taskCount int) int {
+	return ownerOf(topicHash(topic), partition, taskCount)
+}
+
+// topicHash is fnv32a(topic), Owner's hash of a topic: computed once per topic when deciding
+// the owners of all its partitions.
+func topicHash(topic string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(topic))
-	return int((h.Sum32() + uint32(partition)) % uint32(taskCount))
+	return h.Sum32()
+}
+
+// ownerOf is Owner with the topic's hash (topicHash) already computed.
+func ownerOf(topicHash uint32, partition int32, taskCount int) int {
+	return int((topicHash + uint32(partition)) % uint32(taskCount))
 }
 
 // NewSourceTask validates opts. It does not connect to anything.
@@ -902,13 +914,11 @@ func (t *SourceTask) ownedCount() int {
 func (t *SourceTask) ownedTopics() []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var out []string
+	set := map[string]struct{}{}
 	for k := range t.bySource {
-		if !slices.Contains(out, k.topic) {
-			out = append(out, k.topic)
-		}
+		set[k.topic] = struct{}{}
 	}
-	return out
+	return slices.Collect(maps.Keys(set))
 }
 
 // offsetSyncsTopic is MM2's MirrorSourceConfig.offsetSyncsTopic: named after the other cluster
