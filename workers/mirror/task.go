@@ -112,7 +112,13 @@ type SourceTask struct {
 	mu       sync.RWMutex
 	bySource map[tp]*partState
 	byTarget map[tp]*partState
-	started  bool // first discovery done: later partitions start at earliest
+	started  bool   // first discovery done: later partitions start at earliest
+	ownedGen uint64 // bumped whenever bySource changes
+
+	// reportedGen and reportedTopics are the owned topics last reported to Metrics.Topics and
+	// the ownedGen they were computed at; only the metrics reporter (never two at once) uses them.
+	reportedGen    uint64
+	reportedTopics []string
 
 	progressMu sync.Mutex
 
@@ -194,6 +200,7 @@ type partState struct {
 	lastU, lastD int64
 	runOpen      bool
 	// metrics since the last report
+	lagReported      int64 // lag last reported to Metrics.Lag; -1 none
 	nRecords, nBytes int64
 	nPolled          int64 // records fetched, copied or skipped
 	latSum, latMax   time.Duration

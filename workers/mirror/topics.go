@@ -130,7 +130,7 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	assign := map[string]map[int32]kgo.Offset{}
 	t.mu.Lock()
 	for _, k := range fresh {
-		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1}
+		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1, lagReported: -1}
 		ps.hwm.Store(-1)
 		start := kgo.NewOffset().AtStart()
 		how := "earliest"
@@ -150,6 +150,7 @@ func (t *SourceTask) discover(ctx context.Context) error {
 		}
 		assign[k.topic][k.partition] = start
 		t.bySource[k] = ps
+		t.ownedGen++
 		t.byTarget[ps.target] = ps
 		t.log.Debug("owning partition", "topic", k.topic, "partition", k.partition, "target_topic", ps.target.topic, "start", how, "offset", ps.acked+1)
 	}
@@ -192,6 +193,7 @@ func (t *SourceTask) dropVanished(owned map[string]int32) {
 			continue
 		}
 		delete(t.bySource, k)
+		t.ownedGen++
 		delete(t.byTarget, ps.target)
 		if c >= 0 {
 			t.progress[k] = c
