@@ -130,6 +130,12 @@ type SourceTask struct {
 	txnMu    sync.Mutex
 	txnSyncs []taggedSync
 	txnErr   error
+	// txnDirty are the partitions whose progress the open transaction may have to write:
+	// touched by it (inTxn), new, or settled by anchorHeld (transactional mode). A commit
+	// walks them rather than every owned partition; a full walk every fullWalkRounds rounds
+	// is the safety net.
+	txnDirty []*partState
+	txnRound int
 
 	// prov is the loop-prevention state (provenance.go); set in setup, read-only after.
 	prov provenance
@@ -314,6 +320,17 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		enhanced:       c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
 		conv:           newRecordConverter(c),
 	}, nil
+}
+
+// markDirty adds ps to the partitions the next commit writes the progress of (transactional
+// mode; nothing otherwise).
+func (t *SourceTask) markDirty(ps *partState) {
+	if !t.opts.Transactional {
+		return
+	}
+	t.txnMu.Lock()
+	t.txnDirty = append(t.txnDirty, ps)
+	t.txnMu.Unlock()
 }
 
 // fail records the first fatal error and makes the poll loop stop.
@@ -617,6 +634,7 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			ps.inflight = append(ps.inflight, flight{up: r.Offset, through: r.Offset})
 			tail, ps.skipHeld = -1, -1 // its acknowledgement settles what was skipped before it
 		}
+		newlyTouched := !ps.inTxn
 		ps.inTxn = true
 		ps.nPolled += int64(len(p.Records) - controls)
 		var syncs []taggedSync
@@ -630,6 +648,9 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			}
 		}
 		ps.mu.Unlock()
+		if newlyTouched {
+			t.markDirty(ps)
+		}
 		for _, s := range syncs {
 			t.emitSync(ps, s)
 		}

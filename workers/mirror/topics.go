@@ -128,6 +128,7 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	}
 
 	assign := map[string]map[int32]kgo.Offset{}
+	var added []*partState
 	t.mu.Lock()
 	for _, k := range fresh {
 		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1, lagReported: -1}
@@ -151,11 +152,15 @@ func (t *SourceTask) discover(ctx context.Context) error {
 		assign[k.topic][k.partition] = start
 		t.bySource[k] = ps
 		t.ownedGen++
+		added = append(added, ps)
 		t.byTarget[ps.target] = ps
 		t.log.Debug("owning partition", "topic", k.topic, "partition", k.partition, "target_topic", ps.target.topic, "start", how, "offset", ps.acked+1)
 	}
 	t.started = true
 	t.mu.Unlock()
+	for _, ps := range added {
+		t.markDirty(ps) // a latest start is recorded at the next commit
+	}
 	t.src.AddConsumePartitions(assign)
 	if !initial {
 		t.log.Info("new source partitions", "count", len(fresh), "topics", len(assign))
