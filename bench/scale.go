@@ -71,9 +71,9 @@ package main
 //
 // Figures after the fixes (exactly once, load average 1-3): p99 370-550 ms at 12,000
 // partitions against 45-120 ms at 12 (ratios 6.7-8.4; at load average 5-6, 1.1-1.2 s against
-// 140-170 ms); RSS 2.7-3.3 KB per partition; idle CPU 4.1-4.8 % of the core (1.2-1.45 % for the
+// 140-170 ms); RSS 2.7-3.4 KB per partition; idle CPU 3.9-4.8 % of the core (1.2-1.45 % for the
 // 12-partition worker); a new topic on the target 2.5-4.3 s after its first record; initial
-// sync of 1,000 topics 0.31-0.53 s. An exactly-once commit also walked every owned partition
+// sync of 1,000 topics 0.22-0.53 s. An exactly-once commit also walked every owned partition
 // every 250 ms to find the ones its transaction touched; it now keeps a list of them (a full
 // walk every 40 rounds as the safety net).
 //
