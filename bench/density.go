@@ -2,14 +2,14 @@ package main
 
 // The density benchmarks: what many small connectors cost on one agent.
 //
-// Set-up, on loopback (startDevFleet): `fjord dev --agents 0` as a child process (Postgres, the
+// Set-up, on loopback (startDevEnv): `fjord dev --agents 0` as a child process (Postgres, the
 // API server, the kfake clusters "source" and "target") and one `fjord agent --mcu
 // -density-mcu` (50) child process, whose workers (`fjord worker`) are its children. One agent
 // offering the host's capacity is what a platform team runs: an agent per host (the default
 // agent id is claimed per host), its --mcu the share of the host given to workers; two agents
 // on one host would only add a second agent process and its stream, and split the packing.
-// The fjord binary is dropped from the page cache before it starts (evictPageCache), so that
-// its processes map it as a host loads it from disk (see below).
+// startDevEnv drops the fjord binary from the page cache before it starts (evictPageCache), so
+// that its processes map it as a host loads it from disk (see below).
 //
 // -density-connectors (50) topics of -density-partitions partitions (1) are created on the
 // source with -density-records records each (10), then as many connectors through the
@@ -87,7 +87,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -142,16 +141,15 @@ func runDensity(ctx context.Context, dc densityConfig) (out []result, err error)
 	if dc.connectors < 1 || dc.mcu < dc.connectors || dc.rounds < 1 || dc.partitions < 1 || dc.records < 1 {
 		return nil, fmt.Errorf("density: need -density-connectors ≥ 1, -density-mcu ≥ connectors, -density-partitions, -density-records and -density-rounds ≥ 1")
 	}
-	f, err := startDevFleet(ctx, "fjord-bench-density-", dc.fjord)
+	f, err := startDevEnv(ctx, "fjord-bench-density-", dc.fjord, nil, agentSpec{id: "density-agent", mcu: dc.mcu})
 	if err != nil {
 		return nil, err
 	}
-	defer func() { f.stop(err != nil) }()
-	agent, _, err := f.startAgent(ctx, "density-agent", "--mcu", strconv.Itoa(dc.mcu))
-	if err != nil {
+	defer func() { f.stop(err) }()
+	if err := writePlugin(filepath.Join(f.dir, "dev", "s3", "bench", "plugin.zip")); err != nil {
 		return nil, err
 	}
-	agentPID := agent.cmd.Process.Pid
+	agentPID, devPID := f.agents["density-agent"].cmd.Process.Pid, f.children[0].cmd.Process.Pid
 
 	// The topics, with their records.
 	src, err := kgo.NewClient(producerOpts(f.srcAddr)...)
@@ -279,7 +277,6 @@ func runDensity(ctx context.Context, dc densityConfig) (out []result, err error)
 	pssTotal := newPaired("agent_density_pss_total_mib", "MiB")
 	pssWorker := newPaired("agent_density_pss_per_worker_mib", "MiB")
 	idleCPU := newPaired("agent_density_idle_cpu_percent", "%")
-	devPID := f.children[0].cmd.Process.Pid
 	before, err := cpuTicks(append(pids, devPID))
 	if err != nil {
 		return nil, err
@@ -360,8 +357,8 @@ func densityConnector(topic, srcAddr, tgtAddr, pluginARN string) *kafkaconnect.C
 	}
 }
 
-// activePlugin creates a custom plugin from the plugin.zip that startDevFleet put in fjord
-// dev's S3 folder and waits until it is ACTIVE.
+// activePlugin creates a custom plugin from the plugin.zip that runDensity put in fjord dev's
+// S3 folder and waits until it is ACTIVE.
 func activePlugin(ctx context.Context, kc *kafkaconnect.Client, name string) (string, error) {
 	p, err := kc.CreateCustomPlugin(ctx, &kafkaconnect.CreateCustomPluginInput{
 		Name: aws.String(name), ContentType: kctypes.CustomPluginContentTypeZip,
@@ -427,11 +424,7 @@ func childPIDs(pid int) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		f, err := procStatFields(p)
-		if err != nil {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
+		if st, err := procStat(p); err == nil && st.ppid == pid {
 			out = append(out, p)
 		}
 	}
@@ -439,38 +432,15 @@ func childPIDs(pid int) ([]int, error) {
 	return out, nil
 }
 
-// procStatFields are the fields of /proc/<pid>/stat after the command name: f[0] is the state
-// (field 3), f[1] the parent (4), f[11] and f[12] utime and stime (14, 15).
-func procStatFields(pid int) ([]string, error) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return f, nil
-}
-
 // cpuTicks is the utime + stime of each process, in clock ticks.
 func cpuTicks(pids []int) ([]int64, error) {
 	out := make([]int64, len(pids))
 	for i, pid := range pids {
-		f, err := procStatFields(pid)
+		st, err := procStat(pid)
 		if err != nil {
 			return nil, err
 		}
-		u, err1 := strconv.ParseInt(f[11], 10, 64)
-		s, err2 := strconv.ParseInt(f[12], 10, 64)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
-		}
-		out[i] = u + s
+		out[i] = st.utime + st.stime
 	}
 	return out, nil
 }
@@ -521,102 +491,4 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// devFleet is `fjord dev --agents 0` (Postgres, the API server, the kfake clusters "source"
-// and "target") and the `fjord agent` processes started beside it, all children of this
-// process, with a custom plugin's ZIP at s3://bench/plugin.zip.
-type devFleet struct {
-	dir, bin, dataDir                    string
-	httpAddr, grpcAddr, srcAddr, tgtAddr string
-	children                             []*child
-}
-
-// startDevFleet starts fjord dev (bin, or a fresh build of ./cmd/fjord when bin is "") in a
-// new temporary directory named after prefix, with extra flags, and waits until it serves.
-func startDevFleet(ctx context.Context, prefix, bin string, extra ...string) (f *devFleet, err error) {
-	f = &devFleet{bin: bin}
-	defer func() {
-		if err != nil {
-			f.stop(true)
-		}
-	}()
-	if f.dir, err = os.MkdirTemp("", prefix); err != nil {
-		return f, err
-	}
-	// 0755: as root, fjord dev runs Postgres as the postgres user, who must enter the directory.
-	if err := os.Chmod(f.dir, 0o755); err != nil {
-		return f, err
-	}
-	if f.bin == "" {
-		if f.bin, err = buildFjord(f.dir); err != nil {
-			return f, err
-		}
-	}
-	// The binary as a host loads it from disk: a binary the linker just wrote sits in the page
-	// cache in large folios, and the kernel maps whole folios into each process that touches
-	// one page of them, which made every worker's Rss 10 MiB larger than the same binary's
-	// read back from disk.
-	if err := evictPageCache(f.bin); err != nil {
-		logf("cannot drop %s from the page cache: %v", f.bin, err)
-	}
-	f.dataDir = filepath.Join(f.dir, "dev")
-	if err := writePlugin(filepath.Join(f.dataDir, "s3", "bench", "plugin.zip")); err != nil {
-		return f, err
-	}
-	ports, err := freePorts(4)
-	if err != nil {
-		return f, err
-	}
-	f.httpAddr, f.grpcAddr, f.srcAddr, f.tgtAddr = ports[0], ports[1], ports[2], ports[3]
-	dev := &child{name: "fjord dev", dir: f.dir}
-	args := append([]string{"dev", "--agents", "0", "--kafka-retention-bytes", devRetentionBytes, "--data-dir", f.dataDir,
-		"--http-addr", f.httpAddr, "--grpc-addr", f.grpcAddr, "--source-kafka-addr", f.srcAddr, "--target-kafka-addr", f.tgtAddr,
-		"--log-level", "warn"}, extra...)
-	if err := dev.start(f.bin, args...); err != nil {
-		return f, err
-	}
-	f.children = append(f.children, dev)
-	t0 := time.Now()
-	if err := waitHTTP(ctx, dev, "http://"+f.httpAddr+"/healthz", 2*time.Minute); err != nil {
-		return f, err
-	}
-	logf("fjord dev ready in %v (source %s, target %s)", time.Since(t0).Round(time.Millisecond), f.srcAddr, f.tgtAddr)
-	return f, nil
-}
-
-// startAgent starts `fjord agent --id id` with extra flags (--mcu …) and waits until it is
-// ready; it returns the agent and its HTTP address.
-func (f *devFleet) startAgent(ctx context.Context, id string, extra ...string) (*child, string, error) {
-	ports, err := freePorts(1)
-	if err != nil {
-		return nil, "", err
-	}
-	a := &child{name: id, dir: f.dir}
-	args := append([]string{"agent", "--server", f.grpcAddr, "--token-file", filepath.Join(f.dataDir, "agent.token"), "--id", id,
-		"--http-addr", ports[0], "--state-dir", filepath.Join(f.dir, "agents", id), "--log-level", "warn"}, extra...)
-	if err := a.start(f.bin, args...); err != nil {
-		return nil, "", err
-	}
-	f.children = append(f.children, a)
-	if err := waitHTTP(ctx, a, "http://"+ports[0]+"/readyz", time.Minute); err != nil {
-		return nil, "", err
-	}
-	return a, ports[0], nil
-}
-
-// stop stops the agents (they drain their workers), then fjord dev, and removes the directory;
-// failed: the last lines of every process's log go to stderr before.
-func (f *devFleet) stop(failed bool) {
-	for _, c := range slices.Backward(f.children) {
-		c.stop()
-	}
-	if failed {
-		for _, c := range f.children {
-			c.dumpLog()
-		}
-	}
-	if f.dir != "" {
-		_ = os.RemoveAll(f.dir)
-	}
 }

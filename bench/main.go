@@ -21,6 +21,12 @@
 // create_to_running_s and failover_s, with the clusters, the server and the agents as separate
 // processes.
 //
+// The "scale" suite (scale.go) measures one replicator copying 12,000 partitions (1,000 topics)
+// against one copying 12: replication_scale_latency_p99_ms (same stream rate, ratio of the p99s),
+// replication_scale_rss_per_partition_bytes, replication_scale_idle_cpu_percent,
+// replication_scale_new_topic_s and replication_scale_initial_sync_s, each against its target
+// when there is no measured baseline (about a minute and a half).
+//
 // The "scheduler" suite (scheduler.go) times the leader's reconcile (snapshot from Postgres,
 // plan, apply) for 100, 1,000 and 5,000 workloads over 200 agents: scheduler_reconcile_ms_N
 // (the first, placing reconcile) and scheduler_reconcile_steady_ms_N, each against the
@@ -143,9 +149,11 @@ func main() {
 	ac.register()
 	var cc cdcConfig
 	cc.register()
+	var scc scaleConfig
+	scc.register()
 	var dc densityConfig
 	dc.register()
-	suites := flag.String("suites", "api,replication,scheduler,translation,autoscale,cdc,density", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go), "cdc" (change data capture, cdc.go) and "density" (many small connectors on one agent, density.go); $BENCH_ONLY, when set, overrides the default`)
+	suites := flag.String("suites", "api,replication,scale,scheduler,translation,autoscale,cdc,density", `comma-separated suites to run: "api" (the REST API, this file), "replication" (the data plane, replication.go), "scale" (one replicator at 12 and 12,000 partitions, scale.go), "scheduler" (the leader's reconcile, scheduler.go), "translation" (the failover drill's offset translation, translation.go), "autoscale" (the autoscaler's reaction, autoscale.go), "cdc" (change data capture, cdc.go) and "density" (many small connectors on one agent, density.go); $BENCH_ONLY, when set, overrides the default`)
 	only := flag.String("only", "", "the same as -suites, which it overrides when set")
 	if v := os.Getenv("BENCH_ONLY"); v != "" {
 		*suites = v
@@ -177,10 +185,12 @@ func main() {
 			err = runAutoscaleSuite(ac, rc.fjord)
 		case "cdc":
 			err = runCDCSuite(cc)
+		case "scale":
+			err = runScaleSuite(scc, rc.fjord)
 		case "density":
 			err = runDensitySuite(dc, rc.fjord)
 		default:
-			err = fmt.Errorf("unknown suite %q: use api, replication, scheduler, translation, autoscale, cdc and/or density", suite)
+			err = fmt.Errorf("unknown suite %q: use api, replication, scale, scheduler, translation, autoscale, cdc and/or density", suite)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -132,67 +132,14 @@ func (rc *replConfig) register() {
 
 // runReplication runs the data-plane benchmarks and returns their results.
 func runReplication(ctx context.Context, rc replConfig) (out []result, err error) {
-	dir, err := os.MkdirTemp("", "fjord-bench-repl-")
+	e, err := startDevEnv(ctx, "fjord-bench-repl-", rc.fjord, []string{"--lease-ttl", rc.leaseTTL.String()},
+		agentSpec{"bench-agent-a", 4}, agentSpec{"bench-agent-b", 4})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	// 0755: as root, fjord dev runs Postgres as the postgres user, who must enter the directory.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, err
-	}
-	bin := rc.fjord
-	if bin == "" {
-		if bin, err = buildFjord(dir); err != nil {
-			return nil, err
-		}
-	}
-
-	// fjord dev: Postgres, the server, the clusters. Stopped last (deferred first).
-	dev := &child{name: "fjord dev", dir: dir}
-	ports, err := freePorts(6)
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, grpcAddr, srcAddr, tgtAddr := ports[0], ports[1], ports[2], ports[3]
-	if err := dev.start(bin, "dev", "--agents", "0", "--kafka-retention-bytes", devRetentionBytes, "--data-dir", filepath.Join(dir, "dev"), "--http-addr", httpAddr,
-		"--grpc-addr", grpcAddr, "--source-kafka-addr", srcAddr, "--target-kafka-addr", tgtAddr,
-		"--lease-ttl", rc.leaseTTL.String(), "--log-level", "warn"); err != nil {
-		return nil, err
-	}
-	children := []*child{dev}
-	defer func() {
-		// Agents drain before the clusters go away; logs of every process on failure.
-		for _, c := range slices.Backward(children) {
-			c.stop()
-		}
-		if err != nil {
-			for _, c := range children {
-				c.dumpLog()
-			}
-		}
-	}()
-	t0 := time.Now()
-	if err := waitHTTP(ctx, dev, "http://"+httpAddr+"/healthz", 2*time.Minute); err != nil {
-		return nil, err
-	}
-	logf("fjord dev ready in %v (source %s, target %s)", time.Since(t0).Round(time.Millisecond), srcAddr, tgtAddr)
-	tokenFile := filepath.Join(dir, "dev", "agent.token")
-	agents := map[string]*child{}
-	agentHTTP := map[string]string{}
-	for i, id := range []string{"bench-agent-a", "bench-agent-b"} {
-		a := &child{name: id, dir: dir}
-		agentHTTP[id] = ports[4+i]
-		if err := a.start(bin, "agent", "--server", grpcAddr, "--token-file", tokenFile, "--mcu", "4", "--id", id,
-			"--http-addr", agentHTTP[id], "--log-level", "warn", "--drain-timeout", "10s"); err != nil {
-			return nil, err
-		}
-		children = append(children, a)
-		agents[id] = a
-		if err := waitHTTP(ctx, a, "http://"+agentHTTP[id]+"/readyz", time.Minute); err != nil {
-			return nil, err
-		}
-	}
+	defer func() { e.stop(err) }()
+	httpAddr, srcAddr, tgtAddr := e.httpAddr, e.srcAddr, e.tgtAddr
+	agents, agentHTTP := e.agents, e.agentHTTP
 
 	src, err := kgo.NewClient(kgo.SeedBrokers(srcAddr))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // localConn is the REST gateway's connection to the gRPC services: a grpc.ClientConnInterface
@@ -50,14 +51,26 @@ func (c *localConn) Invoke(ctx context.Context, method string, args, reply any, 
 	md, _ := metadata.FromOutgoingContext(ctx)
 	ctx = metadata.NewIncomingContext(context.WithValue(ctx, localCallKey{}, true), md)
 	resp, err := m.handler(m.impl, ctx, func(v any) error {
-		proto.Merge(v.(proto.Message), args.(proto.Message))
+		move(v.(proto.Message), args.(proto.Message))
 		return nil
 	}, c.chain)
 	if err != nil {
 		return err
 	}
-	proto.Merge(reply.(proto.Message), resp.(proto.Message))
+	move(reply.(proto.Message), resp.(proto.Message))
 	return nil
+}
+
+// move sets dst's fields to src's (both empty-or-equal messages of one type), sharing rather
+// than copying src's maps, lists and messages: the gateway hands over a request it no longer
+// uses and receives a response the handler no longer touches, so a deep copy (proto.Merge, an
+// eighth of a DescribeConnector's CPU with a configuration of 20 keys) buys nothing.
+func move(dst, src proto.Message) {
+	d := dst.ProtoReflect()
+	src.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
 }
 
 // NewStream implements grpc.ClientConnInterface; the REST face has no streaming operation.

@@ -3,7 +3,10 @@ package workload
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -58,9 +61,11 @@ func DescribeConnector(r *store.Resource, withConfig bool) (*kc.DescribeConnecto
 		return nil, err
 	}
 	if withConfig && len(r.Secret) > 0 {
-		if err := json.Unmarshal(r.Secret, &out.ConnectorConfiguration); err != nil {
-			return nil, fmt.Errorf("decode connector configuration: %w", err)
+		conf, err := decodeConfiguration(r.Secret)
+		if err != nil {
+			return nil, err
 		}
+		out.ConnectorConfiguration = conf
 	}
 	out.CreationTime = timestamppb.New(r.CreatedAt)
 	out.ConnectorState = proto.String(r.State)
@@ -69,6 +74,31 @@ func DescribeConnector(r *store.Resource, withConfig bool) (*kc.DescribeConnecto
 		out.StateDescription = &kc.StateDescription{Code: code, Message: msg}
 	}
 	return out, nil
+}
+
+// decodedConfigurations memoises decodeConfiguration by the configuration's bytes: every
+// DescribeConnector and every reconcile decodes the same JSON, and decoding costs ~20× the copy
+// of the map. Keyed by content, a hit is always right; bounded like Compiler's caches.
+var (
+	decodedConfigurations sync.Map // string(JSON) → map[string]string, never modified
+	decodedCount          atomic.Int64
+)
+
+// decodeConfiguration decodes a connector's configuration (JSON); the caller owns the map.
+func decodeConfiguration(raw []byte) (map[string]string, error) {
+	if v, ok := decodedConfigurations.Load(string(raw)); ok {
+		return maps.Clone(v.(map[string]string)), nil
+	}
+	var conf map[string]string
+	if err := json.Unmarshal(raw, &conf); err != nil {
+		return nil, fmt.Errorf("decode connector configuration: %w", err)
+	}
+	if decodedCount.Add(1) > 10_000 {
+		decodedConfigurations.Clear() // bounded: an old configuration is rarely asked for again
+		decodedCount.Store(0)
+	}
+	decodedConfigurations.Store(string(raw), conf)
+	return maps.Clone(conf), nil
 }
 
 // ReplicatorDescription decodes a replicator.

@@ -53,7 +53,8 @@ type serverReference struct {
 type providerPlan struct {
 	declarations map[string]string // config.providers* keys of the worker configuration
 	refs         []serverReference
-	err          error // the configuration cannot be resolved (INVALID_CONFIGURATION)
+	err          error  // the configuration cannot be resolved (INVALID_CONFIGURATION)
+	role         string // the connector's service execution role, which reads the secrets
 }
 
 // connectorProviderPlan builds the plan of connector r (d is its description); nil when its
@@ -185,10 +186,6 @@ func (w *Compiler) resolveConfigProviders(ctx context.Context, r *store.Resource
 func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape) (scheduler.Shape, error) {
 	key := r.ARN + "@" + r.CurrentVersion
 	var plan *providerPlan
-	role := ""
-	if d, err := ConnectorDescription(r); err == nil {
-		role = d.GetServiceExecutionRoleArn()
-	}
 	if v, ok := w.providerPlans.Load(key); ok {
 		plan = v.(*providerPlan)
 	} else {
@@ -205,6 +202,7 @@ func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape)
 		if plan == nil {
 			plan = &providerPlan{}
 		}
+		plan.role = d.GetServiceExecutionRoleArn()
 		if w.providerPlanCount.Add(1) > 10_000 {
 			w.providerPlans.Clear() // bounded: stale versions are never asked for again
 			w.providerPlanCount.Store(0)
@@ -216,7 +214,7 @@ func (w *Compiler) connectorProviderShape(r *store.Resource, sh scheduler.Shape)
 	}
 	for _, ref := range plan.refs {
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
-		_, err := w.resolveReference(ctx, ref.secret, role)
+		_, err := w.resolveReference(ctx, ref.secret, plan.role)
 		cancel()
 		var se *secretError
 		switch {

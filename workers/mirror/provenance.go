@@ -247,6 +247,7 @@ func (t *SourceTask) anchorHeld(ctx context.Context) {
 			t.emitSync(ps, s)
 		}
 		ps.syncMu.Unlock()
+		t.markDirty(ps)
 		delete(t.held, ps)
 	}
 }

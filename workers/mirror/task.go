@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -111,7 +112,13 @@ type SourceTask struct {
 	mu       sync.RWMutex
 	bySource map[tp]*partState
 	byTarget map[tp]*partState
-	started  bool // first discovery done: later partitions start at earliest
+	started  bool   // first discovery done: later partitions start at earliest
+	ownedGen uint64 // bumped whenever bySource changes
+
+	// reportedGen and reportedTopics are the owned topics last reported to Metrics.Topics and
+	// the ownedGen they were computed at; only the metrics reporter (never two at once) uses them.
+	reportedGen    uint64
+	reportedTopics []string
 
 	progressMu sync.Mutex
 
@@ -123,6 +130,12 @@ type SourceTask struct {
 	txnMu    sync.Mutex
 	txnSyncs []taggedSync
 	txnErr   error
+	// txnDirty are the partitions whose progress the open transaction may have to write:
+	// touched by it (inTxn), new, or settled by anchorHeld (transactional mode). A commit
+	// walks them rather than every owned partition; a full walk every fullWalkRounds rounds
+	// is the safety net.
+	txnDirty []*partState
+	txnRound int
 
 	// prov is the loop-prevention state (provenance.go); set in setup, read-only after.
 	prov provenance
@@ -193,6 +206,7 @@ type partState struct {
 	lastU, lastD int64
 	runOpen      bool
 	// metrics since the last report
+	lagReported      int64 // lag last reported to Metrics.Lag; -1 none
 	nRecords, nBytes int64
 	nPolled          int64 // records fetched, copied or skipped
 	latSum, latMax   time.Duration
@@ -223,9 +237,20 @@ func (ps *partState) committable() int64 {
 // Owner is the task, among taskCount, that owns source partition (topic, partition):
 // (fnv32a(topic) + partition) mod taskCount, computed in uint32.
 func Owner(topic string, partition int32, taskCount int) int {
+	return ownerOf(topicHash(topic), partition, taskCount)
+}
+
+// topicHash is fnv32a(topic), Owner's hash of a topic: computed once per topic when deciding
+// the owners of all its partitions.
+func topicHash(topic string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(topic))
-	return int((h.Sum32() + uint32(partition)) % uint32(taskCount))
+	return h.Sum32()
+}
+
+// ownerOf is Owner with the topic's hash (topicHash) already computed.
+func ownerOf(topicHash uint32, partition int32, taskCount int) int {
+	return int((topicHash + uint32(partition)) % uint32(taskCount))
 }
 
 // NewSourceTask validates opts. It does not connect to anything.
@@ -295,6 +320,17 @@ func NewSourceTask(opts SourceOptions) (*SourceTask, error) {
 		enhanced:       c.OffsetSyncMode == mm2.SyncModeEnhanced && c.EmitOffsetSyncs,
 		conv:           newRecordConverter(c),
 	}, nil
+}
+
+// markDirty adds ps to the partitions the next commit writes the progress of (transactional
+// mode; nothing otherwise).
+func (t *SourceTask) markDirty(ps *partState) {
+	if !t.opts.Transactional {
+		return
+	}
+	t.txnMu.Lock()
+	t.txnDirty = append(t.txnDirty, ps)
+	t.txnMu.Unlock()
 }
 
 // fail records the first fatal error and makes the poll loop stop.
@@ -598,6 +634,7 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			ps.inflight = append(ps.inflight, flight{up: r.Offset, through: r.Offset})
 			tail, ps.skipHeld = -1, -1 // its acknowledgement settles what was skipped before it
 		}
+		newlyTouched := !ps.inTxn
 		ps.inTxn = true
 		ps.nPolled += int64(len(p.Records) - controls)
 		var syncs []taggedSync
@@ -611,6 +648,9 @@ func (t *SourceTask) produceFetches(prodCtx context.Context, fetches kgo.Fetches
 			}
 		}
 		ps.mu.Unlock()
+		if newlyTouched {
+			t.markDirty(ps)
+		}
 		for _, s := range syncs {
 			t.emitSync(ps, s)
 		}
@@ -902,13 +942,11 @@ func (t *SourceTask) ownedCount() int {
 func (t *SourceTask) ownedTopics() []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	var out []string
+	set := map[string]struct{}{}
 	for k := range t.bySource {
-		if !slices.Contains(out, k.topic) {
-			out = append(out, k.topic)
-		}
+		set[k.topic] = struct{}{}
 	}
-	return out
+	return slices.Collect(maps.Keys(set))
 }
 
 // offsetSyncsTopic is MM2's MirrorSourceConfig.offsetSyncsTopic: named after the other cluster

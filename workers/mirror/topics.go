@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -56,30 +57,30 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	t.refreshLineage(ctx)
 	need := map[string]int32{} // source topic → partition count, for topics with new owned partitions
 	var fresh []tp
-	var owned []string // source topics with owned partitions
-	present := map[tp]bool{}
+	owned := map[string]int32{} // source topics with owned partitions → partition count
 	for topic, d := range details {
 		if d.err != nil || d.internal || !ShouldReplicate(t.cfg, topic) || t.lineageCycle(topic) {
-			continue
+			delete(details, topic)
 		}
+	}
+	t.mu.RLock()
+	for topic, d := range details {
+		h := topicHash(topic)
 		for p := range d.partitions {
-			if Owner(topic, p, t.opts.TaskCount) != t.opts.TaskID {
+			if ownerOf(h, p, t.opts.TaskCount) != t.opts.TaskID {
 				continue
 			}
-			if !slices.Contains(owned, topic) {
-				owned = append(owned, topic)
-			}
+			owned[topic] = d.partitions
 			k := tp{topic, p}
-			present[k] = true
-			if t.lookupSource(topic, p) == nil {
+			if t.bySource[k] == nil {
 				fresh = append(fresh, k)
 				need[topic] = d.partitions
 			}
 		}
 	}
-	t.dropVanished(present)
-	sort.Strings(owned)
-	t.recordLineage(ctx, owned)
+	t.mu.RUnlock()
+	t.dropVanished(owned)
+	t.recordLineage(ctx, slices.Sorted(maps.Keys(owned)))
 	if len(fresh) == 0 {
 		t.mu.Lock()
 		t.started = true
@@ -127,9 +128,10 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	}
 
 	assign := map[string]map[int32]kgo.Offset{}
+	var added []*partState
 	t.mu.Lock()
 	for _, k := range fresh {
-		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1}
+		ps := &partState{src: k, target: tp{t.policy.FormatRemoteTopic(t.cfg.SourceAlias, k.topic), k.partition}, acked: -1, written: -1, nextDown: -1, skipHeld: -1, firstUp: -1, lastU: -1, lastD: -1, lagReported: -1}
 		ps.hwm.Store(-1)
 		start := kgo.NewOffset().AtStart()
 		how := "earliest"
@@ -149,11 +151,16 @@ func (t *SourceTask) discover(ctx context.Context) error {
 		}
 		assign[k.topic][k.partition] = start
 		t.bySource[k] = ps
+		t.ownedGen++
+		added = append(added, ps)
 		t.byTarget[ps.target] = ps
 		t.log.Debug("owning partition", "topic", k.topic, "partition", k.partition, "target_topic", ps.target.topic, "start", how, "offset", ps.acked+1)
 	}
 	t.started = true
 	t.mu.Unlock()
+	for _, ps := range added {
+		t.markDirty(ps) // a latest start is recorded at the next commit
+	}
 	t.src.AddConsumePartitions(assign)
 	if !initial {
 		t.log.Info("new source partitions", "count", len(fresh), "topics", len(assign))
@@ -161,13 +168,14 @@ func (t *SourceTask) discover(ctx context.Context) error {
 	return err
 }
 
-// dropVanished stops fetching owned partitions whose topic no longer exists on the source.
+// dropVanished stops fetching owned partitions whose topic no longer exists on the source (or
+// is no longer replicated): owned maps the topics still owned to their partition counts.
 // Their state is kept: in-flight records still complete and their progress is still written.
-func (t *SourceTask) dropVanished(present map[tp]bool) {
+func (t *SourceTask) dropVanished(owned map[string]int32) {
 	t.mu.RLock()
 	var gone []tp
 	for k := range t.bySource {
-		if !present[k] {
+		if n, ok := owned[k.topic]; !ok || k.partition >= n {
 			gone = append(gone, k)
 		}
 	}
@@ -190,6 +198,7 @@ func (t *SourceTask) dropVanished(present map[tp]bool) {
 			continue
 		}
 		delete(t.bySource, k)
+		t.ownedGen++
 		delete(t.byTarget, ps.target)
 		if c >= 0 {
 			t.progress[k] = c
@@ -219,48 +228,45 @@ func (t *SourceTask) ensureTargetTopics(ctx context.Context, need map[string]int
 	if err != nil {
 		return nil, fmt.Errorf("describe target topics: %w", err)
 	}
+	// One request per kind of change, whatever the number of topics: a replicator that starts
+	// on 1,000 topics creates them with one DescribeConfigs on the source and one CreateTopics
+	// on the target, not 2,000 round trips.
 	var errs []error
-	changed := false
+	var create []string          // target topics to create
+	grow := map[int32][]string{} // partition count → target topics to grow to it
 	for _, name := range names {
 		want := need[srcOf[name]]
 		d, ok := existing[name]
 		switch {
 		case ok && d.err == nil && d.partitions >= want:
-			continue
 		case ok && d.err == nil:
-			resp, err := t.tgtAdm.UpdatePartitions(ctx, int(want), name)
-			if err == nil {
-				err = resp.Error()
-			}
-			if err != nil && !errors.Is(err, kerr.InvalidPartitions) { // another task may have grown it
-				errs = append(errs, fmt.Errorf("add partitions to %s: %w", name, err))
-				continue
-			}
-			t.log.Info("grew target topic", "topic", name, "partitions", want)
-			changed = true
+			grow[want] = append(grow[want], name)
 		case ok && !errors.Is(d.err, kerr.UnknownTopicOrPartition):
 			errs = append(errs, fmt.Errorf("describe target topic %s: %w", name, d.err))
 		default:
-			rf, err := t.replicationFactor(ctx, t.cfg.ReplicationFactor)
-			if err != nil {
-				errs = append(errs, err)
+			create = append(create, name)
+		}
+	}
+	changed := false
+	for want, topics := range grow {
+		resp, err := t.tgtAdm.UpdatePartitions(ctx, int(want), topics...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("add partitions to %d target topics: %w", len(topics), err))
+			continue
+		}
+		for _, r := range resp.Sorted() {
+			if r.Err != nil && !errors.Is(r.Err, kerr.InvalidPartitions) { // another task may have grown it
+				errs = append(errs, fmt.Errorf("add partitions to %s: %w", r.Topic, r.Err))
 				continue
 			}
-			configs := t.sourceConfigs(ctx, srcOf[name])
-			resp, err := t.tgtAdm.CreateTopic(ctx, want, rf, configs, name)
-			if err == nil {
-				err = resp.Err
-			}
-			switch {
-			case errors.Is(err, kerr.TopicAlreadyExists): // another task was first
-			case err != nil:
-				errs = append(errs, fmt.Errorf("create target topic %s: %w", name, err))
-				continue
-			default:
-				t.log.Info("created target topic", "topic", name, "partitions", want, "replication_factor", rf, "configs", len(configs))
-			}
+			t.log.Info("grew target topic", "topic", r.Topic, "partitions", want)
 			changed = true
 		}
+	}
+	if len(create) > 0 {
+		created, err := t.createTargetTopics(ctx, create, srcOf, need)
+		errs = append(errs, err)
+		changed = changed || created
 	}
 	if changed {
 		if existing, err = topicPartitions(ctx, t.adm, names...); err != nil {
@@ -316,6 +322,14 @@ type topicMeta struct {
 // topicPartitions asks a broker for the partitions of topics (all topics when none are
 // named), bypassing the client's metadata cache so that new topics and partitions are seen
 // at once.
+//
+// The request goes to one of the brokers the client knows, not through the client: franz-go
+// stores the answer of every Metadata request sent through Client.Request in the client's
+// cache, replacing what it held. A listing of all topics then costs a rebuild of the cache
+// structures of every partition (12,000 of them for 1,000 topics; it was most of the CPU of
+// an idle task's discovery and several MB of heap), and the next request for a few topics
+// prunes them again. Before the client knows a broker, or when none answers, it goes
+// through the client.
 func topicPartitions(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]topicMeta, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	for _, topic := range topics {
@@ -323,9 +337,22 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topics ...string) (map
 		rt.Topic = kmsg.StringPtr(topic)
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, err
+	var resp *kmsg.MetadataResponse
+	var err error
+	for _, b := range cl.DiscoveredBrokers() {
+		var r kmsg.Response
+		if r, err = b.Request(ctx, req); err == nil {
+			resp = r.(*kmsg.MetadataResponse)
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	if resp == nil {
+		if resp, err = req.RequestWith(ctx, cl); err != nil {
+			return nil, err
+		}
 	}
 	out := make(map[string]topicMeta, len(resp.Topics))
 	for _, rt := range resp.Topics {
@@ -337,22 +364,88 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topics ...string) (map
 	return out, nil
 }
 
-// sourceConfigs returns the source topic's replicable configs (see replicableConfigs; nil
-// when sync.topic.configs.enabled is false), for creating its target topic: copying them at
-// creation keeps e.g. cleanup.policy=compact and message.timestamp semantics from the first
-// record on. Later changes are followed by task 0's config sync (topicsync.go).
-func (t *SourceTask) sourceConfigs(ctx context.Context, topic string) map[string]*string {
-	if !t.cfg.SyncTopicConfigs {
+// createTargetTopicsBatch bounds the topics of one CreateTopics request.
+const createTargetTopicsBatch = 500
+
+// createTargetTopics creates the target topics names (srcOf maps each to its source topic, need
+// gives the partition count by source topic) with their source topics' replicable configs, in
+// one CreateTopics request per createTargetTopicsBatch topics. It reports whether any topic was
+// created (or found created by another task).
+func (t *SourceTask) createTargetTopics(ctx context.Context, names []string, srcOf map[string]string, need map[string]int32) (bool, error) {
+	rf, err := t.replicationFactor(ctx, t.cfg.ReplicationFactor)
+	if err != nil {
+		return false, err
+	}
+	srcs := make([]string, len(names))
+	for i, n := range names {
+		srcs[i] = srcOf[n]
+	}
+	configs := t.sourceConfigs(ctx, srcs)
+	var errs []error
+	changed := false
+	for batch := range slices.Chunk(names, createTargetTopicsBatch) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 60_000
+		for _, name := range batch {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, need[srcOf[name]], rf
+			for _, k := range slices.Sorted(maps.Keys(configs[srcOf[name]])) {
+				c := kmsg.NewCreateTopicsRequestTopicConfig()
+				c.Name, c.Value = k, configs[srcOf[name]][k]
+				rt.Configs = append(rt.Configs, c)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, t.adm)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("create %d target topics: %w", len(batch), err))
+			continue
+		}
+		for _, r := range resp.Topics {
+			err := kerr.ErrorForCode(r.ErrorCode)
+			switch {
+			case errors.Is(err, kerr.TopicAlreadyExists): // another task was first
+			case err != nil:
+				if r.ErrorMessage != nil {
+					err = fmt.Errorf("%w: %s", err, *r.ErrorMessage)
+				}
+				errs = append(errs, fmt.Errorf("create target topic %s: %w", r.Topic, err))
+				continue
+			default:
+				t.log.Info("created target topic", "topic", r.Topic, "partitions", need[srcOf[r.Topic]], "replication_factor", rf,
+					"configs", len(configs[srcOf[r.Topic]]))
+			}
+			changed = true
+		}
+	}
+	return changed, errors.Join(errs...)
+}
+
+// sourceConfigs returns the source topics' replicable configs (see replicableConfigs; nil when
+// sync.topic.configs.enabled is false), for creating their target topics, in one DescribeConfigs
+// request: copying them at creation keeps e.g. cleanup.policy=compact and message.timestamp
+// semantics from the first record on. Later changes are followed by task 0's config sync
+// (topicsync.go). A topic whose configs cannot be read is created with the defaults.
+func (t *SourceTask) sourceConfigs(ctx context.Context, topics []string) map[string]map[string]*string {
+	if !t.cfg.SyncTopicConfigs || len(topics) == 0 {
 		return nil
 	}
-	rcs, err := t.srcAdm.DescribeTopicConfigs(ctx, topic)
-	if err != nil || len(rcs) == 0 || rcs[0].Err != nil {
-		t.log.Warn("describe source topic configs; creating the target topic with defaults", "topic", topic, "error", err)
+	rcs, err := t.srcAdm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		t.log.Warn("describe source topic configs; creating the target topics with defaults", "topics", len(topics), "error", err)
 		return nil
 	}
-	out := map[string]*string{}
-	for k, v := range replicableConfigs(rcs[0], t.cfg.ConfigProperties) {
-		out[k] = kadm.StringPtr(v)
+	out := make(map[string]map[string]*string, len(rcs))
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			t.log.Warn("describe source topic configs; creating the target topic with defaults", "topic", rc.Name, "error", rc.Err)
+			continue
+		}
+		m := map[string]*string{}
+		for k, v := range replicableConfigs(rc, t.cfg.ConfigProperties) {
+			m[k] = kadm.StringPtr(v)
+		}
+		out[rc.Name] = m
 	}
 	return out
 }

@@ -3,10 +3,14 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -197,5 +201,98 @@ func TestPartitionGrowth(t *testing.T) {
 		if err := rt.stop(t); err != nil {
 			t.Errorf("Run: %v", err)
 		}
+	}
+}
+
+// TestCreateManyTargetTopics: a task that starts on 600 source topics creates all their target
+// topics, each with its own source configs, in batched requests: CreateTopics requests of up
+// to createTargetTopicsBatch topics on the target and one DescribeConfigs for them on the
+// source (plus the config sync's rounds), not one of each per topic.
+func TestCreateManyTargetTopics(t *testing.T) {
+	t.Parallel()
+	clusters := make([]*kfake.Cluster, 2)
+	for i := range clusters {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		clusters[i] = c
+	}
+	src, tgt := clusters[0], clusters[1]
+	var creates, describes atomic.Int64
+	tgt.ControlKey(int16(kmsg.CreateTopics), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		for _, rt := range r.(*kmsg.CreateTopicsRequest).Topics {
+			if strings.HasPrefix(rt.Topic, "source.many-") {
+				creates.Add(1)
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	src.ControlKey(int16(kmsg.DescribeConfigs), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		src.KeepControl()
+		for _, rs := range r.(*kmsg.DescribeConfigsRequest).Resources {
+			if strings.HasPrefix(rs.ResourceName, "many-") {
+				describes.Add(1)
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	e := &env{srcAddrs: src.ListenAddrs(), tgtAddrs: tgt.ListenAddrs()}
+	const n = 600
+	retention := func(i int) string { return strconv.Itoa(3_600_000 * (1 + i%3)) }
+	srcAdm := kadm.NewClient(client(t, e.srcAddrs))
+	for g := range 3 { // three groups of topics with different retention.ms
+		var names []string
+		for i := g; i < n; i += 3 {
+			names = append(names, fmt.Sprintf("many-%03d", i))
+		}
+		resp, err := srcAdm.CreateTopics(context.Background(), 2, 1, map[string]*string{"retention.ms": kadm.StringPtr(retention(g))}, names...)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	rt := startTask(t, SourceOptions{Config: e.config(t, nil), ConnectorName: "many", TaskID: 0, TaskCount: 1}, false)
+	tgtAdm := kadm.NewClient(client(t, e.tgtAddrs))
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("source.many-%03d", i)
+	}
+	waitFor(t, 30*time.Second, "600 target topics with their source's retention.ms", func() bool {
+		rcs, err := tgtAdm.DescribeTopicConfigs(context.Background(), names...)
+		if err != nil {
+			return false
+		}
+		ok := 0
+		for _, rc := range rcs {
+			var i int
+			if _, err := fmt.Sscanf(rc.Name, "source.many-%03d", &i); err != nil || rc.Err != nil {
+				continue
+			}
+			for _, c := range rc.Configs {
+				if c.Key == "retention.ms" && c.Value != nil && *c.Value == retention(i) {
+					ok++
+				}
+			}
+		}
+		return ok == n
+	})
+	t.Logf("%d target topics created with their configs in %v: %d CreateTopics requests, %d DescribeConfigs requests on the source",
+		n, time.Since(start).Round(time.Millisecond), creates.Load(), describes.Load())
+	if c := creates.Load(); c > 3 {
+		t.Errorf("%d CreateTopics requests for %d topics, want %d", c, n, (n+createTargetTopicsBatch-1)/createTargetTopicsBatch)
+	}
+	if d := describes.Load(); d > 4 {
+		t.Errorf("%d DescribeConfigs requests for the configs of %d topics", d, n)
+	}
+	if err := rt.stop(t); err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }

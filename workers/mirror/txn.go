@@ -125,6 +125,10 @@ func (t *SourceTask) failed() bool {
 	}
 }
 
+// fullWalkRounds: every so many transaction rounds (10 s at the default 250 ms), a commit
+// looks at every owned partition's progress, not only at the partitions marked dirty.
+const fullWalkRounds = 40
+
 // commitRound finishes the open transaction: flush, syncs and progress, commit. With nothing
 // produced and no progress pending it just ends the (empty) transaction.
 func (t *SourceTask) commitRound(prodCtx context.Context) error {
@@ -145,9 +149,14 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 		return abort(fmt.Errorf("flush transaction: %w", err))
 	}
 	t.txnMu.Lock()
-	syncs, txnErr := t.txnSyncs, t.txnErr
-	t.txnSyncs = nil
+	syncs, txnErr, dirty := t.txnSyncs, t.txnErr, t.txnDirty
+	t.txnSyncs, t.txnDirty = nil, nil
+	t.txnRound++
+	full := t.txnRound%fullWalkRounds == 0
 	t.txnMu.Unlock()
+	if full {
+		dirty = t.partitions()
+	}
 	if txnErr != nil {
 		return abort(fmt.Errorf("produce in transaction: %w", txnErr))
 	}
@@ -175,7 +184,12 @@ func (t *SourceTask) commitRound(prodCtx context.Context) error {
 		off int64
 	}
 	var written []done
-	for _, ps := range t.partitions() {
+	seen := make(map[*partState]bool, len(dirty))
+	for _, ps := range dirty {
+		if seen[ps] {
+			continue
+		}
+		seen[ps] = true
 		ps.mu.Lock()
 		off, touched := ps.acked, ps.inTxn
 		ps.inTxn = false

@@ -347,3 +347,25 @@ func TestAuthErrorOnWrongPassword(t *testing.T) {
 	default:
 	}
 }
+
+// TestSinkLagTotal: the task's lag is the sum of the latest lag of each partition, kept up to
+// date as partitions report (the engine reports every owned partition each second).
+func TestSinkLagTotal(t *testing.T) {
+	s := newSink(&runtime.TaskMetrics{})
+	for _, r := range []struct {
+		topic     string
+		partition int32
+		lag, want int64
+	}{
+		{"a", 0, 5, 5},
+		{"a", 1, 7, 12},
+		{"a", 0, 2, 9},  // partition 0's new lag replaces its old one
+		{"b", 0, 1, 10}, // same partition number, another topic
+		{"a", 1, 0, 3},
+	} {
+		s.Lag(r.topic, r.partition, r.lag)
+		if s.total != r.want {
+			t.Fatalf("after Lag(%s, %d, %d): total %d, want %d", r.topic, r.partition, r.lag, s.total, r.want)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,14 +199,22 @@ func (idle) Run(ctx context.Context) error {
 }
 
 // sink adapts the runtime's per-task metrics to the MirrorSource engine's sink; the engine
-// reports lag per partition, the runtime keeps the task's total.
+// reports lag per partition, the runtime keeps the task's total. The engine reports every owned
+// partition each second, so the total is kept up to date per report (O(1)), never summed over
+// the partitions (which made a report of 12,000 partitions cost 72 million map steps).
 type sink struct {
-	m   *runtime.TaskMetrics
-	mu  sync.Mutex
-	lag map[string]int64
+	m     *runtime.TaskMetrics
+	mu    sync.Mutex
+	lag   map[lagKey]int64
+	total int64
 }
 
-func newSink(m *runtime.TaskMetrics) *sink { return &sink{m: m, lag: map[string]int64{}} }
+type lagKey struct {
+	topic     string
+	partition int32
+}
+
+func newSink(m *runtime.TaskMetrics) *sink { return &sink{m: m, lag: map[lagKey]int64{}} }
 
 func (s *sink) Replicated(_ string, _ int32, records, bytes int64) {
 	if s.m != nil {
@@ -227,12 +234,10 @@ func (s *sink) Lag(topic string, partition int32, records int64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lag[topic+"/"+strconv.Itoa(int(partition))] = records
-	var total int64
-	for _, v := range s.lag {
-		total += v
-	}
-	s.m.SetLag(total)
+	k := lagKey{topic, partition}
+	s.total += records - s.lag[k]
+	s.lag[k] = records
+	s.m.SetLag(s.total)
 }
 
 func (s *sink) Error(op string, err error) { s.countError(op, err) }
