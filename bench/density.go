@@ -154,16 +154,11 @@ func runDensity(ctx context.Context, dc densityConfig) (out []result, err error)
 	agentPID, devPID := f.agents["density-agent"].cmd.Process.Pid, f.children[0].cmd.Process.Pid
 
 	// The topics, with their records.
-	src, err := kgo.NewClient(producerOpts(f.srcAddr)...)
+	src, tgt, closeClients, err := f.clients(producerOpts(f.srcAddr)...)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	tgt, err := kgo.NewClient(kgo.SeedBrokers(f.tgtAddr), kgo.MetadataMinAge(10*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	defer tgt.Close()
+	defer closeClients()
 	topics := make([]string, dc.connectors)
 	for i := range topics {
 		topics[i] = fmt.Sprintf("density-%03d", i)

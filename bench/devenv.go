@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // devEnv is the data-plane benchmarks' set-up: `fjord dev --agents 0` as a child process (Postgres,
@@ -103,4 +105,18 @@ func (e *devEnv) stop(failed error) {
 		}
 	}
 	os.RemoveAll(e.dir)
+}
+
+// clients connects to the source cluster (with srcOpts besides the seed) and to the target, the
+// latter with a short metadata age: kadm answers from cached metadata otherwise, and a target
+// topic a replicator creates would show only seconds later. close closes both.
+func (e *devEnv) clients(srcOpts ...kgo.Opt) (src, tgt *kgo.Client, close func(), err error) {
+	if src, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.srcAddr)}, srcOpts...)...); err != nil {
+		return nil, nil, nil, err
+	}
+	if tgt, err = kgo.NewClient(kgo.SeedBrokers(e.tgtAddr), kgo.MetadataMinAge(10*time.Millisecond)); err != nil {
+		src.Close()
+		return nil, nil, nil, err
+	}
+	return src, tgt, func() { src.Close(); tgt.Close() }, nil
 }

@@ -141,18 +141,11 @@ func runReplication(ctx context.Context, rc replConfig) (out []result, err error
 	httpAddr, srcAddr, tgtAddr := e.httpAddr, e.srcAddr, e.tgtAddr
 	agents, agentHTTP := e.agents, e.agentHTTP
 
-	src, err := kgo.NewClient(kgo.SeedBrokers(srcAddr))
+	src, tgt, closeClients, err := e.clients()
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	// A short metadata age: kadm answers from cached metadata otherwise, and a target topic the
-	// replicator creates would show only seconds later.
-	tgt, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr), kgo.MetadataMinAge(10*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	defer tgt.Close()
+	defer closeClients()
 	srcAdm, tgtAdm := kadm.NewClient(src), kadm.NewClient(tgt)
 	parts := int32(rc.partitions)
 	if err := createTopics(ctx, srcAdm, parts, "lat"); err != nil {

@@ -166,16 +166,11 @@ func runScale(ctx context.Context, sc scaleConfig) (out []result, err error) {
 	defer func() { e.stop(err) }()
 	agentPid := e.agents[agentID].cmd.Process.Pid
 
-	src, err := kgo.NewClient(kgo.SeedBrokers(e.srcAddr))
+	src, tgt, closeClients, err := e.clients()
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	tgt, err := kgo.NewClient(kgo.SeedBrokers(e.tgtAddr), kgo.MetadataMinAge(10*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	defer tgt.Close()
+	defer closeClients()
 	srcAdm, tgtAdm := kadm.NewClient(src), kadm.NewClient(tgt)
 	retention := map[string]*string{"retention.ms": kadm.StringPtr("86400000")}
 	bigTopics := make([]string, sc.topics)
