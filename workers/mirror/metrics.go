@@ -3,7 +3,6 @@ package mirror
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"slices"
 	"time"
 
@@ -87,11 +86,7 @@ func (t *SourceTask) reportMetrics() {
 	}
 	// The owned topics change only when partitions are added or dropped: recomputed then.
 	if t.reportedTopics == nil || gen != t.reportedGen {
-		topics := make(map[string]struct{}, len(parts))
-		for _, ps := range parts {
-			topics[ps.src.topic] = struct{}{}
-		}
-		t.reportedTopics, t.reportedGen = slices.Sorted(maps.Keys(topics)), gen
+		t.reportedTopics, t.reportedGen = slices.Sorted(slices.Values(t.ownedTopics())), gen
 	}
 	m.Topics(t.reportedTopics)
 }

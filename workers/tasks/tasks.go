@@ -199,9 +199,9 @@ func (idle) Run(ctx context.Context) error {
 }
 
 // sink adapts the runtime's per-task metrics to the MirrorSource engine's sink; the engine
-// reports lag per partition, the runtime keeps the task's total. The engine reports every owned
-// partition each second, so the total is kept up to date per report (O(1)), never summed over
-// the partitions (which made a report of 12,000 partitions cost 72 million map steps).
+// reports lag per partition (when it changed), the runtime keeps the task's total. The total is
+// kept up to date per report (O(1)), never summed over the partitions (which made a report of
+// 12,000 partitions cost 72 million map steps).
 type sink struct {
 	m     *runtime.TaskMetrics
 	mu    sync.Mutex
